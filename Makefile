@@ -1,0 +1,55 @@
+# Pulse: the two commands are `make demo` and `make test`; each sets up what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+LOCK := requirements/requirements.lock
+# The repo root is the import root: `jobs`, `include` and `dags` are packages below it.
+export PYTHONPATH := $(CURDIR)
+# Spark must run on the same interpreter as the driver.
+export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
+
+.PHONY: help setup java demo test lint lock clean
+
+help:
+	@echo "make demo   generate synthetic events and run the nightly DAG over 28 days through Airflow's scheduler"
+	@echo "make test   lint + the whole test suite (unit, dag, integration)"
+	@echo "make lock   re-resolve requirements/requirements.in into the lock file"
+
+# Java 17 for Spark, installed with apt-get when no java is on PATH.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "java not found: installing openjdk-17-jre-headless"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless procps >/dev/null; \
+	fi
+
+# The venv is rebuilt whenever the lock file changes (the stamp is older than the lock).
+$(VENV)/.stamp: $(LOCK)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python $(LOCK)
+	@touch $@
+
+setup: java $(VENV)/.stamp
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+demo: setup
+	$(BIN)/python -m include.demo.run_demo
+
+lock:
+	$(BIN)/uv pip compile requirements/requirements.in --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line -o $(LOCK)
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

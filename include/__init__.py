@@ -1,0 +1,1 @@
+"""Pulse helpers shared by DAGs, jobs and tests (importable as `include.*`)."""

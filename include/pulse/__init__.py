@@ -1,0 +1,1 @@
+"""Pulse library code: configuration, storage, Spark session, quality checks."""

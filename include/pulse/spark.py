@@ -1,0 +1,50 @@
+"""The one place a SparkSession is built, with the settings analysts' readers depend on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Settings every Pulse session needs, whatever the master:
+SPARK_CONF: dict[str, str] = {
+    # Timestamps are computed and written in UTC; the reporting zone is applied explicitly.
+    "spark.sql.session.timeZone": "UTC",
+    # INT96 is misread by Arrow-based readers (apache/spark#50215): write TIMESTAMP_MICROS.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # Overwrite only the partitions a run writes, never the whole table.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # map_concat(extras, properties): the later map (the row's own properties) wins a key clash.
+    "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
+    # No _SUCCESS markers in the warehouse: a partition is published by a rename, not a marker.
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+# Local sessions are small: a day of events fits in a few partitions.
+LOCAL_CONF: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    "spark.driver.memory": "2g",
+}
+
+
+def get_spark(master: str = "local[*]", app_name: str = "pulse") -> SparkSession:
+    """Return a session for ``master`` (``local[...]``, ``spark://...`` or ``sc://...``)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master.startswith("sc://"):
+        builder = builder.remote(master)
+        conf = SPARK_CONF
+    else:
+        builder = builder.master(master)
+        conf = {**SPARK_CONF, **(LOCAL_CONF if master.startswith("local") else {})}
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    if not master.startswith("sc://"):
+        spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,1 @@
+"""Spark jobs: thin entry points around pure DataFrame -> DataFrame transforms."""

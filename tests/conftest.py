@@ -1,0 +1,22 @@
+"""Shared fixtures: one Spark session for the whole test session, small and deterministic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    os.environ.setdefault("PYSPARK_PYTHON", str(REPO_ROOT / ".venv" / "bin" / "python"))
+    from include.pulse.spark import get_spark
+
+    session = get_spark("local[2]", app_name="pulse-tests")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
