@@ -105,10 +105,15 @@ EVENTS_SCHEMA = T.StructType(
         T.StructField("event_date", T.DateType()),  # the partition column
     ]
 )
+# `landed_events`: the events columns plus the de-duplication key, partitioned by
+# (event_date, arrival_date).
 LANDED_SCHEMA = T.StructType(
-    [*EVENTS_SCHEMA.fields[:-2], T.StructField("dedup_key", T.StringType())]
-    + EVENTS_SCHEMA.fields[-1:]
-    + [EVENTS_SCHEMA.fields[-2]]
+    [
+        *EVENTS_SCHEMA.fields[:-2],
+        T.StructField("dedup_key", T.StringType()),
+        T.StructField("event_date", T.DateType()),
+        T.StructField("arrival_date", T.DateType()),
+    ]
 )
 
 _STRING_MAP = T.MapType(T.StringType(), T.StringType())

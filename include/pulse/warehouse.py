@@ -122,5 +122,5 @@ def _strip_markers(folder: Path) -> None:
 
 
 def partition_dirs(table_root: Path, pattern: str) -> list[Path]:
-    """Existing partition folders of a table matching a glob such as `event_date=*/arrival_date=X`."""
+    """Existing partition folders matching a glob such as `event_date=*/arrival_date=X`."""
     return sorted(path for path in table_root.glob(pattern) if path.is_dir())
