@@ -84,10 +84,10 @@ def verify_gzip(path: Path) -> None:
 
 
 def _relative(folder: Path) -> F.Column:
-    """The record's file, relative to the day folder (stable across machines)."""
-    prefix = folder.resolve().as_uri().replace("file:///", "file:/")
+    """The record's file, relative to the day folder (stable across machines and re-runs)."""
+    marker = f"/{folder.name}/"  # dt=YYYY-MM-DD
     path = F.col("_metadata.file_path")
-    return F.regexp_replace(F.regexp_replace(path, "^file:/+", "file:/"), f"^{prefix}/", "")
+    return F.substring(path, F.instr(path, marker) + len(marker), 100_000)
 
 
 def _as_string(field: T.StructField) -> F.Column:

@@ -18,4 +18,8 @@ def validate(
     parameters: dict[str, Any] | None = None,
     context: Callable[[], str] | None = None,
 ) -> dict[str, Any]:
+    if suite == "landing":
+        bad = frame.where("not (has_user_id and has_event_time and has_event_name)").count()
+        if bad:
+            raise QualityError(f"landing failed: {context() if context else ''}")
     return {}

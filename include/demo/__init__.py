@@ -1,0 +1,1 @@
+"""Demo helpers: synthetic product events for the Pulse landing area."""

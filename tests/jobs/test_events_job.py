@@ -1,0 +1,208 @@
+"""The `events` job run on a real landing folder: exact counts, order independence, atomicity.
+
+Outputs are read back with pyarrow and DuckDB (what analysts use), not with Spark.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from include.pulse.config import PulseConfig
+from include.pulse.landing import LandingFileError
+from include.pulse.quality import QualityError
+from jobs import events
+from tests.landing_data import DAYS, reference, write_landing
+
+pytestmark = pytest.mark.integration
+
+
+def make_config(tmp_path: Path, timezone: str = "UTC") -> PulseConfig:
+    return PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": str(tmp_path / "landing"),
+            "PULSE_WAREHOUSE_URI": str(tmp_path / "warehouse"),
+            "PULSE_TIMEZONE": timezone,
+        }
+    )
+
+
+def table_rows(root: Path, table: str) -> list[dict]:
+    """All rows of a table (with its partition columns), in a stable order."""
+    if not (root / table).exists():
+        return []
+    dataset = ds.dataset(root / table, format="parquet", partitioning="hive")
+    rows = dataset.to_table().to_pylist()
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def snapshot(root: Path) -> dict[str, list[dict]]:
+    return {t: table_rows(root, t) for t in ("events", "quarantine", "landed_events")}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under the warehouse tables with a hash of its content (for 'unchanged')."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).parts[0].startswith("_")
+    }
+
+
+@pytest.fixture(scope="module")
+def forward(spark, tmp_path_factory):
+    """The three days ingested in date order, the day-2 run repeated, and their reports."""
+    tmp_path = tmp_path_factory.mktemp("forward")
+    config = make_config(tmp_path)
+    write_landing(Path(config.landing_uri))
+    reports = {d.isoformat(): events.run(spark, config, d) for d in DAYS}
+    before_rerun = snapshot(Path(config.warehouse_uri))
+    reports[DAYS[1].isoformat()] = events.run(spark, config, DAYS[1])
+    return config, reports, before_rerun
+
+
+def test_clean_events_per_date_match_the_reference(forward):
+    config, _, _ = forward
+    expected = reference(DAYS)
+    rows = table_rows(Path(config.warehouse_uri), "events")
+    assert Counter(str(r["event_date"]) for r in rows) == expected["events_by_date"]
+    event_ids = [r["event_id"] for r in rows if r["event_id"] is not None]
+    assert len(event_ids) == len(set(event_ids))
+
+
+def test_quarantine_per_day_and_reason_match_the_reference(forward):
+    config, _, _ = forward
+    expected = reference(DAYS)["quarantine"]
+    rows = table_rows(Path(config.warehouse_uri), "quarantine")
+    got: dict[str, Counter] = {}
+    for r in rows:
+        got.setdefault(str(r["dt"]), Counter())[r["reason"]] += 1
+    assert {d: dict(c) for d, c in got.items()} == {d: c for d, c in expected.items() if c}
+
+
+def test_reports_add_up_and_match_the_reference(forward):
+    config, reports, _ = forward
+    expected = reference(DAYS)
+    for day, report in reports.items():
+        assert report["rows_read"] == expected["read"][day]
+        assert report["clean"] == expected["clean"][day]
+        assert report["duplicates"] == expected["duplicates"][day]
+        assert report["quarantined_by_reason"] == expected["quarantine"][day]
+        assert report["rows_read"] == (
+            report["clean"] + report["duplicates"] + report["quarantined"]
+        )
+        on_disk = json.loads(
+            (Path(config.warehouse_uri) / f"_runs/events/dt={day}.json").read_text()
+        )
+        assert on_disk["clean"] == report["clean"]
+    assert reports["2024-03-15"]["late_rows"] == 1  # u4's search of 2024-03-13
+
+
+def test_rerunning_a_day_changes_nothing(forward):
+    config, _, before_rerun = forward
+    assert snapshot(Path(config.warehouse_uri)) == before_rerun
+
+
+def test_reverse_order_gives_identical_tables(spark, forward, tmp_path):
+    config, _, _ = forward
+    reverse = make_config(tmp_path)
+    write_landing(Path(reverse.landing_uri))
+    for day in reversed(DAYS):
+        events.run(spark, reverse, day)
+    assert snapshot(Path(reverse.warehouse_uri)) == snapshot(Path(config.warehouse_uri))
+
+
+def test_no_staging_or_marker_files_are_left_where_readers_glob(forward):
+    config, _, _ = forward
+    root = Path(config.warehouse_uri)
+    files = [p for t in ("events", "quarantine") for p in (root / t).rglob("*") if p.is_file()]
+    assert files
+    assert all(p.suffix == ".parquet" and not p.name.startswith(".") for p in files)
+    assert not any((root / "_staging").rglob("*.parquet"))
+    # One file per partition: readers do not pay for many tiny files.
+    events_dirs = [p for p in (root / "events").iterdir() if p.is_dir()]
+    assert all(len(list(d.glob("*.parquet"))) == 1 for d in events_dirs)
+
+
+def test_timestamps_are_utc_micros_and_readers_agree(forward):
+    config, _, _ = forward
+    root = Path(config.warehouse_uri) / "events"
+    a_file = next(root.rglob("*.parquet"))
+    assert str(pq.read_schema(a_file).field("event_ts").type) == "timestamp[us, tz=UTC]"
+    glob = f"{root}/**/*.parquet"
+    duck = duckdb.sql(
+        f"select event_date::varchar d, count(*) n, min(epoch_us(event_ts)) t "
+        f"from read_parquet('{glob}', hive_partitioning=true) group by 1 order by 1"
+    ).fetchall()
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pandas()
+    by_date = table.groupby(table["event_date"].astype(str))
+    arrow = [(d, len(g), int(g["event_ts"].min().value // 1000)) for d, g in by_date]
+    assert duck == arrow
+
+
+def test_time_zone_decides_the_event_date(spark, tmp_path):
+    config = make_config(tmp_path, timezone="Asia/Tokyo")
+    write_landing(Path(config.landing_uri))
+    for day in DAYS:
+        events.run(spark, config, day)
+    rows = table_rows(Path(config.warehouse_uri), "events")
+    expected = reference(DAYS, "Asia/Tokyo")["events_by_date"]
+    assert Counter(str(r["event_date"]) for r in rows) == expected
+    assert expected != reference(DAYS, "UTC")["events_by_date"]
+
+
+def test_an_empty_day_is_valid(spark, tmp_path):
+    config = make_config(tmp_path)
+    (Path(config.landing_uri) / "dt=2024-03-20").mkdir(parents=True)
+    report = events.run(spark, config, date(2024, 3, 20))
+    assert (report["rows_read"], report["clean"], report["event_dates_touched"]) == (0, 0, [])
+
+
+def test_missing_landing_folder_fails_with_its_name(spark, tmp_path):
+    config = make_config(tmp_path)
+    with pytest.raises(LandingFileError, match=r"dt=2024-03-21 does not exist"):
+        events.run(spark, config, date(2024, 3, 21))
+
+
+def test_truncated_gzip_fails_and_leaves_the_warehouse_unchanged(spark, forward, tmp_path):
+    config, _, _ = forward
+    root = Path(config.warehouse_uri)
+    before = tree_digest(root)
+    bad = Path(config.landing_uri) / "dt=2024-03-15" / "zz-truncated.jsonl.gz"
+    payload = gzip.compress(b'{"user_id": "u1", "event": "x", "timestamp": "1710489600"}\n' * 500)
+    bad.write_bytes(payload[: len(payload) // 2])
+    try:
+        with pytest.raises(
+            LandingFileError, match=r"zz-truncated\.jsonl\.gz is not a complete gzip"
+        ):
+            events.run(spark, config, DAYS[2])
+    finally:
+        bad.unlink()
+    assert tree_digest(root) == before
+
+
+def test_wrong_columns_fail_naming_the_file_and_leave_the_warehouse_unchanged(
+    spark, forward, tmp_path
+):
+    config, _, _ = forward
+    root = Path(config.warehouse_uri)
+    before = tree_digest(root)
+    bad = Path(config.landing_uri) / "dt=2024-03-15" / "zz-wrong.csv"
+    bad.write_text("uid,action,when\nu1,open,2024-03-15T01:00:00Z\n")
+    try:
+        with pytest.raises(
+            QualityError, match=r"zz-wrong\.csv: 1 records.*no record has a user id"
+        ):
+            events.run(spark, config, DAYS[2])
+    finally:
+        bad.unlink()
+    assert tree_digest(root) == before
