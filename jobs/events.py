@@ -222,8 +222,9 @@ def quarantine_rows(normalized: DataFrame) -> DataFrame:
     return normalized.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
 
 
-def dedup_key(event_id: Column, user_id: Column, session_id: Column, event_name: Column,
-              event_ts: Column) -> Column:  # fmt: skip
+def dedup_key(
+    event_id: Column, user_id: Column, session_id: Column, event_name: Column, event_ts: Column
+) -> Column:
     """`event_id` when present, else a hash of (user_id, session_id, event_name, event_ts)."""
     natural = F.to_json(
         F.array(
@@ -387,9 +388,16 @@ def run(
                     },
                 )
             report = _report(
-                config, arrival_date, run_id, started_at, landing, counts, clean_by_date,
-                contribution_rows=contribution.count(), touched=touched,
-            )  # fmt: skip
+                config,
+                arrival_date,
+                run_id,
+                started_at,
+                landing,
+                counts,
+                clean_by_date,
+                contribution_rows=contribution.count(),
+                touched=touched,
+            )
 
             # Publish: D's own partitions, then every events partition it touched.
             for old in old_landed:
@@ -418,9 +426,12 @@ def run(
 
 
 def _rebuild_events(
-    spark: SparkSession, warehouse: Warehouse, staging: Path, arrival_date: date,
+    spark: SparkSession,
+    warehouse: Warehouse,
+    staging: Path,
+    arrival_date: date,
     touched: list[str],
-) -> DataFrame | None:  # fmt: skip
+) -> DataFrame | None:
     """Events of the touched dates: other arrivals as published, this arrival as staged."""
     if not touched:
         return None
@@ -470,10 +481,16 @@ def _describe_bad_files(files: DataFrame) -> str:
 
 
 def _report(
-    config: PulseConfig, arrival_date: date, run_id: str | None, started_at: datetime,
-    landing: LandingDay, counts: dict[str, Any], clean_by_date: dict[str, int],
-    contribution_rows: int, touched: list[str],
-) -> dict[str, Any]:  # fmt: skip
+    config: PulseConfig,
+    arrival_date: date,
+    run_id: str | None,
+    started_at: datetime,
+    landing: LandingDay,
+    counts: dict[str, Any],
+    clean_by_date: dict[str, int],
+    contribution_rows: int,
+    touched: list[str],
+) -> dict[str, Any]:
     clean = sum(clean_by_date.values())
     quarantined = sum(counts["quarantined"].values())
     earlier = contribution_rows - clean

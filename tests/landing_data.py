@@ -56,28 +56,28 @@ LANDING: dict[date, list[tuple[str, list[Record]]]] = {
                     "created_at": "2024-03-13 07:00:00",
                     "session_id": "s1",
                     "country": "FR",
-                },  # fmt: skip
+                },
                 {
                     "customer_id": "u4",
                     "event": "search",
                     "created_at": "2024-03-13 07:05:00",
                     "session_id": "s1",
                     "country": "FR",
-                },  # fmt: skip
+                },
                 {
                     "customer_id": "u4",
                     "event": "search",
                     "created_at": "2024-03-13 07:05:00",
                     "session_id": "s1",
                     "country": "FR",
-                },  # fmt: skip
+                },
                 {
                     "customer_id": "u5",
                     "event": "app_opened",
                     "created_at": "yesterday",
                     "session_id": "s2",
                     "country": "DE",
-                },  # fmt: skip
+                },
             ],
         ),
     ],
@@ -104,7 +104,7 @@ LANDING: dict[date, list[tuple[str, list[Record]]]] = {
                     "event_name": "plan_changed",
                     "event_timestamp": "1710417600000",
                     "plan": "pro",
-                },  # fmt: skip
+                },
             ],
         ),
     ],
@@ -117,19 +117,19 @@ LANDING: dict[date, list[tuple[str, list[Record]]]] = {
                     "event": "app_opened",
                     "event_time": "2024-03-15T06:00:00Z",
                     "utm_source": "email",
-                },  # fmt: skip
+                },
                 {
                     "id": "u9",
                     "event": "app_opened",
                     "event_time": "2024-03-15T07:00:00Z",
                     "utm_source": "paid_search",
-                },  # fmt: skip
+                },
                 {
                     "id": "u4",
                     "event": "search",
                     "event_time": "2024-03-13T21:00:00Z",
                     "utm_source": "email",
-                },  # fmt: skip  (two days late)
+                },  # two days late
             ],
         ),
         (
@@ -140,7 +140,7 @@ LANDING: dict[date, list[tuple[str, list[Record]]]] = {
                 _ev("u6", "bad\tname", "2024-03-15T09:00:00Z", event_id="e21"),
                 _ev(
                     "u6", "page_viewed", "2024-03-15T09:00:00Z", event_id="e22", properties="[1, 2]"
-                ),  # fmt: skip
+                ),
             ],
         ),
         ("empty.jsonl", []),
