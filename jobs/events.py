@@ -28,7 +28,7 @@ from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
 from include.pulse.landing import LandingDay, day_folder, list_landing_day, read_landing_day
-from include.pulse.quality import validate
+from include.pulse.quality import QualityGate
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import Warehouse, partition_dirs
 
@@ -322,16 +322,11 @@ def run(
     day = arrival_date.isoformat()
     landing = list_landing_day(day_folder(config.landing_uri, arrival_date))
     raw = read_landing_day(spark, landing).persist()
-    quality_dir = warehouse.root / "_quality" / "events" / f"dt={day}"
+    quality = QualityGate(warehouse.root / "_quality" / "events" / f"dt={day}", run_id or day)
 
     # Audit the delivery as a whole before any row is judged: a wrong export fails the run.
     files = file_columns(raw).persist()
-    validate(
-        files,
-        suite="landing",
-        results_dir=quality_dir,
-        context=lambda: _describe_bad_files(files),
-    )
+    quality.validate(files, "landing", context=lambda: _describe_bad_files(files))
 
     normalized = normalize(raw, arrival_date, config.timezone).persist()
     landed = landed_events(normalized).persist()
@@ -370,23 +365,20 @@ def run(
                 )
             clean_by_date: dict[str, int] = {}
             if (staging / "events").exists():
-                staged_events = spark.read.schema(EVENTS_SCHEMA).parquet(str(staging / "events"))
+                staged_events = (
+                    spark.read.schema(EVENTS_SCHEMA).parquet(str(staging / "events")).persist()
+                )
                 ours = staged_events.where(F.col("arrival_date") == F.lit(arrival_date))
                 clean_by_date = _count_by(ours, "event_date")
-                validate(
-                    staged_events,
-                    suite="events",
-                    results_dir=quality_dir,
-                    parameters={
-                        "max_event_ts": max(
-                            future_limit_utc(arrival_date, config.timezone),
-                            future_limit_utc(
-                                date.fromisoformat(touched[-1]) - timedelta(days=1), config.timezone
-                            ),
-                        ),
-                        "min_rows": 1 if clean_by_date else 0,
-                    },
-                )
+                # Rows of other arrivals share these partitions: the bound is the later of
+                # D's own limit and the end of the last date published.
+                last = max(arrival_date, date.fromisoformat(touched[-1]) - timedelta(days=1))
+                parameters = {
+                    "max_event_ts": future_limit_utc(last, config.timezone),
+                    "min_rows": 1 if clean_by_date else 0,
+                }
+                quality.validate(staged_events, "events", parameters=parameters)
+                staged_events.unpersist()
             report = _report(
                 config,
                 arrival_date,
@@ -416,6 +408,11 @@ def run(
                     staged if staged.exists() else None,
                     warehouse.partition("events", ("event_date", event_date)),
                 )
+            report["quality"] = {
+                "results": str(quality.out_dir),
+                "data_docs": str(quality.write_docs()),
+                "suites": quality.summaries,
+            }
             report["finished_at"] = datetime.now(UTC).isoformat()
             warehouse.write_json(warehouse.report_path("events", day), report)
     finally:

@@ -1,25 +1,186 @@
-"""Placeholder replaced by the GX implementation."""
+"""Data-quality gate: validate Spark DataFrames against the GX 1.x suites in `expectations/`.
+
+A suite file `expectations/<table>.json` is the JSON form of `gx.ExpectationSuite`:
+`{"name", "meta", "expectations": [{"type", "kwargs", "severity", "meta"}]}`. GX's own
+`severity` says what blocks publishing: `critical` fails the task, `warning`/`info` are only
+reported. Run-time values appear in kwargs as `{"$PARAMETER": "name"}` and are passed in.
+
+Each run gets its own in-memory GX context, and writes its results and Data Docs under its own
+folder (`{warehouse}/_quality/<job>/dt=D/`), so parallel runs never share GX files
+(concurrent Data Docs builds on one context collide: great_expectations#8294).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# GX 1.24 sends no analytics; keep any version that does quiet.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+    from great_expectations.data_context import AbstractDataContext
+    from pyspark.sql import DataFrame
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
+BLOCKING = "critical"
 
 
 class QualityError(RuntimeError):
-    pass
+    """A blocking expectation failed: nothing is published."""
 
 
-def validate(
-    frame: Any,
-    suite: str,
-    results_dir: Path,
-    parameters: dict[str, Any] | None = None,
-    context: Callable[[], str] | None = None,
-) -> dict[str, Any]:
-    if suite == "landing":
-        bad = frame.where("not (has_user_id and has_event_time and has_event_name)").count()
-        if bad:
-            raise QualityError(f"landing failed: {context() if context else ''}")
-    return {}
+class SuiteError(ValueError):
+    """A suite file GX cannot load completely."""
+
+
+def load_suite(name: str, folder: Path = EXPECTATIONS_DIR) -> ExpectationSuite:
+    """Read `folder/<name>.json`; fail loudly (GX itself only logs and drops a bad expectation)."""
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    path = folder / f"{name}.json"
+    data = json.loads(path.read_text())
+    data.setdefault("name", name)
+    expectations = []
+    for i, spec in enumerate(data.pop("expectations", [])):
+        try:
+            expectations.append(ExpectationConfiguration(**spec).to_domain_obj())
+        except Exception as exc:  # TypeError, ValueError or GX's own errors
+            raise SuiteError(f"{path}: expectations[{i}] {spec.get('type')!r}: {exc}") from exc
+    try:
+        return ExpectationSuite(expectations=expectations, **data)
+    except TypeError as exc:  # an unknown top-level key, e.g. 0.x "expectation_suite_name"
+        raise SuiteError(f"{path}: {exc}") from exc
+
+
+def describe(result: ExpectationValidationResult) -> str:
+    """One line: `expect_x(column) failed: unexpected_count=3 of 100 (3%), e.g. [None]`."""
+    config = result.expectation_config
+    kwargs = config.kwargs
+    target = kwargs.get("column") or ",".join(kwargs.get("column_list", [])) or ""
+    head = f"{config.type}({target}) failed"
+    info, res = result.exception_info or {}, result.result or {}
+    # exception_info is flat, or keyed by metric id when a metric failed (a missing column).
+    errors = [
+        i for i in [info, *info.values()] if isinstance(i, dict) and i.get("raised_exception")
+    ]
+    if errors:
+        return f"{head}: error {str(errors[0].get('exception_message')).splitlines()[0][:200]}"
+    if "unexpected_count" in res:
+        sample = res.get("partial_unexpected_list") or []
+        return (
+            f"{head}: unexpected_count={res['unexpected_count']} of {res.get('element_count')}"
+            f" ({res.get('unexpected_percent') or 0:.3g}%), e.g. {sample[:5]!r}"
+        )
+    bounds = {
+        k: kwargs[k] for k in ("min_value", "max_value", "value") if kwargs.get(k) is not None
+    }
+    extra = f", expected {bounds}" if bounds else ""
+    mismatched = (res.get("details") or {}).get("mismatched")
+    extra += f", mismatched={mismatched}" if mismatched else ""
+    return f"{head}: observed_value={res.get('observed_value')!r}{extra}"
+
+
+class QualityGate:
+    """Validations of one run, written with their Data Docs under `out_dir`."""
+
+    def __init__(self, out_dir: Path, run_name: str) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.out_dir = out_dir
+        self.run_name = run_name
+        # The folder shows the latest attempt of the day, pass or fail.
+        shutil.rmtree(out_dir, ignore_errors=True)
+        self.summaries: dict[str, dict[str, Any]] = {}
+        self._context: AbstractDataContext = gx.get_context(mode="ephemeral")
+        self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        for site in list(self._context.list_data_docs_sites()):  # the default is a temp dir
+            self._context.delete_data_docs_site(site)
+        store = {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(out_dir / "docs"),
+        }
+        self._context.add_data_docs_site(
+            "pulse", {"class_name": "SiteBuilder", "store_backend": store}
+        )
+        self._source = self._context.data_sources.add_spark("pulse", persist=False)
+
+    def validate(
+        self,
+        frame: DataFrame,
+        suite: str,
+        parameters: dict[str, Any] | None = None,
+        context: Callable[[], str] | None = None,
+    ) -> dict[str, Any]:
+        """Validate `frame` (cache it first) against suite `suite`; raise `QualityError` naming
+        each failed blocking expectation and its observed value (plus `context()` if given)."""
+        import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        definition = self._context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=suite,
+                data=self._source.add_dataframe_asset(suite).add_batch_definition_whole_dataframe(
+                    "whole"
+                ),
+                suite=self._context.suites.add(load_suite(suite)),
+            )
+        )
+        result = definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=_naive_utc(parameters or {}),
+            result_format="SUMMARY",
+            run_id=RunIdentifier(run_name=self.run_name),
+        )
+        failures, warnings = [], []
+        for item in result.results:
+            if not item.success:
+                blocking = item.expectation_config.severity == BLOCKING
+                (failures if blocking else warnings).append(describe(item))
+        summary = {
+            "suite": suite,
+            "passed": not failures,
+            "evaluated": len(result.results),
+            "failures": sorted(failures),
+            "warnings": sorted(warnings),
+        }
+        self.summaries[suite] = summary
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / f"{suite}.json").write_text(
+            json.dumps(result.to_json_dict(), indent=2, sort_keys=True, default=str)
+        )
+        if failures:
+            self.write_docs()
+            detail = f"\n  context: {context()}" if context else ""
+            raise QualityError(
+                f"suite {suite!r} failed (results: {self.out_dir}):\n  "
+                + "\n  ".join(sorted(failures))
+                + detail
+            )
+        return summary
+
+    def write_docs(self) -> Path:
+        """Build the Data Docs site of this run's validations; return its index page."""
+        self._context.build_data_docs(site_names=["pulse"])
+        return self.out_dir / "docs" / "index.html"
+
+
+def _naive_utc(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Spark hands GX naive UTC timestamps; an aware parameter would not compare."""
+    return {
+        key: (
+            value.astimezone(UTC).replace(tzinfo=None)
+            if isinstance(value, datetime) and value.tzinfo
+            else value
+        )
+        for key, value in parameters.items()
+    }

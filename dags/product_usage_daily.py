@@ -1,0 +1,89 @@
+"""
+### product_usage_daily
+
+Every night, shortly after midnight in `PULSE_TIMEZONE`, ingest the product events that
+*arrived* on the day that just ended into clean, date-partitioned parquet.
+
+The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D/`):
+
+1. `wait_for_landing`: waits for the folder (reschedule mode: no worker slot held while
+   waiting) and fails, naming it, after `PULSE_LANDING_TIMEOUT_SECONDS`.
+2. `ingest_events`: the Spark job `jobs/events.py`. It reads and normalises the delivery,
+   validates it (GX suite `landing`), stages D's clean rows and quarantine, rebuilds every
+   `events/event_date=X/` partition D touches, validates them (GX suite `events`), then
+   publishes all partitions atomically and writes `_runs/events/dt=D.json`.
+
+Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
+or in parallel: each day's result depends only on the landing files, never on run order.
+The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
+
+from include.pulse.config import PulseConfig
+
+CONFIG = PulseConfig.from_env()
+
+# Downstream DAGs (the marts) are scheduled on these.
+EVENTS = Asset(name="pulse.events", uri=f"file://{CONFIG.warehouse_uri}/events")
+QUARANTINE = Asset(name="pulse.quarantine", uri=f"file://{CONFIG.warehouse_uri}/quarantine")
+
+
+@dag(
+    dag_id="product_usage_daily",
+    schedule=CronDataIntervalTimetable(CONFIG.schedule_cron, timezone=CONFIG.timezone),
+    start_date=pendulum.datetime(2024, 1, 1, tz=CONFIG.timezone),
+    catchup=False,  # history is loaded with backfills, explicitly
+    max_active_runs=4,
+    doc_md=__doc__,
+    tags=["pulse", "ingest"],
+    default_args={
+        "owner": "pulse",
+        "retries": CONFIG.task_retries,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+)
+def product_usage_daily() -> None:
+    @task
+    def arrival_day(**context) -> str:
+        from include.pulse.tasks import arrival_day
+
+        day = arrival_day(
+            CONFIG.timezone,
+            context.get("logical_date"),
+            context["dag_run"].run_after,
+            context["dag_run"].conf,
+        )
+        return day.isoformat()
+
+    @task.sensor(
+        mode="reschedule",
+        poke_interval=CONFIG.landing_poke_seconds,
+        # The poke raises its own timeout (naming the folder) first; this is a backstop.
+        timeout=CONFIG.landing_timeout_seconds + 2 * CONFIG.landing_poke_seconds,
+        retries=0,
+    )
+    def wait_for_landing(day: str, **context) -> PokeReturnValue:
+        from include.pulse.tasks import wait_for_landing
+
+        first_poke = context["ti"].get_first_reschedule_date(context)
+        return PokeReturnValue(is_done=wait_for_landing(CONFIG, day, first_poke))
+
+    @task(outlets=[EVENTS, QUARANTINE])
+    def ingest_events(day: str, **context) -> dict:
+        from include.pulse.tasks import ingest_events
+
+        return ingest_events(CONFIG, day, run_id=context["run_id"])
+
+    day = arrival_day()
+    wait_for_landing(day) >> ingest_events(day)
+
+
+product_usage_daily()

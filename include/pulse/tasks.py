@@ -1,0 +1,105 @@
+"""What the DAG's tasks do, kept out of the DAG file so that parsing it stays cheap.
+
+Each function takes the config and the run's arrival day and is called from inside a task,
+so the heavy imports (PySpark, GX) happen at run time in the task process, never at parse time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from include.pulse.config import PulseConfig
+from include.pulse.landing import day_folder
+
+log = logging.getLogger(__name__)
+
+SPARK_CONNECTION_ID = "pulse_spark"
+
+
+def arrival_day(
+    timezone: str,
+    logical_date: datetime | None,
+    run_after: datetime | None = None,
+    conf: dict[str, Any] | None = None,
+) -> date:
+    """The arrival day a run processes.
+
+    - `conf={"arrival_date": "YYYY-MM-DD"}` (a manual run) names it explicitly;
+    - otherwise the run whose logical date is D (in the reporting zone) processes day D: with
+      the nightly data-interval timetable, the run for D starts shortly after D ends;
+    - a manual run without a logical date processes the last complete day before it ran.
+    """
+    if conf and conf.get("arrival_date"):
+        return date.fromisoformat(str(conf["arrival_date"]))
+    zone = ZoneInfo(timezone)
+    if logical_date is not None:
+        return logical_date.astimezone(zone).date()
+    if run_after is None:
+        raise ValueError("a run needs a logical date, a run_after time or conf.arrival_date")
+    return run_after.astimezone(zone).date() - timedelta(days=1)
+
+
+def landing_folder(config: PulseConfig, day: str) -> str:
+    return str(day_folder(config.landing_uri, date.fromisoformat(day)))
+
+
+def wait_for_landing(config: PulseConfig, day: str, first_poke: datetime | None) -> bool:
+    """True once the day's landing folder exists (an empty folder is a valid empty day).
+
+    After `landing_timeout_seconds` of waiting (counted from the first poke, across the
+    sensor's reschedules) it raises, naming the folder, instead of Airflow's generic timeout.
+    """
+    from pathlib import Path
+
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    folder = landing_folder(config, day)
+    if Path(folder).is_dir():
+        return True
+    now = datetime.now(UTC)
+    waited = (now - (first_poke or now)).total_seconds()
+    if waited >= config.landing_timeout_seconds:
+        raise AirflowSensorTimeout(
+            f"landing folder {folder} did not appear within {config.landing_timeout_seconds}s "
+            f"(waited {waited:.0f}s): was the day's export delivered?"
+        )
+    log.info("waiting for landing folder %s (%.0fs so far)", folder, waited)
+    return False
+
+
+def spark_master(config: PulseConfig) -> str:
+    """The Spark endpoint: the Airflow connection `pulse_spark` if defined, else the config.
+
+    The connection's `extra.master` wins (e.g. `local[4]`); otherwise `host[:port]` is the URL,
+    e.g. host `spark://10.0.0.5` port 7077, or host `sc://spark-connect` port 15002.
+    """
+    try:
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection(SPARK_CONNECTION_ID)
+    except Exception:  # no such connection (or no Airflow at all): use the config
+        return config.spark_master
+    master = (connection.extra_dejson or {}).get("master")
+    if master:
+        return str(master)
+    host = connection.host or ""
+    if "://" not in host:
+        host = f"{connection.conn_type or 'spark'}://{host}"
+    return f"{host}:{connection.port}" if connection.port else host
+
+
+def ingest_events(config: PulseConfig, day: str, run_id: str | None = None) -> dict[str, Any]:
+    """Run the `events` job for `day` in this process and return a summary for XCom."""
+    from include.pulse.spark import get_spark
+    from jobs import events
+
+    spark = get_spark(spark_master(config), app_name=f"pulse-events-{day}")
+    try:
+        report = events.run(spark, config, date.fromisoformat(day), run_id=run_id)
+    finally:
+        spark.stop()
+    keys = ("arrival_date", "rows_read", "clean", "duplicates", "quarantined", "late_rows")
+    return {key: report[key] for key in keys}

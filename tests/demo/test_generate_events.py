@@ -1,0 +1,285 @@
+"""Tests of the synthetic event generator: layout, manifest, determinism and injected noise.
+
+Tiny volumes and plain Python readers (json / csv / gzip / pyarrow): no Spark.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from include.demo.generate_events import MALFORMED_KINDS, MANIFEST_NAME, generate_events, main
+
+USERS, DAYS, START, SEED = 60, 4, date(2024, 3, 1), 11
+USER_ALIASES = ("user_id", "customer_id", "id", "userid")
+TIME_ALIASES = ("timestamp", "event_timestamp", "created_at", "event_time")
+NAME_ALIASES = ("event_name", "event")
+INVALID = None  # a record that is not a JSON object
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("run_a") / "landing"
+    generate_events(path, users=USERS, days=DAYS, start_date=START, seed=SEED)
+    return path
+
+
+@pytest.fixture(scope="module")
+def manifest(landing: Path) -> dict[str, Any]:
+    return json.loads((landing / MANIFEST_NAME).read_text())
+
+
+def _data_files(landing: Path) -> list[Path]:
+    return sorted(p for p in landing.glob("dt=*/*") if not p.name.startswith((".", "_")))
+
+
+def read_records(path: Path) -> list[dict[str, Any] | None]:
+    """The records of one landing file: a dict per record, None for an invalid JSON line."""
+    name = path.name
+    if name.endswith(".parquet"):
+        return pq.read_table(path).to_pylist()
+    payload = path.read_bytes()
+    text = (gzip.decompress(payload) if name.endswith(".gz") else payload).decode()
+    if name.endswith((".csv", ".csv.gz")):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        return [{k: (v if v != "" else None) for k, v in row.items()} for row in rows]
+    records: list[dict[str, Any] | None] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            value = INVALID
+        records.append(value if isinstance(value, dict) else INVALID)
+    return records
+
+
+def _first(record: dict[str, Any], aliases: tuple[str, ...]) -> Any:
+    return next((record[a] for a in aliases if record.get(a) is not None), None)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO-8601 (Z / offset / naive = UTC) or epoch seconds / millis, like the pipeline."""
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        number = int(text)
+        seconds = number / 1000 if len(text.lstrip("-")) > 11 else number
+        return datetime.fromtimestamp(seconds, UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def classify(record: dict[str, Any] | None, arrival: date) -> str | None:
+    """The malformed kind of a record (None when it is a valid event)."""
+    if record is INVALID:
+        return "invalid_json"
+    user = _first(record, USER_ALIASES)
+    if user is None:
+        return "missing_user_id"
+    if str(user).strip() == "":
+        return "empty_user_id"
+    if _first(record, NAME_ALIASES) is None:
+        return "missing_event_name"
+    moment = parse_time(_first(record, TIME_ALIASES))
+    if moment is None:
+        return "unparseable_timestamp"
+    limit = datetime.combine(arrival + timedelta(days=2), datetime.min.time(), UTC)
+    if moment > limit:
+        return "future_timestamp"
+    properties = record.get("properties")
+    if isinstance(properties, str):
+        try:
+            properties = json.loads(properties)
+        except json.JSONDecodeError:
+            return "invalid_properties"
+    if properties is not None and not isinstance(properties, dict):
+        return "invalid_properties"
+    return None
+
+
+@pytest.fixture(scope="module")
+def records(landing: Path) -> list[tuple[date, str, dict[str, Any] | None]]:
+    """(arrival date, file name, record) for every record of the run."""
+    out = []
+    for path in _data_files(landing):
+        arrival = date.fromisoformat(path.parent.name.removeprefix("dt="))
+        out += [(arrival, path.name, record) for record in read_records(path)]
+    return out
+
+
+def test_one_folder_per_arrival_day_with_files(landing: Path) -> None:
+    folders = sorted(p.name for p in landing.iterdir() if p.is_dir())
+    expected = [f"dt={START + timedelta(days=d)}" for d in range(DAYS)]
+    assert folders == expected
+    for folder in folders:
+        files = list((landing / folder).iterdir())
+        assert 2 <= len(files) <= 4
+        assert not any(p.name.startswith(".") for p in files)  # no temp files left
+    assert (landing / MANIFEST_NAME).is_file()
+
+
+def test_all_formats_appear(landing: Path) -> None:
+    suffixes = {"".join(p.suffixes) for p in _data_files(landing)}
+    assert suffixes == {".jsonl", ".jsonl.gz", ".json.gz", ".csv", ".csv.gz", ".parquet"}
+
+
+def test_aliases_and_time_formats_vary(records: list[tuple[date, str, Any]]) -> None:
+    keys = set().union(*(r.keys() for _, _, r in records if r is not None))
+    assert set(USER_ALIASES) <= keys
+    assert set(TIME_ALIASES) <= keys
+    assert set(NAME_ALIASES) <= keys
+    assert {"channel", "utm_source", "event_id", "session_id", "plan", "account_id"} <= keys
+    times = [_first(r, TIME_ALIASES) for _, _, r in records if r is not None]
+    texts = [t for t in times if isinstance(t, str)]
+    assert any(isinstance(t, int) for t in times)  # parquet int64 epoch millis
+    assert any(t.endswith("Z") for t in texts)
+    assert any(t.endswith("+02:00") for t in texts)
+    assert any("T" in t and t[-1].isdigit() and "+" not in t for t in texts)  # naive ISO
+    assert any(t.isdigit() and len(t) == 10 for t in texts)  # epoch seconds
+    assert any(t.isdigit() and len(t) == 13 for t in texts)  # epoch millis as text
+
+
+def test_manifest_counts_match_files(landing: Path, manifest: dict[str, Any]) -> None:
+    assert manifest["params"] == {
+        "users": USERS,
+        "days": DAYS,
+        "start_date": START.isoformat(),
+        "end_date": (START + timedelta(days=DAYS - 1)).isoformat(),
+        "seed": SEED,
+    }
+    total = 0
+    listed = set()
+    for day, entry in manifest["days"].items():
+        folder = landing / f"dt={day}"
+        assert entry["rows"] == sum(f["rows"] for f in entry["files"].values())
+        for name, info in entry["files"].items():
+            assert len(read_records(folder / name)) == info["rows"], name
+            listed.add(folder / name)
+            total += info["rows"]
+    assert listed == set(_data_files(landing))
+    totals = manifest["totals"]
+    assert totals["rows"] == total
+    assert totals["files"] == len(listed)
+    assert totals["rows"] == totals["events_generated"] + totals["duplicate_rows"]
+    assert totals["clean_events"] == totals["events_generated"] - totals["malformed_rows"]
+
+
+def test_malformed_rows_are_present_and_counted(
+    records: list[tuple[date, str, Any]], manifest: dict[str, Any]
+) -> None:
+    found = Counter(classify(r, arrival) for arrival, _, r in records)
+    for kind in MALFORMED_KINDS:
+        assert manifest["noise"]["malformed"][kind] >= 1, kind
+        assert found[kind] == manifest["noise"]["malformed"][kind], kind
+    invalid_lines = sum(1 for _, name, r in records if r is INVALID and ".json" in name)
+    assert invalid_lines == manifest["noise"]["malformed"]["invalid_json"]
+    unparseable = sum(1 for _, _, r in records if r and _first(r, TIME_ALIASES) == "not-a-time")
+    assert unparseable == manifest["noise"]["malformed"]["unparseable_timestamp"]
+
+
+def test_duplicates_and_late_events_are_present_and_counted(
+    records: list[tuple[date, str, Any]], manifest: dict[str, Any]
+) -> None:
+    noise = manifest["noise"]
+    assert noise["late"] >= 1
+    assert noise["duplicates"]["same_day"] >= 1
+    assert noise["duplicates"]["later_day"] >= 1
+    valid = [(arrival, r) for arrival, _, r in records if classify(r, arrival) is None]
+    seen: dict[str, list[tuple[date, dict[str, Any]]]] = {}
+    for arrival, record in valid:
+        if record.get("event_id"):
+            seen.setdefault(record["event_id"], []).append((arrival, record))
+    same_day = later_day = 0
+    for copies in seen.values():
+        assert all(r == copies[0][1] for _, r in copies)  # exactly the same record
+        arrivals = [a for a, _ in copies]
+        same_day += len(arrivals) - len(set(arrivals))
+        later_day += len(set(arrivals)) - 1
+    assert same_day == noise["duplicates"]["same_day"]
+    assert later_day == noise["duplicates"]["later_day"]
+    # Valid rows whose event day precedes the arrival day: late events + later-day duplicates.
+    behind = [
+        (arrival - parse_time(_first(r, TIME_ALIASES)).date()).days  # type: ignore[union-attr]
+        for arrival, r in valid
+    ]
+    assert sum(1 for lag in behind if lag > 0) == noise["late"] + later_day
+    assert all(0 <= lag <= 3 for lag in behind)
+
+
+def test_most_events_arrive_on_their_day(records: list[tuple[date, str, Any]]) -> None:
+    on_time = sum(
+        1
+        for arrival, _, r in records
+        if classify(r, arrival) is None and parse_time(_first(r, TIME_ALIASES)).date() == arrival  # type: ignore[union-attr]
+    )
+    assert on_time / len(records) > 0.9
+
+
+def test_population_is_realistic(records: list[tuple[date, str, Any]]) -> None:
+    valid = [r for arrival, _, r in records if classify(r, arrival) is None]
+    per_user = Counter(_first(r, USER_ALIASES) for r in valid)
+    counts = sorted(per_user.values(), reverse=True)
+    top_decile = sum(counts[: max(1, len(counts) // 10)])
+    assert top_decile / sum(counts) > 0.2  # heavy users
+    names = Counter(_first(r, NAME_ALIASES) for r in valid)
+    assert {"signup_completed", "feature_used", "page_viewed", "app_opened"} <= set(names)
+    assert {r["platform"] for r in valid if r.get("platform")} == {"web", "ios", "android"}
+    assert len({r.get("session_id") for r in valid if r.get("session_id")}) > 10
+    # A new user's first event is signup_completed.
+    firsts: dict[str, tuple[datetime, str]] = {}
+    for r in valid:
+        key = _first(r, USER_ALIASES)
+        moment = parse_time(_first(r, TIME_ALIASES))
+        assert moment is not None
+        if key not in firsts or moment < firsts[key][0]:
+            firsts[key] = (moment, _first(r, NAME_ALIASES))
+    signups = {
+        _first(r, USER_ALIASES) for r in valid if _first(r, NAME_ALIASES) == "signup_completed"
+    }
+    assert signups
+    assert all(firsts[u][1] == "signup_completed" for u in signups)
+
+
+def test_same_seed_gives_identical_files(landing: Path, tmp_path: Path) -> None:
+    other = tmp_path / "landing"
+    generate_events(other, users=USERS, days=DAYS, start_date=START, seed=SEED)
+    mine = {p.relative_to(landing): p.read_bytes() for p in _data_files(landing)}
+    theirs = {p.relative_to(other): p.read_bytes() for p in _data_files(other)}
+    assert mine == theirs
+    assert (landing / MANIFEST_NAME).read_bytes() == (other / MANIFEST_NAME).read_bytes()
+    different = tmp_path / "other_seed"
+    generate_events(different, users=USERS, days=DAYS, start_date=START, seed=SEED + 1)
+    assert {p.relative_to(different): p.read_bytes() for p in _data_files(different)} != mine
+
+
+def test_cli_clean_summary_and_safety(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    landing = tmp_path / "landing"
+    stray_day = landing / "dt=2024-03-01"
+    stray_day.mkdir(parents=True)
+    (stray_day / "foreign.csv").write_text("a\n1\n")
+    keep = landing / "keep.txt"
+    keep.write_text("not a day folder")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched")
+    args = ["--landing", str(landing), "--users", "20", "--days", "2", "--start-date", "2024-03-01"]
+    assert main(args) == 2  # a foreign file in a day folder: refuse without --clean
+    assert main([*args, "--seed", "3", "--clean", "--summary"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((landing / MANIFEST_NAME).read_text())
+    assert not (stray_day / "foreign.csv").exists()
+    assert keep.read_text() == "not a day folder"
+    assert outside.read_text() == "untouched"
+    assert sorted(printed["days"]) == ["2024-03-01", "2024-03-02"]
