@@ -1,0 +1,128 @@
+"""DAG integrity and policy: imports, schedule semantics, retries, no heavy imports at parse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import pendulum
+import pytest
+
+from include.pulse.tasks import arrival_day
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.dag
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.dags["product_usage_daily"]
+
+
+def test_dags_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == ["product_usage_daily"]
+
+
+def test_policy(dag):
+    assert dag.catchup is False
+    assert dag.max_active_runs >= 1
+    assert dag.owner == "pulse"
+    assert "pulse" in dag.tags
+    assert "product_usage_daily" in (dag.doc_md or "")
+    for task in dag.tasks:
+        if task.task_id == "wait_for_landing":
+            assert task.mode == "reschedule"
+            continue
+        assert task.retries >= 1, task.task_id
+        assert task.retry_exponential_backoff, task.task_id
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "arrival_day",
+        "wait_for_landing",
+        "ingest_events",
+    ]
+
+
+def test_tables_are_declared_as_assets(dag):
+    outlets = {asset.name for asset in dag.get_task("ingest_events").outlets}
+    assert outlets == {"pulse.events", "pulse.quarantine"}
+
+
+def test_schedule_is_a_data_interval_timetable_shortly_after_midnight(dag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("30 0 * * *", "UTC")
+    info = _scheduler_timetable(dag.timetable).next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=_restriction(datetime(2024, 3, 13, tzinfo=UTC)),
+    )
+    # The run for arrival day 2024-03-13 covers that day and starts once it has ended.
+    assert info.data_interval.start == pendulum.datetime(2024, 3, 13, 0, 30, tz="UTC")
+    assert info.data_interval.end == pendulum.datetime(2024, 3, 14, 0, 30, tz="UTC")
+    assert info.logical_date == info.data_interval.start
+    assert arrival_day("UTC", info.logical_date, info.run_after) == date(2024, 3, 13)
+
+
+def _scheduler_timetable(definition):
+    """The scheduler's implementation of an `airflow.sdk` timetable definition."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(definition.expression, str(definition.timezone))
+
+
+def _restriction(earliest: datetime):
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=earliest, latest=None, catchup=True)
+
+
+def test_schedule_follows_the_reporting_time_zone():
+    from airflow.sdk import CronDataIntervalTimetable
+
+    timetable = _scheduler_timetable(CronDataIntervalTimetable("30 0 * * *", "Asia/Tokyo"))
+    info = timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=_restriction(pendulum.datetime(2024, 3, 13, tz="Asia/Tokyo")),
+    )
+    # 00:30 in Tokyo is 15:30 UTC the day before: still arrival day 2024-03-13 in Tokyo.
+    assert info.logical_date == pendulum.datetime(2024, 3, 13, 0, 30, tz="Asia/Tokyo")
+    assert arrival_day("Asia/Tokyo", info.logical_date) == date(2024, 3, 13)
+
+
+@pytest.mark.parametrize(
+    ("logical_date", "run_after", "conf", "expected"),
+    [
+        # `airflow dags test product_usage_daily 2024-03-13` gives logical date 2024-03-13T00:00Z
+        # (its inferred data interval is the day before: the logical date decides, not that).
+        (datetime(2024, 3, 13, tzinfo=UTC), None, None, date(2024, 3, 13)),
+        # a manual run with conf names the day
+        (datetime(2024, 3, 20, tzinfo=UTC), None, {"arrival_date": "2024-03-01"}, date(2024, 3, 1)),
+        # a manual run without a logical date processes the last complete day
+        (None, datetime(2024, 3, 14, 9, 0, tzinfo=UTC), {}, date(2024, 3, 13)),
+    ],
+)
+def test_arrival_day_of_manual_runs(logical_date, run_after, conf, expected):
+    assert arrival_day("UTC", logical_date, run_after, conf) == expected
+
+
+def test_parsing_the_dag_imports_no_spark_gx_or_boto3():
+    code = (
+        "import sys; import dags.product_usage_daily; "
+        "heavy = [m for m in ('pyspark', 'great_expectations', 'boto3', 'pandas') "
+        "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
