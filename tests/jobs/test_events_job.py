@@ -6,7 +6,6 @@ Outputs are read back with pyarrow and DuckDB (what analysts use), not with Spar
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from collections import Counter
 from datetime import date
@@ -22,6 +21,7 @@ from include.pulse.landing import LandingFileError
 from include.pulse.quality import QualityError
 from jobs import events
 from tests.landing_data import DAYS, reference, write_landing
+from tests.readers import snapshot, table_rows, tree_digest
 
 pytestmark = pytest.mark.integration
 
@@ -34,28 +34,6 @@ def make_config(tmp_path: Path, timezone: str = "UTC") -> PulseConfig:
             "PULSE_TIMEZONE": timezone,
         }
     )
-
-
-def table_rows(root: Path, table: str) -> list[dict]:
-    """All rows of a table (with its partition columns), in a stable order."""
-    if not (root / table).exists():
-        return []
-    dataset = ds.dataset(root / table, format="parquet", partitioning="hive")
-    rows = dataset.to_table().to_pylist()
-    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
-
-
-def snapshot(root: Path) -> dict[str, list[dict]]:
-    return {t: table_rows(root, t) for t in ("events", "quarantine", "landed_events")}
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file under the warehouse tables with a hash of its content (for 'unchanged')."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.relative_to(root).parts[0].startswith("_")
-    }
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,31 @@
+"""Reading the warehouse back the way analysts do (pyarrow with Hive partitioning), for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+
+def table_rows(root: Path, table: str) -> list[dict]:
+    """All rows of a table (with its partition columns), in a stable order."""
+    if not (root / table).exists():
+        return []
+    dataset = ds.dataset(root / table, format="parquet", partitioning="hive")
+    rows = dataset.to_table().to_pylist()
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def snapshot(root: Path) -> dict[str, list[dict]]:
+    return {t: table_rows(root, t) for t in ("events", "quarantine", "landed_events")}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under the warehouse tables with a hash of its content (for 'unchanged')."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).parts[0].startswith("_")
+    }
