@@ -37,7 +37,12 @@ QUARANTINE = Asset(name="pulse.quarantine", uri=f"file://{CONFIG.warehouse_uri}/
 @dag(
     dag_id="product_usage_daily",
     schedule=CronDataIntervalTimetable(CONFIG.schedule_cron, timezone=CONFIG.timezone),
-    start_date=pendulum.datetime(2024, 1, 1, tz=CONFIG.timezone),
+    start_date=pendulum.parse(CONFIG.start_date, tz=CONFIG.timezone),
+    end_date=(
+        pendulum.parse(CONFIG.end_date, tz=CONFIG.timezone).end_of("day")
+        if CONFIG.end_date
+        else None
+    ),
     catchup=False,  # history is loaded with backfills, explicitly
     max_active_runs=4,
     doc_md=__doc__,

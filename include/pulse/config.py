@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +38,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _date(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from exc
+
+
 @dataclass(frozen=True)
 class PulseConfig:
     """Typed settings; see the README's "Configuration" table for each variable."""
@@ -53,6 +64,10 @@ class PulseConfig:
     # Nightly schedule, a cron expression evaluated in `timezone`.
     schedule_cron: str = "30 0 * * *"
     task_retries: int = 2
+    # First and (optional) last arrival day the schedule creates runs for; backfills stay
+    # within them. The demo sets the end so the scheduler does not wait for today's data.
+    start_date: str = "2024-01-01"
+    end_date: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -67,6 +82,8 @@ class PulseConfig:
             landing_poke_seconds=_int(env, "PULSE_LANDING_POKE_SECONDS", 300, 1),
             schedule_cron=(env.get("PULSE_SCHEDULE_CRON") or "30 0 * * *").strip(),
             task_retries=_int(env, "PULSE_TASK_RETRIES", 2),
+            start_date=_date(env, "PULSE_START_DATE") or "2024-01-01",
+            end_date=_date(env, "PULSE_END_DATE"),
         )
         try:
             ZoneInfo(config.timezone)
@@ -88,6 +105,12 @@ class PulseConfig:
             "landing_poke_seconds": "PULSE_LANDING_POKE_SECONDS",
             "schedule_cron": "PULSE_SCHEDULE_CRON",
             "task_retries": "PULSE_TASK_RETRIES",
+            "start_date": "PULSE_START_DATE",
+            "end_date": "PULSE_END_DATE",
         }
         assert set(names) == {f.name for f in fields(self)}
-        return {env: str(getattr(self, attr)) for attr, env in names.items()}
+        return {
+            env: str(getattr(self, attr))
+            for attr, env in names.items()
+            if getattr(self, attr) is not None
+        }
