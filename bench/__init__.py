@@ -1,0 +1,1 @@
+"""Benchmark scripts: they print figures; results are recorded in docs/benchmarks.md."""
