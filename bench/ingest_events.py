@@ -58,9 +58,8 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
     )
-    print(
-        f"steady state (days 2..{args.days}): {rows} rows in {seconds:.1f}s = {rows / seconds:.0f} rows/s"
-    )
+    rate = rows / seconds
+    print(f"steady state (days 2..{args.days}): {rows} rows in {seconds:.1f}s = {rate:.0f} rows/s")
 
 
 if __name__ == "__main__":
