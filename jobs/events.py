@@ -330,10 +330,12 @@ def run(
 
     normalized = normalize(raw, arrival_date, config.timezone).persist()
     landed = landed_events(normalized).persist()
+    by_reason = _count_by(normalized, "reason")  # "None": the rows that passed
+    by_copy = _count_by(landed, "is_duplicate")
     counts = {
-        "rows_read": normalized.count(),
-        "quarantined": _count_by(normalized.where(F.col("reason").isNotNull()), "reason"),
-        "duplicates_within_day": landed.where("is_duplicate").count(),
+        "rows_read": sum(by_reason.values()),
+        "quarantined": {k: n for k, n in by_reason.items() if k != "None"},
+        "duplicates_within_day": by_copy.get("True", 0),
     }
     contribution = landed.where(~F.col("is_duplicate")).drop("is_duplicate")
 
@@ -387,7 +389,7 @@ def run(
                 landing,
                 counts,
                 clean_by_date,
-                contribution_rows=contribution.count(),
+                contribution_rows=by_copy.get("False", 0),
                 touched=touched,
             )
 

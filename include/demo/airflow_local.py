@@ -149,6 +149,9 @@ class LocalAirflow:
         result = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")
         return list(result["dag_runs"])
 
+    def backfills(self, dag_id: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"])
+
     def _get(self, path: str) -> dict[str, Any] | None:
         try:
             return self._request("GET", path)
