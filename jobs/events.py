@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,7 @@ LANDED_SCHEMA = T.StructType(
 )
 
 _STRING_MAP = T.MapType(T.StringType(), T.StringType())
+log = logging.getLogger(__name__)
 
 
 def future_limit_utc(arrival_date: date, timezone: str) -> datetime:
@@ -318,15 +321,18 @@ def run(
     parallel (the events rebuild holds a warehouse lock) and give the same tables.
     """
     started_at = datetime.now(UTC)
+    watch = Stopwatch()
     warehouse = Warehouse(config.warehouse_uri)
     day = arrival_date.isoformat()
     landing = list_landing_day(day_folder(config.landing_uri, arrival_date))
     raw = read_landing_day(spark, landing).persist()
     quality = QualityGate(warehouse.root / "_quality" / "events" / f"dt={day}", run_id or day)
+    watch.lap("start")
 
     # Audit the delivery as a whole before any row is judged: a wrong export fails the run.
     files = file_columns(raw).persist()
     quality.validate(files, "landing", context=lambda: _describe_bad_files(files))
+    watch.lap("read_and_audit_landing")
 
     normalized = normalize(raw, arrival_date, config.timezone).persist()
     landed = landed_events(normalized).persist()
@@ -338,6 +344,7 @@ def run(
         "duplicates_within_day": by_copy.get("True", 0),
     }
     contribution = landed.where(~F.col("is_duplicate")).drop("is_duplicate")
+    watch.lap("normalize")
 
     staging = warehouse.new_staging("events", f"dt={day}")
     try:
@@ -351,6 +358,7 @@ def run(
         )
         staged_landed = partition_dirs(staging / "landed_events", "event_date=*/arrival_date=*")
         new_dates = _date_dirs(staged_landed, "event_date")
+        watch.lap("stage_arrival")
 
         # Rebuilding an events partition reads every arrival's rows for that date: runs that
         # touch the same dates must not interleave, or one would publish without the other.
@@ -365,6 +373,7 @@ def run(
                     .write.partitionBy("event_date")
                     .parquet(str(staging / "events"))
                 )
+            watch.lap("rebuild_events")
             clean_by_date: dict[str, int] = {}
             if (staging / "events").exists():
                 staged_events = (
@@ -381,6 +390,7 @@ def run(
                 }
                 quality.validate(staged_events, "events", parameters=parameters)
                 staged_events.unpersist()
+            watch.lap("audit_events")
             report = _report(
                 config,
                 arrival_date,
@@ -415,6 +425,8 @@ def run(
                 "data_docs": str(quality.write_docs()),
                 "suites": quality.summaries,
             }
+            watch.lap("publish")
+            report["seconds"] = watch.seconds
             report["finished_at"] = datetime.now(UTC).isoformat()
             warehouse.write_json(warehouse.report_path("events", day), report)
     finally:
@@ -522,6 +534,20 @@ def _report(
         # are only corrected by a backfill of the affected range.
         "rows_beyond_lateness_window": sum(n for d, n in clean_by_date.items() if d < horizon),
     }
+
+
+class Stopwatch:
+    """Seconds per phase of a run, logged and kept in the run report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = clock.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = clock.perf_counter()
+        self.seconds[phase] = round(now - self._last, 3)
+        self._last = now
+        log.info("events: %s took %.1fs", phase, self.seconds[phase])
 
 
 class AccountingError(RuntimeError):

@@ -13,6 +13,7 @@ folder (`{warehouse}/_quality/<job>/dt=D/`), so parallel runs never share GX fil
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 # GX 1.24 sends no analytics; keep any version that does quiet.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# GX logs hundreds of INFO lines per validation (plugin registration): keep task logs readable.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
