@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     os.environ.setdefault("PYSPARK_PYTHON", str(REPO_ROOT / ".venv" / "bin" / "python"))
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")  # pyspark.pandas asks for it
     from include.pulse.spark import get_spark
 
     session = get_spark("local[2]", app_name="pulse-tests")

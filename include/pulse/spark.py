@@ -38,7 +38,8 @@ def get_spark(master: str = "local[*]", app_name: str = "pulse") -> SparkSession
     builder = SparkSession.builder.appName(app_name)
     if master.startswith("sc://"):
         builder = builder.remote(master)
-        conf = SPARK_CONF
+        # A Connect client can only set session (SQL) settings; the server owns the rest.
+        conf = {k: v for k, v in SPARK_CONF.items() if k.startswith("spark.sql.")}
     else:
         builder = builder.master(master)
         conf = {**SPARK_CONF, **(LOCAL_CONF if master.startswith("local") else {})}
