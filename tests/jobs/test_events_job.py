@@ -151,36 +151,31 @@ def test_missing_landing_folder_fails_with_its_name(spark, tmp_path):
         events.run(spark, config, date(2024, 3, 21))
 
 
-def test_truncated_gzip_fails_and_leaves_the_warehouse_unchanged(spark, forward, tmp_path):
-    config, _, _ = forward
+def run_with_bad_file(spark, config, name: str, content: bytes, error: type, match: str) -> None:
+    """Drop a bad file into an already ingested day, re-run it: it must fail with `error`
+    and leave every table file exactly as it was."""
     root = Path(config.warehouse_uri)
     before = tree_digest(root)
-    bad = Path(config.landing_uri) / "dt=2024-03-15" / "zz-truncated.jsonl.gz"
+    bad = Path(config.landing_uri) / "dt=2024-03-15" / name
+    bad.write_bytes(content)
+    try:
+        with pytest.raises(error, match=match):
+            events.run(spark, config, DAYS[2])
+    finally:
+        bad.unlink()
+    assert tree_digest(root) == before
+
+
+def test_truncated_gzip_fails_and_leaves_the_warehouse_unchanged(spark, forward):
     payload = gzip.compress(b'{"user_id": "u1", "event": "x", "timestamp": "1710489600"}\n' * 500)
-    bad.write_bytes(payload[: len(payload) // 2])
-    try:
-        with pytest.raises(
-            LandingFileError, match=r"zz-truncated\.jsonl\.gz is not a complete gzip"
-        ):
-            events.run(spark, config, DAYS[2])
-    finally:
-        bad.unlink()
-    assert tree_digest(root) == before
+    run_with_bad_file(
+        spark, forward[0], "zz-truncated.jsonl.gz", payload[: len(payload) // 2],
+        LandingFileError, r"zz-truncated\.jsonl\.gz is not a complete gzip",
+    )  # fmt: skip
 
 
-def test_wrong_columns_fail_naming_the_file_and_leave_the_warehouse_unchanged(
-    spark, forward, tmp_path
-):
-    config, _, _ = forward
-    root = Path(config.warehouse_uri)
-    before = tree_digest(root)
-    bad = Path(config.landing_uri) / "dt=2024-03-15" / "zz-wrong.csv"
-    bad.write_text("uid,action,when\nu1,open,2024-03-15T01:00:00Z\n")
-    try:
-        with pytest.raises(
-            QualityError, match=r"zz-wrong\.csv: 1 records.*no record has a user id"
-        ):
-            events.run(spark, config, DAYS[2])
-    finally:
-        bad.unlink()
-    assert tree_digest(root) == before
+def test_wrong_columns_fail_naming_the_file_and_leave_the_warehouse_unchanged(spark, forward):
+    run_with_bad_file(
+        spark, forward[0], "zz-wrong.csv", b"uid,action,when\nu1,open,2024-03-15T01:00:00Z\n",
+        QualityError, r"zz-wrong\.csv: 1 records.*no record has a user id",
+    )  # fmt: skip
