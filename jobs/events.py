@@ -220,6 +220,16 @@ def normalize(raw: DataFrame, arrival_date: date, timezone: str) -> DataFrame:
     )
 
 
+def latest_allowed_event_ts(arrival_date: date, touched: list[str], timezone: str) -> datetime:
+    """The bound the `events` suite checks on the partitions a run publishes.
+
+    Rows of other arrivals share those partitions: the bound is the later of the arrival day's
+    own limit and the end of the last event date published.
+    """
+    last = max(arrival_date, date.fromisoformat(max(touched)) - timedelta(days=1))
+    return future_limit_utc(last, timezone)
+
+
 def quarantine_rows(normalized: DataFrame) -> DataFrame:
     """The rejected rows, with their reason and what was readable of them."""
     return normalized.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
@@ -381,11 +391,8 @@ def run(
                 )
                 ours = staged_events.where(F.col("arrival_date") == F.lit(arrival_date))
                 clean_by_date = _count_by(ours, "event_date")
-                # Rows of other arrivals share these partitions: the bound is the later of
-                # D's own limit and the end of the last date published.
-                last = max(arrival_date, date.fromisoformat(touched[-1]) - timedelta(days=1))
                 parameters = {
-                    "max_event_ts": future_limit_utc(last, config.timezone),
+                    "max_event_ts": latest_allowed_event_ts(arrival_date, touched, config.timezone),
                     "min_rows": 1 if clean_by_date else 0,
                 }
                 quality.validate(staged_events, "events", parameters=parameters)

@@ -78,6 +78,8 @@ LANDING: dict[date, list[tuple[str, list[Record]]]] = {
                     "session_id": "s2",
                     "country": "DE",
                 },
+                'u6,app_opened,2024-03-13 07:00:00,s3,FR,"unexpected extra field"',
+                "u7,app_opened",  # too few fields
             ],
         ),
     ],
@@ -169,7 +171,11 @@ def _write(path: Path, records: list[Record]) -> None:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        for record in records:  # a str is a raw (malformed) line, written as it is
+            if isinstance(record, str):
+                buffer.write(record + "\n")
+            else:
+                writer.writerow(record)
         text = buffer.getvalue()
     else:
         text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)

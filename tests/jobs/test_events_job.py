@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -177,5 +177,32 @@ def test_truncated_gzip_fails_and_leaves_the_warehouse_unchanged(spark, forward)
 def test_wrong_columns_fail_naming_the_file_and_leave_the_warehouse_unchanged(spark, forward):
     run_with_bad_file(
         spark, forward[0], "zz-wrong.csv", b"uid,action,when\nu1,open,2024-03-15T01:00:00Z\n",
-        QualityError, r"zz-wrong\.csv: 1 records.*no record has a user id",
+        QualityError,
+        r"(?s)expect_column_values_to_be_in_set\(has_user_id\) failed: unexpected_count=1"
+        r".*zz-wrong\.csv: 1 records.*no record has a user id",
     )  # fmt: skip
+
+
+def test_a_failed_events_audit_publishes_nothing(spark, forward, monkeypatch):
+    """A blocking expectation failing after staging (here: no event may be later than a bound
+    in 2000) fails the run with the expectation and observed value, and nothing moves."""
+    config = forward[0]
+    root = Path(config.warehouse_uri)
+    before = tree_digest(root)
+    monkeypatch.setattr(events, "latest_allowed_event_ts", lambda *_: datetime(2000, 1, 1))
+    with pytest.raises(
+        QualityError, match=r"expect_column_max_to_be_between\(event_ts\) failed: observed_value="
+    ):
+        events.run(spark, config, DAYS[1])
+    assert tree_digest(root) == before
+    assert not any((root / "_staging").rglob("*.parquet"))
+
+
+def test_quality_results_and_data_docs_are_written(forward):
+    config, reports, _ = forward
+    folder = Path(config.warehouse_uri) / "_quality" / "events" / "dt=2024-03-13"
+    for suite in ("landing", "events"):
+        result = json.loads((folder / f"{suite}.json").read_text())
+        assert result["success"] is True
+        assert reports["2024-03-13"]["quality"]["suites"][suite]["passed"] is True
+    assert "events" in (folder / "docs" / "index.html").read_text()
