@@ -206,3 +206,10 @@ def test_quality_results_and_data_docs_are_written(forward):
         assert result["success"] is True
         assert reports["2024-03-13"]["quality"]["suites"][suite]["passed"] is True
     assert "events" in (folder / "docs" / "index.html").read_text()
+    # Each day's site shares GX's static assets with the others (hard links, one copy).
+    other = folder.parent / "dt=2024-03-15" / "docs" / "static"
+    styles = list((folder / "docs" / "static").rglob("*.css"))
+    assert styles
+    for path in styles:
+        twin = other / path.relative_to(folder / "docs" / "static")
+        assert path.stat().st_ino == twin.stat().st_ino
