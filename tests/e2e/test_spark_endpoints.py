@@ -1,0 +1,138 @@
+"""The same job on the other Spark endpoints PULSE_SPARK_MASTER accepts, each started on
+loopback from pyspark's own jars: a Spark Connect server (`sc://`) and a standalone cluster
+(`spark://`, client mode). The job runs as `python -m jobs.events` in its own process, as a
+task would, and must produce the tables the independent reference predicts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.landing_data import DAYS, reference, write_landing
+from tests.readers import table_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}: {log.read_text()[-3000:]}")
+
+
+def spark_env() -> dict[str, str]:
+    return {**os.environ, "PYSPARK_PYTHON": str(BIN / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+def start(command: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, env=spark_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        os.killpg(process.pid, 15)
+    for process in processes:
+        process.wait(timeout=60)
+
+
+def ingest_all_days(master: str, root: Path) -> None:
+    write_landing(root / "landing")
+    env = {
+        **spark_env(),
+        "PYTHONPATH": str(REPO_ROOT),
+        "PULSE_SPARK_MASTER": master,
+        "PULSE_LANDING_URI": str(root / "landing"),
+        "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+    }
+    for day in DAYS:
+        result = subprocess.run(
+            [str(BIN / "python"), "-m", "jobs.events", "--date", day.isoformat()],
+            env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def assert_matches_reference(root: Path) -> None:
+    events = table_rows(root / "warehouse", "events")
+    assert Counter(str(r["event_date"]) for r in events) == reference(DAYS)["events_by_date"]
+
+
+@pytest.fixture
+def connect_server(tmp_path) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path / "connect.log"
+    server = start(
+        [
+            str(BIN / "spark-submit"), "--master", "local[2]",
+            "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+            "--conf", f"spark.connect.grpc.binding.port={port}",
+        ],
+        log,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, server, log)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        stop(server)
+
+
+@pytest.fixture
+def standalone_cluster(tmp_path) -> Iterator[str]:
+    port = free_port()
+    master = start(
+        [
+            str(BIN / "spark-class"), "org.apache.spark.deploy.master.Master",
+            "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(free_port()),
+        ],
+        tmp_path / "master.log",
+    )  # fmt: skip
+    worker = None
+    try:
+        wait_for_port(port, master, tmp_path / "master.log")
+        worker = start(
+            [
+                str(BIN / "spark-class"), "org.apache.spark.deploy.worker.Worker",
+                f"spark://127.0.0.1:{port}", "--host", "127.0.0.1", "--cores", "2",
+                "--memory", "2g", "--webui-port", str(free_port()),
+            ],
+            tmp_path / "worker.log",
+        )  # fmt: skip
+        yield f"spark://127.0.0.1:{port}"
+    finally:
+        stop(*[p for p in (worker, master) if p is not None])
+
+
+def test_spark_connect(connect_server, tmp_path):
+    ingest_all_days(connect_server, tmp_path)
+    assert_matches_reference(tmp_path)
+
+
+def test_standalone_cluster_client_mode(standalone_cluster, tmp_path):
+    ingest_all_days(standalone_cluster, tmp_path)
+    assert_matches_reference(tmp_path)
