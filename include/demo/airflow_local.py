@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time as clock
 import urllib.error
@@ -65,6 +66,12 @@ class LocalAirflow:
         return airflow_env(self.home, self.port, self.extra_env)
 
     def start(self, timeout: float = 180) -> None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise AirflowError(
+                    f"port {self.port} is already in use (another Airflow?): stop it or choose "
+                    "another port (make demo PULSE_DEMO_PORT=8081)"
+                )
         self.home.mkdir(parents=True, exist_ok=True)
         subprocess.run([AIRFLOW, "db", "migrate"], env=self.env, check=True, capture_output=True)
         log = (self.home / "standalone.log").open("wb")
