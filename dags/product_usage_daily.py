@@ -30,8 +30,8 @@ from include.pulse.config import PulseConfig
 CONFIG = PulseConfig.from_env()
 
 # Downstream DAGs (the marts) are scheduled on these.
-EVENTS = Asset(name="pulse.events", uri=f"file://{CONFIG.warehouse_uri}/events")
-QUARANTINE = Asset(name="pulse.quarantine", uri=f"file://{CONFIG.warehouse_uri}/quarantine")
+EVENTS = Asset(name="pulse.events", uri=CONFIG.table_uri("events"))
+QUARANTINE = Asset(name="pulse.quarantine", uri=CONFIG.table_uri("quarantine"))
 
 
 @dag(

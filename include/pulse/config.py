@@ -93,6 +93,12 @@ class PulseConfig:
             ) from exc
         return config
 
+    def table_uri(self, table: str) -> str:
+        """A table's location as a URI (`file:///...` or the object-store URL): Asset URIs."""
+        if "://" in self.warehouse_uri:
+            return f"{self.warehouse_uri.rstrip('/')}/{table}"
+        return (Path(self.warehouse_uri) / table).as_uri()
+
     def as_env(self) -> dict[str, str]:
         """The same settings as ``PULSE_*`` variables, for a child process (e.g. spark-submit)."""
         names = {

@@ -55,3 +55,10 @@ def test_as_env_round_trips(tmp_path: Path):
         {"PULSE_LANDING_URI": str(tmp_path), "PULSE_TIMEZONE": "Europe/Paris"}
     )
     assert PulseConfig.from_env(config.as_env()) == config
+
+
+def test_table_uri_is_absolute(tmp_path: Path):
+    local = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": str(tmp_path / "wh")})
+    assert local.table_uri("events") == f"file://{tmp_path}/wh/events"
+    remote = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": "s3://bucket/pulse/"})
+    assert remote.table_uri("events") == "s3://bucket/pulse/events"
