@@ -28,8 +28,12 @@ java:
 	fi
 
 # The venv is rebuilt whenever the lock file changes (the stamp is older than the lock).
+# Debian's python3.11 needs python3.11-venv for `-m venv`: installed when venv creation fails.
 $(VENV)/.stamp: $(LOCK)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  rm -rf $(VENV); SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq python3.11-venv >/dev/null && \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync -q --python $(BIN)/python $(LOCK)
 	@touch $@
