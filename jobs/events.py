@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
-from include.pulse.landing import LandingDay, day_folder, list_landing_day, read_landing_day
+from include.pulse.landing import LandingDay, list_landing_day, read_landing_day
 from include.pulse.quality import QualityGate
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import Warehouse, partition_dirs
@@ -334,7 +334,7 @@ def run(
     watch = Stopwatch()
     warehouse = Warehouse(config.warehouse_uri)
     day = arrival_date.isoformat()
-    landing = list_landing_day(day_folder(config.landing_uri, arrival_date))
+    landing = list_landing_day(config.landing_folder(arrival_date))
     raw = read_landing_day(spark, landing).persist()
     quality = QualityGate(warehouse.root / "_quality" / "events" / f"dt={day}", run_id or day)
     watch.lap("start")

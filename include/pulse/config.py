@@ -93,6 +93,10 @@ class PulseConfig:
             ) from exc
         return config
 
+    def landing_folder(self, arrival_date: date) -> Path:
+        """`{landing}/dt=YYYY-MM-DD/`: the files that arrived on that day."""
+        return Path(self.landing_uri) / f"dt={arrival_date.isoformat()}"
+
     def table_uri(self, table: str) -> str:
         """A table's location as a URI (`file:///...` or the object-store URL): Asset URIs."""
         if "://" in self.warehouse_uri:

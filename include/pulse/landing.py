@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -43,10 +42,6 @@ class LandingDay:
     @property
     def files(self) -> tuple[Path, ...]:
         return self.json_files + self.csv_files + self.parquet_files
-
-
-def day_folder(landing_uri: str, arrival_date: date) -> Path:
-    return Path(landing_uri) / f"dt={arrival_date.isoformat()}"
 
 
 def list_landing_day(folder: Path) -> LandingDay:

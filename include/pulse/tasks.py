@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from include.pulse.config import PulseConfig
-from include.pulse.landing import day_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +41,16 @@ def arrival_day(
     return run_after.astimezone(zone).date() - timedelta(days=1)
 
 
-def landing_folder(config: PulseConfig, day: str) -> str:
-    return str(day_folder(config.landing_uri, date.fromisoformat(day)))
-
-
 def wait_for_landing(config: PulseConfig, day: str, first_poke: datetime | None) -> bool:
     """True once the day's landing folder exists (an empty folder is a valid empty day).
 
     After `landing_timeout_seconds` of waiting (counted from the first poke, across the
     sensor's reschedules) it raises, naming the folder, instead of Airflow's generic timeout.
     """
-    from pathlib import Path
-
     from airflow.sdk.exceptions import AirflowSensorTimeout
 
-    folder = landing_folder(config, day)
-    if Path(folder).is_dir():
+    folder = config.landing_folder(date.fromisoformat(day))
+    if folder.is_dir():
         return True
     now = datetime.now(UTC)
     waited = (now - (first_poke or now)).total_seconds()
