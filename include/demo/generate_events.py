@@ -703,6 +703,14 @@ def render(event: Event, layout: SourceLayout, batch: str) -> dict[str, Any]:
     return {column: common[column] for column in layout.columns}
 
 
+def _remove(values: dict[str, Any], column: str, source: str) -> None:
+    """A missing value: JSON lines leave the key out; columnar files (CSV, parquet) keep a null."""
+    if source == "web":
+        del values[column]
+    else:
+        values[column] = None
+
+
 def _corrupt(
     row: dict[str, Any],
     kind: str,
@@ -723,17 +731,11 @@ def _corrupt(
         return Row(event, None, raw=raw, kind=kind)
     values = dict(row)
     if kind == "missing_user_id":
-        if layout.source == "web":
-            del values[layout.user_col]
-        else:
-            values[layout.user_col] = None
+        _remove(values, layout.user_col, layout.source)
     elif kind == "empty_user_id":
         values[layout.user_col] = rng.choice(("", "  "))
     elif kind == "missing_event_name":
-        if layout.source == "web":
-            del values[layout.name_col]
-        else:
-            values[layout.name_col] = None
+        _remove(values, layout.name_col, layout.source)
     elif kind == "unparseable_timestamp":
         values[layout.time_col] = "not-a-time"
     elif kind == "future_timestamp":
