@@ -13,6 +13,7 @@ import subprocess
 import time as clock
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -26,6 +27,15 @@ TERMINAL = {"success", "failed"}
 
 class AirflowError(RuntimeError):
     pass
+
+
+def wait_until(ready: Callable[[], bool], timeout: float, what: str, interval: float = 2) -> None:
+    """Poll `ready()` until it is true; raise `TimeoutError` naming `what` after `timeout` s."""
+    deadline = clock.monotonic() + timeout
+    while not ready():
+        if clock.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        clock.sleep(interval)
 
 
 def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -88,15 +98,13 @@ class LocalAirflow:
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         self.wait_for(lambda: self._get(f"/api/v2/dags/{dag_id}") is not None, timeout, dag_id)
 
-    def wait_for(self, ready: Any, timeout: float, what: str) -> None:
-        deadline = clock.monotonic() + timeout
-        while clock.monotonic() < deadline:
+    def wait_for(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        def alive_and_ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise AirflowError(f"airflow standalone exited; see {self.home}/standalone.log")
-            if ready():
-                return
-            clock.sleep(2)
-        raise AirflowError(f"timed out after {timeout}s waiting for {what}")
+            return ready()
+
+        wait_until(alive_and_ready, timeout, what)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -139,17 +147,17 @@ class LocalAirflow:
         progress: Any = None,
     ) -> list[dict[str, Any]]:
         """Poll the backfill's runs until all are finished; return them."""
-        deadline = clock.monotonic() + timeout
         runs: list[dict[str, Any]] = []
-        while clock.monotonic() < deadline:
-            runs = self.dag_runs(dag_id, run_type="backfill")
-            done = [r for r in runs if r["state"] in TERMINAL]
+
+        def finished() -> bool:
+            runs[:] = self.dag_runs(dag_id, run_type="backfill")
+            done = sum(r["state"] in TERMINAL for r in runs)
             if progress:
-                progress(len(done), expected_runs)
-            if len(runs) >= expected_runs and len(done) == len(runs):
-                return runs
-            clock.sleep(5)
-        raise AirflowError(f"backfill {backfill_id} not finished after {timeout}s: {runs}")
+                progress(done, expected_runs)
+            return len(runs) >= expected_runs and done == len(runs)
+
+        wait_until(finished, timeout, f"backfill {backfill_id}", interval=5)
+        return runs
 
     def dag_runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
         query = "order_by=logical_date&limit=1000" + (f"&run_type={run_type}" if run_type else "")

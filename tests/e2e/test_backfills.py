@@ -6,7 +6,6 @@ completed days). Both must produce the tables the independent reference predicts
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -14,18 +13,13 @@ from pathlib import Path
 import pytest
 
 from include.demo.airflow_local import AIRFLOW, LocalAirflow
+from tests.conftest import free_port
 from tests.landing_data import DAYS, reference, write_landing
 from tests.readers import snapshot, table_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAG_ID = "product_usage_daily"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

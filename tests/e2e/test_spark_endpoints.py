@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from include.demo.airflow_local import wait_until
+from tests.conftest import REPO_ROOT, free_port
 from tests.landing_data import DAYS, reference, write_landing
 from tests.readers import table_rows
 
@@ -25,21 +25,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BIN = REPO_ROOT / ".venv" / "bin"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         assert process.poll() is None, log.read_text()[-3000:]
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}: {log.read_text()[-3000:]}")
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, timeout, f"a server on 127.0.0.1:{port}", interval=1)
 
 
 def spark_env() -> dict[str, str]:
