@@ -12,9 +12,16 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    validates it (GX suite `landing`), stages D's clean rows and quarantine, rebuilds every
    `events/event_date=X/` partition D touches, validates them (GX suite `events`), then
    publishes all partitions atomically and writes `_runs/events/dt=D.json`.
+3. `build_marts`: rebuilds `user_daily` for every event date that changed, then the incremental
+   `users_state` chain and the `active_users` mart (`jobs/active_users.py`) from the earliest
+   changed date through the latest computed day, so a late event or a backfill of day X never
+   leaves X+1.. stale. The dependency on the previous day lives in that job, not in run order:
+   it holds a warehouse lock and always continues from a complete state. Nightly runs go back
+   at most `PULSE_LATENESS_DAYS` days; older changes are listed in `_runs/active_users/` and
+   recomputed by the next backfill or manual run.
 
 Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
-or in parallel: each day's result depends only on the landing files, never on run order.
+or in parallel: the tables they leave depend only on the landing files, never on run order.
 The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
 """
 
@@ -29,9 +36,11 @@ from include.pulse.config import PulseConfig
 
 CONFIG = PulseConfig.from_env()
 
-# Downstream DAGs (the marts) are scheduled on these.
+# Tables this DAG updates, for lineage and for DAGs scheduled on them.
 EVENTS = Asset(name="pulse.events", uri=CONFIG.table_uri("events"))
 QUARANTINE = Asset(name="pulse.quarantine", uri=CONFIG.table_uri("quarantine"))
+USER_DAILY = Asset(name="pulse.user_daily", uri=CONFIG.table_uri("user_daily"))
+ACTIVE_USERS = Asset(name="pulse.active_users", uri=CONFIG.table_uri("marts/active_users"))
 
 
 @dag(
@@ -87,8 +96,15 @@ def product_usage_daily() -> None:
 
         return ingest_events(CONFIG, day, run_id=context["run_id"])
 
+    @task(outlets=[USER_DAILY, ACTIVE_USERS])
+    def build_marts(day: str, **context) -> dict:
+        from include.pulse.tasks import build_marts
+
+        run_type = context["dag_run"].run_type
+        return build_marts(CONFIG, day, run_type=run_type, run_id=context["run_id"])
+
     day = arrival_day()
-    wait_for_landing(day) >> ingest_events(day)
+    wait_for_landing(day) >> ingest_events(day) >> build_marts(day)
 
 
 product_usage_daily()

@@ -8,6 +8,7 @@ Outputs, each partition replaced atomically after validation (see `include/pulse
 - `events/event_date=X/`: for every date X that D touches (now or in its previous run), all
   arrivals' rows of X, each event once: the copy from the earliest arrival day wins.
 - `_runs/events/dt=D.json`: the run report (rows read = clean + duplicates + quarantined).
+- `_marks/user_daily/`: one mark per events partition published, for the marts to pick up.
 Grain of `events`: one row per distinct event; `event_date` is the date of `event_ts` in
 PULSE_TIMEZONE. The transforms (first half of this module) are pure; `run` does the I/O.
 """
@@ -32,7 +33,7 @@ from include.pulse.config import PulseConfig
 from include.pulse.landing import LandingDay, list_landing_day, read_landing_day
 from include.pulse.quality import QualityGate
 from include.pulse.spark import get_spark
-from include.pulse.warehouse import Warehouse, partition_dirs
+from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
 
 RAW_SCHEMA = T.StructType(
     [
@@ -314,10 +315,6 @@ def file_columns(raw: DataFrame) -> DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def _date_dirs(paths: list[Path], key: str) -> set[str]:
-    return {part.split("=", 1)[1] for p in paths for part in p.parts if part.startswith(f"{key}=")}
-
-
 def _count_by(frame: DataFrame, column: str) -> dict[str, int]:
     return {str(row[0]): int(row[1]) for row in frame.groupBy(column).count().collect()}
 
@@ -367,7 +364,7 @@ def run(
             .parquet(str(staging / "landed_events"))
         )
         staged_landed = partition_dirs(staging / "landed_events", "event_date=*/arrival_date=*")
-        new_dates = _date_dirs(staged_landed, "event_date")
+        new_dates = partition_values(staged_landed, "event_date")
         watch.lap("stage_arrival")
 
         # Rebuilding an events partition reads every arrival's rows for that date: runs that
@@ -375,7 +372,7 @@ def run(
         with warehouse.lock("events"):
             landed_root = warehouse.table("landed_events")
             old_landed = partition_dirs(landed_root, f"event_date=*/arrival_date={day}")
-            touched = sorted(new_dates | _date_dirs(old_landed, "event_date"))
+            touched = sorted(new_dates | partition_values(old_landed, "event_date"))
             events = _rebuild_events(spark, warehouse, staging, arrival_date, touched)
             if events is not None:
                 (
@@ -412,7 +409,7 @@ def run(
 
             # Publish: D's own partitions, then every events partition it touched.
             for old in old_landed:
-                if _date_dirs([old], "event_date") - new_dates:
+                if partition_values([old], "event_date") - new_dates:
                     warehouse.publish_partition(None, old)
             for staged in staged_landed:
                 target = landed_root / staged.relative_to(staging / "landed_events")
@@ -427,6 +424,8 @@ def run(
                     staged if staged.exists() else None,
                     warehouse.partition("events", ("event_date", event_date)),
                 )
+                # The marts recompute what depends on this date (see jobs/user_daily.py).
+                warehouse.mark("user_daily", event_date)
             report["quality"] = {
                 "results": str(quality.out_dir),
                 "data_docs": str(quality.write_docs()),
@@ -546,7 +545,8 @@ def _report(
 class Stopwatch:
     """Seconds per phase of a run, logged and kept in the run report."""
 
-    def __init__(self) -> None:
+    def __init__(self, job: str = "events") -> None:
+        self.job = job
         self.seconds: dict[str, float] = {}
         self._last = clock.perf_counter()
 
@@ -554,7 +554,7 @@ class Stopwatch:
         now = clock.perf_counter()
         self.seconds[phase] = round(now - self._last, 3)
         self._last = now
-        log.info("events: %s took %.1fs", phase, self.seconds[phase])
+        log.info("%s: %s took %.1fs", self.job, phase, self.seconds[phase])
 
 
 class AccountingError(RuntimeError):

@@ -96,3 +96,30 @@ def ingest_events(config: PulseConfig, day: str, run_id: str | None = None) -> d
         spark.stop()
     keys = ("arrival_date", "rows_read", "clean", "duplicates", "quarantined", "late_rows")
     return {key: report[key] for key in keys}
+
+
+def build_marts(
+    config: PulseConfig, day: str, run_type: object = None, run_id: str | None = None
+) -> dict[str, Any]:
+    """Bring `user_daily`, `users_state` and the `active_users` mart up to date for `day`.
+
+    A scheduled (nightly) run recomputes changes of the last `lateness_days` days only, so its
+    cost stays flat; backfills and manual runs recompute every pending change.
+    """
+    from include.pulse.spark import get_spark
+    from jobs import active_users
+
+    the_day = date.fromisoformat(day)
+    scheduled = str(getattr(run_type, "value", run_type)) == "scheduled"  # DagRunType or str
+    late_cutoff = the_day - timedelta(days=config.lateness_days) if scheduled else None
+    spark = get_spark(spark_master(config), app_name=f"pulse-marts-{day}")
+    try:
+        report = active_users.run(spark, config, the_day, run_id=run_id, late_cutoff=late_cutoff)
+    finally:
+        spark.stop()
+    return {
+        "day": day,
+        "chain": report["chain"],
+        "late_changes_pending": report["late_changes_pending"],
+        "active_users": report["active_users"],
+    }

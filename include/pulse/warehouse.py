@@ -7,6 +7,11 @@ Layout (Hive-style partitions, parquet):
     quarantine/dt=YYYY-MM-DD/                              rejected rows of arrival day dt
     _runs/<job>/dt=YYYY-MM-DD.json                          run reports
     _quality/                                              validation results and Data Docs
+    user_daily/event_date=YYYY-MM-DD/                      one row per user per active day
+    users_state/dt=YYYY-MM-DD/                             users seen in the 64 days up to dt
+    users_archive/dt=YYYY-MM-DD/                           users who left users_state on dt
+    marts/<mart>/dt=YYYY-MM-DD/                            the marts (one row per day, ...)
+    _marks/<table>/                                        work pending: dates to recompute
     _staging/, _trash/                                     work areas, never read by analysts
 
 A run writes complete partitions under `_staging/<run>/`, validates them, then publishes each
@@ -110,6 +115,28 @@ class Warehouse:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
         os.replace(tmp, path)
 
+    def mark(self, table: str, day: str) -> None:
+        """Record that `table` must be recomputed from date `day` (a marker file per call).
+
+        Each mark is its own file so that a consumer clears exactly the marks it read: a mark
+        added while it works survives for the next run.
+        """
+        folder = self.root / "_marks" / table
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{day}.{uuid.uuid4().hex[:12]}").touch()
+
+    def marks(self, table: str) -> dict[str, list[Path]]:
+        """Pending marks of `table`: date -> its marker files."""
+        pending: dict[str, list[Path]] = {}
+        folder = self.root / "_marks" / table
+        for path in sorted(folder.glob("*.*")) if folder.is_dir() else []:
+            pending.setdefault(path.name.split(".", 1)[0], []).append(path)
+        return pending
+
+    def clear_marks(self, paths: list[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -119,6 +146,11 @@ def _strip_markers(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file() and (path.name.endswith(".crc") or path.name == "_SUCCESS"):
             path.unlink()
+
+
+def partition_values(paths: list[Path], key: str) -> set[str]:
+    """The values of partition key `key` in folders such as `.../key=value/...`."""
+    return {part.split("=", 1)[1] for p in paths for part in p.parts if part.startswith(f"{key}=")}
 
 
 def partition_dirs(table_root: Path, pattern: str) -> list[Path]:
