@@ -1,0 +1,165 @@
+"""Unit tests of the `active_users` transform (literal states) and of the chain planner."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from jobs.active_users import ACTIVE_USERS_SCHEMA, ChainPlan, active_users, plan_chain
+from jobs.users_state import USERS_STATE_SCHEMA
+
+pytestmark = pytest.mark.unit
+
+D = date(2024, 5, 10)
+
+
+def days_ago(n: int) -> date:
+    return D - timedelta(days=n)
+
+
+def state(spark, *users: tuple[str, int, int]):
+    """(user, bits, first seen n days ago) -> a users_state frame for D."""
+    rows = [(u, bits, days_ago(first), D, 1, 1, None, None) for u, bits, first in users]
+    return spark.createDataFrame(rows, USERS_STATE_SCHEMA)
+
+
+def test_every_column_read_off_the_bits(spark):
+    frame = state(
+        spark,
+        ("returning", 0b11, 5),
+        ("new", 0b1, 0),
+        ("resurrected", 0b1 | 1 << 10, 10),
+        ("dormant", 0b10, 3),
+        ("eight_days_ago", 1 << 8, 8),
+        ("day_29", 1 << 29, 29),  # in the 30-day month, not in the 28-day one
+        ("day_30", 1 << 30, 30),  # in the 64-day state only
+        ("daily", (1 << 30) - 1 | 1 << 40, 40),
+    )
+    [row] = active_users(frame, D).collect()
+    expected = {
+        "dt": D,
+        "dau": 4,  # returning, new, resurrected, daily
+        "wau": 5,  # + dormant
+        "mau": 7,  # + eight_days_ago, day_29
+        "mau28": 6,  # mau - day_29
+        "dau_mau": 4 / 7,
+        "wau_mau": 5 / 7,
+        "new_users": 1,
+        "returning_users": 2,  # returning, daily
+        "resurrected_users": 1,
+        "dormant_users": 1,
+        **{f"l30_{k}": 0 for k in range(1, 31)},
+        "l30_1": 4,  # new, dormant, eight_days_ago, day_29
+        "l30_2": 2,  # returning, resurrected
+        "l30_30": 1,  # daily
+    }
+    assert row.asDict() == expected
+    assert list(row.asDict()) == ACTIVE_USERS_SCHEMA.fieldNames()
+
+
+def test_an_empty_state_gives_a_row_of_zeros(spark):
+    [row] = active_users(state(spark), D).collect()
+    values = row.asDict()
+    assert values.pop("dt") == D
+    assert set(values.values()) == {0}
+    assert isinstance(values["dau_mau"], float)
+
+
+def days(first: int, last: int) -> set[date]:
+    return {date(2024, 5, n) for n in range(first, last + 1)}
+
+
+def may(*numbers: int) -> tuple[date, ...]:
+    return tuple(date(2024, 5, n) for n in numbers)
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "activity", "states", "marks", "cutoff", "expected"),
+    [
+        (
+            "fresh warehouse: the whole chain from the first activity",
+            5,
+            days(1, 5),
+            set(),
+            days(1, 5),
+            None,
+            ChainPlan(may(1)[0], may(1)[0], may(5)[0], may(1, 2, 3, 4, 5), ()),
+        ),
+        (
+            "a normal night: one new day",
+            5,
+            days(1, 5),
+            days(1, 4),
+            {may(5)[0]},
+            may(2)[0],
+            ChainPlan(may(1)[0], may(5)[0], may(5)[0], may(5), ()),
+        ),
+        (
+            "late events within the lateness window: from the earliest changed day",
+            10,
+            days(1, 10),
+            days(1, 9),
+            set(may(8, 10)),
+            may(7)[0],
+            ChainPlan(may(1)[0], may(8)[0], may(10)[0], may(8, 10), ()),
+        ),
+        (
+            "older changes wait for a backfill on a nightly run",
+            10,
+            days(1, 10),
+            days(1, 9),
+            set(may(3, 10)),
+            may(7)[0],
+            ChainPlan(may(1)[0], may(10)[0], may(10)[0], may(10), may(3)),
+        ),
+        (
+            "... and a backfill (no cutoff) takes them",
+            10,
+            days(1, 10),
+            days(1, 10),
+            set(may(3)),
+            None,
+            ChainPlan(may(1)[0], may(3)[0], may(10)[0], may(3), ()),
+        ),
+        (
+            "a backfill of an old day recomputes every later day",
+            4,
+            days(1, 10),
+            days(1, 10),
+            set(may(4)),
+            None,
+            ChainPlan(may(1)[0], may(4)[0], may(10)[0], may(4), ()),
+        ),
+        (
+            "a mark after the day waits for its own day's run",
+            10,
+            days(1, 11),
+            days(1, 9),
+            set(may(11)),
+            may(7)[0],
+            ChainPlan(may(1)[0], may(10)[0], may(10)[0], (), ()),
+        ),
+        (
+            "a gap in the states is filled even without marks",
+            10,
+            days(1, 10),
+            days(1, 10) - set(may(6)),
+            set(),
+            may(7)[0],
+            ChainPlan(may(1)[0], may(6)[0], may(10)[0], (), ()),
+        ),
+        (
+            "nothing changed: nothing to do",
+            10,
+            days(1, 10),
+            days(1, 10),
+            set(),
+            may(7)[0],
+            ChainPlan(may(1)[0], None, may(10)[0], (), ()),
+        ),
+    ],
+)
+def test_plan_chain(name, day, activity, states, marks, cutoff, expected):
+    got = plan_chain(date(2024, 5, day), sorted(activity), states, marks, cutoff)
+    assert got == expected, name
