@@ -18,8 +18,19 @@ def table_rows(root: Path, table: str) -> list[dict]:
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
 
+TABLES = (
+    "events",
+    "quarantine",
+    "landed_events",
+    "user_daily",
+    "users_state",
+    "users_archive",
+    "marts/active_users",
+)
+
+
 def snapshot(root: Path) -> dict[str, list[dict]]:
-    return {t: table_rows(root, t) for t in ("events", "quarantine", "landed_events")}
+    return {t: table_rows(root, t) for t in TABLES}
 
 
 def tree_digest(root: Path) -> dict[str, str]:

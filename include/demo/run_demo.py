@@ -107,8 +107,18 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    quarantined {totals['quarantined']}  {dict(sorted(reasons.items()))}")
     balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
     print(f"    read = clean + duplicates + quarantined: {balanced}")
+    mart = _active_users(warehouse)
+    print(f"  active_users (last 7 of {len(mart)} days; {warehouse / 'marts/active_users'}):")
+    columns = ("dt", "dau", "wau", "mau", "mau28", "dau_mau", "wau_mau")
+    columns += ("new_users", "returning_users", "resurrected_users", "dormant_users")
+    print("    " + " ".join(f"{c.removesuffix('_users'):>11}" for c in columns))
+    for row in mart[-7:]:
+        cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
+        print("    " + " ".join(f"{cell:>11}" for cell in cells))
     print("  outputs:")
     print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
+    print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
+    print(f"    marts       {warehouse / 'marts/active_users'}/dt=YYYY-MM-DD/")
     print(f"    quarantine  {warehouse / 'quarantine'}/dt=YYYY-MM-DD/")
     print(f"    run reports {warehouse / '_runs/events'}/dt=YYYY-MM-DD.json")
     print(f"    data docs   {warehouse / '_quality/events'}/dt=YYYY-MM-DD/docs/index.html")
@@ -120,7 +130,21 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    then open http://127.0.0.1:{airflow.port}")
     print(f"  demo wall time: {elapsed / 60:.1f} min")
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
+    ok = ok and len(mart) >= len(runs)
     return 0 if ok else 1
+
+
+def _active_users(warehouse: Path) -> list[dict]:
+    """The mart as an analyst reads it: pyarrow over the Hive-partitioned parquet."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    root = warehouse / "marts/active_users"
+    if not root.is_dir():
+        return []
+    partitioning = ds.partitioning(pa.schema([("dt", pa.date32())]), flavor="hive")
+    table = ds.dataset(root, format="parquet", partitioning=partitioning).to_table()
+    return sorted(table.to_pylist(), key=lambda row: row["dt"])
 
 
 if __name__ == "__main__":

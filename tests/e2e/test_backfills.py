@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from include.demo.airflow_local import AIRFLOW, LocalAirflow
+from tests.activity_data import assert_active_users_match_events
 from tests.conftest import free_port
 from tests.landing_data import DAYS, reference, write_landing
 from tests.readers import snapshot, table_rows
@@ -57,6 +58,7 @@ def assert_tables_match_reference(warehouse: Path) -> None:
             for reason, n in reasons.items()
         }
     )
+    assert_active_users_match_events(warehouse, DAYS[-1])
 
 
 def test_rest_api_backfill_runs_days_in_parallel(airflow):

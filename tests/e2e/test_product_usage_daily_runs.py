@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.activity_data import assert_active_users_match_events
 from tests.conftest import REPO_ROOT
 from tests.landing_data import DAYS, reference, write_landing
 from tests.readers import snapshot, table_rows, tree_digest
@@ -84,9 +85,11 @@ def test_outputs_match_the_independent_reference(dag_runs):
     assert {d: dict(c) for d, c in got.items()} == {
         d: c for d, c in expected["quarantine"].items() if c
     }
-    # The run whose logical date is D wrote the report of arrival day D.
-    reports = sorted(p.name for p in (root / "warehouse" / "_runs" / "events").iterdir())
-    assert reports == [f"dt={d.isoformat()}.json" for d in DAYS]
+    # The run whose logical date is D wrote the reports of arrival day D.
+    for job in ("events", "active_users"):
+        reports = sorted(p.name for p in (root / "warehouse" / "_runs" / job).iterdir())
+        assert reports == [f"dt={d.isoformat()}.json" for d in DAYS]
+    assert_active_users_match_events(root / "warehouse", DAYS[-1])
 
 
 def test_reverse_order_and_rerun_through_the_dag_give_identical_tables(dag_runs, tmp_path):

@@ -1,7 +1,7 @@
 """The same job on the other Spark endpoints PULSE_SPARK_MASTER accepts, each started on
 loopback from pyspark's own jars: a Spark Connect server (`sc://`) and a standalone cluster
-(`spark://`, client mode). The job runs as `python -m jobs.events` in its own process, as a
-task would, and must produce the tables the independent reference predicts.
+(`spark://`, client mode). The jobs run as `python -m jobs.events` / `python -m jobs.active_users`
+in their own processes, as tasks would, and must produce the tables the references predict.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from include.demo.airflow_local import wait_until
+from tests.activity_data import assert_active_users_match_events
 from tests.conftest import REPO_ROOT, free_port
 from tests.landing_data import DAYS, reference, write_landing
 from tests.readers import table_rows
@@ -67,11 +68,18 @@ def ingest_all_days(master: str, root: Path) -> None:
             env=env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # One marts run after all days: the whole users_state chain in one go.
+    result = subprocess.run(
+        [str(BIN / "python"), "-m", "jobs.active_users", "--date", DAYS[-1].isoformat()],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def assert_matches_reference(root: Path) -> None:
     events = table_rows(root / "warehouse", "events")
     assert Counter(str(r["event_date"]) for r in events) == reference(DAYS)["events_by_date"]
+    assert_active_users_match_events(root / "warehouse", DAYS[-1])
 
 
 @pytest.fixture
