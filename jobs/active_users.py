@@ -4,7 +4,7 @@ Inputs: `user_daily` (rebuilt here first for every events partition that changed
 `jobs/user_daily.py`) and the incremental `users_state` chain (`jobs/users_state.py`).
 Output: `marts/active_users/dt=D/`, one row per day D (the reporting day in PULSE_TIMEZONE);
 columns and definitions in `docs/marts.md`. Every value is read off `users_state` of D:
-bit k of `days_seen_bits` says whether the user was active on D-k.
+bit k of `days_seen_bits` says whether the user was active on D-k. Grain: one row per dt.
 
 Why the chain restarts where it does: the state of D depends on every earlier day, so any change
 to `user_daily` of X (late events, a backfill, a re-run) makes the state and the mart stale from X
@@ -68,6 +68,7 @@ ACTIVE_USERS_SCHEMA = T.StructType(
 )
 _USER_DAILY_FILE_SCHEMA = T.StructType(user_daily.USER_DAILY_SCHEMA.fields[:-1])
 _ARCHIVE_WITH_DT = T.StructType([*USERS_ARCHIVE_SCHEMA.fields, T.StructField("dt", T.DateType())])
+_STATE_WITH_DT = T.StructType([*USERS_STATE_SCHEMA.fields, T.StructField("dt", T.DateType())])
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +78,23 @@ def _window(days: int) -> int:
     return (1 << days) - 1
 
 
-def active_users(state: DataFrame, day: date) -> DataFrame:
-    """users_state of `day` -> the one-row mart of `day` (also for an empty state)."""
+def active_users(states: DataFrame, days: list[date]) -> DataFrame:
+    """users_state rows (with their `dt`) -> one mart row per day of `days`.
+
+    A day without any state row (nobody active in 64 days) still gets its row, of zeros.
+    """
     bits = F.col("days_seen_bits")
 
     def users(condition: Column) -> Column:
-        return F.coalesce(F.sum(F.when(condition, 1).otherwise(0)), F.lit(0)).cast("long")
+        return F.sum(F.when(condition, 1).otherwise(0)).cast("long")
 
     def seen(days: int) -> Column:
         return bits.bitwiseAND(F.lit(_window(days))) != 0
 
     today, yesterday = seen(1), bits.bitwiseAND(F.lit(2)) != 0
-    is_new = F.col("first_seen_date") == F.lit(day)
+    is_new = F.col("first_seen_date") == F.col("dt")
     days_of_30 = F.bit_count(bits.bitwiseAND(F.lit(_window(30))))
-    row = state.agg(
+    counts = states.groupBy("dt").agg(
         users(today).alias("dau"),
         users(seen(7)).alias("wau"),
         users(seen(30)).alias("mau"),
@@ -101,12 +105,14 @@ def active_users(state: DataFrame, day: date) -> DataFrame:
         users(~today & yesterday).alias("dormant_users"),
         *[users(days_of_30 == k).alias(f"l30_{k}") for k in range(1, 31)],
     )
+    calendar = states.sparkSession.createDataFrame([(d,) for d in days], "dt date")
+    row = calendar.join(counts, "dt", "left").na.fill(0, [*COUNT_COLUMNS, *L30_COLUMNS])
 
     def ratio(part: str) -> Column:
         return F.when(F.col("mau") > 0, F.col(part) / F.col("mau")).otherwise(F.lit(0.0))
 
     return row.select(
-        F.lit(day).cast(T.DateType()).alias("dt"),
+        F.col("dt"),
         *[F.col(c) for c in COUNT_COLUMNS[:4]],
         ratio("dau").alias("dau_mau"),
         ratio("wau").alias("wau_mau"),
@@ -298,7 +304,6 @@ def _recompute_chain(
         if previous_dir.is_dir()
         else _empty(spark, USERS_STATE_SCHEMA)
     )
-    rows: list[Row] = []
     for day in _days(plan.start, plan.end):
         daily_dir = warehouse.partition("user_daily", ("event_date", day.isoformat()))
         today = (
@@ -326,8 +331,14 @@ def _recompute_chain(
             archive_parts[staged_archive].append(staged_archive / f"dt={day}")
             archived = _read_archive(spark, archive_parts)
         previous = spark.read.schema(USERS_STATE_SCHEMA).parquet(str(state_dir))
-        rows.append(active_users(previous, day).collect()[0])
-    return rows
+    # The mart of every recomputed day in one job, from the staged states.
+    states = (
+        spark.read.schema(_STATE_WITH_DT)
+        .option("basePath", str(staging / "users_state"))
+        .parquet(str(staging / "users_state"))
+    )
+    days = list(_days(plan.start, plan.end))
+    return sorted(active_users(states, days).collect(), key=lambda row: row.dt)
 
 
 def _publish(warehouse: Warehouse, staging: Path, plan: ChainPlan) -> None:

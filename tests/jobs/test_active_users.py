@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from pyspark.sql import types as T
 
 from jobs.active_users import ACTIVE_USERS_SCHEMA, ChainPlan, active_users, plan_chain
 from jobs.users_state import USERS_STATE_SCHEMA
@@ -18,10 +19,16 @@ def days_ago(n: int) -> date:
     return D - timedelta(days=n)
 
 
-def state(spark, *users: tuple[str, int, int]):
-    """(user, bits, first seen n days ago) -> a users_state frame for D."""
-    rows = [(u, bits, days_ago(first), D, 1, 1, None, None) for u, bits, first in users]
-    return spark.createDataFrame(rows, USERS_STATE_SCHEMA)
+STATE_WITH_DT = T.StructType([*USERS_STATE_SCHEMA.fields, T.StructField("dt", T.DateType())])
+
+
+def state(spark, *users: tuple[str, int, int], day: date = D):
+    """(user, bits, first seen n days before `day`) -> users_state rows of `day`."""
+    rows = [
+        (u, bits, day - timedelta(days=first), day, 1, 1, None, None, day)
+        for u, bits, first in users
+    ]
+    return spark.createDataFrame(rows, STATE_WITH_DT)
 
 
 def test_every_column_read_off_the_bits(spark):
@@ -36,7 +43,7 @@ def test_every_column_read_off_the_bits(spark):
         ("day_30", 1 << 30, 30),  # in the 64-day state only
         ("daily", (1 << 30) - 1 | 1 << 40, 40),
     )
-    [row] = active_users(frame, D).collect()
+    [row] = active_users(frame, [D]).collect()
     expected = {
         "dt": D,
         "dau": 4,  # returning, new, resurrected, daily
@@ -58,10 +65,18 @@ def test_every_column_read_off_the_bits(spark):
     assert list(row.asDict()) == ACTIVE_USERS_SCHEMA.fieldNames()
 
 
-def test_an_empty_state_gives_a_row_of_zeros(spark):
-    [row] = active_users(state(spark), D).collect()
-    values = row.asDict()
-    assert values.pop("dt") == D
+def test_one_row_per_day_and_a_row_of_zeros_for_a_day_without_state(spark):
+    later = D + timedelta(days=1)
+    frame = state(spark, ("a", 0b1, 0), ("b", 0b11, 1)).unionByName(
+        state(spark, ("b", 0b110, 2), day=later)
+    )
+    empty = D + timedelta(days=2)
+    rows = {row.dt: row.asDict() for row in active_users(frame, [D, later, empty]).collect()}
+    assert sorted(rows) == [D, later, empty]
+    assert (rows[D]["dau"], rows[D]["new_users"], rows[D]["returning_users"]) == (2, 1, 1)
+    assert (rows[later]["dau"], rows[later]["wau"], rows[later]["dormant_users"]) == (0, 1, 1)
+    values = rows[empty]
+    assert values.pop("dt") == empty
     assert set(values.values()) == {0}
     assert isinstance(values["dau_mau"], float)
 
