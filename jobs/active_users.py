@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -71,6 +71,9 @@ _ARCHIVE_WITH_DT = T.StructType([*USERS_ARCHIVE_SCHEMA.fields, T.StructField("dt
 _STATE_WITH_DT = T.StructType([*USERS_STATE_SCHEMA.fields, T.StructField("dt", T.DateType())])
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _window(days: int) -> int:
@@ -121,12 +124,17 @@ def active_users(states: DataFrame, days: list[date]) -> DataFrame:
     )
 
 
-def with_checks(mart: DataFrame) -> DataFrame:
-    """The mart plus the cross-column sums its suite checks (`expectations/active_users.json`)."""
-    return mart.withColumn("l30_total", sum((F.col(c) for c in L30_COLUMNS), F.lit(0))).withColumn(
-        "lifecycle_active",
-        F.col("new_users") + F.col("returning_users") + F.col("resurrected_users"),
+def with_checks(rows: list[Row]) -> pd.DataFrame:
+    """The mart rows plus the cross-column sums its suite checks, as a small pandas frame
+    (`expectations/active_users.json`; one row per day, so the driver holds it easily)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([row.asDict() for row in rows], columns=ACTIVE_USERS_SCHEMA.fieldNames())
+    frame["l30_total"] = frame[list(L30_COLUMNS)].sum(axis=1)
+    frame["lifecycle_active"] = (
+        frame["new_users"] + frame["returning_users"] + frame["resurrected_users"]
     )
+    return frame
 
 
 @dataclass(frozen=True)
@@ -209,10 +217,8 @@ def run(
             if plan.start is not None:
                 rows = _recompute_chain(spark, warehouse, staging, plan)
                 watch.lap("users_state")
+                quality.validate(with_checks(rows), "active_users", parameters={"days": len(rows)})
                 mart = spark.createDataFrame(rows, ACTIVE_USERS_SCHEMA)
-                checked = with_checks(mart).persist()
-                quality.validate(checked, "active_users", parameters={"days": len(rows)})
-                checked.unpersist()
                 mart.coalesce(1).write.partitionBy("dt").parquet(str(staging / MART))
                 watch.lap("audit")
                 _publish(warehouse, staging, plan)
@@ -329,7 +335,8 @@ def _recompute_chain(
             staged_archive.mkdir(parents=True, exist_ok=True)
             (step_dir / "_leaving=true").rename(staged_archive / f"dt={day}")
             archive_parts[staged_archive].append(staged_archive / f"dt={day}")
-            archived = _read_archive(spark, archive_parts)
+            if day < plan.end:  # the next step must see who left today
+                archived = _read_archive(spark, archive_parts)
         previous = spark.read.schema(USERS_STATE_SCHEMA).parquet(str(state_dir))
     # The mart of every recomputed day in one job, from the staged states.
     states = (

@@ -29,6 +29,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
+    import pandas as pd
     from great_expectations.core import ExpectationSuite
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
     from great_expectations.data_context import AbstractDataContext
@@ -118,23 +119,30 @@ class QualityGate:
             "pulse", {"class_name": "SiteBuilder", "store_backend": store}
         )
         self._source = self._context.data_sources.add_spark("pulse", persist=False)
+        # Small frames already in the driver (a mart's few rows) are validated with pandas:
+        # a Spark job per metric would cost seconds for a handful of rows.
+        self._pandas = self._context.data_sources.add_pandas("pulse_pandas")
 
     def validate(
         self,
-        frame: DataFrame,
+        frame: DataFrame | pd.DataFrame,
         suite: str,
         parameters: dict[str, Any] | None = None,
         context: Callable[[], str] | None = None,
     ) -> dict[str, Any]:
-        """Validate `frame` (cache it first) against suite `suite`; raise `QualityError` naming
-        each failed blocking expectation and its observed value (plus `context()` if given)."""
+        """Validate `frame` against suite `suite`; raise `QualityError` naming each failed
+        blocking expectation and its observed value (plus `context()` if given).
+
+        `frame` is a Spark DataFrame (cache it first) or, for a few rows, a pandas DataFrame."""
         import great_expectations as gx
+        import pandas
         from great_expectations.core.run_identifier import RunIdentifier
 
+        source = self._pandas if isinstance(frame, pandas.DataFrame) else self._source
         definition = self._context.validation_definitions.add(
             gx.ValidationDefinition(
                 name=suite,
-                data=self._source.add_dataframe_asset(suite).add_batch_definition_whole_dataframe(
+                data=source.add_dataframe_asset(suite).add_batch_definition_whole_dataframe(
                     "whole"
                 ),
                 suite=self._context.suites.add(load_suite(suite)),

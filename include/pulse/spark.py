@@ -20,6 +20,9 @@ SPARK_CONF: dict[str, str] = {
     # No _SUCCESS markers in the warehouse: a partition is published by a rename, not a marker.
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     "spark.ui.showConsoleProgress": "false",
+    # Listing a few hundred partition folders (e.g. users_archive) is faster in the driver
+    # than through a Spark job, which Spark starts above 32 paths by default.
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "512",
 }
 
 # Local sessions are small: a day of events fits in a few partitions.

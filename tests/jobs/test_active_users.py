@@ -178,3 +178,37 @@ def may(*numbers: int) -> tuple[date, ...]:
 def test_plan_chain(name, day, activity, states, marks, cutoff, expected):
     got = plan_chain(date(2024, 5, day), sorted(activity), states, marks, cutoff)
     assert got == expected, name
+
+
+def test_the_suite_blocks_a_mart_that_breaks_its_identities(tmp_path):
+    from pyspark.sql import Row
+
+    from include.pulse.quality import QualityError, QualityGate
+    from jobs.active_users import with_checks
+
+    def mart_row(day: date, **values) -> Row:
+        base = {c: 0 for c in ACTIVE_USERS_SCHEMA.fieldNames()}
+        base.update(dt=day, dau=2, wau=3, mau=4, mau28=4, dau_mau=0.5, wau_mau=0.75)
+        base.update(new_users=1, returning_users=1, l30_1=3, l30_2=1)
+        base.update(values)
+        return Row(**base)
+
+    good = [mart_row(D), mart_row(D + timedelta(days=1))]
+    gate = QualityGate(tmp_path / "good", "test")
+    assert gate.validate(with_checks(good), "active_users", parameters={"days": 2})["passed"]
+    bad = [
+        mart_row(D, wau=1, wau_mau=0.25),  # wau < dau
+        mart_row(D, dau_mau=1.5, l30_2=2),  # a ratio above 1; the histogram sums to 5, not 4
+    ]
+    with pytest.raises(QualityError) as failure:
+        QualityGate(tmp_path / "bad", "test").validate(
+            with_checks(bad), "active_users", parameters={"days": 2}
+        )
+    message = str(failure.value)
+    for expectation in (
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_values_to_be_between(dau_mau)",
+        "expect_column_pair_values_to_be_equal",
+        "expect_column_values_to_be_unique(dt)",
+    ):
+        assert expectation in message, message
