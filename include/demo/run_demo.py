@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             DAG_ID, first, last, config.timezone, max_active_runs=args.max_active_runs
         )
         runs = airflow.wait_for_backfill(
-            DAG_ID, backfill["id"], args.days, timeout=40 * 60, progress=_progress()
+            DAG_ID, backfill["id"], args.days, timeout=90 * 60, progress=_progress()
         )
     finally:
         airflow.stop()
