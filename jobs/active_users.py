@@ -191,7 +191,7 @@ def run(
     """
     started_at = datetime.now(UTC)
     watch = Stopwatch("active_users")
-    warehouse = Warehouse(config.warehouse_uri)
+    warehouse = Warehouse(config.local_warehouse, run_id=run_id)
     quality = QualityGate(
         warehouse.root / "_quality" / "active_users" / f"dt={day}", run_id or day.isoformat()
     )

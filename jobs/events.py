@@ -329,7 +329,7 @@ def run(
     """
     started_at = datetime.now(UTC)
     watch = Stopwatch()
-    warehouse = Warehouse(config.warehouse_uri)
+    warehouse = Warehouse(config.local_warehouse, run_id=run_id)
     day = arrival_date.isoformat()
     landing = list_landing_day(config.landing_folder(arrival_date))
     raw = read_landing_day(spark, landing).persist()

@@ -68,6 +68,10 @@ class PulseConfig:
     # within them. The demo sets the end so the scheduler does not wait for today's data.
     start_date: str = "2024-01-01"
     end_date: str | None = None
+    # When the warehouse is object storage (s3://bucket/prefix), Spark works on this local
+    # copy (Spark here has no S3A connector) and the `publish` step uploads it with boto3.
+    # It must persist between runs, like Airflow's database (see docs/storage.md).
+    work_dir: str = "./data/work"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -84,7 +88,13 @@ class PulseConfig:
             task_retries=_int(env, "PULSE_TASK_RETRIES", 2),
             start_date=_date(env, "PULSE_START_DATE") or "2024-01-01",
             end_date=_date(env, "PULSE_END_DATE"),
+            work_dir=_resolve_uri(env.get("PULSE_WORK_DIR") or "./data/work"),
         )
+        scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
+        if scheme not in ("", "s3"):
+            raise ConfigError(
+                f"PULSE_WAREHOUSE_URI={config.warehouse_uri!r}: use a local path or s3://bucket/prefix"
+            )
         try:
             ZoneInfo(config.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -92,6 +102,16 @@ class PulseConfig:
                 f"PULSE_TIMEZONE={config.timezone!r} is not an IANA time zone"
             ) from exc
         return config
+
+    @property
+    def warehouse_is_remote(self) -> bool:
+        """True when the warehouse is object storage (published by the `publish` step)."""
+        return self.warehouse_uri.startswith("s3://")
+
+    @property
+    def local_warehouse(self) -> Path:
+        """The folder Spark reads and writes: the warehouse itself, or its local working copy."""
+        return Path(self.work_dir if self.warehouse_is_remote else self.warehouse_uri)
 
     def landing_folder(self, arrival_date: date) -> Path:
         """`{landing}/dt=YYYY-MM-DD/`: the files that arrived on that day."""
@@ -117,6 +137,7 @@ class PulseConfig:
             "task_retries": "PULSE_TASK_RETRIES",
             "start_date": "PULSE_START_DATE",
             "end_date": "PULSE_END_DATE",
+            "work_dir": "PULSE_WORK_DIR",
         }
         assert set(names) == {f.name for f in fields(self)}
         return {

@@ -12,11 +12,18 @@ Layout (Hive-style partitions, parquet):
     users_archive/dt=YYYY-MM-DD/                           users who left users_state on dt
     marts/<mart>/dt=YYYY-MM-DD/                            the marts (one row per day, ...)
     _marks/<table>/                                        work pending: dates to recompute
-    _staging/, _trash/                                     work areas, never read by analysts
+    _staging/, _trash/, _locks/                            work areas, never read by analysts
+    <table>/_manifest.json                                 the table's partitions and files
+    _catalog.json                                          every table: partitions, rows, schema
 
 A run writes complete partitions under `_staging/<run>/`, validates them, then publishes each
 partition with one atomic directory exchange (Linux renameat2 RENAME_EXCHANGE): a reader globbing
 the table sees the old partition or the new one, never a mix and never a gap.
+
+Published parquet files are named after their content (`part-<md5>-<n>.parquet`), and each
+publish records the partition (files with size and MD5, rows, schema, run) in the table's
+`_manifest.json` and the warehouse's `_catalog.json`: analysts find what exists without listing,
+and `include/pulse/objectstore.py` mirrors exactly those files to object storage.
 """
 
 from __future__ import annotations
@@ -31,8 +38,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from include.pulse import manifest
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -56,8 +66,9 @@ def _exchange(a: Path, b: Path) -> bool:
 class Warehouse:
     """A warehouse on a local (or locally mounted) filesystem."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, run_id: str | None = None) -> None:
         self.root = Path(root)
+        self.run_id = run_id  # recorded in the manifest of each partition this run publishes
 
     def table(self, name: str) -> Path:
         return self.root / name
@@ -86,7 +97,19 @@ class Warehouse:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def publish_partition(self, staged: Path | None, target: Path) -> None:
-        """Make `staged` the content of `target` (None: remove `target`) in one atomic step."""
+        """Make `staged` the content of `target` (None: remove `target`) in one atomic step,
+        then record it in the table's manifest and the catalog."""
+        table, partition = manifest.split_partition_path(target.relative_to(self.root))
+        entry = None
+        if staged is not None:
+            _strip_markers(staged)
+            manifest.name_by_content(staged)
+            entry = manifest.partition_entry(staged, partition, self.run_id)
+        with self.lock(manifest.lock_name(table)):
+            self._swap(staged, target)
+            self._record(table, partition, entry)
+
+    def _swap(self, staged: Path | None, target: Path) -> None:
         trash = self.root / "_trash" / uuid.uuid4().hex
         if staged is None:
             if target.exists():
@@ -94,7 +117,6 @@ class Warehouse:
                 os.rename(target, trash)  # one rename: the partition disappears whole
                 shutil.rmtree(trash)
             return
-        _strip_markers(staged)
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
             os.rename(staged, target)
@@ -107,6 +129,46 @@ class Warehouse:
         os.rename(target, trash)
         os.rename(staged, target)
         shutil.rmtree(trash)
+
+    def _record(self, table: str, partition: str, entry: dict[str, Any] | None) -> None:
+        """Update `{table}/_manifest.json`, then the table's line in `_catalog.json`."""
+        current = self.read_manifest(table) or manifest.empty_manifest(table)
+        updated = manifest.with_partition(current, partition, entry)
+        if updated == current:
+            return
+        updated["updated_at"] = datetime.now(UTC).isoformat()
+        self.write_json(self.table(table) / manifest.MANIFEST, updated)
+        with self.lock("catalog"):
+            catalog = self.read_json(self.root / manifest.CATALOG) or manifest.empty_catalog()
+            self.write_json(self.root / manifest.CATALOG, manifest.with_table(catalog, updated))
+
+    def work_id(self) -> str:
+        """A random id of this warehouse folder, made once: an object-store mirror records it
+        so that another (e.g. empty) working copy cannot overwrite what this one published."""
+        path = self.root / "_work_id"
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"._work_id.{uuid.uuid4().hex}")
+            tmp.write_text(uuid.uuid4().hex + "\n")
+            try:
+                os.link(tmp, path)  # first writer wins, atomically
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
+
+    def read_json(self, path: Path) -> dict[str, Any] | None:
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+
+    def read_manifest(self, table: str) -> dict[str, Any] | None:
+        return self.read_json(self.table(table) / manifest.MANIFEST)
+
+    def read_catalog(self) -> dict[str, Any] | None:
+        return self.read_json(self.root / manifest.CATALOG)
 
     def write_json(self, path: Path, payload: dict[str, Any]) -> None:
         """Write a small JSON document atomically (write aside, then rename over)."""

@@ -1,0 +1,303 @@
+"""Publishing to object storage, against moto's S3 server on loopback (real HTTP, real boto3)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from include.pulse import manifest
+from include.pulse.objectstore import (
+    MB,
+    ObjectStore,
+    S3Location,
+    StorageError,
+    publish,
+    s3_client,
+)
+from include.pulse.reader import TableNotFoundError, read_pandas, read_table, tables
+from include.pulse.warehouse import Warehouse
+from tests.conftest import REPO_ROOT
+from tests.s3_proxy import ACCESS_DENIED, DROP, SLOW_DOWN, Faults, faulty_endpoint
+
+pytestmark = pytest.mark.integration
+
+# The rows of each version of a small warehouse: table -> partition value -> user ids.
+V1 = {
+    "events": {"2024-03-01": [1, 2, 3], "2024-03-02": [4], "2024-03-03": [5, 6]},
+    "marts/active_users": {"2024-03-01": [3], "2024-03-02": [1]},
+}
+V2 = {  # 03-01 unchanged, 03-02 removed, 03-03 changed, 03-04 new
+    "events": {"2024-03-01": [1, 2, 3], "2024-03-03": [5, 6, 7], "2024-03-04": [8, 9]},
+    "marts/active_users": {"2024-03-01": [3], "2024-03-02": [2]},
+}
+KEYS = {"events": "event_date", "marts/active_users": "dt"}
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: nothing in the publish code may catch it."""
+
+
+def build(root: Path, version: dict[str, dict[str, list[int]]], run_id: str = "run") -> Warehouse:
+    """Make the local warehouse hold exactly `version` (two files per partition)."""
+    warehouse = Warehouse(root, run_id=run_id)
+    for table, partitions in version.items():
+        current = (warehouse.read_manifest(table) or {"partitions": {}})["partitions"]
+        for value, users in partitions.items():
+            staging = root / "_staging" / f"{table.replace('/', '-')}-{value}"
+            staging.mkdir(parents=True)
+            half = len(users) // 2
+            for i, chunk in enumerate((users[:half], users[half:])):
+                frame = pa.table(
+                    {"user_id": pa.array(chunk, pa.int64()), "table": [table] * len(chunk)}
+                )
+                pq.write_table(frame, staging / f"part-{i}.parquet")
+            warehouse.publish_partition(staging, warehouse.partition(table, (KEYS[table], value)))
+        for gone in set(current) - {f"{KEYS[table]}={v}" for v in partitions}:
+            warehouse.publish_partition(None, warehouse.table(table) / gone)
+    warehouse.write_json(
+        root / "_runs" / "events" / "dt=2024-03-01.json", {"version": str(version)}
+    )
+    (root / "_quality" / "site").mkdir(parents=True, exist_ok=True)
+    (root / "_quality" / "site" / "index.html").write_text(f"<html>{len(str(version))}</html>")
+    return warehouse
+
+
+def expected_rows(version: dict, table: str) -> list[tuple[int, str]]:
+    return sorted((u, v) for v, users in version[table].items() for u in users)
+
+
+def rows_of(frame, table: str) -> list[tuple[int, str]]:
+    key = KEYS[table]
+    return sorted(
+        zip(frame["user_id"].tolist(), [str(d) for d in frame[key].tolist()], strict=True)
+    )
+
+
+def store_for(bucket: str, endpoint: str | None = None, **options) -> ObjectStore:
+    return ObjectStore(s3_client(endpoint), S3Location(bucket, "warehouse"), **options)
+
+
+def remote_keys(store: ObjectStore) -> set[str]:
+    return set(store.list(""))
+
+
+def published_files(root: Path) -> set[str]:
+    """Local files an object-store mirror must hold (work areas excluded)."""
+    private = ("_locks", "_publishing", "_staging", "_trash", "_marks", "_work_id")
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not p.relative_to(root).as_posix().startswith(private)
+    }
+
+
+def test_publish_mirrors_the_local_warehouse_byte_for_byte(tmp_path, bucket, s3_env):
+    warehouse = build(tmp_path / "work", V1)
+    store = store_for(bucket)
+    report = publish(warehouse, store)
+
+    assert report.files_uploaded == 5 * 2 + 2  # 5 partitions of 2 files, a report, a page
+    assert remote_keys(store) == published_files(warehouse.root) | {manifest.CATALOG}
+    for relative in published_files(warehouse.root) - {manifest.CATALOG}:
+        body = store.client.get_object(Bucket=bucket, Key=f"warehouse/{relative}")["Body"].read()
+        assert body == (warehouse.root / relative).read_bytes(), relative
+
+    s3_uri = f"s3://{bucket}/warehouse"
+    for table in V1:
+        assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V1, table)
+        assert rows_of(read_pandas(warehouse.root, table), table) == expected_rows(V1, table)
+    catalog = tables(s3_uri)
+    assert catalog["events"]["rows"] == 6
+    assert catalog["events"]["partitions"] == 3
+    assert catalog["marts/active_users"]["first"] == "2024-03-01"
+
+
+def test_republishing_identical_content_uploads_nothing(tmp_path, bucket, s3_env):
+    warehouse = build(tmp_path / "work", V1)
+    publish(warehouse, store_for(bucket))
+    before = remote_keys(store_for(bucket))
+    faults = Faults()
+    with faulty_endpoint(s3_env, faults) as endpoint:
+        again = publish(warehouse, store_for(bucket, endpoint))
+    assert (again.files_uploaded, again.objects_deleted) == (0, 0)
+    assert [path for method, path, _ in faults.seen if method == "PUT"] == [
+        f"/{bucket}/warehouse/{manifest.CATALOG}"
+    ]
+    assert remote_keys(store_for(bucket)) == before
+
+
+def test_a_new_version_leaves_no_superseded_file(tmp_path, bucket, s3_env, s3_server):
+    root = tmp_path / "work"
+    publish(build(root, V1), store_for(bucket))
+    warehouse = build(root, V2, run_id="run-2")
+    report = publish(warehouse, store_for(bucket))
+    store = store_for(bucket)
+
+    assert remote_keys(store) == published_files(root) | {manifest.CATALOG}
+    assert report.objects_deleted > 0
+    s3_uri = f"s3://{bucket}/warehouse"
+    for table in V2:
+        assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V2, table)
+        # A plain glob over the bucket (no manifest) finds exactly the current files.
+        globbed = ds.dataset(
+            f"{bucket}/warehouse/{table}",
+            filesystem=_arrow_s3(s3_server),
+            format="parquet",
+            partitioning="hive",
+        ).to_table()
+        assert sorted(globbed["user_id"].to_pylist()) == [u for u, _ in expected_rows(V2, table)]
+    remote_manifest = store.get_json("events/_manifest.json")
+    assert remote_manifest == warehouse.read_manifest("events")
+
+
+def _arrow_s3(endpoint: str) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(
+        access_key="testing",
+        secret_key="testing",
+        endpoint_override=endpoint,
+        region="us-east-1",
+    )
+
+
+def test_a_killed_publish_keeps_the_previous_version_and_a_retry_completes(
+    tmp_path, bucket, s3_env
+):
+    root = tmp_path / "work"
+    publish(build(root, V1), store_for(bucket))
+    build(root, V2, run_id="run-2")
+    s3_uri = f"s3://{bucket}/warehouse"
+
+    killed = store_for(bucket)
+    uploads = []
+
+    def kill_after_three(**_: object) -> None:
+        uploads.append(1)
+        if len(uploads) > 3:
+            raise Killed
+
+    killed.client.meta.events.register("before-call.s3.PutObject", kill_after_three)
+    with pytest.raises(Killed):
+        publish(Warehouse(root), killed)
+
+    # Half-way: three new files are up, the manifests still name version 1 only.
+    for table in V1:
+        assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V1, table)
+    store = store_for(bucket)
+    assert remote_keys(store) - published_files(root) - {manifest.CATALOG}  # V1 files remain
+
+    retry = publish(Warehouse(root), store)
+    assert retry.files_already_there >= 3
+    for table in V2:
+        assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V2, table)
+    assert remote_keys(store) == published_files(root) | {manifest.CATALOG}
+    assert not (root / "_publishing" / "table-events.json").exists()
+
+
+def test_multipart_uploads_are_verified_and_a_killed_one_is_aborted(tmp_path, bucket, s3_env):
+    root = tmp_path / "work"
+    warehouse = Warehouse(root)
+    staging = root / "_staging" / "big"
+    staging.mkdir(parents=True)
+    blob = pa.table({"blob": pa.array([os.urandom(11 * MB)], pa.binary())})
+    pq.write_table(blob, staging / "part-0.parquet", compression="none")
+    warehouse.publish_partition(staging, warehouse.partition("blobs", ("dt", "2024-03-01")))
+    options = {"multipart_threshold": 5 * MB, "multipart_chunksize": 5 * MB}
+
+    # A real kill (os._exit) in the middle of a multipart upload, in another process.
+    script = (
+        "import os, sys\n"
+        "from include.pulse.objectstore import *\n"
+        "from include.pulse.warehouse import Warehouse\n"
+        f"store = ObjectStore(s3_client(), S3Location({bucket!r}, 'warehouse'), 5 * MB, 5 * MB)\n"
+        "parts = []\n"
+        "def kill(**_):\n"
+        "    parts.append(1)\n"
+        "    if len(parts) == 2:\n"
+        "        os._exit(9)\n"
+        "store.client.meta.events.register('before-call.s3.UploadPart', kill)\n"
+        f"publish(Warehouse({str(root)!r}), store)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=False)
+    assert killed.returncode == 9
+    pending = store_for(bucket).client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert len(pending) == 1
+
+    store = store_for(bucket, **options)
+    publish(warehouse, store)
+    (entry,) = warehouse.read_manifest("blobs")["partitions"].values()
+    (file,) = entry["files"]
+    size, etag = store.head(f"blobs/dt=2024-03-01/{file['name']}")
+    assert size == file["size"]
+    assert etag.endswith("-3")
+    assert not store.client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    frame = read_table(f"s3://{bucket}/warehouse", "blobs")
+    assert frame["blob"][0].as_py() == blob["blob"][0].as_py()
+
+
+def test_transient_errors_are_retried_and_the_publish_succeeds(tmp_path, bucket, s3_env):
+    warehouse = build(tmp_path / "work", V1)
+    # Throttling and dropped connections on a few of the early requests, PUTs included.
+    plan = {2: SLOW_DOWN, 3: DROP, 6: SLOW_DOWN, 9: DROP, 10: SLOW_DOWN, 14: SLOW_DOWN}
+    faults = Faults(decide=lambda method, path, n: plan.get(n))
+    with faulty_endpoint(s3_env, faults) as endpoint:
+        publish(warehouse, store_for(bucket, endpoint))
+    injected = [action for _, _, action in faults.seen if action is not None]
+    assert len(injected) == len(plan)
+    assert any(method == "PUT" and action for method, _, action in faults.seen)
+    store = store_for(bucket)
+    assert remote_keys(store) == published_files(warehouse.root) | {manifest.CATALOG}
+    for table in V1:
+        assert rows_of(read_pandas(f"s3://{bucket}/warehouse", table), table) == expected_rows(
+            V1, table
+        )
+
+
+def test_a_missing_bucket_fails_with_a_clear_message(tmp_path, s3_env):
+    warehouse = build(tmp_path / "work", V1)
+    with pytest.raises(StorageError, match="bucket 'no-such-bucket' does not exist"):
+        publish(warehouse, store_for("no-such-bucket"))
+
+
+def test_access_denied_fails_fast_with_a_clear_message(tmp_path, bucket, s3_env):
+    warehouse = build(tmp_path / "work", V1)
+    faults = Faults(decide=lambda method, path, n: ACCESS_DENIED)
+    denied = pytest.raises(StorageError, match=r"access denied \(403\).*credentials")
+    with faulty_endpoint(s3_env, faults) as endpoint, denied as error:
+        publish(warehouse, store_for(bucket, endpoint))
+    assert "testing" not in str(error.value)  # no secret in the message
+    assert len(faults.seen) == 1  # a permanent error is not retried
+
+
+def test_another_working_copy_cannot_overwrite_what_one_published(tmp_path, bucket, s3_env):
+    publish(build(tmp_path / "first", V1), store_for(bucket))
+    before = remote_keys(store_for(bucket))
+    with pytest.raises(StorageError, match="another working copy"):
+        publish(Warehouse(tmp_path / "empty"), store_for(bucket))
+    assert remote_keys(store_for(bucket)) == before
+
+
+def test_reader_selects_dates_and_columns(tmp_path):
+    warehouse = build(tmp_path / "wh", V1)
+    frame = read_table(warehouse.root, "events", start="2024-03-02", end="2024-03-03")
+    assert rows_of(frame.to_pandas(), "events") == [
+        (4, "2024-03-02"),
+        (5, "2024-03-03"),
+        (6, "2024-03-03"),
+    ]
+    assert frame.schema.field("event_date").type == pa.date32()
+    only = read_table(warehouse.root, "events", columns=["user_id"])
+    assert only.column_names == ["user_id"]
+    assert only.num_rows == 6
+    none = read_table(warehouse.root, "events", start="2030-01-01")
+    assert none.num_rows == 0
+    assert none.column_names == ["user_id", "table", "event_date"]
+    with pytest.raises(TableNotFoundError):
+        read_table(warehouse.root, "nope")
