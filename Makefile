@@ -49,8 +49,22 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
+# `make demo PULSE_WAREHOUSE_URI=s3://pulse-demo/warehouse` publishes to object storage: without
+# an AWS_ENDPOINT_URL, moto's S3 server is started on loopback for the demo (in memory, stopped
+# at the end; the demo reads the mart back from it before).
+DEMO_S3_PORT ?= 5055
 demo: setup
-	$(BIN)/python -m include.demo.run_demo
+	@if [[ "$${PULSE_WAREHOUSE_URI:-}" == s3://* && -z "$${AWS_ENDPOINT_URL:-}" ]]; then \
+	  mkdir -p data; \
+	  echo "starting moto's S3 server on 127.0.0.1:$(DEMO_S3_PORT) (log: data/moto_server.log)"; \
+	  $(BIN)/moto_server -H 127.0.0.1 -p $(DEMO_S3_PORT) >data/moto_server.log 2>&1 & \
+	  moto=$$!; trap "kill $$moto" EXIT; \
+	  AWS_ENDPOINT_URL=http://127.0.0.1:$(DEMO_S3_PORT) AWS_ACCESS_KEY_ID=demo \
+	  AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=us-east-1 PULSE_DEMO_CREATE_BUCKET=1 \
+	  $(BIN)/python -m include.demo.run_demo $(DEMO_ARGS); \
+	else \
+	  $(BIN)/python -m include.demo.run_demo $(DEMO_ARGS); \
+	fi
 
 lock:
 	$(BIN)/uv pip compile requirements/requirements.in --python-version 3.11 \

@@ -19,6 +19,10 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    it holds a warehouse lock and always continues from a complete state. Nightly runs go back
    at most `PULSE_LATENESS_DAYS` days; older changes are listed in `_runs/active_users/` and
    recomputed by the next backfill or manual run.
+4. `publish`: when `PULSE_WAREHOUSE_URI` is object storage (`s3://bucket/prefix`), uploads what
+   changed in the local working copy (`PULSE_WORK_DIR`) with boto3, verified, and flips each
+   table's `_manifest.json` (`include/pulse/objectstore.py`); a local warehouse needs nothing.
+   The tables' Assets are updated here, when everyone can read them.
 
 Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
 or in parallel: the tables they leave depend only on the landing files, never on run order.
@@ -90,21 +94,27 @@ def product_usage_daily() -> None:
         first_poke = context["ti"].get_first_reschedule_date(context)
         return PokeReturnValue(is_done=wait_for_landing(CONFIG, day, first_poke))
 
-    @task(outlets=[EVENTS, QUARANTINE])
+    @task
     def ingest_events(day: str, **context) -> dict:
         from include.pulse.tasks import ingest_events
 
         return ingest_events(CONFIG, day, run_id=context["run_id"])
 
-    @task(outlets=[USER_DAILY, ACTIVE_USERS])
+    @task
     def build_marts(day: str, **context) -> dict:
         from include.pulse.tasks import build_marts
 
         run_type = context["dag_run"].run_type
         return build_marts(CONFIG, day, run_type=run_type, run_id=context["run_id"])
 
+    @task(outlets=[EVENTS, QUARANTINE, USER_DAILY, ACTIVE_USERS])
+    def publish() -> dict:
+        from include.pulse.tasks import publish
+
+        return publish(CONFIG)
+
     day = arrival_day()
-    wait_for_landing(day) >> ingest_events(day) >> build_marts(day)
+    wait_for_landing(day) >> ingest_events(day) >> build_marts(day) >> publish()
 
 
 product_usage_daily()

@@ -3,6 +3,9 @@ own scheduler (a backfill created through the REST API), then a summary of what 
 
 Everything lives under `./data/` (landing, warehouse, airflow home) unless PULSE_LANDING_URI /
 PULSE_WAREHOUSE_URI say otherwise. The demo starts `airflow standalone`, and stops it at the end.
+With `PULSE_WAREHOUSE_URI=s3://bucket/prefix` the DAG publishes to object storage (the Makefile
+starts moto's S3 server on loopback when no AWS_ENDPOINT_URL is given) and the summary reads the
+mart back from the bucket.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PULSE_START_DATE"] = first.isoformat()
     os.environ["PULSE_END_DATE"] = last.isoformat()
     config = PulseConfig.from_env()
-    warehouse = Path(config.warehouse_uri)
+    warehouse = config.local_warehouse
 
     print(f"[1/4] generating {args.users} users x {args.days} days into {config.landing_uri}")
     manifest = generate_events(
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     print(f"      {manifest['totals']['rows']} rows in {manifest['totals']['files']} files")
     shutil.rmtree(warehouse, ignore_errors=True)  # a demo run starts from an empty warehouse
+    if config.warehouse_is_remote:
+        _prepare_bucket(config)
 
     home = DATA / "airflow"
     shutil.rmtree(home, ignore_errors=True)
@@ -87,8 +92,31 @@ def _progress():
     return show
 
 
+def _prepare_bucket(config: PulseConfig) -> None:
+    """Wait for the S3 endpoint, create the demo's bucket if asked, refuse a used prefix."""
+    from include.pulse.objectstore import S3Location, s3_client
+
+    location = S3Location.parse(config.warehouse_uri)
+    client = s3_client()
+    deadline = time.monotonic() + 60
+    while True:  # the Makefile's moto server may still be starting
+        try:
+            buckets = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+            break
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no S3 endpoint at {client.meta.endpoint_url}: {exc}") from exc
+            time.sleep(1)
+    if location.bucket not in buckets and os.environ.get("PULSE_DEMO_CREATE_BUCKET"):
+        client.create_bucket(Bucket=location.bucket)
+    listed = client.list_objects_v2(Bucket=location.bucket, Prefix=location.key(""), MaxKeys=1)
+    if listed.get("KeyCount"):
+        raise SystemExit(f"{location} is not empty: the demo publishes to a fresh prefix")
+    print(f"      publishing to {location} at {client.meta.endpoint_url}")
+
+
 def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
-    warehouse = Path(config.warehouse_uri)
+    warehouse = config.local_warehouse
     states = Counter(r["state"] for r in runs)
     reports = [
         json.loads(p.read_text()) for p in sorted((warehouse / "_runs/events").glob("*.json"))
@@ -108,6 +136,17 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
     print(f"    read = clean + duplicates + quarantined: {balanced}")
     mart = _active_users(warehouse)
+    published = True
+    if config.warehouse_is_remote:
+        from include.pulse.reader import read_pandas, tables
+
+        catalog = tables(config.warehouse_uri)
+        remote = read_pandas(config.warehouse_uri, "marts/active_users").to_dict("records")
+        published = sorted(remote, key=lambda row: row["dt"]) == mart
+        print(f"  published to {config.warehouse_uri} (local working copy {warehouse}):")
+        for name, line in catalog.items():
+            print(f"    {name:<20} {line['partitions']:>3} partitions {line['rows']:>9} rows")
+        print(f"    active_users read back from the bucket equals the working copy: {published}")
     print(f"  active_users (last 7 of {len(mart)} days; {warehouse / 'marts/active_users'}):")
     columns = ("dt", "dau", "wau", "mau", "mau28", "dau_mau", "wau_mau")
     columns += ("new_users", "returning_users", "resurrected_users", "dormant_users")
@@ -130,7 +169,7 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    then open http://127.0.0.1:{airflow.port}")
     print(f"  demo wall time: {elapsed / 60:.1f} min")
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
-    ok = ok and len(mart) >= len(runs)
+    ok = ok and len(mart) >= len(runs) and published
     return 0 if ok else 1
 
 

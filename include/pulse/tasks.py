@@ -16,6 +16,7 @@ from include.pulse.config import PulseConfig
 log = logging.getLogger(__name__)
 
 SPARK_CONNECTION_ID = "pulse_spark"
+S3_CONNECTION_ID = "pulse_s3"
 
 
 def arrival_day(
@@ -123,3 +124,42 @@ def build_marts(
         "late_changes_pending": report["late_changes_pending"],
         "active_users": report["active_users"],
     }
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client: the Airflow connection `pulse_s3` if defined, else boto3's own chain.
+
+    The connection (type `aws`) gives the key id as login, the secret as password, and
+    optionally `endpoint_url`, `region_name`, `aws_session_token` or `profile_name` in its extra.
+    Without it, boto3 reads AWS_* variables, AWS_ENDPOINT_URL, AWS_PROFILE and ~/.aws as usual.
+    """
+    from include.pulse import objectstore
+
+    try:
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection(S3_CONNECTION_ID)
+    except Exception:  # no such connection (or no Airflow at all)
+        return objectstore.s3_client()
+    extra = connection.extra_dejson or {}
+    return objectstore.s3_client(
+        extra.get("endpoint_url") or None,
+        access_key_id=connection.login or None,
+        secret_access_key=connection.password or None,
+        session_token=extra.get("aws_session_token") or None,
+        region=extra.get("region_name") or None,
+        profile=extra.get("profile_name") or None,
+    )
+
+
+def publish(config: PulseConfig) -> dict[str, Any]:
+    """Mirror the local working copy to the object-store warehouse (nothing to do if local)."""
+    if not config.warehouse_is_remote:
+        log.info("the warehouse %s is local: tables were published in place", config.warehouse_uri)
+        return {"target": config.warehouse_uri, "remote": False}
+    from include.pulse import objectstore
+    from include.pulse.warehouse import Warehouse
+
+    store = objectstore.ObjectStore(s3_client(), objectstore.S3Location.parse(config.warehouse_uri))
+    report = objectstore.publish(Warehouse(config.local_warehouse), store)
+    return {**report.as_dict(), "remote": True}

@@ -50,16 +50,17 @@ def test_policy(dag):
         "wait_for_landing",
         "ingest_events",
         "build_marts",
+        "publish",
     ]
     # The marts read what ingest published: build_marts runs strictly after ingest_events.
     assert dag.get_task("build_marts").upstream_task_ids == {"arrival_day", "ingest_events"}
+    # Object storage gets a day's tables once both jobs are done.
+    assert dag.get_task("publish").upstream_task_ids == {"build_marts"}
 
 
-def test_tables_are_declared_as_assets(dag):
-    outlets = {asset.name for asset in dag.get_task("ingest_events").outlets}
-    assert outlets == {"pulse.events", "pulse.quarantine"}
-    outlets = {asset.name for asset in dag.get_task("build_marts").outlets}
-    assert outlets == {"pulse.user_daily", "pulse.active_users"}
+def test_tables_are_declared_as_assets_updated_when_published(dag):
+    outlets = {asset.name for asset in dag.get_task("publish").outlets}
+    assert outlets == {"pulse.events", "pulse.quarantine", "pulse.user_daily", "pulse.active_users"}
 
 
 def test_schedule_is_a_data_interval_timetable_shortly_after_midnight(dag):
