@@ -62,3 +62,18 @@ def test_table_uri_is_absolute(tmp_path: Path):
     assert local.table_uri("events") == f"file://{tmp_path}/wh/events"
     remote = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": "s3://bucket/pulse/"})
     assert remote.table_uri("events") == "s3://bucket/pulse/events"
+
+
+def test_spark_works_on_the_warehouse_or_on_its_working_copy(tmp_path: Path):
+    local = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": str(tmp_path / "wh")})
+    assert (local.warehouse_is_remote, local.local_warehouse) == (False, tmp_path / "wh")
+    remote = PulseConfig.from_env(
+        {"PULSE_WAREHOUSE_URI": "s3://bucket/pulse", "PULSE_WORK_DIR": str(tmp_path / "work")}
+    )
+    assert (remote.warehouse_is_remote, remote.local_warehouse) == (True, tmp_path / "work")
+    assert PulseConfig.from_env(remote.as_env()) == remote
+
+
+def test_an_unsupported_warehouse_scheme_is_refused():
+    with pytest.raises(ConfigError, match="use a local path or s3://bucket/prefix"):
+        PulseConfig.from_env({"PULSE_WAREHOUSE_URI": "gs://bucket/pulse"})
