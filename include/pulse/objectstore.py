@@ -341,6 +341,23 @@ class ObjectStore:
         with self._explained(f"uploading {relative} to"):
             self._retrying(f"upload {relative}", upload)
 
+    def download(self, relative: str, path: Path) -> None:
+        """Download one object to `path` (written aside, then renamed into place)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+
+        def download() -> None:
+            self.client.download_file(
+                self.location.bucket,
+                self.location.key(relative),
+                str(partial),
+                Config=self.transfer,
+            )
+            partial.rename(path)
+
+        with self._explained(f"downloading {relative} from"):
+            self._retrying(f"download {relative}", download)
+
     def list(self, relative_prefix: str) -> dict[str, tuple[int, str]]:
         """relative key -> (size, ETag) of every object under `relative_prefix`."""
 
@@ -403,6 +420,8 @@ class PublishReport:
     bytes_uploaded: int = 0
     files_already_there: int = 0
     objects_deleted: int = 0
+    files_downloaded: int = 0  # restore only
+    bytes_downloaded: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -525,3 +544,80 @@ def _mirror_files(warehouse: Warehouse, store: ObjectStore, report: PublishRepor
                 ledger.pop(relative)
         finally:
             warehouse.write_json(ledger_path, {"target": str(store.location), "files": ledger})
+
+
+def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
+    """Rebuild a lost working copy from what the bucket holds, and take over its identity.
+
+    Only into an empty working copy: every table's current files (as its manifest names them),
+    the run reports and quality results. A publish from the restored copy then uploads nothing.
+    """
+    started = time.monotonic()
+    report = PublishReport(target=str(warehouse.root))
+    if warehouse.read_catalog() is not None or (warehouse.root / "_work_id").exists():
+        raise StorageError(f"{warehouse.root} is not empty: restore only into a new working copy")
+    store.check()
+    catalog = store.get_json(manifest.CATALOG)
+    if catalog is None:
+        raise StorageError(f"{store.location} has no {manifest.CATALOG}: nothing to restore")
+    for table in catalog["tables"]:
+        table_manifest = store.get_json(f"{table}/{manifest.MANIFEST}")
+        assert table_manifest is not None, table
+        for partition, entry in table_manifest["partitions"].items():
+            staging = warehouse.new_staging("restore", table.replace("/", "-"))
+            for file in entry["files"]:
+                relative = f"{table}/{partition}/{file['name']}"
+                store.download(relative, staging / file["name"])
+                if manifest.file_md5(staging / file["name"]) != file["md5"]:
+                    raise IntegrityError(f"{relative}: downloaded bytes differ from the manifest")
+                report.files_downloaded += 1
+                report.bytes_downloaded += file["size"]
+            target = warehouse.table(table) / partition
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(target)
+            report.partitions_published += 1
+        warehouse.write_json(warehouse.table(table) / manifest.MANIFEST, table_manifest)
+    ledger: dict[str, list[Any]] = {}
+    for folder in _MIRRORED_FOLDERS:
+        for relative, (size, _) in sorted(store.list(f"{folder}/").items()):
+            path = warehouse.root / relative
+            store.download(relative, path)
+            ledger[relative] = [size, path.stat().st_mtime_ns, manifest.file_md5(path)]
+            report.files_downloaded += 1
+            report.bytes_downloaded += size
+    warehouse.write_json(warehouse.root / _LEDGER, {"target": str(store.location), "files": ledger})
+    if catalog.get("work_id"):
+        (warehouse.root / "_work_id").write_text(catalog["work_id"] + "\n")
+    local_catalog = {k: v for k, v in catalog.items() if k not in ("work_id", "published_at")}
+    warehouse.write_json(warehouse.root / manifest.CATALOG, local_catalog)
+    report.tables_published = sorted(catalog["tables"])
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m include.pulse.objectstore publish|restore`: the DAG's publish step by hand,
+    or rebuilding a lost working copy (PULSE_WORK_DIR) from PULSE_WAREHOUSE_URI."""
+    import argparse
+
+    from include.pulse.config import PulseConfig
+
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").splitlines()[0])
+    parser.add_argument("action", choices=("publish", "restore"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    config = PulseConfig.from_env()
+    if not config.warehouse_is_remote:
+        raise SystemExit("PULSE_WAREHOUSE_URI is a local folder: nothing to publish or restore")
+    store = ObjectStore(s3_client(), S3Location.parse(config.warehouse_uri))
+    warehouse = Warehouse(config.local_warehouse)
+    try:
+        report = (publish if args.action == "publish" else restore)(warehouse, store)
+    except StorageError as exc:
+        raise SystemExit(f"{args.action} failed: {exc}") from exc
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

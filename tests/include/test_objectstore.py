@@ -20,6 +20,7 @@ from include.pulse.objectstore import (
     S3Location,
     StorageError,
     publish,
+    restore,
     s3_client,
 )
 from include.pulse.reader import TableNotFoundError, read_pandas, read_table, tables
@@ -301,3 +302,38 @@ def test_reader_selects_dates_and_columns(tmp_path):
     assert none.column_names == ["user_id", "table", "event_date"]
     with pytest.raises(TableNotFoundError):
         read_table(warehouse.root, "nope")
+
+
+def test_a_lost_working_copy_is_restored_from_the_bucket(tmp_path, bucket, s3_env):
+    original = build(tmp_path / "first", V2)
+    publish(original, store_for(bucket))
+    restored = Warehouse(tmp_path / "restored")
+    report = restore(restored, store_for(bucket))
+    # Every file but the catalog and the two manifests, which are written from the bucket's.
+    assert report.files_downloaded == len(published_files(original.root)) - 3
+    for relative in published_files(original.root) - {manifest.CATALOG}:
+        assert (restored.root / relative).read_bytes() == (original.root / relative).read_bytes()
+    assert restored.read_catalog()["tables"] == original.read_catalog()["tables"]
+    # The restored copy takes over: publishing from it is allowed and changes nothing.
+    again = publish(restored, store_for(bucket))
+    assert (again.files_uploaded, again.objects_deleted) == (0, 0)
+    with pytest.raises(StorageError, match="not empty"):
+        restore(original, store_for(bucket))
+
+
+def test_the_command_line_publishes_with_the_config(tmp_path, bucket, s3_env):
+    build(tmp_path / "work", V1)
+    env = {
+        **os.environ,
+        "PULSE_WAREHOUSE_URI": f"s3://{bucket}/warehouse",
+        "PULSE_WORK_DIR": str(tmp_path / "work"),
+    }
+    command = [sys.executable, "-m", "include.pulse.objectstore", "publish"]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '"files_uploaded": 12' in done.stdout
+    env["PULSE_WAREHOUSE_URI"] = "s3://no-such-bucket/warehouse"
+    failed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert failed.returncode != 0
+    assert "publish failed: checking s3://no-such-bucket/warehouse" in failed.stderr
+    assert "bucket 'no-such-bucket' does not exist" in failed.stderr
