@@ -196,7 +196,8 @@ def run(
         warehouse.root / "_quality" / "active_users" / f"dt={day}", run_id or day.isoformat()
     )
     with warehouse.lock("marts"):
-        rebuilt = user_daily.refresh(spark, warehouse, quality)
+        exclusions = user_daily.Exclusions(config.excluded_events, config.excluded_users)
+        rebuilt = user_daily.refresh(spark, warehouse, quality, exclusions)
         watch.lap("user_daily")
         marks = warehouse.marks("users_state")
         state_dates = {

@@ -1,18 +1,23 @@
-"""`user_daily`: one row per user per active day, the compact activity table the marts read.
+"""`user_daily`: one row per user per active day, the compact activity table the marts read,
+and `user_feature_daily`: one row per user, feature (event name) and active day.
 
-Input: `events/event_date=X/` (clean, de-duplicated events; see `jobs/events.py`).
-Output: `user_daily/event_date=X/`, one partition per event date, grain (event_date, user_id).
-`event_date` is the date of the events in PULSE_TIMEZONE, exactly as in `events`.
+Input: `events/event_date=X/` (clean, de-duplicated events; see `jobs/events.py`), minus the
+events that are not user activity (PULSE_EXCLUDED_EVENTS / PULSE_EXCLUDED_USERS).
+Output: `user_daily/event_date=X/` (grain event_date, user_id) and `user_feature_daily/
+event_date=X/` (grain event_date, user_id, feature). `event_date` is the date of the events in
+PULSE_TIMEZONE, exactly as in `events`.
 
 Which dates to rebuild: the `events` job leaves a mark (`_marks/user_daily/`) for every events
 partition it republishes; `refresh` rebuilds the marked dates (and any events partition that has
 no `user_daily` partition yet, or lost its events), then hands the dates on to the users-state
-chain through marks of its own (`_marks/users_state/`). The transform is pure; `refresh` does I/O.
+chain and the engagement marts through marks of its own (`_marks/users_state/`,
+`_marks/engagement/`). The transforms are pure; `refresh` does I/O.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -37,7 +42,48 @@ USER_DAILY_SCHEMA = T.StructType(
     ]
 )
 
+USER_FEATURE_DAILY_SCHEMA = T.StructType(
+    [
+        T.StructField("user_id", T.StringType(), False),
+        T.StructField("feature", T.StringType(), False),  # the event name
+        T.StructField("uses", T.LongType(), False),
+        T.StructField("sessions", T.LongType(), False),  # distinct non-null session ids
+        T.StructField("event_date", T.DateType(), False),  # the partition column
+    ]
+)
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Events that are not user activity: by event name or user id; `*` matches anything."""
+
+    events: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+
+
+def _matches(column: str, patterns: tuple[str, ...]) -> Column:
+    condition = F.lit(False)
+    for pattern in patterns:
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        condition = condition | F.col(column).like(escaped.replace("*", "%"))
+    return condition
+
+
+def activity(events: DataFrame, exclusions: Exclusions) -> DataFrame:
+    """The events that count as user activity (all of them unless exclusions are configured)."""
+    excluded = _matches("event_name", exclusions.events) | _matches("user_id", exclusions.users)
+    return events.where(~excluded)
+
+
+def user_feature_daily(events: DataFrame) -> DataFrame:
+    """Events -> one row per (event_date, user_id, feature): uses and distinct sessions."""
+    daily = events.groupBy("event_date", "user_id", F.col("event_name").alias("feature")).agg(
+        F.count(F.lit(1)).alias("uses"),
+        F.count_distinct("session_id").alias("sessions"),
+    )
+    return daily.select(*[F.col(f.name).cast(f.dataType) for f in USER_FEATURE_DAILY_SCHEMA.fields])
 
 
 def _last_known(column: str) -> Column:
@@ -61,9 +107,13 @@ def user_daily(events: DataFrame) -> DataFrame:
 
 
 def refresh(
-    spark: SparkSession, warehouse: Warehouse, quality: QualityGate | None = None
+    spark: SparkSession,
+    warehouse: Warehouse,
+    quality: QualityGate | None = None,
+    exclusions: Exclusions = Exclusions(),
 ) -> list[str]:
-    """Rebuild every `user_daily` partition whose events changed; return the dates rebuilt.
+    """Rebuild the `user_daily` and `user_feature_daily` partitions of every event date whose
+    events changed; return the dates rebuilt.
 
     The caller holds the `marts` lock; this takes the `events` lock while it reads events so
     that no ingest republishes a partition under it.
@@ -76,8 +126,19 @@ def refresh(
         daily_dates = partition_values(
             partition_dirs(warehouse.table("user_daily"), "event_date=*"), "event_date"
         )
-        # Marked dates, plus self-healing: events without user_daily, user_daily without events.
-        dates = sorted(set(marks) | (events_dates - daily_dates) | (daily_dates - events_dates))
+        feature_dates = partition_values(
+            partition_dirs(warehouse.table("user_feature_daily"), "event_date=*"), "event_date"
+        )
+        # Marked dates, plus self-healing: events without user_daily (or per feature), or the
+        # reverse. (A date whose events are all excluded has no user_daily: it is re-checked
+        # by every run, correct but not free.)
+        dates = sorted(
+            set(marks)
+            | (events_dates - daily_dates)
+            | (daily_dates - events_dates)
+            | (events_dates - feature_dates)
+            | (feature_dates - events_dates)
+        )
         if not dates:
             return []
         staging = warehouse.new_staging("user_daily", f"refresh-{dates[0]}")
@@ -85,37 +146,45 @@ def refresh(
             present = [d for d in dates if d in events_dates]
             if present:
                 paths = [str(warehouse.partition("events", ("event_date", d))) for d in present]
-                events = (
+                events = activity(
                     spark.read.schema(EVENTS_SCHEMA)
                     .option("basePath", str(warehouse.table("events")))
-                    .parquet(*paths)
-                )
-                staged = user_daily(events)
-                (
-                    staged.repartition("event_date")
-                    .write.partitionBy("event_date")
-                    .parquet(str(staging / "user_daily"))
-                )
-                if quality is not None:
-                    written = spark.read.schema(USER_DAILY_SCHEMA).parquet(
-                        str(staging / "user_daily")
+                    .parquet(*paths),
+                    exclusions,
+                ).persist()
+                for table, transform, schema in (
+                    ("user_daily", user_daily, USER_DAILY_SCHEMA),
+                    ("user_feature_daily", user_feature_daily, USER_FEATURE_DAILY_SCHEMA),
+                ):
+                    (
+                        transform(events)
+                        .repartition("event_date")
+                        .write.partitionBy("event_date")
+                        .parquet(str(staging / table))
                     )
-                    quality.validate(written.persist(), "user_daily")
-                    written.unpersist()
+                    if quality is not None and (staging / table).exists():
+                        written = spark.read.schema(schema).parquet(str(staging / table))
+                        quality.validate(written.persist(), table)
+                        written.unpersist()
+                events.unpersist()
             # The users-state chain must be recomputed from each of these dates: mark before
             # publishing, so a failure in between leaves work pending rather than lost.
             for d in dates:
                 warehouse.mark("users_state", d)
+                warehouse.mark("engagement", d)
             for d in dates:
-                folder = staging / "user_daily" / f"event_date={d}"
-                warehouse.publish_partition(
-                    folder if folder.exists() else None,
-                    warehouse.partition("user_daily", ("event_date", d)),
-                )
+                for table in ("user_daily", "user_feature_daily"):
+                    folder = staging / table / f"event_date={d}"
+                    warehouse.publish_partition(
+                        folder if folder.exists() else None,
+                        warehouse.partition(table, ("event_date", d)),
+                    )
             warehouse.clear_marks([path for paths in marks.values() for path in paths])
         finally:
             warehouse.discard(staging)
-    log.info("user_daily rebuilt for %d date(s): %s", len(dates), ", ".join(dates))
+    log.info(
+        "user_daily (and per feature) rebuilt for %d date(s): %s", len(dates), ", ".join(dates)
+    )
     return dates
 
 

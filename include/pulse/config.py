@@ -48,6 +48,11 @@ def _date(env: Mapping[str, str], name: str) -> str | None:
         raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list, e.g. `PULSE_CORE_FEATURES=search,export`."""
+    return tuple(sorted({part.strip() for part in env.get(name, "").split(",") if part.strip()}))
+
+
 @dataclass(frozen=True)
 class PulseConfig:
     """Typed settings; see the README's "Configuration" table for each variable."""
@@ -72,6 +77,19 @@ class PulseConfig:
     # copy (Spark here has no S3A connector) and the `publish` step uploads it with boto3.
     # It must persist between runs, like Airflow's database (see docs/storage.md).
     work_dir: str = "./data/work"
+    # Engagement marts (jobs/engagement.py; definitions in docs/marts.md).
+    analysis_window_days: int = 30
+    power_user_rule: str = "absolute"  # "absolute": >= min actions; "percentile": >= the Pth
+    power_user_min_actions: int = 20
+    power_user_percentile: int = 80
+    # Feature tiers by event name. None configured: every event name is a feature, no tiers.
+    core_features: tuple[str, ...] = ()
+    expansion_features: tuple[str, ...] = ()
+    advanced_features: tuple[str, ...] = ()
+    # Events that are not user activity (internal or test traffic, bots): dropped before
+    # user_daily, so no mart counts them. Names or user ids; `*` matches any characters.
+    excluded_events: tuple[str, ...] = ()
+    excluded_users: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -89,12 +107,38 @@ class PulseConfig:
             start_date=_date(env, "PULSE_START_DATE") or "2024-01-01",
             end_date=_date(env, "PULSE_END_DATE"),
             work_dir=_resolve_uri(env.get("PULSE_WORK_DIR") or "./data/work"),
+            analysis_window_days=_int(env, "PULSE_ANALYSIS_WINDOW_DAYS", 30, 7),
+            power_user_rule=(env.get("PULSE_POWER_USER_RULE") or "absolute").strip().lower(),
+            power_user_min_actions=_int(env, "PULSE_POWER_USER_MIN_ACTIONS", 20, 1),
+            power_user_percentile=_int(env, "PULSE_POWER_USER_PERCENTILE", 80, 1),
+            core_features=_names(env, "PULSE_CORE_FEATURES"),
+            expansion_features=_names(env, "PULSE_EXPANSION_FEATURES"),
+            advanced_features=_names(env, "PULSE_ADVANCED_FEATURES"),
+            excluded_events=_names(env, "PULSE_EXCLUDED_EVENTS"),
+            excluded_users=_names(env, "PULSE_EXCLUDED_USERS"),
         )
         scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
         if scheme not in ("", "s3"):
             raise ConfigError(
                 f"PULSE_WAREHOUSE_URI={config.warehouse_uri!r}: use a local path or s3://bucket/prefix"
             )
+        if config.analysis_window_days > 45:
+            # The previous window (usage trend) must fit in the 90 days the marts look back.
+            raise ConfigError(
+                f"PULSE_ANALYSIS_WINDOW_DAYS={config.analysis_window_days} must be <= 45"
+            )
+        if config.power_user_rule not in ("absolute", "percentile"):
+            raise ConfigError(
+                f"PULSE_POWER_USER_RULE={config.power_user_rule!r}: use absolute or percentile"
+            )
+        if config.power_user_percentile > 99:
+            raise ConfigError(
+                f"PULSE_POWER_USER_PERCENTILE={config.power_user_percentile} must be in 1..99"
+            )
+        tiers = [config.core_features, config.expansion_features, config.advanced_features]
+        listed = [name for tier in tiers for name in tier]
+        if len(listed) != len(set(listed)):
+            raise ConfigError("a feature event is listed in more than one tier")
         try:
             ZoneInfo(config.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -138,10 +182,29 @@ class PulseConfig:
             "start_date": "PULSE_START_DATE",
             "end_date": "PULSE_END_DATE",
             "work_dir": "PULSE_WORK_DIR",
+            "analysis_window_days": "PULSE_ANALYSIS_WINDOW_DAYS",
+            "power_user_rule": "PULSE_POWER_USER_RULE",
+            "power_user_min_actions": "PULSE_POWER_USER_MIN_ACTIONS",
+            "power_user_percentile": "PULSE_POWER_USER_PERCENTILE",
+            "core_features": "PULSE_CORE_FEATURES",
+            "expansion_features": "PULSE_EXPANSION_FEATURES",
+            "advanced_features": "PULSE_ADVANCED_FEATURES",
+            "excluded_events": "PULSE_EXCLUDED_EVENTS",
+            "excluded_users": "PULSE_EXCLUDED_USERS",
         }
         assert set(names) == {f.name for f in fields(self)}
+        values = {attr: getattr(self, attr) for attr in names}
         return {
-            env: str(getattr(self, attr))
-            for attr, env in names.items()
-            if getattr(self, attr) is not None
+            names[attr]: ",".join(value) if isinstance(value, tuple) else str(value)
+            for attr, value in values.items()
+            if value is not None
+        }
+
+    @property
+    def feature_tiers(self) -> dict[str, str]:
+        """Feature event name -> tier; empty when no tiers are configured (all events count)."""
+        return {
+            **{name: "core" for name in self.core_features},
+            **{name: "expansion" for name in self.expansion_features},
+            **{name: "advanced" for name in self.advanced_features},
         }
