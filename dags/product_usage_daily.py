@@ -18,7 +18,9 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    leaves X+1.. stale. The dependency on the previous day lives in that job, not in run order:
    it holds a warehouse lock and always continues from a complete state. Nightly runs go back
    at most `PULSE_LATENESS_DAYS` days; older changes are listed in `_runs/active_users/` and
-   recomputed by the next backfill or manual run.
+   recomputed by the next backfill or manual run. Then the engagement marts
+   (`jobs/engagement.py`: user engagement, feature adoption, summary, account health, alerts)
+   for D and every computed day whose 90-day horizon a change reaches.
 4. `publish`: when `PULSE_WAREHOUSE_URI` is object storage (`s3://bucket/prefix`), uploads what
    changed in the local working copy (`PULSE_WORK_DIR`) with boto3, verified, and flips each
    table's `_manifest.json` (`include/pulse/objectstore.py`); a local warehouse needs nothing.
@@ -45,6 +47,16 @@ EVENTS = Asset(name="pulse.events", uri=CONFIG.table_uri("events"))
 QUARANTINE = Asset(name="pulse.quarantine", uri=CONFIG.table_uri("quarantine"))
 USER_DAILY = Asset(name="pulse.user_daily", uri=CONFIG.table_uri("user_daily"))
 ACTIVE_USERS = Asset(name="pulse.active_users", uri=CONFIG.table_uri("marts/active_users"))
+ENGAGEMENT = [
+    Asset(name=f"pulse.{mart}", uri=CONFIG.table_uri(f"marts/{mart}"))
+    for mart in (
+        "user_engagement",
+        "feature_adoption",
+        "engagement_summary",
+        "account_health",
+        "usage_alerts",
+    )
+]
 
 
 @dag(
@@ -107,7 +119,7 @@ def product_usage_daily() -> None:
         run_type = context["dag_run"].run_type
         return build_marts(CONFIG, day, run_type=run_type, run_id=context["run_id"])
 
-    @task(outlets=[EVENTS, QUARANTINE, USER_DAILY, ACTIVE_USERS])
+    @task(outlets=[EVENTS, QUARANTINE, USER_DAILY, ACTIVE_USERS, *ENGAGEMENT])
     def publish() -> dict:
         from include.pulse.tasks import publish
 

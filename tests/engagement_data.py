@@ -424,3 +424,45 @@ def _alerts(out, dt, users, engaged, usage, tiers) -> None:
                 7,
                 key_user,
             )
+
+
+# ---- reference inputs from raw events (for the job on a real warehouse) ---------------------
+
+
+def inputs_from_events(events: list[dict], dts: list[date]) -> dict[str, list[dict]]:
+    """user_daily, user_feature_daily and first-seen rows computed in plain Python."""
+    by_day: dict[tuple[date, str], list[dict]] = defaultdict(list)
+    for event in events:
+        by_day[(event["event_date"], event["user_id"])].append(event)
+    daily, features = [], []
+    for (event_date, user), rows in sorted(by_day.items()):
+        with_account = [(r["event_ts"], r["account_id"]) for r in rows if r["account_id"]]
+        daily.append(
+            {
+                "user_id": user,
+                "event_count": len(rows),
+                "session_count": len({r["session_id"] for r in rows if r["session_id"]}),
+                "first_event_ts": min(r["event_ts"] for r in rows),
+                "last_event_ts": max(r["event_ts"] for r in rows),
+                "account_id": max(with_account)[1] if with_account else None,
+                "event_date": event_date,
+            }
+        )
+        for feature in sorted({r["event_name"] for r in rows}):
+            used = [r for r in rows if r["event_name"] == feature]
+            features.append(
+                {
+                    "user_id": user,
+                    "feature": feature,
+                    "uses": len(used),
+                    "sessions": len({r["session_id"] for r in used if r["session_id"]}),
+                    "event_date": event_date,
+                }
+            )
+    first: dict[str, date] = {}
+    for row in daily:
+        first[row["user_id"]] = min(first.get(row["user_id"], row["event_date"]), row["event_date"])
+    first_seen = [
+        {"dt": dt, "user_id": u, "first_seen_date": f} for dt in dts for u, f in first.items()
+    ]
+    return {"daily": daily, "features": features, "first_seen": first_seen}

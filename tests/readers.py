@@ -26,6 +26,12 @@ TABLES = (
     "users_state",
     "users_archive",
     "marts/active_users",
+    "user_feature_daily",
+    "marts/user_engagement",
+    "marts/feature_adoption",
+    "marts/engagement_summary",
+    "marts/account_health",
+    "marts/usage_alerts",
 )
 
 

@@ -154,6 +154,7 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     for row in mart[-7:]:
         cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
         print("    " + " ".join(f"{cell:>11}" for cell in cells))
+    _engagement(warehouse)
     print("  outputs:")
     print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
     print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
@@ -171,6 +172,33 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
     ok = ok and len(mart) >= len(runs) and published
     return 0 if ok else 1
+
+
+def _engagement(warehouse: Path) -> None:
+    """The last day's engagement headline, segments and alerts (read with the helper)."""
+    from collections import Counter
+
+    from include.pulse.reader import TableNotFoundError, read_table
+
+    try:
+        summary = read_table(warehouse, "marts/engagement_summary").to_pylist()
+    except TableNotFoundError:
+        print("  engagement: no marts yet")
+        return
+    last = max(summary, key=lambda row: row["dt"])
+    day = last["dt"]
+    users = read_table(warehouse, "marts/user_engagement", start=day, end=day).to_pylist()
+    alerts = read_table(warehouse, "marts/usage_alerts", start=day, end=day).to_pylist()
+    print(f"  engagement on {day} (marts/user_engagement, engagement_summary, usage_alerts):")
+    print(
+        f"    {last['total_users']} users active in the window, {last['power_users']} power users"
+        f" ({last['power_user_pct']:.1f}%), median {last['median_actions_per_user']:.0f} actions,"
+        f" dormant {last['dormant_pct']:.1f}%, stickiness {last['dau_mau']:.3f}"
+    )
+    segments = Counter(row["segment"] for row in users)
+    print("    segments: " + ", ".join(f"{k} {v}" for k, v in sorted(segments.items())))
+    fired = Counter(f"{row['alert']}/{row['severity']}" for row in alerts)
+    print("    alerts:   " + (", ".join(f"{k} {v}" for k, v in sorted(fired.items())) or "none"))
 
 
 def _active_users(warehouse: Path) -> list[dict]:

@@ -102,13 +102,14 @@ def ingest_events(config: PulseConfig, day: str, run_id: str | None = None) -> d
 def build_marts(
     config: PulseConfig, day: str, run_type: object = None, run_id: str | None = None
 ) -> dict[str, Any]:
-    """Bring `user_daily`, `users_state` and the `active_users` mart up to date for `day`.
+    """Bring `user_daily`, `users_state`, the `active_users` mart and the engagement marts up
+    to date for `day`.
 
     A scheduled (nightly) run recomputes changes of the last `lateness_days` days only, so its
     cost stays flat; backfills and manual runs recompute every pending change.
     """
     from include.pulse.spark import get_spark
-    from jobs import active_users
+    from jobs import active_users, engagement
 
     the_day = date.fromisoformat(day)
     scheduled = str(getattr(run_type, "value", run_type)) == "scheduled"  # DagRunType or str
@@ -116,6 +117,7 @@ def build_marts(
     spark = get_spark(spark_master(config), app_name=f"pulse-marts-{day}")
     try:
         report = active_users.run(spark, config, the_day, run_id=run_id, late_cutoff=late_cutoff)
+        engaged = engagement.run(spark, config, the_day, run_id=run_id, late_cutoff=late_cutoff)
     finally:
         spark.stop()
     return {
@@ -123,6 +125,8 @@ def build_marts(
         "chain": report["chain"],
         "late_changes_pending": report["late_changes_pending"],
         "active_users": report["active_users"],
+        "engagement_days": engaged["days_recomputed"],
+        "engagement_rows": engaged["rows"],
     }
 
 

@@ -60,7 +60,17 @@ def test_policy(dag):
 
 def test_tables_are_declared_as_assets_updated_when_published(dag):
     outlets = {asset.name for asset in dag.get_task("publish").outlets}
-    assert outlets == {"pulse.events", "pulse.quarantine", "pulse.user_daily", "pulse.active_users"}
+    assert outlets == {
+        "pulse.events",
+        "pulse.quarantine",
+        "pulse.user_daily",
+        "pulse.active_users",
+        "pulse.user_engagement",
+        "pulse.feature_adoption",
+        "pulse.engagement_summary",
+        "pulse.account_health",
+        "pulse.usage_alerts",
+    }
 
 
 def test_schedule_is_a_data_interval_timetable_shortly_after_midnight(dag):
