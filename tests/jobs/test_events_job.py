@@ -104,7 +104,12 @@ def test_no_staging_or_marker_files_are_left_where_readers_glob(forward):
     root = Path(config.warehouse_uri)
     files = [p for t in ("events", "quarantine") for p in (root / t).rglob("*") if p.is_file()]
     assert files
-    assert all(p.suffix == ".parquet" and not p.name.startswith(".") for p in files)
+    # Partition folders hold parquet only; each table's manifest sits beside them (`_`: every
+    # reader skips it).
+    manifests = {p for p in files if p.name == "_manifest.json"}
+    assert manifests == {root / "events" / "_manifest.json", root / "quarantine" / "_manifest.json"}
+    data = [p for p in files if p not in manifests]
+    assert all(p.suffix == ".parquet" and not p.name.startswith((".", "_")) for p in data)
     assert not any((root / "_staging").rglob("*.parquet"))
     # One file per partition: readers do not pay for many tiny files.
     events_dirs = [p for p in (root / "events").iterdir() if p.is_dir()]
