@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("PULSE_LANDING_URI", str(DATA / "landing"))
     os.environ.setdefault("PULSE_WAREHOUSE_URI", str(DATA / "warehouse"))
+    # Feature tiers of the synthetic product (event names), for the engagement marts.
+    os.environ.setdefault(
+        "PULSE_CORE_FEATURES", "dashboard_viewed,search_performed,report_exported"
+    )
+    os.environ.setdefault(
+        "PULSE_EXPANSION_FEATURES", "dashboard_created,comment_added,file_uploaded,invite_sent"
+    )
+    os.environ.setdefault("PULSE_ADVANCED_FEATURES", "feature_used,notification_clicked")
     # The schedule ends with the demo's data: no run waits for a day that will never land.
     os.environ["PULSE_START_DATE"] = first.isoformat()
     os.environ["PULSE_END_DATE"] = last.isoformat()
