@@ -345,7 +345,7 @@ def _accounts(out, dt, users, engaged, usage, tiers) -> None:
                 "power_users": sum(1 for u in members.values() if u["power"]),
                 "mom_change": actions / previous - 1 if previous else None,
                 "core_feature_adoption_pct": 100 * len(core_users) / len(members) if core else None,
-                "health_score": round1(sum(u["health"] for u in members.values()) / len(members)),
+                "health_score": sum(u["health"] for u in members.values()) / len(members),
                 "weekly": weekly,
                 "users_8w": sum(1 for e in eight if e > 0),
                 "top_share_8w": max(eight) / sum(eight),
