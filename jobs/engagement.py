@@ -599,18 +599,20 @@ def plan_days(
     changed: set[date],
     computed: set[date],
     late_cutoff: date | None,
+    horizon_days: int | None = HORIZON_DAYS,
 ) -> tuple[list[date], set[date], set[date]]:
     """(days to recompute, changes consumed, changes left pending).
 
-    A change on X alters the snapshots of [X, X+89]: every computed day there is recomputed,
-    and the run's own day always is. A nightly run (`late_cutoff`) leaves changes older than
-    the cutoff pending (their marks stay for a backfill) and does not go before the cutoff.
+    A change on X alters the snapshots of [X, X + horizon_days - 1] (None: every snapshot from
+    X on): every computed day there is recomputed, and the run's own day always is. A nightly
+    run (`late_cutoff`) leaves changes older than the cutoff pending (their marks stay for a
+    backfill) and does not go before the cutoff.
     """
     pending = {c for c in changed if late_cutoff is not None and c < late_cutoff}
     consumed = changed - pending
     targets = {day}
     for change in consumed:
-        reach = change + timedelta(days=HORIZON_DAYS - 1)
+        reach = date.max if horizon_days is None else change + timedelta(days=horizon_days - 1)
         targets |= {d for d in computed if change <= d <= reach}
     return sorted(targets), consumed, pending
 

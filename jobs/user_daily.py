@@ -10,8 +10,9 @@ PULSE_TIMEZONE, exactly as in `events`.
 Which dates to rebuild: the `events` job leaves a mark (`_marks/user_daily/`) for every events
 partition it republishes; `refresh` rebuilds the marked dates (and any events partition that has
 no `user_daily` partition yet, or lost its events), then hands the dates on to the users-state
-chain and the engagement marts through marks of its own (`_marks/users_state/`,
-`_marks/engagement/`). The transforms are pure; `refresh` does I/O.
+chain, the engagement marts and the retention marts through marks of their own
+(`_marks/users_state/`, `_marks/engagement/`, `_marks/retention/`). The transforms are pure;
+`refresh` does I/O.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ USER_DAILY_SCHEMA = T.StructType(
         T.StructField("last_event_ts", T.TimestampType(), False),
         T.StructField("platform", T.StringType(), True),  # of the day's last event that has one
         T.StructField("account_id", T.StringType(), True),  # likewise
+        # Of the day's first event that has one: on a user's first active day, the attributes
+        # the user arrived with (retention cohort breakdowns).
+        T.StructField("first_platform", T.StringType(), True),
+        T.StructField("first_channel", T.StringType(), True),
+        T.StructField("first_plan", T.StringType(), True),
         T.StructField("event_date", T.DateType(), False),  # the partition column
     ]
 )
@@ -92,6 +98,12 @@ def _last_known(column: str) -> Column:
     return latest[column]
 
 
+def _first_known(column: str) -> Column:
+    """The value of `column` on the earliest event where it is set (ties: the smaller value)."""
+    earliest = F.min(F.when(F.col(column).isNotNull(), F.struct("event_ts", column)))
+    return earliest[column]
+
+
 def user_daily(events: DataFrame) -> DataFrame:
     """Events -> one row per (event_date, user_id) with the day's activity summary."""
     daily = events.groupBy("event_date", "user_id").agg(
@@ -102,6 +114,9 @@ def user_daily(events: DataFrame) -> DataFrame:
         F.max("event_ts").alias("last_event_ts"),
         _last_known("platform").alias("platform"),
         _last_known("account_id").alias("account_id"),
+        _first_known("platform").alias("first_platform"),
+        _first_known("channel").alias("first_channel"),
+        _first_known("plan").alias("first_plan"),
     )
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in USER_DAILY_SCHEMA.fields])
 
@@ -172,6 +187,7 @@ def refresh(
             for d in dates:
                 warehouse.mark("users_state", d)
                 warehouse.mark("engagement", d)
+                warehouse.mark("retention", d)
             for d in dates:
                 for table in ("user_daily", "user_feature_daily"):
                     folder = staging / table / f"event_date={d}"

@@ -195,8 +195,16 @@ def _engagement(warehouse: Path) -> None:
         return
     last = max(summary, key=lambda row: row["dt"])
     day = last["dt"]
-    users = read_table(warehouse, "marts/user_engagement", start=day, end=day).to_pylist()
-    alerts = read_table(warehouse, "marts/usage_alerts", start=day, end=day).to_pylist()
+
+    def rows(table: str) -> list[dict]:
+        # A mart with nothing to say (no alert fired yet) has never published a partition.
+        try:
+            return read_table(warehouse, table, start=day, end=day).to_pylist()
+        except TableNotFoundError:
+            return []
+
+    users = rows("marts/user_engagement")
+    alerts = rows("marts/usage_alerts")
     print(f"  engagement on {day} (marts/user_engagement, engagement_summary, usage_alerts):")
     print(
         f"    {last['total_users']} users active in the window, {last['power_users']} power users"

@@ -90,6 +90,17 @@ class PulseConfig:
     # user_daily, so no mart counts them. Names or user ids; `*` matches any characters.
     excluded_events: tuple[str, ...] = ()
     excluded_users: tuple[str, ...] = ()
+    # Retention marts (jobs/retention.py): how many cohorts of each grain, and periods per
+    # cohort; the start event defining a cohort (None: the first active day) and the event
+    # that counts as a return (None: any activity).
+    retention_day_cohorts: int = 60
+    retention_day_periods: int = 31
+    retention_week_cohorts: int = 26
+    retention_week_periods: int = 26
+    retention_month_cohorts: int = 12
+    retention_month_periods: int = 12
+    retention_start_event: str | None = None
+    retention_return_event: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -116,6 +127,15 @@ class PulseConfig:
             advanced_features=_names(env, "PULSE_ADVANCED_FEATURES"),
             excluded_events=_names(env, "PULSE_EXCLUDED_EVENTS"),
             excluded_users=_names(env, "PULSE_EXCLUDED_USERS"),
+            retention_day_cohorts=_int(env, "PULSE_RETENTION_DAY_COHORTS", 60, 1),
+            retention_day_periods=_int(env, "PULSE_RETENTION_DAY_PERIODS", 31, 1),
+            retention_week_cohorts=_int(env, "PULSE_RETENTION_WEEK_COHORTS", 26, 1),
+            retention_week_periods=_int(env, "PULSE_RETENTION_WEEK_PERIODS", 26, 1),
+            retention_month_cohorts=_int(env, "PULSE_RETENTION_MONTH_COHORTS", 12, 1),
+            retention_month_periods=_int(env, "PULSE_RETENTION_MONTH_PERIODS", 12, 1),
+            retention_start_event=(env.get("PULSE_RETENTION_START_EVENT") or "").strip() or None,
+            retention_return_event=(env.get("PULSE_RETENTION_RETURN_EVENT") or "").strip()
+            or None,
         )
         scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
         if scheme not in ("", "s3"):
@@ -191,6 +211,13 @@ class PulseConfig:
             "advanced_features": "PULSE_ADVANCED_FEATURES",
             "excluded_events": "PULSE_EXCLUDED_EVENTS",
             "excluded_users": "PULSE_EXCLUDED_USERS",
+            **{
+                f"retention_{grain}_{what}": f"PULSE_RETENTION_{grain.upper()}_{what.upper()}"
+                for grain in ("day", "week", "month")
+                for what in ("cohorts", "periods")
+            },
+            "retention_start_event": "PULSE_RETENTION_START_EVENT",
+            "retention_return_event": "PULSE_RETENTION_RETURN_EVENT",
         }
         assert set(names) == {f.name for f in fields(self)}
         values = {attr: getattr(self, attr) for attr in names}

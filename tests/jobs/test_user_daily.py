@@ -30,22 +30,38 @@ def at(hour: int, day: int = 13) -> datetime:
 def test_one_row_per_user_and_day_with_the_days_activity(spark):
     events = spark.createDataFrame(
         [
+            # The first event with a channel comes after the first with a platform.
             event(event_ts=at(9), session_id="s1", platform="web", account_id="a1"),
-            event(event_ts=at(11), session_id="s1", event_name="click", platform="ios"),
+            event(
+                event_ts=at(11), session_id="s1", event_name="click", platform="ios", channel="ads"
+            ),
             # The day's latest event has no platform: the latest known one (ios) is kept.
             event(event_ts=at(12), session_id="s2", event_name="click"),
             event(event_ts=at(13), session_id=None, event_name="click"),
             event(user_id="u2", event_ts=at(8)),
             # Another date is another row, even for the same user.
-            event(event_ts=at(10, 14), event_date=date(2024, 3, 14), platform="web"),
+            event(event_ts=at(10, 14), event_date=date(2024, 3, 14), platform="web", plan="pro"),
         ],
         EVENTS_SCHEMA,
     )
     expected = spark.createDataFrame(
         [
-            ("u1", 4, 2, 2, at(9), at(13), "ios", "a1", DAY),
-            ("u2", 1, 0, 1, at(8), at(8), None, None, DAY),
-            ("u1", 1, 0, 1, at(10, 14), at(10, 14), "web", None, date(2024, 3, 14)),
+            ("u1", 4, 2, 2, at(9), at(13), "ios", "a1", "web", "ads", None, DAY),
+            ("u2", 1, 0, 1, at(8), at(8), None, None, None, None, None, DAY),
+            (
+                "u1",
+                1,
+                0,
+                1,
+                at(10, 14),
+                at(10, 14),
+                "web",
+                None,
+                "web",
+                None,
+                "pro",
+                date(2024, 3, 14),
+            ),
         ],
         USER_DAILY_SCHEMA,
     )
