@@ -20,7 +20,8 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    at most `PULSE_LATENESS_DAYS` days; older changes are listed in `_runs/active_users/` and
    recomputed by the next backfill or manual run. Then the engagement marts
    (`jobs/engagement.py`: user engagement, feature adoption, summary, account health, alerts)
-   for D and every computed day whose 90-day horizon a change reaches.
+   for D and every computed day whose 90-day horizon a change reaches, and the retention marts
+   (`jobs/retention.py`: cohort matrix and curve) for D and every computed day after a change.
 4. `publish`: when `PULSE_WAREHOUSE_URI` is object storage (`s3://bucket/prefix`), uploads what
    changed in the local working copy (`PULSE_WORK_DIR`) with boto3, verified, and flips each
    table's `_manifest.json` (`include/pulse/objectstore.py`); a local warehouse needs nothing.
@@ -56,6 +57,10 @@ ENGAGEMENT = [
         "account_health",
         "usage_alerts",
     )
+]
+RETENTION = [
+    Asset(name=f"pulse.{mart}", uri=CONFIG.table_uri(f"marts/{mart}"))
+    for mart in ("retention_cohorts", "retention_curve")
 ]
 
 
@@ -119,7 +124,7 @@ def product_usage_daily() -> None:
         run_type = context["dag_run"].run_type
         return build_marts(CONFIG, day, run_type=run_type, run_id=context["run_id"])
 
-    @task(outlets=[EVENTS, QUARANTINE, USER_DAILY, ACTIVE_USERS, *ENGAGEMENT])
+    @task(outlets=[EVENTS, QUARANTINE, USER_DAILY, ACTIVE_USERS, *ENGAGEMENT, *RETENTION])
     def publish() -> dict:
         from include.pulse.tasks import publish
 

@@ -32,6 +32,8 @@ TABLES = (
     "marts/engagement_summary",
     "marts/account_health",
     "marts/usage_alerts",
+    "marts/retention_cohorts",
+    "marts/retention_curve",
 )
 
 

@@ -163,6 +163,7 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
         cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
         print("    " + " ".join(f"{cell:>11}" for cell in cells))
     _engagement(warehouse)
+    _retention(warehouse)
     print("  outputs:")
     print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
     print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
@@ -215,6 +216,35 @@ def _engagement(warehouse: Path) -> None:
     print("    segments: " + ", ".join(f"{k} {v}" for k, v in sorted(segments.items())))
     fired = Counter(f"{row['alert']}/{row['severity']}" for row in alerts)
     print("    alerts:   " + (", ".join(f"{k} {v}" for k, v in sorted(fired.items())) or "none"))
+
+
+def _retention(warehouse: Path) -> None:
+    """The last snapshot's weekly cohort triangle, and the heatmap written next to the mart."""
+    from include.pulse.reader import read_table, tables
+    from include.pulse.reports import write_retention_heatmap
+
+    line = tables(warehouse).get("marts/retention_cohorts")
+    if line is None:
+        print("  retention: no mart yet")
+        return
+    day = line["last"]
+    rows = read_table(warehouse, "marts/retention_cohorts", start=day, end=day).to_pylist()
+    weekly = [r for r in rows if r["grain"] == "week" and r["dimension"] == "all"]
+    print(f"  retention on {day} (marts/retention_cohorts, weekly cohorts, % active in week k):")
+    width = 1 + max(r["period_number"] for r in weekly)
+    print("    cohort       users " + " ".join(f"{'k=' + str(k):>6}" for k in range(width)))
+    for cohort in sorted({r["cohort_start"] for r in weekly}):
+        cells = {r["period_number"]: r for r in weekly if r["cohort_start"] == cohort}
+        size = cells[0]["cohort_size"]
+        rates = " ".join(
+            f"{100 * cells[k]['retention_rate']:>5.1f}{'' if cells[k]['is_complete'] else '*'}"
+            if k in cells
+            else " " * 6
+            for k in range(width)
+        )
+        print(f"    {cohort}  {size:>5} {rates}")
+    print("    (* the week has not ended: can still grow)")
+    print(f"  retention heatmap: {write_retention_heatmap(warehouse)}")
 
 
 def _active_users(warehouse: Path) -> list[dict]:

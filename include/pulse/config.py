@@ -134,8 +134,7 @@ class PulseConfig:
             retention_month_cohorts=_int(env, "PULSE_RETENTION_MONTH_COHORTS", 12, 1),
             retention_month_periods=_int(env, "PULSE_RETENTION_MONTH_PERIODS", 12, 1),
             retention_start_event=(env.get("PULSE_RETENTION_START_EVENT") or "").strip() or None,
-            retention_return_event=(env.get("PULSE_RETENTION_RETURN_EVENT") or "").strip()
-            or None,
+            retention_return_event=(env.get("PULSE_RETENTION_RETURN_EVENT") or "").strip() or None,
         )
         scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
         if scheme not in ("", "s3"):

@@ -102,14 +102,14 @@ def ingest_events(config: PulseConfig, day: str, run_id: str | None = None) -> d
 def build_marts(
     config: PulseConfig, day: str, run_type: object = None, run_id: str | None = None
 ) -> dict[str, Any]:
-    """Bring `user_daily`, `users_state`, the `active_users` mart and the engagement marts up
-    to date for `day`.
+    """Bring `user_daily`, `users_state`, the `active_users` mart, the engagement marts and the
+    retention marts up to date for `day`.
 
     A scheduled (nightly) run recomputes changes of the last `lateness_days` days only, so its
     cost stays flat; backfills and manual runs recompute every pending change.
     """
     from include.pulse.spark import get_spark
-    from jobs import active_users, engagement
+    from jobs import active_users, engagement, retention
 
     the_day = date.fromisoformat(day)
     scheduled = str(getattr(run_type, "value", run_type)) == "scheduled"  # DagRunType or str
@@ -118,6 +118,7 @@ def build_marts(
     try:
         report = active_users.run(spark, config, the_day, run_id=run_id, late_cutoff=late_cutoff)
         engaged = engagement.run(spark, config, the_day, run_id=run_id, late_cutoff=late_cutoff)
+        retained = retention.run(spark, config, the_day, run_id=run_id, late_cutoff=late_cutoff)
     finally:
         spark.stop()
     return {
@@ -127,6 +128,8 @@ def build_marts(
         "active_users": report["active_users"],
         "engagement_days": engaged["days_recomputed"],
         "engagement_rows": engaged["rows"],
+        "retention_days": retained["days_recomputed"],
+        "retention_rows": retained["rows"],
     }
 
 

@@ -70,6 +70,8 @@ def test_tables_are_declared_as_assets_updated_when_published(dag):
         "pulse.engagement_summary",
         "pulse.account_health",
         "pulse.usage_alerts",
+        "pulse.retention_cohorts",
+        "pulse.retention_curve",
     }
 
 

@@ -6,6 +6,7 @@ identical marts. Outputs are read back with pyarrow, as analysts do."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -139,6 +140,28 @@ def test_a_late_event_recomputes_the_snapshots_it_reaches(spark, forward):
     # Running the day again recomputes only its own snapshot, to the same rows.
     assert retention.run(spark, config, D)["days_recomputed"] == [str(D)]
     assert published(config, "marts/retention_cohorts", COHORT_KEY) == now
+
+
+def test_the_heatmap_shows_the_weekly_cohorts_of_the_last_snapshot(forward):
+    from include.pulse.reports import write_retention_heatmap
+
+    config, _, _, _ = forward
+    path = write_retention_heatmap(config.local_warehouse)
+    assert path == config.local_warehouse / "marts/retention_cohorts/_heatmap_week.html"
+    page = path.read_text()
+    weekly = {
+        key: row
+        for key, row in published(config, "marts/retention_cohorts", COHORT_KEY)[D].items()
+        if key[0] == "week" and key[3] == "all"
+    }
+    cohorts = sorted({key[1] for key in weekly})
+    assert re.findall(r"<tr><th>([\d-]+)</th>", page) == [str(c) for c in cohorts]
+    shown = re.findall(r'title="(\d+) of (\d+)">([\d.]+)%', page)
+    assert len(shown) == len(weekly)
+    assert sorted(shown) == sorted(
+        (str(r["retained"]), str(r["cohort_size"]), f"{100 * r['retention_rate']:.1f}")
+        for r in weekly.values()
+    )
 
 
 def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory, forward):
