@@ -30,7 +30,7 @@ from include.pulse.quality import QualityGate
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
 from jobs import user_daily
-from jobs.engagement import plan_days
+from jobs.engagement import PANDAS_CHECK_ROWS, plan_days
 from jobs.events import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -349,8 +349,14 @@ def run(
                 frame.coalesce(1).write.partitionBy("dt").parquet(str(staging / table))
                 written = spark.read.schema(SCHEMAS[table]).parquet(str(staging / table))
                 counts[table] = written.count()
-                # Each GX expectation on a Spark frame is a Spark job: validate in pandas.
-                quality.validate(written.toPandas(), table.removeprefix("marts/"), parameters=None)
+                # Small marts are validated in pandas: each GX expectation on a Spark frame is
+                # a Spark job, which costs more than the data.
+                small = counts[table] <= PANDAS_CHECK_ROWS
+                checked = written.toPandas() if small else written.persist()
+                quality.validate(checked, table.removeprefix("marts/"))
+                if not small:
+                    written.unpersist()
+            marts["marts/retention_cohorts"].unpersist()
             watch.lap("compute_and_audit")
             for d in dts:
                 for table in MARTS:

@@ -18,6 +18,7 @@ chain, the engagement marts and the retention marts through marks of their own
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -92,16 +93,10 @@ def user_feature_daily(events: DataFrame) -> DataFrame:
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in USER_FEATURE_DAILY_SCHEMA.fields])
 
 
-def _last_known(column: str) -> Column:
-    """The value of `column` on the latest event where it is set (ties: the larger value)."""
-    latest = F.max(F.when(F.col(column).isNotNull(), F.struct("event_ts", column)))
-    return latest[column]
-
-
-def _first_known(column: str) -> Column:
-    """The value of `column` on the earliest event where it is set (ties: the smaller value)."""
-    earliest = F.min(F.when(F.col(column).isNotNull(), F.struct("event_ts", column)))
-    return earliest[column]
+def _on_event(pick: Callable[[Column], Column], column: str) -> Column:
+    """The value of `column` on the event `pick` (F.min: earliest, F.max: latest) chooses among
+    those where it is set (ties: the smaller / larger value)."""
+    return pick(F.when(F.col(column).isNotNull(), F.struct("event_ts", column)))[column]
 
 
 def user_daily(events: DataFrame) -> DataFrame:
@@ -112,11 +107,11 @@ def user_daily(events: DataFrame) -> DataFrame:
         F.count_distinct("event_name").alias("distinct_event_names"),
         F.min("event_ts").alias("first_event_ts"),
         F.max("event_ts").alias("last_event_ts"),
-        _last_known("platform").alias("platform"),
-        _last_known("account_id").alias("account_id"),
-        _first_known("platform").alias("first_platform"),
-        _first_known("channel").alias("first_channel"),
-        _first_known("plan").alias("first_plan"),
+        _on_event(F.max, "platform").alias("platform"),
+        _on_event(F.max, "account_id").alias("account_id"),
+        _on_event(F.min, "platform").alias("first_platform"),
+        _on_event(F.min, "channel").alias("first_channel"),
+        _on_event(F.min, "plan").alias("first_plan"),
     )
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in USER_DAILY_SCHEMA.fields])
 

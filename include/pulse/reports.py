@@ -83,16 +83,13 @@ def retention_heatmap(
 def write_retention_heatmap(warehouse: Path, grain: str = "week") -> Path | None:
     """Write the heatmap of the latest `retention_cohorts` snapshot (all users) next to the
     mart, as `marts/retention_cohorts/_heatmap_<grain>.html`; None when there is no mart yet."""
-    from include.pulse.reader import TableNotFoundError, read_table, tables
+    from include.pulse.reader import read_table, tables
 
-    try:
-        last = tables(warehouse)["marts/retention_cohorts"]["last"]
-    except KeyError:
+    line = tables(warehouse).get("marts/retention_cohorts")
+    if line is None:
         return None
-    try:
-        snapshot = read_table(warehouse, "marts/retention_cohorts", start=last, end=last)
-    except TableNotFoundError:
-        return None
+    last = line["last"]
+    snapshot = read_table(warehouse, "marts/retention_cohorts", start=last, end=last)
     cells = [
         row for row in snapshot.to_pylist() if row["grain"] == grain and row["dimension"] == "all"
     ]
