@@ -33,6 +33,7 @@ from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
 from include.pulse.quality import QualityGate
+from include.pulse.snapshots import publish_snapshots, stage_and_audit
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
 from jobs import user_daily
@@ -47,7 +48,6 @@ INACTIVE_WARNING, INACTIVE_HIGH = 14, 30
 DECLINE_HIGH, DECLINE_CRITICAL = 0.75, 0.5  # usage_trend below: a >25% / >50% decline
 FEATURE_UNUSED_DAYS = 14
 KEY_USER_INACTIVE_DAYS = 7
-PANDAS_CHECK_ROWS = 200_000
 HEALTH_WEIGHTS = {"recency": 0.30, "frequency": 0.25, "depth": 0.25, "breadth": 0.20}
 
 MARTS = (
@@ -643,24 +643,16 @@ def run(
         staging = warehouse.new_staging("engagement", f"dt={day}")
         try:
             marts = engagement_marts(_read_inputs(spark, warehouse, dts), dts, rules)
-            counts: dict[str, int] = {}
-            for table, frame in marts.items():
-                frame.coalesce(1).write.partitionBy("dt").parquet(str(staging / table))
-                written = spark.read.schema(SCHEMAS[table]).parquet(str(staging / table))
-                counts[table] = written.count()
-                parameters = {"days": len(dts)} if table.endswith("summary") else None
-                # Small marts are validated in pandas: each GX expectation on a Spark frame is
-                # a Spark job, which costs more than the data.
-                checked = written.toPandas() if counts[table] <= PANDAS_CHECK_ROWS else written
-                quality.validate(checked, table.removeprefix("marts/"), parameters=parameters)
+            counts = stage_and_audit(
+                spark,
+                staging,
+                marts,
+                SCHEMAS,
+                quality,
+                parameters={"marts/engagement_summary": {"days": len(dts)}},
+            )
             watch.lap("compute_and_audit")
-            for d in dts:
-                for table in MARTS:
-                    staged = staging / table / f"dt={d}"
-                    warehouse.publish_partition(
-                        staged if staged.is_dir() else None,
-                        warehouse.partition(table, ("dt", d.isoformat())),
-                    )
+            publish_snapshots(warehouse, staging, MARTS, dts)
             warehouse.clear_marks([p for d in consumed for p in marks.get(d.isoformat(), [])])
             watch.lap("publish")
             report = {

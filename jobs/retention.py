@@ -27,10 +27,11 @@ from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
 from include.pulse.quality import QualityGate
+from include.pulse.snapshots import publish_snapshots, stage_and_audit
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
 from jobs import user_daily
-from jobs.engagement import PANDAS_CHECK_ROWS, plan_days
+from jobs.engagement import plan_days
 from jobs.events import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -344,27 +345,10 @@ def run(
         staging = warehouse.new_staging("retention", f"dt={day}")
         try:
             marts = retention_marts(_read_inputs(spark, warehouse, dts, rules), dts, rules)
-            counts: dict[str, int] = {}
-            for table, frame in marts.items():
-                frame.coalesce(1).write.partitionBy("dt").parquet(str(staging / table))
-                written = spark.read.schema(SCHEMAS[table]).parquet(str(staging / table))
-                counts[table] = written.count()
-                # Small marts are validated in pandas: each GX expectation on a Spark frame is
-                # a Spark job, which costs more than the data.
-                small = counts[table] <= PANDAS_CHECK_ROWS
-                checked = written.toPandas() if small else written.persist()
-                quality.validate(checked, table.removeprefix("marts/"))
-                if not small:
-                    written.unpersist()
+            counts = stage_and_audit(spark, staging, marts, SCHEMAS, quality)
             marts["marts/retention_cohorts"].unpersist()
             watch.lap("compute_and_audit")
-            for d in dts:
-                for table in MARTS:
-                    staged = staging / table / f"dt={d}"
-                    warehouse.publish_partition(
-                        staged if staged.is_dir() else None,
-                        warehouse.partition(table, ("dt", d.isoformat())),
-                    )
+            publish_snapshots(warehouse, staging, MARTS, dts)
             warehouse.clear_marks([p for d in consumed for p in marks.get(d.isoformat(), [])])
             watch.lap("publish")
             report = {
