@@ -193,7 +193,9 @@ def run(
     watch = Stopwatch("active_users")
     warehouse = Warehouse(config.local_warehouse, run_id=run_id)
     quality = QualityGate(
-        warehouse.root / "_quality" / "active_users" / f"dt={day}", run_id or day.isoformat()
+        warehouse.root / "_quality" / "active_users" / f"dt={day}",
+        run_id or day.isoformat(),
+        pandas_rows=config.quality_pandas_rows,
     )
     with warehouse.lock("marts"):
         exclusions = user_daily.Exclusions(config.excluded_events, config.excluded_users)

@@ -332,7 +332,9 @@ def run(
     warehouse = Warehouse(config.local_warehouse, run_id=run_id)
     rules = Rules.from_config(config)
     quality = QualityGate(
-        warehouse.root / "_quality" / "retention" / f"dt={day}", run_id or day.isoformat()
+        warehouse.root / "_quality" / "retention" / f"dt={day}",
+        run_id or day.isoformat(),
+        pandas_rows=config.quality_pandas_rows,
     )
     with warehouse.lock("marts"):
         marks = warehouse.marks("retention")

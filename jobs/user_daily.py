@@ -174,8 +174,7 @@ def refresh(
                     )
                     if quality is not None and (staging / table).exists():
                         written = spark.read.schema(schema).parquet(str(staging / table))
-                        quality.validate(written.persist(), table)
-                        written.unpersist()
+                        quality.validate_written(written, table)
                 events.unpersist()
             # The users-state chain must be recomputed from each of these dates: mark before
             # publishing, so a failure in between leaves work pending rather than lost.

@@ -23,6 +23,12 @@ from zoneinfo import ZoneInfo
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(REPO_ROOT / ".venv" / "bin" / "airflow")
 TERMINAL = {"success", "failed"}
+# SQLite's default busy timeout is 5 s: with the scheduler, the API server and a CLI writing the
+# same database on a loaded 2-core machine, a write (e.g. `airflow backfill create`) can give up
+# with "database is locked". Waiting up to a minute for the lock makes that a delay, not an error.
+# Read by Airflow through `[database] sql_alchemy_connect_args` (an import path to this dict).
+SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 60}
+MODULE = "include.demo.airflow_local"  # its import path, also when run as a script
 
 
 class AirflowError(RuntimeError):
@@ -53,6 +59,7 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{MODULE}.SQLITE_CONNECT_ARGS",
         "PYTHONPATH": str(REPO_ROOT),
         # standalone starts its components as `airflow ...` subprocesses: the venv's must win.
         "PATH": f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",

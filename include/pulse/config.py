@@ -101,6 +101,9 @@ class PulseConfig:
     retention_month_periods: int = 12
     retention_start_event: str | None = None
     retention_return_event: str | None = None
+    # Quality checks (GX): a written table up to this many rows is collected to the driver and
+    # validated with pandas, a bigger one with Spark (0: always Spark).
+    quality_pandas_rows: int = 200_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -135,6 +138,7 @@ class PulseConfig:
             retention_month_periods=_int(env, "PULSE_RETENTION_MONTH_PERIODS", 12, 1),
             retention_start_event=(env.get("PULSE_RETENTION_START_EVENT") or "").strip() or None,
             retention_return_event=(env.get("PULSE_RETENTION_RETURN_EVENT") or "").strip() or None,
+            quality_pandas_rows=_int(env, "PULSE_QUALITY_PANDAS_ROWS", 200_000),
         )
         scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
         if scheme not in ("", "s3"):
@@ -217,6 +221,7 @@ class PulseConfig:
             },
             "retention_start_event": "PULSE_RETENTION_START_EVENT",
             "retention_return_event": "PULSE_RETENTION_RETURN_EVENT",
+            "quality_pandas_rows": "PULSE_QUALITY_PANDAS_ROWS",
         }
         assert set(names) == {f.name for f in fields(self)}
         values = {attr: getattr(self, attr) for attr in names}

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 BLOCKING = "critical"
+# Written tables up to this many rows are validated in pandas by default (`validate_written`,
+# PULSE_QUALITY_PANDAS_ROWS): on a Spark frame each GX metric is a Spark job, which costs more
+# than the data for a day's few rows.
+PANDAS_CHECK_ROWS = 200_000
 
 
 class QualityError(RuntimeError):
@@ -98,12 +102,13 @@ def describe(result: ExpectationValidationResult) -> str:
 class QualityGate:
     """Validations of one run, written with their Data Docs under `out_dir`."""
 
-    def __init__(self, out_dir: Path, run_name: str) -> None:
+    def __init__(self, out_dir: Path, run_name: str, pandas_rows: int = PANDAS_CHECK_ROWS) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.out_dir = out_dir
         self.run_name = run_name
+        self.pandas_rows = pandas_rows
         # The folder shows the latest attempt of the day, pass or fail.
         shutil.rmtree(out_dir, ignore_errors=True)
         self.summaries: dict[str, dict[str, Any]] = {}
@@ -180,6 +185,25 @@ class QualityGate:
                 + detail
             )
         return summary
+
+    def validate_written(
+        self,
+        frame: DataFrame,
+        suite: str,
+        parameters: dict[str, Any] | None = None,
+    ) -> int:
+        """Validate a table just written (`frame` reads it back); return its row count.
+
+        Up to `self.pandas_rows` rows it is collected once and checked with pandas, above it is
+        cached and checked with Spark. So a suite must mean the same on both engines: a type
+        check lists the type as Spark and as pandas name it (see `expectations/events.json`)."""
+        rows = frame.count()
+        if rows <= self.pandas_rows:
+            self.validate(frame.toPandas(), suite, parameters=parameters)
+        else:
+            self.validate(frame.persist(), suite, parameters=parameters)
+            frame.unpersist()
+        return rows
 
     def write_docs(self) -> Path:
         """Build the Data Docs site of this run's validations; return its index page."""

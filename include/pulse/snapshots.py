@@ -14,10 +14,6 @@ from pyspark.sql import types as T
 from include.pulse.quality import QualityGate
 from include.pulse.warehouse import Warehouse
 
-# Marts up to this many rows are validated in pandas: each GX expectation on a Spark frame is
-# a Spark job, which costs more than the data.
-PANDAS_CHECK_ROWS = 200_000
-
 
 def stage_and_audit(
     spark: SparkSession,
@@ -33,14 +29,9 @@ def stage_and_audit(
     for table, frame in marts.items():
         frame.coalesce(1).write.partitionBy("dt").parquet(str(staging / table))
         written = spark.read.schema(schemas[table]).parquet(str(staging / table))
-        counts[table] = written.count()
-        small = counts[table] <= PANDAS_CHECK_ROWS
-        checked = written.toPandas() if small else written.persist()
-        quality.validate(
-            checked, table.removeprefix("marts/"), parameters=(parameters or {}).get(table)
+        counts[table] = quality.validate_written(
+            written, table.removeprefix("marts/"), parameters=(parameters or {}).get(table)
         )
-        if not small:
-            written.unpersist()
     return counts
 
 

@@ -1,0 +1,92 @@
+"""`QualityGate.validate_written` checks a small table in pandas and a big one in Spark: both
+engines must pass and fail the same rows of the same suites."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from include.pulse.quality import QualityError, QualityGate
+from jobs.events import EVENTS_SCHEMA
+from jobs.user_daily import USER_DAILY_SCHEMA
+
+pytestmark = pytest.mark.integration
+
+TS = datetime(2024, 3, 13, 10, tzinfo=UTC)
+LATER = datetime(2024, 3, 13, 11, tzinfo=UTC)
+DAY = date(2024, 3, 13)
+
+
+def user_daily_row(user: str, events: int, names: int, first=TS, last=LATER) -> tuple:
+    return (user, events, 1, names, first, last, "web", None, "web", None, None, DAY)
+
+
+def event_row(event_id: str | None, user: str, name: str, ts: datetime = TS) -> tuple:
+    return (event_id, user, name, ts, None, "web", None, None, None, None, "a.jsonl", DAY, DAY)
+
+
+def check(spark, tmp_path, rows, schema, suite, pandas_rows, parameters=None):
+    """Rows count, or the failed expectations (what failed, not the engine's wording)."""
+    gate = QualityGate(tmp_path / f"{suite}-{pandas_rows}", "test", pandas_rows=pandas_rows)
+    frame = spark.createDataFrame(rows, schema)
+    try:
+        return gate.validate_written(frame, suite, parameters=parameters)
+    except QualityError as exc:
+        lines = str(exc).splitlines()[1:]
+        return sorted(line.strip().split(" failed")[0] for line in lines)
+
+
+CASES = {
+    "user_daily: clean": (
+        "user_daily",
+        [user_daily_row("u1", 3, 2), user_daily_row("u2", 1, 1)],
+        2,
+    ),
+    "user_daily: duplicate user, names above events, last before first": (
+        "user_daily",
+        [
+            user_daily_row("u1", 3, 2),
+            user_daily_row("u1", 2, 3),
+            user_daily_row("u2", 1, 1, first=LATER, last=TS),
+        ],
+        [
+            "expect_column_pair_values_a_to_be_greater_than_b()",
+            "expect_column_pair_values_a_to_be_greater_than_b()",
+            "expect_compound_columns_to_be_unique(event_date,user_id)",
+        ],
+    ),
+    "events: clean": (
+        "events",
+        [event_row("e1", "u1", "page_view"), event_row("e2", "u2", "signup")],
+        2,
+    ),
+    "events: duplicate id, bad name, empty user, too late": (
+        "events",
+        [
+            event_row("e1", "u1", "page_view"),
+            event_row("e1", "", "bad name!"),
+            event_row("e3", "u3", "page_view", ts=datetime(2024, 3, 20, tzinfo=UTC)),
+        ],
+        [
+            "expect_column_max_to_be_between(event_ts)",
+            "expect_column_value_lengths_to_be_between(user_id)",
+            "expect_column_values_to_be_unique(event_id)",
+            "expect_column_values_to_match_regex(event_name)",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_pandas_and_spark_give_the_same_verdict(spark, tmp_path, case):
+    suite, rows, expected = CASES[case]
+    schema = {"user_daily": USER_DAILY_SCHEMA, "events": EVENTS_SCHEMA}[suite]
+    parameters = (
+        {"max_event_ts": datetime(2024, 3, 15, tzinfo=UTC), "min_rows": 1}
+        if suite == "events"
+        else None
+    )
+    in_pandas = check(spark, tmp_path, rows, schema, suite, 1_000, parameters)
+    in_spark = check(spark, tmp_path, rows, schema, suite, 0, parameters)
+    assert in_pandas == in_spark == expected
