@@ -110,6 +110,8 @@ def test_cli_backfill_backwards_reprocessing_completed_days_changes_nothing(airf
     # and the tables did not move.
     rerun = {d for d in finished_after if finished_after[d] > finished_before[d]}
     assert rerun == {d.isoformat() for d in REPROCESSED}
+    # Backwards, one run at a time: the later day finished first.
+    assert sorted(rerun, key=finished_after.get) == [d.isoformat() for d in reversed(REPROCESSED)]
 
 
 def test_the_same_days_published_to_object_storage_give_the_same_tables(airflow, dag_runs):
