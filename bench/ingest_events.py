@@ -38,7 +38,11 @@ def main() -> None:
         )
         print(f"generated {manifest['totals']['rows']} rows in {time.perf_counter() - t0:.1f}s")
         config = PulseConfig.from_env(
-            {"PULSE_LANDING_URI": str(root / "landing"), "PULSE_WAREHOUSE_URI": str(root / "wh")}
+            {
+                **{k: v for k, v in os.environ.items() if k.startswith("PULSE_")},
+                "PULSE_LANDING_URI": str(root / "landing"),
+                "PULSE_WAREHOUSE_URI": str(root / "wh"),
+            }
         )
         spark = get_spark(args.master, app_name="pulse-bench")
         figures = []

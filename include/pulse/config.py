@@ -103,7 +103,7 @@ class PulseConfig:
     retention_return_event: str | None = None
     # Quality checks (GX): a written table up to this many rows is collected to the driver and
     # validated with pandas, a bigger one with Spark (0: always Spark).
-    quality_pandas_rows: int = 200_000
+    quality_pandas_rows: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -138,7 +138,7 @@ class PulseConfig:
             retention_month_periods=_int(env, "PULSE_RETENTION_MONTH_PERIODS", 12, 1),
             retention_start_event=(env.get("PULSE_RETENTION_START_EVENT") or "").strip() or None,
             retention_return_event=(env.get("PULSE_RETENTION_RETURN_EVENT") or "").strip() or None,
-            quality_pandas_rows=_int(env, "PULSE_QUALITY_PANDAS_ROWS", 200_000),
+            quality_pandas_rows=_int(env, "PULSE_QUALITY_PANDAS_ROWS", 10_000),
         )
         scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
         if scheme not in ("", "s3"):
