@@ -2,13 +2,18 @@
 
 Every process (a DAG parse, an Airflow task, a Spark job's ``main``, a test) calls
 :func:`PulseConfig.from_env` once and passes the object down. Nothing else reads ``PULSE_*``.
+
+Each setting is described once, in :data:`SETTINGS` (field, variable, parser, default,
+minimum, README description): :meth:`PulseConfig.from_env`, :meth:`PulseConfig.as_env` and
+the README's "Configuration" table (:func:`settings_markdown`) are all derived from it, and
+``tests/include/test_config.py`` checks that it covers every field of :class:`PulseConfig`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,81 +23,263 @@ class ConfigError(ValueError):
     """A ``PULSE_*`` variable has a value Pulse cannot use."""
 
 
-def _resolve_uri(value: str) -> str:
+# Parsers take the variable's name (for error messages) and its stripped text, which is the
+# setting's default text when the variable is unset or blank; a default of "" means "none".
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _lower(name: str, raw: str) -> str:
+    return raw.lower()
+
+
+def _text_or_none(name: str, raw: str) -> str | None:
+    return raw or None
+
+
+def _resolve_uri(name: str, raw: str) -> str:
     """Local paths become absolute (tasks may run with another working directory)."""
-    if "://" in value and not value.startswith("file://"):
-        return value
-    return str(Path(value.removeprefix("file://")).expanduser().resolve())
+    if "://" in raw and not raw.startswith("file://"):
+        return raw
+    return str(Path(raw.removeprefix("file://")).expanduser().resolve())
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _int(name: str, raw: str) -> int:
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not an integer") from exc
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be >= {minimum}")
-    return value
 
 
-def _date(env: Mapping[str, str], name: str) -> str | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
+def _date(name: str, raw: str) -> str:
     try:
         return date.fromisoformat(raw).isoformat()
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+def _date_or_none(name: str, raw: str) -> str | None:
+    return _date(name, raw) if raw else None
+
+
+def _names(name: str, raw: str) -> tuple[str, ...]:
     """A comma-separated list, e.g. `PULSE_CORE_FEATURES=search,export`."""
-    return tuple(sorted({part.strip() for part in env.get(name, "").split(",") if part.strip()}))
+    return tuple(sorted({part.strip() for part in raw.split(",") if part.strip()}))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``PULSE_*`` variable and the :class:`PulseConfig` field it sets."""
+
+    field: str
+    env: str
+    parse: Callable[[str, str], object]
+    # The variable's text when it is unset (what the README shows); "" means "none".
+    default: str
+    description: str
+    # Integers only: the smallest accepted value.
+    minimum: int | None = None
+
+    def read(self, environ: Mapping[str, str]) -> object:
+        """The field's value from ``environ`` (a blank variable counts as unset)."""
+        raw = environ.get(self.env, "").strip() or self.default
+        value = self.parse(self.env, raw)
+        if self.minimum is not None and isinstance(value, int) and value < self.minimum:
+            raise ConfigError(f"{self.env}={value} must be >= {self.minimum}")
+        return value
+
+    def markdown_row(self) -> str:
+        """This setting's row in the README's "Configuration" table."""
+        default = f"`{self.default}`" if self.default else "none"
+        return f"| `{self.env}` | {default} | {self.description} |"
+
+
+#: Every setting, in README order. Cross-field rules are checked in `PulseConfig.from_env`.
+#: (`fmt: skip` keeps each setting's field, variable, parser and default on one line, so the
+#: tuple reads as a table; the formatter would put each on its own line.)
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "landing_uri", "PULSE_LANDING_URI", _resolve_uri, "./data/landing",
+        "where raw events arrive (`{landing}/dt=YYYY-MM-DD/`)",
+    ),
+    Setting(
+        "warehouse_uri", "PULSE_WAREHOUSE_URI", _resolve_uri, "./data/warehouse",
+        "where Pulse publishes its tables: a local path, or `s3://bucket/prefix` on any"
+        " S3-compatible store ([docs/storage.md](docs/storage.md))",
+    ),
+    # Spark here has no S3A connector, so it works on this copy and `publish` uploads it with
+    # boto3; it must persist between runs, like Airflow's database.
+    Setting(
+        "work_dir", "PULSE_WORK_DIR", _resolve_uri, "./data/work",
+        "with an `s3://` warehouse: the local working copy Spark reads and writes, mirrored by"
+        " the `publish` task; keep it on a persistent volume",
+    ),
+    Setting(
+        "timezone", "PULSE_TIMEZONE", _text, "UTC",
+        "reporting zone: decides an event's `event_date` and when the nightly run starts",
+    ),
+    Setting(
+        "lateness_days", "PULSE_LATENESS_DAYS", _int, "3",
+        "how late an event may arrive and still be folded into its day's metrics by the nightly"
+        " run (later ones are kept, and counted in the run report as"
+        " `rows_beyond_lateness_window`)",
+        minimum=0,
+    ),
+    # The DAG lets an Airflow connection `pulse_spark` override it.
+    Setting(
+        "spark_master", "PULSE_SPARK_MASTER", _text, "local[*]",
+        "`local[N]`, a standalone cluster `spark://host:7077` (client mode: the driver runs in"
+        " the Airflow task), or Spark Connect `sc://host:15002`",
+    ),
+    Setting(
+        "landing_timeout_seconds", "PULSE_LANDING_TIMEOUT_SECONDS", _int, str(6 * 3600),
+        "how long `wait_for_landing` waits for the day's folder before failing",
+        minimum=1,
+    ),
+    Setting(
+        "landing_poke_seconds", "PULSE_LANDING_POKE_SECONDS", _int, "300",
+        "how often `wait_for_landing` looks (reschedule mode: keep it >= 15 s)",
+        minimum=1,
+    ),
+    Setting(
+        "schedule_cron", "PULSE_SCHEDULE_CRON", _text, "30 0 * * *",
+        "the nightly schedule, in `PULSE_TIMEZONE`",
+    ),
+    Setting(
+        "task_retries", "PULSE_TASK_RETRIES", _int, "2",
+        "retries per task (exponential backoff from 2 min, at most 30 min)",
+        minimum=0,
+    ),
+    # Backfills stay within these; the demo sets the end so the scheduler does not wait for
+    # today's data.
+    Setting(
+        "start_date", "PULSE_START_DATE", _date, "2024-01-01",
+        "first arrival day the schedule covers",
+    ),
+    Setting(
+        "end_date", "PULSE_END_DATE", _date_or_none, "",
+        "last arrival day the schedule covers (none: no end)",
+    ),
+    Setting(
+        "analysis_window_days", "PULSE_ANALYSIS_WINDOW_DAYS", _int, "30",
+        "the engagement marts' window (7..45 days)",
+        minimum=7,
+    ),
+    Setting(
+        "power_user_rule", "PULSE_POWER_USER_RULE", _lower, "absolute",
+        "`absolute` (>= `PULSE_POWER_USER_MIN_ACTIONS` actions in the window) or `percentile`"
+        " (>= the `PULSE_POWER_USER_PERCENTILE`th)",
+    ),
+    Setting(
+        "power_user_min_actions", "PULSE_POWER_USER_MIN_ACTIONS", _int, "20",
+        "with the `absolute` rule: the actions in the window that make a power user",
+        minimum=1,
+    ),
+    Setting(
+        "power_user_percentile", "PULSE_POWER_USER_PERCENTILE", _int, "80",
+        "with the `percentile` rule: the percentile of actions in the window (1..99) that"
+        " makes a power user",
+        minimum=1,
+    ),
+    Setting(
+        "core_features", "PULSE_CORE_FEATURES", _names, "",
+        "the core feature tier: event names, comma-separated; no tier configured: every event"
+        " is a feature, no tiers",
+    ),
+    Setting(
+        "expansion_features", "PULSE_EXPANSION_FEATURES", _names, "",
+        "the expansion feature tier, like `PULSE_CORE_FEATURES`",
+    ),
+    Setting(
+        "advanced_features", "PULSE_ADVANCED_FEATURES", _names, "",
+        "the advanced feature tier, like `PULSE_CORE_FEATURES`",
+    ),
+    Setting(
+        "excluded_events", "PULSE_EXCLUDED_EVENTS", _names, "",
+        "events that are not activity (internal, test, bots): names, comma-separated, `*`"
+        " wildcards; dropped before every mart",
+    ),
+    Setting(
+        "excluded_users", "PULSE_EXCLUDED_USERS", _names, "",
+        "users whose events are not activity: user ids, comma-separated, `*` wildcards;"
+        " dropped before every mart",
+    ),
+    *(
+        Setting(
+            f"retention_{grain}_{what}",
+            f"PULSE_RETENTION_{grain.upper()}_{what.upper()}",
+            _int,
+            str(default),
+            description,
+            minimum=1,
+        )
+        for grain, adjective, cohorts, periods in (
+            ("day", "daily", 60, 31),
+            ("week", "weekly", 26, 26),
+            ("month", "monthly", 12, 12),
+        )
+        for what, default, description in (
+            ("cohorts", cohorts, f"how many {adjective} cohorts the retention matrix covers"),
+            ("periods", periods, f"periods ({grain}s) per {adjective} cohort"),
+        )
+    ),
+    Setting(
+        "retention_start_event", "PULSE_RETENTION_START_EVENT", _text_or_none, "",
+        "the event that puts a user in a retention cohort (none: first activity)",
+    ),
+    Setting(
+        "retention_return_event", "PULSE_RETENTION_RETURN_EVENT", _text_or_none, "",
+        "the event that counts as a return (none: any activity)",
+    ),
+    Setting(
+        "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "10000",
+        "a written table up to this many rows is collected to the driver and checked by GX"
+        " with pandas (one Spark job), a bigger one with Spark (one Spark job per metric);"
+        " `0`: always Spark",
+        minimum=0,
+    ),
+)  # fmt: skip
+
+
+def settings_markdown() -> str:
+    """The README's "Configuration" table (a test keeps README.md equal to it)."""
+    header = "| variable | default | meaning |\n|---|---|---|\n"
+    return header + "".join(f"{setting.markdown_row()}\n" for setting in SETTINGS)
 
 
 @dataclass(frozen=True)
 class PulseConfig:
-    """Typed settings; see the README's "Configuration" table for each variable."""
+    """Typed settings; :data:`SETTINGS` (and the README) describe each one.
+
+    The defaults here are the parsed ``Setting.default`` texts (a test checks they agree);
+    the two locations have none since their defaults are relative to the working directory.
+    """
 
     landing_uri: str
     warehouse_uri: str
     timezone: str = "UTC"
     lateness_days: int = 3
-    # local[*], local[N], spark://host:7077 (standalone cluster, client mode) or sc://host:15002
-    # (Spark Connect). The DAG lets an Airflow connection `pulse_spark` override it.
     spark_master: str = "local[*]"
     landing_timeout_seconds: int = 6 * 3600
     landing_poke_seconds: int = 300
-    # Nightly schedule, a cron expression evaluated in `timezone`.
     schedule_cron: str = "30 0 * * *"
     task_retries: int = 2
-    # First and (optional) last arrival day the schedule creates runs for; backfills stay
-    # within them. The demo sets the end so the scheduler does not wait for today's data.
     start_date: str = "2024-01-01"
     end_date: str | None = None
-    # When the warehouse is object storage (s3://bucket/prefix), Spark works on this local
-    # copy (Spark here has no S3A connector) and the `publish` step uploads it with boto3.
-    # It must persist between runs, like Airflow's database (see docs/storage.md).
     work_dir: str = "./data/work"
     # Engagement marts (jobs/engagement.py; definitions in docs/marts.md).
     analysis_window_days: int = 30
-    power_user_rule: str = "absolute"  # "absolute": >= min actions; "percentile": >= the Pth
+    power_user_rule: str = "absolute"
     power_user_min_actions: int = 20
     power_user_percentile: int = 80
-    # Feature tiers by event name. None configured: every event name is a feature, no tiers.
     core_features: tuple[str, ...] = ()
     expansion_features: tuple[str, ...] = ()
     advanced_features: tuple[str, ...] = ()
-    # Events that are not user activity (internal or test traffic, bots): dropped before
-    # user_daily, so no mart counts them. Names or user ids; `*` matches any characters.
     excluded_events: tuple[str, ...] = ()
     excluded_users: tuple[str, ...] = ()
-    # Retention marts (jobs/retention.py): how many cohorts of each grain, and periods per
-    # cohort; the start event defining a cohort (None: the first active day) and the event
-    # that counts as a return (None: any activity).
+    # Retention marts (jobs/retention.py).
     retention_day_cohorts: int = 60
     retention_day_periods: int = 31
     retention_week_cohorts: int = 26
@@ -101,45 +288,14 @@ class PulseConfig:
     retention_month_periods: int = 12
     retention_start_event: str | None = None
     retention_return_event: str | None = None
-    # Quality checks (GX): a written table up to this many rows is collected to the driver and
-    # validated with pandas, a bigger one with Spark (0: always Spark).
+    # Quality checks (include/pulse/quality.py).
     quality_pandas_rows: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
+        """Read every setting from ``environ`` (default: ``os.environ``) and validate them."""
         env = os.environ if environ is None else environ
-        config = cls(
-            landing_uri=_resolve_uri(env.get("PULSE_LANDING_URI") or "./data/landing"),
-            warehouse_uri=_resolve_uri(env.get("PULSE_WAREHOUSE_URI") or "./data/warehouse"),
-            timezone=(env.get("PULSE_TIMEZONE") or "UTC").strip(),
-            lateness_days=_int(env, "PULSE_LATENESS_DAYS", 3),
-            spark_master=(env.get("PULSE_SPARK_MASTER") or "local[*]").strip(),
-            landing_timeout_seconds=_int(env, "PULSE_LANDING_TIMEOUT_SECONDS", 6 * 3600, 1),
-            landing_poke_seconds=_int(env, "PULSE_LANDING_POKE_SECONDS", 300, 1),
-            schedule_cron=(env.get("PULSE_SCHEDULE_CRON") or "30 0 * * *").strip(),
-            task_retries=_int(env, "PULSE_TASK_RETRIES", 2),
-            start_date=_date(env, "PULSE_START_DATE") or "2024-01-01",
-            end_date=_date(env, "PULSE_END_DATE"),
-            work_dir=_resolve_uri(env.get("PULSE_WORK_DIR") or "./data/work"),
-            analysis_window_days=_int(env, "PULSE_ANALYSIS_WINDOW_DAYS", 30, 7),
-            power_user_rule=(env.get("PULSE_POWER_USER_RULE") or "absolute").strip().lower(),
-            power_user_min_actions=_int(env, "PULSE_POWER_USER_MIN_ACTIONS", 20, 1),
-            power_user_percentile=_int(env, "PULSE_POWER_USER_PERCENTILE", 80, 1),
-            core_features=_names(env, "PULSE_CORE_FEATURES"),
-            expansion_features=_names(env, "PULSE_EXPANSION_FEATURES"),
-            advanced_features=_names(env, "PULSE_ADVANCED_FEATURES"),
-            excluded_events=_names(env, "PULSE_EXCLUDED_EVENTS"),
-            excluded_users=_names(env, "PULSE_EXCLUDED_USERS"),
-            retention_day_cohorts=_int(env, "PULSE_RETENTION_DAY_COHORTS", 60, 1),
-            retention_day_periods=_int(env, "PULSE_RETENTION_DAY_PERIODS", 31, 1),
-            retention_week_cohorts=_int(env, "PULSE_RETENTION_WEEK_COHORTS", 26, 1),
-            retention_week_periods=_int(env, "PULSE_RETENTION_WEEK_PERIODS", 26, 1),
-            retention_month_cohorts=_int(env, "PULSE_RETENTION_MONTH_COHORTS", 12, 1),
-            retention_month_periods=_int(env, "PULSE_RETENTION_MONTH_PERIODS", 12, 1),
-            retention_start_event=(env.get("PULSE_RETENTION_START_EVENT") or "").strip() or None,
-            retention_return_event=(env.get("PULSE_RETENTION_RETURN_EVENT") or "").strip() or None,
-            quality_pandas_rows=_int(env, "PULSE_QUALITY_PANDAS_ROWS", 10_000),
-        )
+        config = cls(**{setting.field: setting.read(env) for setting in SETTINGS})
         scheme = config.warehouse_uri.split("://", 1)[0] if "://" in config.warehouse_uri else ""
         if scheme not in ("", "s3"):
             raise ConfigError(
@@ -192,42 +348,11 @@ class PulseConfig:
 
     def as_env(self) -> dict[str, str]:
         """The same settings as ``PULSE_*`` variables, for a child process (e.g. spark-submit)."""
-        names = {
-            "landing_uri": "PULSE_LANDING_URI",
-            "warehouse_uri": "PULSE_WAREHOUSE_URI",
-            "timezone": "PULSE_TIMEZONE",
-            "lateness_days": "PULSE_LATENESS_DAYS",
-            "spark_master": "PULSE_SPARK_MASTER",
-            "landing_timeout_seconds": "PULSE_LANDING_TIMEOUT_SECONDS",
-            "landing_poke_seconds": "PULSE_LANDING_POKE_SECONDS",
-            "schedule_cron": "PULSE_SCHEDULE_CRON",
-            "task_retries": "PULSE_TASK_RETRIES",
-            "start_date": "PULSE_START_DATE",
-            "end_date": "PULSE_END_DATE",
-            "work_dir": "PULSE_WORK_DIR",
-            "analysis_window_days": "PULSE_ANALYSIS_WINDOW_DAYS",
-            "power_user_rule": "PULSE_POWER_USER_RULE",
-            "power_user_min_actions": "PULSE_POWER_USER_MIN_ACTIONS",
-            "power_user_percentile": "PULSE_POWER_USER_PERCENTILE",
-            "core_features": "PULSE_CORE_FEATURES",
-            "expansion_features": "PULSE_EXPANSION_FEATURES",
-            "advanced_features": "PULSE_ADVANCED_FEATURES",
-            "excluded_events": "PULSE_EXCLUDED_EVENTS",
-            "excluded_users": "PULSE_EXCLUDED_USERS",
-            **{
-                f"retention_{grain}_{what}": f"PULSE_RETENTION_{grain.upper()}_{what.upper()}"
-                for grain in ("day", "week", "month")
-                for what in ("cohorts", "periods")
-            },
-            "retention_start_event": "PULSE_RETENTION_START_EVENT",
-            "retention_return_event": "PULSE_RETENTION_RETURN_EVENT",
-            "quality_pandas_rows": "PULSE_QUALITY_PANDAS_ROWS",
-        }
-        assert set(names) == {f.name for f in fields(self)}
-        values = {attr: getattr(self, attr) for attr in names}
+        values = {setting.env: getattr(self, setting.field) for setting in SETTINGS}
+        # None (an unset optional) is left out rather than written as the text "None".
         return {
-            names[attr]: ",".join(value) if isinstance(value, tuple) else str(value)
-            for attr, value in values.items()
+            env: ",".join(value) if isinstance(value, tuple) else str(value)
+            for env, value in values.items()
             if value is not None
         }
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
 
-from include.pulse.config import ConfigError, PulseConfig
+from include.pulse.config import SETTINGS, ConfigError, PulseConfig, settings_markdown
 
 pytestmark = pytest.mark.unit
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_defaults_resolve_relative_paths_against_the_working_directory(tmp_path, monkeypatch):
@@ -43,11 +47,98 @@ def test_values_are_read_and_typed():
         ("PULSE_LATENESS_DAYS", "three", "not an integer"),
         ("PULSE_LATENESS_DAYS", "-1", "must be >= 0"),
         ("PULSE_END_DATE", "28/03/2024", "not a date"),
+        ("PULSE_ANALYSIS_WINDOW_DAYS", "6", "must be >= 7"),
+        ("PULSE_ANALYSIS_WINDOW_DAYS", "46", "must be <= 45"),
+        ("PULSE_POWER_USER_RULE", "top", "use absolute or percentile"),
+        ("PULSE_POWER_USER_PERCENTILE", "100", "must be in 1..99"),
+        ("PULSE_RETENTION_MONTH_PERIODS", "0", "must be >= 1"),
     ],
 )
 def test_bad_values_fail_with_the_variable_name(name, value, message):
     with pytest.raises(ConfigError, match=f"{name}.*{message}"):
         PulseConfig.from_env({name: value})
+
+
+def test_a_feature_in_two_tiers_is_refused():
+    with pytest.raises(ConfigError, match="listed in more than one tier"):
+        PulseConfig.from_env({"PULSE_CORE_FEATURES": "search", "PULSE_ADVANCED_FEATURES": "search"})
+
+
+def test_the_settings_table_covers_every_field_exactly_once():
+    counts = Counter(setting.field for setting in SETTINGS)
+    assert counts == Counter(field.name for field in fields(PulseConfig))
+    # The variable names follow one convention, so a typo in the table cannot hide.
+    assert [s.env for s in SETTINGS] == [f"PULSE_{s.field.upper()}" for s in SETTINGS]
+    # A `|` would split a README table cell.
+    assert not any("|" in s.description or "|" in s.default for s in SETTINGS)
+
+
+def test_unset_variables_give_the_dataclass_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = PulseConfig.from_env({})
+    for field in fields(PulseConfig):
+        if field.default is MISSING:  # the two locations: their defaults depend on the cwd
+            continue
+        # from_env makes local paths absolute; the dataclass default is the relative text.
+        expected = str(tmp_path / field.default) if field.name == "work_dir" else field.default
+        assert getattr(config, field.name) == expected, field.name
+
+
+def test_every_setting_round_trips_through_as_env(tmp_path: Path):
+    env = {
+        "PULSE_LANDING_URI": str(tmp_path / "landing"),
+        "PULSE_WAREHOUSE_URI": "s3://bucket/pulse",
+        "PULSE_WORK_DIR": str(tmp_path / "work"),
+        "PULSE_TIMEZONE": "Europe/Paris",
+        "PULSE_LATENESS_DAYS": "5",
+        "PULSE_SPARK_MASTER": "sc://spark:15002",
+        "PULSE_LANDING_TIMEOUT_SECONDS": "600",
+        "PULSE_LANDING_POKE_SECONDS": "30",
+        "PULSE_SCHEDULE_CRON": "0 2 * * *",
+        "PULSE_TASK_RETRIES": "0",
+        "PULSE_START_DATE": "2024-02-01",
+        "PULSE_END_DATE": "2024-03-28",
+        "PULSE_ANALYSIS_WINDOW_DAYS": "14",
+        "PULSE_POWER_USER_RULE": "percentile",
+        "PULSE_POWER_USER_MIN_ACTIONS": "5",
+        "PULSE_POWER_USER_PERCENTILE": "90",
+        "PULSE_CORE_FEATURES": "export,search",  # lists are kept sorted
+        "PULSE_EXPANSION_FEATURES": "share",
+        "PULSE_ADVANCED_FEATURES": "api_call,webhook",
+        "PULSE_EXCLUDED_EVENTS": "internal_*",
+        "PULSE_EXCLUDED_USERS": "bot-*,qa-1",
+        "PULSE_RETENTION_DAY_COHORTS": "7",
+        "PULSE_RETENTION_DAY_PERIODS": "8",
+        "PULSE_RETENTION_WEEK_COHORTS": "4",
+        "PULSE_RETENTION_WEEK_PERIODS": "5",
+        "PULSE_RETENTION_MONTH_COHORTS": "2",
+        "PULSE_RETENTION_MONTH_PERIODS": "3",
+        "PULSE_RETENTION_START_EVENT": "signup",
+        "PULSE_RETENTION_RETURN_EVENT": "search",
+        "PULSE_QUALITY_PANDAS_ROWS": "0",
+    }
+    assert set(env) == {setting.env for setting in SETTINGS}
+    config = PulseConfig.from_env(env)
+    defaults = PulseConfig.from_env({})
+    # Every value differs from its default, so a setting as_env drops cannot go unnoticed.
+    for field in fields(config):
+        assert getattr(config, field.name) != getattr(defaults, field.name), field.name
+    assert config.as_env() == env
+    assert PulseConfig.from_env(config.as_env()) == config
+
+
+def test_the_readme_configuration_table_is_the_settings_table():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index("## Configuration")
+    table = []
+    for line in lines[start + 1 :]:
+        if line.startswith("## "):
+            break
+        if line.startswith("|"):
+            table.append(line)
+        elif table:  # the first non-table line after the table ends it
+            break
+    assert "\n".join(table) + "\n" == settings_markdown()
 
 
 def test_as_env_round_trips(tmp_path: Path):
