@@ -18,7 +18,7 @@ kept in `{work}/_publishing/`). Run reports and quality results (`_runs/`, `_qua
 mirrored file by file. `_catalog.json` is written last.
 
 Credentials and endpoint come the standard AWS ways (environment, `AWS_ENDPOINT_URL`, profiles)
-or are passed in from the Airflow connection `pulse_s3` (see `include/pulse/tasks.py`).
+or are passed in from the Airflow connection `pulse_s3` (see `include/pulse/connections.py`).
 """
 
 from __future__ import annotations
@@ -124,12 +124,10 @@ def s3_client(
     region: str | None = None,
     profile: str | None = None,
 ) -> Any:
-    """A boto3 S3 client for AWS or any S3-compatible store.
+    """A boto3 S3 client for AWS or any S3-compatible store, configured by :func:`client_config`.
 
     Unset arguments fall back to boto3's own chain (AWS_* environment, AWS_ENDPOINT_URL,
-    AWS_PROFILE, ~/.aws, instance roles). boto3 >= 1.36 adds checksums to every request, which
-    several S3-compatible stores reject (boto/boto3#4392): they are sent only where required and
-    Pulse verifies every upload itself. Path-style addressing for custom endpoints (MinIO, Ceph).
+    AWS_PROFILE, ~/.aws, instance roles).
     """
     session = boto3.session.Session(
         aws_access_key_id=access_key_id,
@@ -138,18 +136,33 @@ def s3_client(
         region_name=region,
         profile_name=profile,
     )
+    return session.client("s3", endpoint_url=endpoint_url, config=client_config(endpoint_url))
+
+
+def client_config(endpoint_url: str | None = None) -> Config:
+    """The botocore settings of Pulse's S3 clients, for a client of `endpoint_url` (None: AWS,
+    unless AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL names another endpoint).
+
+    Standard retries: `max_attempts` 10 is 10 retries, 11 attempts in all. boto3 >= 1.36 adds
+    checksums to every request, which several S3-compatible stores reject (boto/boto3#4392):
+    they are sent only where required and Pulse verifies every upload itself. Path-style
+    addressing for custom endpoints (MinIO, Ceph). Only the options set here are recorded as
+    given, so `Config.merge` onto another config (an Airflow connection's `config_kwargs`)
+    overrides just these.
+    """
     custom_endpoint = (
         endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     )
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 10},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        connect_timeout=10,
-        read_timeout=120,
-        s3={"addressing_style": "path"} if custom_endpoint else None,
-    )
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    options: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 10},
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+        "connect_timeout": 10,
+        "read_timeout": 120,
+    }
+    if custom_endpoint:
+        options["s3"] = {"addressing_style": "path"}
+    return Config(**options)
 
 
 def expected_etag(path: Path, md5: str, size: int, threshold: int, chunksize: int) -> str:
