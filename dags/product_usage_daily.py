@@ -8,24 +8,24 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
 
 1. `wait_for_landing`: waits for the folder (reschedule mode: no worker slot held while
    waiting) and fails, naming it, after `PULSE_LANDING_TIMEOUT_SECONDS`.
-2. `ingest_events`: the Spark job `jobs/events.py`. It reads and normalises the delivery,
-   validates it (GX suite `landing`), stages D's clean rows and quarantine, rebuilds every
-   `events/event_date=X/` partition D touches, validates them (GX suite `events`), then
-   publishes all partitions atomically and writes `_runs/events/dt=D.json`.
-3. `build_marts`: rebuilds `user_daily` for every event date that changed, then the incremental
-   `users_state` chain and the `active_users` mart (`jobs/active_users.py`) from the earliest
-   changed date through the latest computed day, so a late event or a backfill of day X never
-   leaves X+1.. stale. The dependency on the previous day lives in that job, not in run order:
-   it holds a warehouse lock and always continues from a complete state. Nightly runs go back
-   at most `PULSE_LATENESS_DAYS` days; older changes are listed in `_runs/active_users/` and
-   recomputed by the next backfill or manual run. Then the engagement marts
-   (`jobs/engagement.py`: user engagement, feature adoption, summary, account health, alerts)
-   for D and every computed day whose 90-day horizon a change reaches, and the retention marts
-   (`jobs/retention.py`: cohort matrix and curve) for D and every computed day after a change.
+2. `ingest_events`: the `events` group (`jobs/events/job.py`). It reads and normalises the
+   delivery, validates it (GX suite `landing`), stages D's clean rows and quarantine, rebuilds
+   every `events/event_date=X/` partition D touches, validates them (GX suite `events`), then
+   publishes all partitions atomically and marks the changed dates for `user_daily`.
+3. One task per table group, in the order the tables read each other (`jobs/registry.py`):
+   `user_daily` (`user_daily`, `user_feature_daily`) >> `active_users` (`users_state`,
+   `users_archive`, `active_users`) >> `user_engagement` (the five engagement marts), and
+   `user_daily` >> `retention_cohorts` (`retention_cohorts`, `retention_curve`). Each runs
+   the one runner (`include/pulse/runner.py`): read the marks its upstream groups left, plan
+   the dates (a late event or a backfill of day X never leaves X+1.. stale), build, validate
+   every table with its suite, mark its downstream groups, publish, report. The dependency on
+   earlier days lives in the data (marks and locks), not in run order. Nightly runs go back at
+   most `PULSE_LATENESS_DAYS` days; older changes wait for a backfill or manual run.
 4. `publish`: when `PULSE_WAREHOUSE_URI` is object storage (`s3://bucket/prefix`), uploads what
    changed in the local working copy (`PULSE_WORK_DIR`) with boto3, verified, and flips each
    table's `_manifest.json` (`include/pulse/objectstore.py`); a local warehouse needs nothing.
-   The tables' Assets are updated here, when everyone can read them.
+   The tables' Assets are updated when everyone can read them: by each group's task for a
+   local warehouse, by `publish` for object storage.
 
 Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
 or in parallel: the tables they leave depend only on the landing files, never on run order.
@@ -40,28 +40,20 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
 
 from include.pulse.config import PulseConfig
+from jobs import registry
 
 CONFIG = PulseConfig.from_env()
+INGEST = "events"
+# Task ids: the group's name (its main table), but the ingest keeps its verb.
+TASK_IDS = {INGEST: "ingest_events"}
 
-# Tables this DAG updates, for lineage and for DAGs scheduled on them.
-EVENTS = Asset(name="pulse.events", uri=CONFIG.table_uri("events"))
-QUARANTINE = Asset(name="pulse.quarantine", uri=CONFIG.table_uri("quarantine"))
-USER_DAILY = Asset(name="pulse.user_daily", uri=CONFIG.table_uri("user_daily"))
-ACTIVE_USERS = Asset(name="pulse.active_users", uri=CONFIG.table_uri("marts/active_users"))
-ENGAGEMENT = [
-    Asset(name=f"pulse.{mart}", uri=CONFIG.table_uri(f"marts/{mart}"))
-    for mart in (
-        "user_engagement",
-        "feature_adoption",
-        "engagement_summary",
-        "account_health",
-        "usage_alerts",
-    )
-]
-RETENTION = [
-    Asset(name=f"pulse.{mart}", uri=CONFIG.table_uri(f"marts/{mart}"))
-    for mart in ("retention_cohorts", "retention_curve")
-]
+
+def assets(group: str) -> list[Asset]:
+    """The group's tables as Assets, for lineage and for DAGs scheduled on them."""
+    return [
+        Asset(name=f"pulse.{table.name}", uri=CONFIG.table_uri(table.path))
+        for table in registry.group_tables(group)
+    ]
 
 
 @dag(
@@ -112,26 +104,36 @@ def product_usage_daily() -> None:
         return PokeReturnValue(is_done=wait_for_landing(CONFIG, day, first_poke))
 
     @task
-    def ingest_events(day: str, **context) -> dict:
-        from include.pulse.tasks import ingest_events
-
-        return ingest_events(CONFIG, day, run_id=context["run_id"])
-
-    @task
-    def build_marts(day: str, **context) -> dict:
-        from include.pulse.tasks import build_marts
+    def build(day: str, group: str, **context) -> dict:
+        """Bring one table group up to date for the run's day (`jobs/pipeline.py`)."""
+        from jobs.pipeline import run_task
 
         run_type = context["dag_run"].run_type
-        return build_marts(CONFIG, day, run_type=run_type, run_id=context["run_id"])
+        return run_task(CONFIG, group, day, run_type=run_type, run_id=context["run_id"])
 
-    @task(outlets=[EVENTS, QUARANTINE, USER_DAILY, ACTIVE_USERS, *ENGAGEMENT, *RETENTION])
+    @task(
+        outlets=[a for g in registry.groups() for a in assets(g)]
+        if CONFIG.warehouse_is_remote
+        else []
+    )
     def publish() -> dict:
         from include.pulse.tasks import publish
 
         return publish(CONFIG)
 
     day = arrival_day()
-    wait_for_landing(day) >> ingest_events(day) >> build_marts(day) >> publish()
+    built = {}
+    for group in registry.groups():
+        tables = ", ".join(f"`{t.name}`: {t.description}" for t in registry.group_tables(group))
+        built[group] = build.override(
+            task_id=TASK_IDS.get(group, group),
+            doc_md=f"Builds {tables}.",
+            outlets=[] if CONFIG.warehouse_is_remote else assets(group),
+        )(day, group)
+        for upstream in registry.upstream_groups(group):
+            built[upstream] >> built[group]
+    wait_for_landing(day) >> built[INGEST]
+    [built[g] for g in registry.groups() if not registry.downstream_groups(g)] >> publish()
 
 
 product_usage_daily()

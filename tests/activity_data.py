@@ -102,7 +102,7 @@ def reference_active_users(rows: list[dict[str, Any]], day: date) -> dict[str, A
 
 def write_events(spark: object, warehouse: Path, rows: list[dict[str, Any]]) -> None:
     """Publish `rows` as `events/event_date=X/` partitions (as the events job would)."""
-    from jobs.events import EVENTS_SCHEMA
+    from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 
     full = [
         {

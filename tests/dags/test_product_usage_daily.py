@@ -45,34 +45,69 @@ def test_policy(dag):
             continue
         assert task.retries >= 1, task.task_id
         assert task.retry_exponential_backoff, task.task_id
-    assert [t.task_id for t in dag.topological_sort()] == [
-        "arrival_day",
-        "wait_for_landing",
-        "ingest_events",
-        "build_marts",
-        "publish",
-    ]
-    # The marts read what ingest published: build_marts runs strictly after ingest_events.
-    assert dag.get_task("build_marts").upstream_task_ids == {"arrival_day", "ingest_events"}
-    # Object storage gets a day's tables once both jobs are done.
-    assert dag.get_task("publish").upstream_task_ids == {"build_marts"}
+    # One task per table group, wired in the order the tables read each other.
+    upstream = {t.task_id: t.upstream_task_ids - {"arrival_day"} for t in dag.tasks}
+    assert upstream == {
+        "arrival_day": set(),
+        "wait_for_landing": set(),
+        "ingest_events": {"wait_for_landing"},
+        "user_daily": {"ingest_events"},
+        "active_users": {"user_daily"},
+        "retention_cohorts": {"user_daily"},
+        "user_engagement": {"user_daily", "active_users"},
+        # Object storage gets a day's tables once every group is done.
+        "publish": {"retention_cohorts", "user_engagement"},
+    }
 
 
-def test_tables_are_declared_as_assets_updated_when_published(dag):
-    outlets = {asset.name for asset in dag.get_task("publish").outlets}
-    assert outlets == {
-        "pulse.events",
-        "pulse.quarantine",
-        "pulse.user_daily",
-        "pulse.active_users",
+def test_each_group_task_names_its_tables_in_its_docs(dag):
+    from jobs import registry
+
+    for group in registry.groups():
+        task = dag.get_task("ingest_events" if group == "events" else group)
+        for table in registry.group_tables(group):
+            assert f"`{table.name}`" in task.doc_md, (group, table.name)
+
+
+TABLES = {
+    "ingest_events": {"pulse.events", "pulse.landed_events", "pulse.quarantine"},
+    "user_daily": {"pulse.user_daily", "pulse.user_feature_daily"},
+    "active_users": {"pulse.users_state", "pulse.users_archive", "pulse.active_users"},
+    "user_engagement": {
         "pulse.user_engagement",
         "pulse.feature_adoption",
         "pulse.engagement_summary",
         "pulse.account_health",
         "pulse.usage_alerts",
-        "pulse.retention_cohorts",
-        "pulse.retention_curve",
+    },
+    "retention_cohorts": {"pulse.retention_cohorts", "pulse.retention_curve"},
+}
+
+
+def test_tables_are_assets_updated_by_the_task_that_publishes_them(dag):
+    """A local warehouse: each group's task publishes its tables in place."""
+    for task_id, assets in TABLES.items():
+        assert {asset.name for asset in dag.get_task(task_id).outlets} == assets, task_id
+    assert dag.get_task("publish").outlets == []
+
+
+def test_with_object_storage_the_publish_task_updates_every_asset():
+    code = (
+        "import dags.product_usage_daily as d; dag = d.product_usage_daily\n"
+        "names = lambda t: sorted(a.name for a in dag.get_task(t).outlets)\n"
+        "print(names('publish')); print(names('user_daily'))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "PULSE_WAREHOUSE_URI": "s3://bucket/warehouse",
     }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    published, user_daily = result.stdout.strip().splitlines()
+    assert published == str(sorted(set().union(*TABLES.values())))
+    assert user_daily == "[]"
 
 
 def test_schedule_is_a_data_interval_timetable_shortly_after_midnight(dag):

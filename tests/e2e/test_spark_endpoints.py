@@ -1,6 +1,6 @@
 """The same jobs on the other Spark endpoints PULSE_SPARK_MASTER accepts, each started on
 loopback from pyspark's own jars: a Spark Connect server (`sc://`) and a standalone cluster
-(`spark://`, client mode). The jobs run as `python -m jobs.events` / `python -m jobs.active_users`
+(`spark://`, client mode). The jobs run as `python -m jobs.pipeline --group ...`
 in their own processes, as tasks would, with every GX check on Spark (not pandas), and must
 produce the tables the references predict. One arrival day: what is under test is the endpoint;
 the multi-day logic is tested in-process.
@@ -68,15 +68,18 @@ def ingest(master: str, root: Path) -> None:
     }
     for day in INGESTED:
         result = subprocess.run(
-            [str(BIN / "python"), "-m", "jobs.events", "--date", day.isoformat()],
+            [str(BIN / "python"), "-m", "jobs.pipeline", "--group", "events",
+             "--date", day.isoformat()],
             env=env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    result = subprocess.run(
-        [str(BIN / "python"), "-m", "jobs.active_users", "--date", INGESTED[-1].isoformat()],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for group in ("user_daily", "active_users"):
+        result = subprocess.run(
+            [str(BIN / "python"), "-m", "jobs.pipeline", "--group", group,
+             "--date", INGESTED[-1].isoformat()],
+            env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def assert_matches_reference(root: Path) -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from include.pulse.quality import QualityError, QualityGate
-from jobs.events import EVENTS_SCHEMA
-from jobs.user_daily import USER_DAILY_SCHEMA
+from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,290 @@
+"""The one runner of a table group (one DAG task): what every mart run does, written once.
+
+    lock -> read the marks its upstreams left -> plan the dates -> build (the group's own code)
+    -> stage every table -> audit each with its suite -> mark the downstream groups
+    -> publish every planned partition -> clear the marks it settled -> report
+
+A group's own code is a `Job`: its tables, a planner (which partitions a run rebuilds, from the
+marks and what is already computed) and `build` (read the inputs, return one DataFrame per
+table, or write into the staging folder itself, as the users-state chain does). The runner
+owns the rest, so every group has the same guarantees:
+
+- nothing is published unless every table of the group passed its suite;
+- downstream groups are marked *before* anything is published, so a crash in between leaves
+  work pending rather than lost (marks are idempotent: extra ones only cost a recompute);
+- a run that finds nothing to do (no marks, its day computed) does nothing: no GX, no Spark job;
+- the run report (`_runs/<group>/dt=D.json`) has the seconds of each phase, so a regression
+  shows where it is.
+
+The platform never imports a table: jobs hand their `Table` specs in, and the orchestration
+(`jobs/pipeline.py`) says which groups are downstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from include.pulse.config import PulseConfig
+from include.pulse.table import Table
+from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from include.pulse.quality import QualityGate
+
+log = logging.getLogger(__name__)
+
+
+class Stopwatch:
+    """Seconds per phase of a run, logged and kept in the run report."""
+
+    def __init__(self, job: str) -> None:
+        self.job = job
+        self.seconds: dict[str, float] = {}
+        self._last = clock.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = clock.perf_counter()
+        delta, self._last = now - self._last, now
+        # A phase met again (one per table) adds up.
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + delta, 3)
+        log.info("%s: %s took %.1fs", self.job, phase, delta)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a planner sees: the run's day, the marks it may settle, what is computed."""
+
+    day: date
+    marked: frozenset[date]  # dates whose inputs changed (marks left by upstream groups)
+    computed: frozenset[date]  # partitions of the group's main table that exist
+    late_cutoff: date | None  # nightly runs: do not go back before this date
+    warehouse: Warehouse
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The partitions a run rebuilds, and what happens to the marks."""
+
+    dates: tuple[date, ...]  # every table of the group: staged -> published, absent -> removed
+    consumed: frozenset[date]  # marks this run settles
+    pending: tuple[date, ...] = ()  # marks a nightly run leaves for a backfill
+    details: Mapping[str, Any] = field(default_factory=dict)  # for `build` and the report
+
+
+Planner = Callable[[PlanRequest], Plan]
+
+
+def snapshot_planner(horizon_days: int | None) -> Planner:
+    """Snapshots by `dt`: the run's day, plus every computed day a change reaches.
+
+    A change on X alters the snapshots of [X, X + horizon_days - 1] (None: every snapshot from
+    X on). A nightly run (`late_cutoff`) leaves older changes pending: their marks stay.
+    """
+
+    def plan(request: PlanRequest) -> Plan:
+        cutoff = request.late_cutoff
+        pending = {m for m in request.marked if cutoff is not None and m < cutoff}
+        consumed = request.marked - pending
+        targets = {request.day}
+        for change in consumed:
+            reach = date.max if horizon_days is None else change + timedelta(days=horizon_days - 1)
+            targets |= {d for d in request.computed if change <= d <= reach}
+        return Plan(tuple(sorted(targets)), frozenset(consumed), tuple(sorted(pending)))
+
+    return plan
+
+
+@dataclass
+class Context:
+    """What `build` works with. `staging/<table.path>/` is where a table's partitions go."""
+
+    spark: SparkSession
+    config: PulseConfig
+    warehouse: Warehouse
+    staging: Path
+    day: date
+    plan: Plan
+    watch: Stopwatch
+    run_id: str | None = None
+    # Filled by `build` for the report (e.g. the day's headline figures).
+    summary: dict[str, Any] = field(default_factory=dict)
+    # Frames `build` cached: released when the run ends.
+    cached: list[DataFrame] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A table group's own code; the runner does the rest."""
+
+    name: str  # the group: its task, marks, run reports and Data Docs are named after it
+    tables: tuple[Table, ...]  # the first is the main table (its partitions = computed dates)
+    plan: Planner
+    build: Callable[[Context], Mapping[str, DataFrame]]
+    locks: tuple[str, ...] = ("marts",)
+    # Extra columns a suite checks that are not stored (e.g. cross-column sums).
+    checks: Mapping[str, Callable[[DataFrame], DataFrame]] = field(default_factory=dict)
+    # Suite parameters, e.g. the number of rows expected.
+    parameters: Callable[[Context, Table], dict[str, Any]] | None = None
+
+
+def computed_dates(warehouse: Warehouse, table: Table) -> set[date]:
+    """The partition dates a table has."""
+    key = table.partition_key
+    folders = partition_dirs(warehouse.table(table.path), f"{key}=*")
+    return {date.fromisoformat(v) for v in partition_values(folders, key)}
+
+
+def run(
+    spark: SparkSession,
+    config: PulseConfig,
+    job: Job,
+    day: date,
+    run_id: str | None = None,
+    late_cutoff: date | None = None,
+    downstream: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Bring `job`'s tables up to date for `day`; return (and write) the run report.
+
+    `late_cutoff`: nightly runs pass day - PULSE_LATENESS_DAYS (changes older than that wait
+    for a backfill); None recomputes every pending change. `downstream`: the groups to mark
+    for every date published.
+    """
+    started_at = datetime.now(UTC)
+    watch = Stopwatch(job.name)
+    warehouse = Warehouse(config.local_warehouse, run_id=run_id)
+    with ExitStack() as held:
+        for name in job.locks:
+            held.enter_context(warehouse.lock(name))
+        watch.lap("wait_for_locks")
+        marks = warehouse.marks(job.name)
+        plan = job.plan(
+            PlanRequest(
+                day=day,
+                marked=frozenset(date.fromisoformat(d) for d in marks),
+                computed=frozenset(computed_dates(warehouse, job.tables[0])),
+                late_cutoff=late_cutoff,
+                warehouse=warehouse,
+            )
+        )
+        log.info("%s: %d date(s) to rebuild %s", job.name, len(plan.dates), _span(plan.dates))
+        watch.lap("plan")
+        report: dict[str, Any] = {
+            "job": job.name,
+            "day": day.isoformat(),
+            "run_id": run_id,
+            "started_at": started_at.isoformat(),
+            "late_cutoff": late_cutoff.isoformat() if late_cutoff else None,
+            "days_recomputed": [d.isoformat() for d in plan.dates],
+            # Dates whose changes a nightly run did not go back to: the tables from the
+            # earliest of them on wait for a backfill (or manual run) to include them.
+            "late_changes_pending": [d.isoformat() for d in plan.pending],
+            "plan": {k: _plain(v) for k, v in plan.details.items()},
+        }
+        if plan.dates:
+            context = Context(spark, config, warehouse, Path(), day, plan, watch, run_id)
+            report.update(_rebuild(job, context, downstream))
+        warehouse.clear_marks([p for d in plan.consumed for p in marks.get(d.isoformat(), [])])
+        report["seconds"] = watch.seconds
+        report["finished_at"] = datetime.now(UTC).isoformat()
+        warehouse.write_json(warehouse.report_path(job.name, day.isoformat()), report)
+    return report
+
+
+def _rebuild(job: Job, context: Context, downstream: tuple[str, ...]) -> dict[str, Any]:
+    """Build, stage, audit, mark downstream, publish: nothing is published if anything fails."""
+    from include.pulse.quality import QualityGate  # GX only when there is work
+
+    spark, warehouse, plan, watch = context.spark, context.warehouse, context.plan, context.watch
+    label = context.day.isoformat()
+    quality = QualityGate(
+        warehouse.root / "_quality" / job.name / f"dt={label}",
+        context.run_id or label,
+        pandas_rows=context.config.quality_pandas_rows,
+    )
+    context.staging = warehouse.new_staging(job.name, f"dt={label}")
+    try:
+        frames = job.build(context)
+        rows: dict[str, int] = {}
+        for table in job.tables:
+            folder = context.staging / table.path
+            if table.name in frames:
+                key = table.partition_key
+                frame = frames[table.name]
+                frame.repartition(key).write.partitionBy(key).parquet(str(folder))
+            watch.lap("build_and_stage")
+            rows[table.name] = _audit(spark, quality, job, context, table, folder)
+            watch.lap("audit")
+        # Mark before publishing: a crash in between leaves downstream work pending, not lost.
+        for group in downstream:
+            for d in plan.dates:
+                warehouse.mark(group, d.isoformat())
+        for d in plan.dates:
+            for table in job.tables:
+                staged = context.staging / table.path / f"{table.partition_key}={d}"
+                warehouse.publish_partition(
+                    staged if staged.is_dir() else None,
+                    warehouse.partition(table.path, (table.partition_key, d.isoformat())),
+                )
+        watch.lap("publish")
+        docs = quality.write_docs()
+        watch.lap("data_docs")
+    finally:
+        warehouse.discard(context.staging)
+        for frame in context.cached:
+            frame.unpersist()
+    return {
+        "rows": rows,
+        **{k: _plain(v) for k, v in context.summary.items()},
+        "quality": {
+            "results": str(quality.out_dir),
+            "data_docs": str(docs),
+            "suites": quality.summaries,
+        },
+    }
+
+
+def _audit(
+    spark: SparkSession,
+    quality: QualityGate,
+    job: Job,
+    context: Context,
+    table: Table,
+    folder: Path,
+) -> int:
+    """Read back what was staged (an empty table if nothing was) and validate it."""
+    schema = table.schema()
+    written = (
+        spark.read.schema(schema).parquet(str(folder))
+        if folder.is_dir()
+        else spark.createDataFrame([], schema)
+    )
+    check = job.checks.get(table.name)
+    parameters = job.parameters(context, table) if job.parameters else None
+    return quality.validate_written(
+        check(written) if check else written, table.suite, parameters=parameters
+    )
+
+
+def _span(dates: tuple[date, ...]) -> str:
+    return f"{dates[0]} .. {dates[-1]}" if dates else ""
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return [_plain(v) for v in sorted(value)]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

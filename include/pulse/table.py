@@ -1,0 +1,48 @@
+"""What the platform knows of a table: its name, where it lives, how it is partitioned, which
+task builds it, what it reads and how far a change of an input reaches.
+
+Each table declares one `Table` in `jobs/<table>/__init__.py` (light: no PySpark at import, so
+the DAG can be derived from them at parse time); `jobs/registry.py` collects them. The platform
+(runner, publisher, reader, docs) works from these specs and never imports a table's code: the
+schema is looked up by the table's package name, at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import types as T
+
+
+@dataclass(frozen=True)
+class Table:
+    """One warehouse table (one folder `jobs/<name>/`, one suite `expectations/<name>.json`)."""
+
+    name: str
+    # The folder under the warehouse root (`events`, `marts/active_users`).
+    path: str
+    # The partition column: `event_date` (activity tables) or `dt` (snapshots, arrival days).
+    partition_key: str
+    # The task (table group) that builds it, named after the group's main table.
+    group: str
+    # One line for the docs index and the DAG's task docs.
+    description: str
+    # Tables it reads (they are built first; their changes are handed on as marks).
+    upstream: tuple[str, ...] = ()
+    # How far a change of an input on date X reaches: the partitions [X, X + horizon - 1];
+    # None: every later partition (cumulative tables). Read by the group's planner.
+    horizon_days: int | None = 1
+    # The package holding `schema.py` (`jobs.<name>`): `package=__name__` in its `__init__`.
+    package: str = ""
+
+    @property
+    def suite(self) -> str:
+        """The GX suite validating it before publishing: `expectations/<name>.json`."""
+        return self.name
+
+    def schema(self) -> T.StructType:
+        """The table's columns as written (`jobs/<name>/schema.py: SCHEMA`), partition key last."""
+        return importlib.import_module(f"{self.package}.schema").SCHEMA

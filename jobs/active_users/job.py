@@ -1,0 +1,213 @@
+"""The `active_users` group: the incremental `users_state` chain, `users_archive` and the
+`active_users` mart (Mozilla's `clients_last_seen` pattern).
+
+Input: `user_daily`. Outputs: `users_state/dt=D/`, `users_archive/dt=D/`, `marts/active_users/
+dt=D/` for every day the chain recomputes (definitions in docs/marts.md).
+
+Why the chain restarts where it does: the state of D depends on every earlier day, so any change
+to `user_daily` of X (late events, a backfill, a re-run) makes the state and the mart stale from
+X onwards. The planner recomputes from the earliest such date (the marks the `user_daily` group
+leaves) through the latest day that has a state, whatever day the run is for, under the
+runner's lock: days can therefore run in any order or in parallel and end with the tables of a
+sequential run. Scheduled runs only go back `PULSE_LATENESS_DAYS` days (to keep the nightly
+cost flat); older changes stay marked, are named in the run report, and are recomputed by the
+next backfill or manual run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from include.pulse.runner import Context, Job, Plan, PlanRequest, computed_dates
+from include.pulse.table import Table
+from include.pulse.warehouse import Warehouse, partition_dirs
+from jobs.active_users import TABLE as ACTIVE_USERS
+from jobs.active_users.schema import SCHEMA
+from jobs.active_users.transform import active_users, with_checks
+from jobs.user_daily import TABLE as USER_DAILY
+from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
+from jobs.users_archive import TABLE as USERS_ARCHIVE
+from jobs.users_state import TABLE as USERS_STATE
+from jobs.users_state.schema import FILE_SCHEMA as STATE_FILE_SCHEMA
+from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
+from jobs.users_state.transform import latest_archived, next_users_state
+
+_USER_DAILY_FILE_SCHEMA = T.StructType(USER_DAILY_SCHEMA.fields[:-1])
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChainPlan:
+    """Which days of the users-state chain a run recomputes."""
+
+    origin: date  # the first day of the chain (the earliest activity)
+    start: date | None  # the first day to recompute (None: all up to date)
+    end: date  # the last day to recompute
+    consumed: tuple[date, ...]  # marks this run settles
+    late: tuple[date, ...]  # marks older than a scheduled run goes back: left for a backfill
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    for n in range((last - first).days + 1):
+        yield first + timedelta(days=n)
+
+
+def plan_chain(
+    day: date,
+    activity_dates: list[date],
+    state_dates: set[date],
+    marked: set[date],
+    late_cutoff: date | None = None,
+) -> ChainPlan:
+    """Restart at the earliest marked date (not before `late_cutoff`) or the first day without a
+    state, whichever is earlier; finish at the later of `day` and the last day with a state, so
+    that no later day is left stale. Marks after the end wait for their own day's run."""
+    considered = {m for m in marked if late_cutoff is None or m >= late_cutoff}
+    origin = min([day, *activity_dates, *considered])
+    end = max([day, *state_dates])
+    missing = next((d for d in _days(origin, end) if d not in state_dates), None)
+    candidates = [m for m in considered if m <= end] + ([missing] if missing else [])
+    start = min(candidates, default=None)
+    consumed = tuple(sorted(m for m in marked if start is not None and start <= m <= end))
+    late = tuple(sorted(m for m in marked if m not in consumed and m <= end))
+    return ChainPlan(origin=origin, start=start, end=end, consumed=consumed, late=late)
+
+
+def _empty(spark: SparkSession, schema: T.StructType) -> DataFrame:
+    return spark.createDataFrame([], schema)
+
+
+def _read_archive(spark: SparkSession, roots: dict[Path, list[Path]]) -> DataFrame:
+    """Archive partitions (grouped by table root) -> the latest archived row per user."""
+    frames = [
+        spark.read.schema(STATE_SCHEMA)
+        .option("basePath", str(root))
+        .parquet(*[str(p) for p in paths])
+        for root, paths in roots.items()
+        if paths
+    ]
+    if not frames:
+        return _empty(spark, STATE_FILE_SCHEMA)
+    archive = frames[0]
+    for frame in frames[1:]:
+        archive = archive.unionByName(frame)
+    return latest_archived(archive)
+
+
+def _recompute_chain(
+    spark: SparkSession, warehouse: Warehouse, staging: Path, plan: ChainPlan
+) -> list[Row]:
+    """Run the steps plan.start .. plan.end into staging; return the mart rows."""
+    assert plan.start is not None
+    published_archive = warehouse.table(USERS_ARCHIVE.path)
+    staged_archive = staging / USERS_ARCHIVE.path
+    archive_parts: dict[Path, list[Path]] = {
+        published_archive: [
+            p
+            for p in partition_dirs(published_archive, "dt=*")
+            if date.fromisoformat(p.name.removeprefix("dt=")) < plan.start
+        ],
+        staged_archive: [],
+    }
+    archived = _read_archive(spark, archive_parts)
+    before = plan.start - timedelta(days=1)
+    previous_dir = warehouse.partition(USERS_STATE.path, ("dt", before.isoformat()))
+    if plan.start > plan.origin and not previous_dir.is_dir():
+        raise RuntimeError(f"users_state of {before} is missing: cannot continue the chain")
+    previous = (
+        spark.read.schema(STATE_FILE_SCHEMA).parquet(str(previous_dir))
+        if previous_dir.is_dir()
+        else _empty(spark, STATE_FILE_SCHEMA)
+    )
+    for day in _days(plan.start, plan.end):
+        daily_dir = warehouse.partition(USER_DAILY.path, ("event_date", day.isoformat()))
+        today = (
+            spark.read.schema(_USER_DAILY_FILE_SCHEMA).parquet(str(daily_dir))
+            if daily_dir.is_dir()
+            else _empty(spark, _USER_DAILY_FILE_SCHEMA)
+        )
+        # One write per step: the rows staying in the window and those leaving it.
+        step_dir = staging / "_steps" / f"dt={day}"
+        (
+            next_users_state(previous, today, archived, day)
+            .withColumn("_leaving", F.col("days_seen_bits") == 0)
+            .write.partitionBy("_leaving")
+            .parquet(str(step_dir))
+        )
+        state_dir = staging / USERS_STATE.path / f"dt={day}"
+        state_dir.parent.mkdir(parents=True, exist_ok=True)
+        if (step_dir / "_leaving=false").is_dir():
+            (step_dir / "_leaving=false").rename(state_dir)
+        else:  # nobody active in the last 64 days: an empty state, still a partition
+            _empty(spark, STATE_FILE_SCHEMA).write.parquet(str(state_dir))
+        if (step_dir / "_leaving=true").is_dir():
+            staged_archive.mkdir(parents=True, exist_ok=True)
+            (step_dir / "_leaving=true").rename(staged_archive / f"dt={day}")
+            archive_parts[staged_archive].append(staged_archive / f"dt={day}")
+            if day < plan.end:  # the next step must see who left today
+                archived = _read_archive(spark, archive_parts)
+        previous = spark.read.schema(STATE_FILE_SCHEMA).parquet(str(state_dir))
+    # The mart of every recomputed day in one job, from the staged states.
+    states = (
+        spark.read.schema(STATE_SCHEMA)
+        .option("basePath", str(staging / USERS_STATE.path))
+        .parquet(str(staging / USERS_STATE.path))
+    )
+    days = list(_days(plan.start, plan.end))
+    return sorted(active_users(states, days).collect(), key=lambda row: row.dt)
+
+
+def plan(request: PlanRequest) -> Plan:
+    """The runner's view of `plan_chain`: the days start .. end."""
+    warehouse = request.warehouse
+    chain = plan_chain(
+        request.day,
+        sorted(computed_dates(warehouse, USER_DAILY)),
+        set(request.computed),
+        set(request.marked),
+        request.late_cutoff,
+    )
+    log.info("users_state chain: %s", chain)
+    days = tuple(_days(chain.start, chain.end)) if chain.start is not None else ()
+    return Plan(
+        dates=days,
+        consumed=frozenset(chain.consumed),
+        pending=chain.late,
+        details={"origin": chain.origin, "start": chain.start, "end": chain.end},
+    )
+
+
+def build(context: Context) -> Mapping[str, DataFrame]:
+    """Run the chain into staging (users_state, users_archive); the mart rows of every day."""
+    details = context.plan.details
+    chain = ChainPlan(details["origin"], details["start"], details["end"], (), ())
+    rows = _recompute_chain(context.spark, context.warehouse, context.staging, chain)
+    context.watch.lap("users_state_chain")
+    day_row = next((r.asDict() for r in rows if r.dt == context.day), None)
+    context.summary["active_users"] = day_row
+    context.summary["chain"] = {**details, "days": len(rows)}
+    return {ACTIVE_USERS.name: context.spark.createDataFrame(rows, SCHEMA)}
+
+
+def parameters(context: Context, table: Table) -> dict[str, Any]:
+    return {"days": len(context.plan.dates)} if table is ACTIVE_USERS else {}
+
+
+JOB = Job(
+    name=ACTIVE_USERS.group,
+    tables=(USERS_STATE, USERS_ARCHIVE, ACTIVE_USERS),
+    plan=plan,
+    build=build,
+    checks={ACTIVE_USERS.name: with_checks},
+    parameters=parameters,
+)

@@ -1,0 +1,198 @@
+"""`events` transforms: normalise an arrival day's raw records (aliases, times, properties,
+reasons) and keep each event from the earliest arrival that delivered it. Pure functions on
+DataFrames; `jobs/events/job.py` does the I/O."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.events.schema import EVENT_COLUMNS
+
+RAW_SCHEMA = T.StructType(
+    [
+        T.StructField("source_file", T.StringType(), False),
+        T.StructField("raw", T.StringType(), True),
+        T.StructField("fields", T.MapType(T.StringType(), T.StringType()), True),
+    ]
+)
+
+
+# Column aliases of real exports, in order of precedence (the first key present wins).
+USER_ID_ALIASES = ("user_id", "customer_id", "id", "userid")
+
+
+TIME_ALIASES = ("timestamp", "event_timestamp", "created_at", "event_time")
+
+
+EVENT_NAME_ALIASES = ("event_name", "event")
+
+
+CHANNEL_ALIASES = ("channel", "utm_source")
+
+
+OPTIONAL_COLUMNS = ("event_id", "session_id", "platform", "account_id", "plan")
+
+
+KNOWN_KEYS = frozenset(
+    USER_ID_ALIASES
+    + TIME_ALIASES
+    + EVENT_NAME_ALIASES
+    + CHANNEL_ALIASES
+    + OPTIONAL_COLUMNS
+    + ("properties",)
+)
+
+
+# A sane event name: starts with a letter, digit, `_` or `$`; then also space . : / -; <= 128.
+EVENT_NAME_PATTERN = r"^[A-Za-z0-9_$][A-Za-z0-9_ .:/$-]{0,127}$"
+
+
+_STRING_MAP = T.MapType(T.StringType(), T.StringType())
+
+
+def future_limit_utc(arrival_date: date, timezone: str) -> datetime:
+    """End of the arrival day in `timezone`, plus one day, as a naive UTC datetime.
+
+    An event later than this cannot be a genuine event of that delivery: clocks are wrong.
+    """
+    local_end = datetime.combine(arrival_date + timedelta(days=2), time(0), ZoneInfo(timezone))
+    return local_end.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _first_present(fields: Column, aliases: tuple[str, ...]) -> Column:
+    return F.coalesce(*[fields[alias] for alias in aliases])
+
+
+def _blank_to_null(value: Column) -> Column:
+    trimmed = F.trim(value)
+    return F.when(trimmed == "", None).otherwise(trimmed)
+
+
+def parse_event_time(value: Column) -> Column:
+    """ISO-8601 (``Z``, an offset, or naive = UTC) or epoch seconds / milliseconds -> timestamp.
+
+    Unparseable values give null (never an exception: Spark 4 runs in ANSI mode).
+    Epoch numbers with up to 11 integer digits are seconds (until year 5138), up to 14 digits
+    milliseconds; longer numbers are unparseable.
+    """
+    text = F.trim(value)
+    is_number = text.rlike(r"^-?\d+(\.\d+)?$")
+    integer_digits = F.length(F.regexp_extract(text, r"^-?(\d+)", 1))
+    as_decimal = text.try_cast(T.DecimalType(24, 6))
+    micros = (
+        F.when(integer_digits <= 11, as_decimal * 1_000_000)
+        .when(integer_digits <= 14, as_decimal * 1_000)
+        .cast(T.LongType())
+    )
+    return F.when(is_number, F.timestamp_micros(micros)).otherwise(F.try_to_timestamp(text))
+
+
+def normalize(raw: DataFrame, arrival_date: date, timezone: str) -> DataFrame:
+    """Apply aliases, parse times, merge unknown columns into `properties`, set `reason`.
+
+    Output: one row per input row with the `EVENT_COLUMNS`, `event_date` (the event's date in
+    `timezone`), `event_time` (the raw time text), `raw` and `reason` (null for a clean row).
+    """
+    fields = F.transform_keys("fields", lambda key, _: F.lower(F.trim(key)))
+    with_fields = raw.withColumn("fields", fields)
+    f = F.col("fields")
+
+    user_id = F.trim(_first_present(f, USER_ID_ALIASES))
+    event_name = F.trim(_first_present(f, EVENT_NAME_ALIASES))
+    event_time = F.trim(_first_present(f, TIME_ALIASES))
+    declared_properties = _blank_to_null(f["properties"])
+    parsed_properties = F.from_json(declared_properties, _STRING_MAP)
+    # Unknown columns are never dropped: they join the row's own properties (which win a clash).
+    extras = F.map_filter(
+        f, lambda k, v: ~k.isin(*sorted(KNOWN_KEYS)) & v.isNotNull() & (F.trim(v) != "")
+    )
+    properties = F.to_json(F.map_concat(extras, F.coalesce(parsed_properties, F.create_map())))
+
+    out = with_fields.select(
+        "source_file",
+        "raw",
+        f.isNull().alias("_invalid_record"),
+        _blank_to_null(f["event_id"]).alias("event_id"),
+        user_id.alias("user_id"),
+        event_name.alias("event_name"),
+        event_time.alias("event_time"),
+        parse_event_time(event_time).alias("event_ts"),
+        _blank_to_null(f["session_id"]).alias("session_id"),
+        _blank_to_null(f["platform"]).alias("platform"),
+        _blank_to_null(f["account_id"]).alias("account_id"),
+        _blank_to_null(_first_present(f, CHANNEL_ALIASES)).alias("channel"),
+        _blank_to_null(f["plan"]).alias("plan"),
+        (declared_properties.isNotNull() & parsed_properties.isNull()).alias("_bad_properties"),
+        properties.alias("properties"),
+    )
+    limit = future_limit_utc(arrival_date, timezone)
+    c = F.col
+    reason = (
+        F.when(c("_invalid_record"), "invalid_record")
+        .when(c("user_id").isNull(), "missing_user_id")
+        .when(c("user_id") == "", "empty_user_id")
+        .when(c("event_name").isNull() | (c("event_name") == ""), "missing_event_name")
+        .when(~c("event_name").rlike(EVENT_NAME_PATTERN), "invalid_event_name")
+        .when(c("event_time").isNull() | (c("event_time") == ""), "missing_timestamp")
+        .when(c("event_ts").isNull(), "unparseable_timestamp")
+        .when(c("event_ts") > F.lit(limit).cast(T.TimestampType()), "future_timestamp")
+        .when(c("_bad_properties"), "invalid_properties")
+    )
+    return out.select(
+        *[c(name) for name in EVENT_COLUMNS if name != "arrival_date"],
+        F.lit(arrival_date).cast(T.DateType()).alias("arrival_date"),
+        F.to_date(F.from_utc_timestamp("event_ts", timezone)).alias("event_date"),
+        "event_time",
+        "raw",
+        reason.alias("reason"),
+    )
+
+
+def latest_allowed_event_ts(arrival_date: date, touched: list[str], timezone: str) -> datetime:
+    """The bound the `events` suite checks on the partitions a run publishes.
+
+    Rows of other arrivals share those partitions: the bound is the later of the arrival day's
+    own limit and the end of the last event date published.
+    """
+    last = max(arrival_date, date.fromisoformat(max(touched)) - timedelta(days=1))
+    return future_limit_utc(last, timezone)
+
+
+def first_arrivals(landed: DataFrame) -> DataFrame:
+    """Across arrival days, keep each event from the earliest day that delivered it.
+
+    A day holds each key at most once, so (dedup_key, arrival_date) orders uniquely and the
+    result does not depend on the order the days were processed in.
+    Input: landed events of several arrival days. Output: `EVENT_COLUMNS` + `event_date`.
+    """
+    order = Window.partitionBy("dedup_key").orderBy("arrival_date")
+    return (
+        landed.withColumn("_rank", F.row_number().over(order))
+        .where(F.col("_rank") == 1)
+        .select(*EVENT_COLUMNS, "event_date")
+    )
+
+
+def file_columns(raw: DataFrame) -> DataFrame:
+    """Per landing file: how many records, and whether any record has each required column.
+
+    A file where no record names a user id, a time or an event name is a wrong export, not
+    a batch of bad rows: the run fails on it (see the `landing` suite) instead of quarantining.
+    """
+    keys = F.transform(F.coalesce(F.map_keys("fields"), F.array()), lambda k: F.lower(F.trim(k)))
+
+    def has_any(aliases: tuple[str, ...]) -> Column:
+        return F.max(F.exists(keys, lambda k: k.isin(*aliases)))
+
+    return raw.groupBy("source_file").agg(
+        F.count(F.lit(1)).alias("records"),
+        F.sum(F.col("fields").isNull().cast("long")).alias("invalid_records"),
+        F.coalesce(has_any(USER_ID_ALIASES), F.lit(False)).alias("has_user_id"),
+        F.coalesce(has_any(TIME_ALIASES), F.lit(False)).alias("has_event_time"),
+        F.coalesce(has_any(EVENT_NAME_ALIASES), F.lit(False)).alias("has_event_name"),
+    )

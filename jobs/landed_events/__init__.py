@@ -1,0 +1,12 @@
+"""`landed_events`: each arrival day's clean rows (each event once within the day)."""
+
+from include.pulse.table import Table
+
+TABLE = Table(
+    name="landed_events",
+    package=__name__,
+    path="landed_events",
+    partition_key="event_date",  # then arrival_date: event_date=X/arrival_date=D/
+    group="events",
+    description="each arrival day's clean rows, kept so that any day can be re-run alone",
+)

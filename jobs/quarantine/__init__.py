@@ -1,0 +1,12 @@
+"""`quarantine`: the rows of each arrival day that cannot be events, with a reason."""
+
+from include.pulse.table import Table
+
+TABLE = Table(
+    name="quarantine",
+    package=__name__,
+    path="quarantine",
+    partition_key="dt",
+    group="events",
+    description="rejected rows of arrival day dt, with their reason and raw text",
+)

@@ -1,0 +1,14 @@
+"""`usage_alerts`: one row per alert that fires on dt."""
+
+from include.pulse.table import Table
+
+TABLE = Table(
+    name="usage_alerts",
+    package=__name__,
+    path="marts/usage_alerts",
+    partition_key="dt",
+    group="user_engagement",
+    description="one row per alert firing on dt: inactive, declining, unused, key users",
+    upstream=("user_daily", "user_feature_daily", "user_engagement"),
+    horizon_days=90,
+)

@@ -1,0 +1,13 @@
+"""`user_daily`: one row per user per active day, the compact activity table the marts read."""
+
+from include.pulse.table import Table
+
+TABLE = Table(
+    name="user_daily",
+    package=__name__,
+    path="user_daily",
+    partition_key="event_date",
+    group="user_daily",
+    description="one row per user per active day: events, sessions, first/last event, attributes",
+    upstream=("events",),
+)

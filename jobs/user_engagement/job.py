@@ -1,0 +1,146 @@
+"""The `user_engagement` group: the five engagement marts of a snapshot day, from one read of
+their inputs (definitions in docs/marts.md):
+
+- `marts/user_engagement`      one row per user active in the analysis window ending D;
+- `marts/feature_adoption`     one row per feature;
+- `marts/engagement_summary`   one row per day;
+- `marts/account_health`       one row per account (events that carry `account_id`);
+- `marts/usage_alerts`         one row per alert that fires on D.
+
+Inputs: `user_daily` and `user_feature_daily` over the 90 days up to D, `users_state` of D
+(first-seen dates) and `marts/active_users` of D.
+
+Which days: a change on X alters every snapshot whose 90 days include X, so the run
+recomputes its own day and every computed day in [X, X+89] (nightly runs: not before D minus
+PULSE_LATENESS_DAYS; older marks wait for a backfill), all in one Spark job per mart: each
+activity row is joined to the snapshot days it belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from include.pulse.runner import Context, Job, snapshot_planner
+from include.pulse.table import Table
+from include.pulse.warehouse import Warehouse, partition_dirs
+from jobs.account_health import TABLE as ACCOUNT_HEALTH
+from jobs.account_health.transform import account_health
+from jobs.active_users import TABLE as ACTIVE_USERS
+from jobs.engagement_summary import TABLE as ENGAGEMENT_SUMMARY
+from jobs.engagement_summary.transform import engagement_summary
+from jobs.feature_adoption import TABLE as FEATURE_ADOPTION
+from jobs.feature_adoption.transform import feature_adoption
+from jobs.usage_alerts import TABLE as USAGE_ALERTS
+from jobs.usage_alerts.transform import usage_alerts
+from jobs.user_daily import TABLE as USER_DAILY
+from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
+from jobs.user_engagement import TABLE as USER_ENGAGEMENT
+from jobs.user_engagement.schema import SCHEMA as USER_ENGAGEMENT_SCHEMA
+from jobs.user_engagement.transform import (
+    HORIZON_DAYS,
+    Rules,
+    _days,
+    feature_usage,
+    user_engagement,
+    user_horizon,
+)
+from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
+from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
+from jobs.users_state import TABLE as USERS_STATE
+from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the marts read, as frames (the I/O lives in `run`)."""
+
+    daily: DataFrame  # user_daily rows (with event_date) in the horizon of the days
+    feature_daily: DataFrame  # user_feature_daily rows in the horizon
+    first_use: DataFrame  # (user_id, feature, first_use_date) over all history
+    first_seen: DataFrame  # (dt, user_id, first_seen_date) from users_state
+    active_users: DataFrame  # marts/active_users rows (dt, dau_mau, ...)
+
+
+def engagement_marts(
+    inputs: Inputs, dts: list[date], rules: Rules, cached: list[DataFrame] | None = None
+) -> dict[str, DataFrame]:
+    """Every engagement mart for the snapshot days `dts`, each with a `dt` column, by table
+    name. The intermediate frames every mart reads are cached (and listed in `cached`)."""
+    spark = inputs.daily.sparkSession
+    days = _days(dts, spark)
+    horizon = user_horizon(inputs.daily, days, rules).persist()
+    usage = feature_usage(inputs.feature_daily, days, rules).persist()
+    engaged = user_engagement(horizon, usage, rules).persist()
+    if cached is not None:
+        cached.extend((horizon, usage, engaged))
+    return {
+        USER_ENGAGEMENT.name: engaged.select(*USER_ENGAGEMENT_SCHEMA.fieldNames()),
+        FEATURE_ADOPTION.name: feature_adoption(
+            usage, inputs.first_use, inputs.first_seen, engaged, days, rules
+        ),
+        ENGAGEMENT_SUMMARY.name: engagement_summary(
+            horizon, engaged, inputs.active_users, days, rules
+        ),
+        ACCOUNT_HEALTH.name: account_health(horizon, engaged, usage, rules),
+        USAGE_ALERTS.name: usage_alerts(horizon, engaged, usage, rules),
+    }
+
+
+def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> Inputs:
+    first = dts[0] - timedelta(days=HORIZON_DAYS - 1)
+
+    def dated(table: Table, schema: T.StructType, low: date | None) -> DataFrame:
+        key = table.partition_key
+        folders = [
+            str(p)
+            for p in partition_dirs(warehouse.table(table.path), f"{key}=*")
+            if (low is None or date.fromisoformat(p.name.split("=", 1)[1]) >= low)
+            and date.fromisoformat(p.name.split("=", 1)[1]) <= dts[-1]
+        ]
+        reader = spark.read.schema(schema).option("basePath", str(warehouse.table(table.path)))
+        return reader.parquet(*folders) if folders else spark.createDataFrame([], schema)
+
+    feature_history = dated(USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, None)
+    states = dated(USERS_STATE, STATE_SCHEMA, dts[0])
+    mart_schema = T.StructType(
+        [T.StructField("dau_mau", T.DoubleType()), T.StructField("dt", T.DateType())]
+    )
+    return Inputs(
+        daily=dated(USER_DAILY, USER_DAILY_SCHEMA, first),
+        feature_daily=feature_history.where(F.col("event_date") >= F.lit(first)),
+        first_use=feature_history.groupBy("user_id", "feature").agg(
+            F.min("event_date").alias("first_use_date")
+        ),
+        first_seen=states.where(F.col("dt").isin(dts)).select("dt", "user_id", "first_seen_date"),
+        active_users=dated(ACTIVE_USERS, mart_schema, dts[0]),
+    )
+
+
+def build(context: Context) -> Mapping[str, DataFrame]:
+    dts = list(context.plan.dates)
+    rules = Rules.from_config(context.config)
+    context.summary["rules"] = {**rules.__dict__, "tiers": dict(rules.tiers)}
+    inputs = read_inputs(context.spark, context.warehouse, dts)
+    return engagement_marts(inputs, dts, rules, context.cached)
+
+
+def parameters(context: Context, table: Table) -> dict[str, Any]:
+    return {"days": len(context.plan.dates)} if table is ENGAGEMENT_SUMMARY else {}
+
+
+JOB = Job(
+    name=USER_ENGAGEMENT.group,
+    # The summary first: it has a row for every computed day, so its partitions are the
+    # computed days (a snapshot of the others may be empty, hence absent).
+    tables=(ENGAGEMENT_SUMMARY, USER_ENGAGEMENT, FEATURE_ADOPTION, ACCOUNT_HEALTH, USAGE_ALERTS),
+    plan=snapshot_planner(HORIZON_DAYS),
+    build=build,
+    parameters=parameters,
+)

@@ -1,0 +1,199 @@
+"""`user_engagement` transform, and what every engagement mart shares: the rules, each user's
+90 days before a snapshot (`user_horizon`) and each user's feature use (`feature_usage`).
+
+Each mart is a snapshot as of day D (`dt=D`). Inputs: `user_daily` and `user_feature_daily`
+over the 90 days up to D (already without the excluded events). The window
+(PULSE_ANALYSIS_WINDOW_DAYS, W) is [D-W+1, D]; the previous window [D-2W+1, D-W].
+Pure functions on DataFrames; `jobs/user_engagement/job.py` does the I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from include.pulse.config import PulseConfig
+from jobs.user_engagement.schema import SCHEMA
+
+HORIZON_DAYS = 90  # how far back any engagement figure looks
+INACTIVE_WARNING, INACTIVE_HIGH = 14, 30
+DECLINE_HIGH, DECLINE_CRITICAL = 0.75, 0.5  # usage_trend below: a >25% / >50% decline
+
+
+WEEKS = 8  # usage patterns read the last 8 weeks
+
+
+FEATURE_UNUSED_DAYS = 14
+
+
+KEY_USER_INACTIVE_DAYS = 7
+
+
+HEALTH_WEIGHTS = {"recency": 0.30, "frequency": 0.25, "depth": 0.25, "breadth": 0.20}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The configurable parts of the definitions (from PulseConfig)."""
+
+    window_days: int = 30
+    power_rule: str = "absolute"
+    power_min_actions: int = 20
+    power_percentile: int = 80
+    tiers: tuple[tuple[str, str], ...] = ()  # (feature, tier); empty: every event, no tiers
+
+    @classmethod
+    def from_config(cls, config: PulseConfig) -> Rules:
+        return cls(
+            window_days=config.analysis_window_days,
+            power_rule=config.power_user_rule,
+            power_min_actions=config.power_user_min_actions,
+            power_percentile=config.power_user_percentile,
+            tiers=tuple(sorted(config.feature_tiers.items())),
+        )
+
+    @property
+    def core(self) -> list[str]:
+        return [feature for feature, tier in self.tiers if tier == "core"]
+
+
+def ratio(numerator: Column, denominator: Column) -> Column:
+    return F.when(denominator > 0, numerator.cast("double") / denominator)
+
+
+def _days(dts: list[date], spark: SparkSession) -> DataFrame:
+    return spark.createDataFrame([(d,) for d in dts], "dt date")
+
+
+def _in_horizon(rows: DataFrame, days: DataFrame) -> DataFrame:
+    """Each activity row once per snapshot day whose 90 days include it, with its `age`."""
+    joined = rows.join(
+        F.broadcast(days),
+        (F.col("event_date") <= F.col("dt"))
+        & (F.col("event_date") > F.date_sub(F.col("dt"), HORIZON_DAYS)),
+    )
+    return joined.withColumn("age", F.datediff("dt", "event_date"))
+
+
+def user_horizon(daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """(dt, user_id) for every user seen in the 90 days up to dt: window and trend figures."""
+    w = rules.window_days
+    rows = _in_horizon(daily, days)
+    in_window = F.col("age") < w
+    in_previous = (F.col("age") >= w) & (F.col("age") < 2 * w)
+
+    def window_sum(column: str, where: Column = in_window) -> Column:
+        return F.sum(F.when(where, F.col(column)).otherwise(F.lit(0)))
+
+    weeks = [
+        window_sum("event_count", F.col("age").between(7 * (WEEKS - k), 7 * (WEEKS - k) + 6))
+        .cast("long")
+        .alias(f"week_{k}")
+        for k in range(1, WEEKS + 1)
+    ]  # week_1 the oldest, week_8 the 7 days up to dt
+    latest_account = F.max(
+        F.when(F.col("account_id").isNotNull(), F.struct("event_date", "account_id"))
+    )["account_id"]
+    return rows.groupBy("dt", "user_id").agg(
+        window_sum("event_count").cast("long").alias("total_actions"),
+        window_sum("event_count", in_previous).cast("long").alias("previous_actions"),
+        F.count(F.when(in_window, 1)).alias("active_days"),
+        F.count(F.when(F.col("age") < INACTIVE_HIGH, 1)).alias("active_days_30"),
+        window_sum("session_count").cast("long").alias("sessions"),
+        F.min(F.when(in_window, F.col("first_event_ts"))).alias("first_seen"),
+        F.max(F.when(in_window, F.col("last_event_ts"))).alias("last_seen"),
+        (F.max(F.when(in_window, F.col("age"))) - F.min(F.when(in_window, F.col("age"))) + 1)
+        .cast("long")
+        .alias("span_days"),
+        F.min("age").cast("long").alias("recency_days"),
+        latest_account.alias("account_id"),
+        *weeks,
+    )
+
+
+def feature_usage(feature_daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """(dt, user_id, feature): uses, days used and sessions in the window, days since last use."""
+    rows = _in_horizon(feature_daily, days)
+    if rules.tiers:
+        rows = rows.where(F.col("feature").isin([feature for feature, _ in rules.tiers]))
+    in_window = F.col("age") < rules.window_days
+    return rows.groupBy("dt", "user_id", "feature").agg(
+        F.sum(F.when(in_window, F.col("uses")).otherwise(0)).cast("long").alias("uses"),
+        F.count(F.when(in_window, 1)).alias("days_used"),
+        F.sum(F.when(in_window, F.col("sessions")).otherwise(0)).cast("long").alias("sessions"),
+        F.min("age").cast("long").alias("days_since_last_use"),
+    )
+
+
+def _features_available(usage: DataFrame, rules: Rules) -> DataFrame:
+    """dt -> how many features there are: the configured ones, else those used in the window."""
+    used = usage.where(F.col("uses") > 0)
+    counted = used.groupBy("dt").agg(F.count_distinct("feature").alias("features_available"))
+    if rules.tiers:
+        counted = counted.withColumn("features_available", F.lit(len(rules.tiers)).cast("long"))
+    return counted
+
+
+def _percent_rank_score(order: Column, by: str = "dt") -> Column:
+    """100 x the share of the day's users at or below this user (ties share the top rank)."""
+    return F.cume_dist().over(Window.partitionBy(by).orderBy(order)) * 100
+
+
+def user_engagement(horizon: DataFrame, usage: DataFrame, rules: Rules) -> DataFrame:
+    """One row per user active in the window: the `marts/user_engagement` columns."""
+    active = horizon.where(F.col("total_actions") > 0)
+    used = (
+        usage.where(F.col("uses") > 0)
+        .groupBy("dt", "user_id")
+        .agg(F.count(F.lit(1)).alias("features_used"))
+    )
+    available = _features_available(usage, rules)
+    frame = (
+        active.join(used, ["dt", "user_id"], "left")
+        .join(available, ["dt"], "left")
+        .fillna(0, ["features_used", "features_available"])
+    )
+    if rules.power_rule == "percentile":
+        cut = frame.groupBy("dt").agg(
+            F.percentile("total_actions", rules.power_percentile / 100).alias("power_cut")
+        )
+        frame = frame.join(cut, ["dt"]).withColumn(
+            "is_power_user", F.col("total_actions") >= F.col("power_cut")
+        )
+    else:
+        frame = frame.withColumn(
+            "is_power_user", F.col("total_actions") >= F.lit(rules.power_min_actions)
+        )
+    frame = frame.select(
+        "*",
+        (F.col("total_actions") / F.col("span_days")).alias("actions_per_day"),
+        (F.col("total_actions") / F.col("active_days")).alias("actions_per_active_day"),
+        ratio(F.col("total_actions"), F.col("sessions")).alias("actions_per_session"),
+        F.coalesce(ratio(F.col("features_used"), F.col("features_available")), F.lit(0.0)).alias(
+            "feature_breadth"
+        ),
+        ratio(F.col("total_actions"), F.col("previous_actions")).alias("usage_trend"),
+    )
+    health = (
+        HEALTH_WEIGHTS["recency"] * _percent_rank_score(F.col("recency_days").desc())
+        + HEALTH_WEIGHTS["frequency"] * _percent_rank_score(F.col("active_days"))
+        + HEALTH_WEIGHTS["depth"] * _percent_rank_score(F.col("actions_per_active_day"))
+        + HEALTH_WEIGHTS["breadth"] * _percent_rank_score(F.col("feature_breadth"))
+    )
+    segment = (
+        F.when(F.col("recency_days") >= INACTIVE_HIGH, "dormant")
+        .when((F.col("usage_trend") < DECLINE_HIGH) & (F.col("previous_actions") > 0), "at_risk")
+        .when(F.col("is_power_user") & (F.col("active_days_30") >= 20), "champion")
+        .when(F.col("is_power_user"), "power")
+        .when(F.col("active_days_30") >= 4, "regular")
+        .otherwise("casual")
+    )
+    frame = frame.withColumn("health_score", F.round(health, 1)).withColumn("segment", segment)
+    return frame.select(
+        *[F.col(f.name).cast(f.dataType) for f in SCHEMA.fields],
+        "previous_actions",  # kept for the account figures; dropped before writing
+        *[f"week_{k}" for k in range(1, WEEKS + 1)],
+    )

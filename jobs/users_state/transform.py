@@ -1,0 +1,116 @@
+"""`users_state`: the incremental users state, one step per day (Mozilla's `clients_last_seen`).
+
+Inputs of the step for day D: `users_state` of D-1, `user_daily` of D, and `users_archive`
+(users who left the state earlier, so a user back after a long absence keeps their history).
+Outputs:
+- `users_state/dt=D/`: one row per user active in [D-63, D] (grain: dt, user_id):
+  `days_seen_bits` (bit k set = active on D-k; bit 0 = D), `first_seen_date`, `last_seen_date`,
+  running totals `active_days_total`, `events_total`, and the latest `platform`/`account_id`.
+- `users_archive/dt=D/`: the users whose window emptied on D (last seen D-64), same columns with
+  `days_seen_bits = 0`. Only users away for 64+ days are ever looked up there.
+
+The step reads one day of state and one day of activity, so its cost follows the number of
+recently active users, not the length of history. The chain of steps is run by
+`jobs/active_users/job.py`, which also decides where it must restart after late data.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.users_state.schema import FILE_SCHEMA
+
+
+def latest_archived(archive: DataFrame) -> DataFrame:
+    """Archive rows (with their `dt`) -> the latest row per user (a user may leave twice)."""
+    order = Window.partitionBy("user_id").orderBy(F.col("dt").desc())
+    return (
+        archive.withColumn("_n", F.row_number().over(order))
+        .where(F.col("_n") == 1)
+        .select(*FILE_SCHEMA.fieldNames())
+    )
+
+
+def next_users_state(
+    previous: DataFrame, today: DataFrame, archived: DataFrame, day: date
+) -> DataFrame:
+    """state(D-1) + user_daily(D) -> every row of day D, staying or leaving.
+
+    `archived` holds at most one row per user (see `latest_archived`) of users who left the
+    state before D. Rows with `days_seen_bits == 0` are the users leaving the window on D.
+    """
+    # One shuffle instead of two joins: stack the three sources, tagged, and fold per user.
+    columns = FILE_SCHEMA.fieldNames()
+
+    def tagged(frame: DataFrame, source: str, values: dict[str, Column]) -> DataFrame:
+        return frame.select(
+            F.lit(source).alias("source"),
+            *[
+                values.get(c, F.lit(None)).cast(f.dataType).alias(c)
+                for c, f in zip(columns, FILE_SCHEMA.fields, strict=True)
+            ],
+        )
+
+    stacked = (
+        tagged(previous, "p", {c: F.col(c) for c in columns})
+        .unionByName(
+            tagged(
+                today,
+                "t",
+                {
+                    "user_id": F.col("user_id"),
+                    "events_total": F.col("event_count"),
+                    "platform": F.col("platform"),
+                    "account_id": F.col("account_id"),
+                },
+            )
+        )
+        .unionByName(tagged(archived, "a", {c: F.col(c) for c in columns}))
+    )
+
+    def of(source: str, column: str) -> Column:
+        return F.max(F.when(F.col("source") == source, F.col(column)))
+
+    folded = stacked.groupBy("user_id").agg(
+        F.max(F.col("source") == "p").alias("known"),
+        F.max(F.col("source") == "t").alias("active"),
+        *[of(s, c).alias(f"{s}_{c}") for s in "pta" for c in columns if c != "user_id"],
+    )
+    # Users only in the archive are not part of day D.
+    folded = folded.where(F.col("known") | F.col("active"))
+    active = F.col("active")
+    known = F.col("known")
+    day_lit = F.lit(day).cast(T.DateType())
+    # Java long arithmetic: shifting drops bit 63, i.e. the day that left the 64-day window.
+    bits = F.shiftleft(F.coalesce(F.col("p_days_seen_bits"), F.lit(0).cast("long")), 1).bitwiseOR(
+        F.when(active, F.lit(1)).otherwise(F.lit(0)).cast("long")
+    )
+
+    def carried(column: str, default: object) -> Column:
+        return F.when(known, F.col(f"p_{column}")).otherwise(
+            F.coalesce(F.col(f"a_{column}"), F.lit(default))
+        )
+
+    rows = folded.select(
+        F.col("user_id"),
+        bits.alias("days_seen_bits"),
+        F.when(known, F.col("p_first_seen_date"))
+        .otherwise(F.coalesce(F.col("a_first_seen_date"), day_lit))
+        .alias("first_seen_date"),
+        F.when(active, day_lit).otherwise(F.col("p_last_seen_date")).alias("last_seen_date"),
+        (carried("active_days_total", 0) + F.when(active, 1).otherwise(0)).alias(
+            "active_days_total"
+        ),
+        (carried("events_total", 0) + F.coalesce(F.col("t_events_total"), F.lit(0))).alias(
+            "events_total"
+        ),
+        F.coalesce(F.col("t_platform"), F.col("p_platform"), F.col("a_platform")).alias("platform"),
+        F.coalesce(F.col("t_account_id"), F.col("p_account_id"), F.col("a_account_id")).alias(
+            "account_id"
+        ),
+    )
+    return rows.select(*[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields])

@@ -1,0 +1,181 @@
+"""The retention job on a real warehouse fed by the real events job: exact against the
+brute-force reference in UTC and in Asia/Tokyo (the zone decides the event dates), a late
+event recomputing the snapshots it reaches, and arrivals processed in reverse order giving
+identical marts. Outputs are read back with pyarrow, as analysts do."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from include.pulse.config import PulseConfig
+from jobs import pipeline, registry
+from tests.jobs.retention_cohorts.test_transform import COHORT_KEY, CURVE_KEY, assert_exact
+from tests.jobs.runs import ingest as ingest_day
+from tests.readers import table_rows
+from tests.retention_data import D, reference_cohorts, reference_curve, with_dates
+from tests.retention_data import events as history
+
+pytestmark = pytest.mark.integration
+
+ARRIVAL = D + timedelta(days=1)  # the whole history lands in one file on D+1
+LATE_ARRIVAL = D + timedelta(days=2)
+# bob, seen once on 2024-01-15, comes back on 2024-03-19: a late event for the snapshots
+# of March 19 and 20 (bob's January cohorts gain a retained user), not for March 18.
+LATE = {
+    "event_id": "late-bob",
+    "user_id": "bob",
+    "event_ts": "2024-03-19T10:00:00Z",
+    "event_name": "page_view",
+    "platform": "ios",
+}
+
+
+def make_config(root: Path, timezone: str) -> PulseConfig:
+    return PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": str(root / "landing"),
+            "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+            "PULSE_TIMEZONE": timezone,
+        }
+    )
+
+
+def land(config: PulseConfig) -> None:
+    main = config.landing_folder(ARRIVAL)
+    main.mkdir(parents=True)
+    lines = [
+        json.dumps(
+            {
+                **{k: v for k, v in r.items() if k != "event_ts"},
+                "timestamp": r["event_ts"].isoformat().replace("+00:00", "Z"),
+            }
+        )
+        for r in history()
+    ]
+    (main / "events.jsonl").write_text("\n".join(lines) + "\n")
+    late = config.landing_folder(LATE_ARRIVAL)
+    late.mkdir(parents=True)
+    record = {**{k: v for k, v in LATE.items() if k != "event_ts"}, "timestamp": LATE["event_ts"]}
+    (late / "late.jsonl").write_text(json.dumps(record) + "\n")
+
+
+def ingest(spark, config: PulseConfig, arrival: date) -> None:
+    ingest_day(spark, config, arrival)
+    pipeline.run(spark, config, "user_daily", arrival)
+
+
+def published(config: PulseConfig, table: str, key: tuple[str, ...]) -> dict[date, dict]:
+    out: dict[date, dict] = {}
+    for row in table_rows(config.local_warehouse, table):
+        out.setdefault(date.fromisoformat(str(row["dt"])), {})[tuple(row[k] for k in key)] = row
+    return out
+
+
+def rows_with_late(timezone: str) -> list[dict]:
+    from datetime import UTC, datetime
+
+    late = {
+        **LATE,
+        "event_ts": datetime(2024, 3, 19, 10, tzinfo=UTC),
+        "channel": None,
+        "plan": None,
+    }
+    return with_dates([*history(), late], timezone)
+
+
+@pytest.fixture(scope="module")
+def forward(spark, tmp_path_factory):
+    """UTC: the history arrives, three nightly snapshots, then the late event arrives."""
+    config = make_config(tmp_path_factory.mktemp("retention-utc"), "UTC")
+    land(config)
+    ingest(spark, config, ARRIVAL)
+    before = [
+        pipeline.run(spark, config, "retention_cohorts", D - timedelta(days=n)) for n in (2, 1, 0)
+    ]
+    on_time = published(config, "marts/retention_cohorts", COHORT_KEY)
+    ingest(spark, config, LATE_ARRIVAL)
+    after = pipeline.run(spark, config, "retention_cohorts", D)
+    return config, before, on_time, after
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Tokyo"])
+def test_the_job_equals_brute_force_in_each_time_zone(spark, tmp_path_factory, timezone):
+    config = make_config(tmp_path_factory.mktemp("retention-tz"), timezone)
+    land(config)
+    ingest(spark, config, ARRIVAL)
+    report = pipeline.run(spark, config, "retention_cohorts", D)
+    assert report["days_recomputed"] == [str(D)]
+    assert all(s["passed"] for s in report["quality"]["suites"].values())
+    want = reference_cohorts(with_dates(history(), timezone), D)
+    assert_exact(published(config, "marts/retention_cohorts", COHORT_KEY)[D], want)
+    got_curve = published(config, "marts/retention_curve", CURVE_KEY)[D]
+    assert_exact(got_curve, reference_curve(want))
+
+
+def test_nightly_snapshots_ignore_later_activity(forward):
+    _, before, on_time, _ = forward
+    assert [r["days_recomputed"] for r in before] == [
+        [str(D - timedelta(days=n))] for n in (2, 1, 0)
+    ]
+    rows = with_dates(history(), "UTC")
+    for n in (2, 1, 0):
+        dt = D - timedelta(days=n)
+        assert_exact(on_time[dt], reference_cohorts(rows, dt))
+
+
+def test_a_late_event_recomputes_the_snapshots_it_reaches(spark, forward):
+    config, _, on_time, after = forward
+    assert after["days_recomputed"] == [str(D - timedelta(days=1)), str(D)]
+    now = published(config, "marts/retention_cohorts", COHORT_KEY)
+    rows = rows_with_late("UTC")
+    for n in (2, 1, 0):
+        dt = D - timedelta(days=n)
+        assert_exact(now[dt], reference_cohorts(rows, dt))
+    assert now[D - timedelta(days=2)] == on_time[D - timedelta(days=2)]
+    cell = ("week", date(2024, 1, 15), 9, "all", "all")  # bob's week, period of March 18
+    assert (on_time[D][cell]["retained"], now[D][cell]["retained"]) == (0, 1)
+    # Running the day again recomputes only its own snapshot, to the same rows.
+    assert pipeline.run(spark, config, "retention_cohorts", D)["days_recomputed"] == [str(D)]
+    assert published(config, "marts/retention_cohorts", COHORT_KEY) == now
+
+
+def test_the_heatmap_shows_the_weekly_cohorts_of_the_last_snapshot(forward):
+    from include.pulse.reports import write_retention_heatmap
+
+    config, _, _, _ = forward
+    path = write_retention_heatmap(config.local_warehouse)
+    assert path == config.local_warehouse / "marts/retention_cohorts/_heatmap_week.html"
+    page = path.read_text()
+    weekly = {
+        key: row
+        for key, row in published(config, "marts/retention_cohorts", COHORT_KEY)[D].items()
+        if key[0] == "week" and key[3] == "all"
+    }
+    cohorts = sorted({key[1] for key in weekly})
+    assert re.findall(r"<tr><th>([\d-]+)</th>", page) == [str(c) for c in cohorts]
+    shown = re.findall(r'title="(\d+) of (\d+)">([\d.]+)%', page)
+    assert len(shown) == len(weekly)
+    assert sorted(shown) == sorted(
+        (str(r["retained"]), str(r["cohort_size"]), f"{100 * r['retention_rate']:.1f}")
+        for r in weekly.values()
+    )
+
+
+def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory, forward):
+    config, _, _, _ = forward
+    reverse = make_config(tmp_path_factory.mktemp("retention-reverse"), "UTC")
+    land(reverse)
+    ingest(spark, reverse, LATE_ARRIVAL)
+    pipeline.run(spark, reverse, "retention_cohorts", D)
+    ingest(spark, reverse, ARRIVAL)
+    for n in (1, 2):
+        pipeline.run(spark, reverse, "retention_cohorts", D - timedelta(days=n))
+    for table in (t.path for t in registry.group_tables("retention_cohorts")):
+        assert table_rows(reverse.local_warehouse, table) == table_rows(
+            config.local_warehouse, table
+        ), table
