@@ -6,7 +6,7 @@
     .venv/bin/python -m bench.active_users --users 2000 --events-per-day 5000 --days 70 --repeats 1
 
 What it measures, in one warm Spark session (`local[*]` unless --master), on local disk:
-- (a1) the nightly run of day 30 (`jobs.active_users.run(..., late_cutoff=day - lateness)`)
+- (a1) the nightly run of day 30 (the `user_daily` and `active_users` groups, `jobs.pipeline`)
   after a history of 29 days, in two variants: "new day" (only day 30's events partition is
   new) and "new day + 2 late days" (the events partitions of days 28-30 republished, as with late
   data: user_daily and the users-state chain are recomputed for 3 days);
@@ -17,7 +17,7 @@ What it measures, in one warm Spark session (`local[*]` unless --master), on loc
   lifecycle), checked against the published mart row (a mismatch is printed and exits 1).
 
 Synthetic clean events are written straight into `events/event_date=X/` (the columns of
-`jobs.events.EVENTS_SCHEMA`), generated with `spark.range` and hashes: a fixed pool of --users
+`jobs/events/schema.py`), generated with `spark.range` and hashes: a fixed pool of --users
 users in four tiers (5% power users active 90% of days, 15% regular 45%, 30% occasional 10%,
 50% rare 2%; about 15% of the pool active on a given day), events per active user drawn so that a
 day has about --events-per-day events (power users 3x, regular 1.5x the others). 2.5% of the
@@ -61,9 +61,11 @@ from pyspark.sql import functions as F
 from include.pulse.config import PulseConfig
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import Warehouse
-from jobs import active_users
-from jobs.events import EVENTS_SCHEMA
-from jobs.users_state import USERS_STATE_SCHEMA
+from jobs import pipeline
+from jobs.active_users import TABLE as ACTIVE_USERS
+from jobs.active_users.schema import COUNT_COLUMNS, L30_COLUMNS
+from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.users_state.schema import FILE_SCHEMA as USERS_STATE_SCHEMA
 
 # (share of the pool, probability of being active on a day, relative events per active day)
 TIERS = ((0.05, 0.90, 3.0), (0.15, 0.45, 1.5), (0.30, 0.10, 1.0), (0.50, 0.02, 1.0))
@@ -232,16 +234,16 @@ def naive_metrics(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[
 
 
 def mart_row(spark: SparkSession, warehouse: Warehouse, day: date) -> dict[str, Any]:
-    root = warehouse.table(active_users.MART)
+    root = warehouse.table(ACTIVE_USERS.path)
     rows = spark.read.option("basePath", str(root)).parquet(str(root / f"dt={day}")).collect()
     if len(rows) != 1:
-        raise RuntimeError(f"{active_users.MART}/dt={day}: {len(rows)} rows, expected 1")
+        raise RuntimeError(f"{ACTIVE_USERS.path}/dt={day}: {len(rows)} rows, expected 1")
     return rows[0].asDict()
 
 
 def mismatches(mart: dict[str, Any], naive: dict[str, Any]) -> list[str]:
     found = []
-    for column in (*active_users.COUNT_COLUMNS, *active_users.L30_COLUMNS, *RATIO_COLUMNS):
+    for column in (*COUNT_COLUMNS, *L30_COLUMNS, *RATIO_COLUMNS):
         a, b = mart[column], naive[column]
         same = math.isclose(a, b, rel_tol=1e-12) if column in RATIO_COLUMNS else a == b
         if not same:
@@ -294,7 +296,7 @@ def nightly(
         else:  # the day's on-time events: a new partition, then re-marked for the repeats
             write_events(spark, warehouse, volume, [number], arrived_by=number, mark=repeat > 0)
         t0 = time.perf_counter()
-        report = active_users.run(spark, config, day, run_id=f"bench-{label}", late_cutoff=cutoff)
+        report = nightly_marts(spark, config, day, f"bench-{label}", cutoff)
         timing.seconds.append(time.perf_counter() - t0)
         timing.phases.append(report["seconds"])
         timing.chain_days = report["chain"]["days"]
@@ -307,6 +309,24 @@ def nightly(
             f"phases {report['seconds']}  load {os.getloadavg()[0]:.1f}"
         )
     return timing
+
+
+def nightly_marts(
+    spark: SparkSession, config: PulseConfig, day: date, run_id: str, cutoff: date | None
+) -> dict:
+    """The DAG's `user_daily` then `active_users` tasks in this session: one report, with the
+    chain (start, end, days), the user_daily dates rebuilt and the seconds of both."""
+    daily = pipeline.run(spark, config, "user_daily", day, run_id, cutoff)
+    report = pipeline.run(spark, config, "active_users", day, run_id, cutoff)
+    plan = report["plan"]
+    return {
+        **report,
+        "chain": {"start": plan.get("start"), "end": plan.get("end"),
+                  "days": len(report["days_recomputed"])},
+        "user_daily_rebuilt": daily["days_recomputed"],
+        "seconds": {**{f"user_daily.{k}": v for k, v in daily["seconds"].items()},
+                    **report["seconds"]},
+    }  # fmt: skip
 
 
 def build_history(
@@ -335,9 +355,7 @@ def build_history(
         t1 = time.perf_counter()
         write_events(spark, warehouse, volume, days, arrived_by=last)
         t2 = time.perf_counter()
-        report = active_users.run(
-            spark, config, volume.day(days[-1]), run_id="bench-history", late_cutoff=cutoff
-        )
+        report = nightly_marts(spark, config, volume.day(days[-1]), "bench-history", cutoff)
         _say(
             f"  history days {days[0]}..{days[-1]} ({'nightly' if cutoff else 'uncapped'}): "
             f"events {t2 - t1:.1f}s, run {time.perf_counter() - t2:.1f}s "

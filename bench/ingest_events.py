@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.ingest_events --users 20000 --days 7
 
 Generates synthetic landing days (include/demo/generate_events.py) into a temporary folder,
-runs `jobs.events.run` for each day in order, and prints per-day and total figures. The first
-day includes JVM/GX warm-up and is reported separately. Record results in docs/benchmarks.md.
+runs the `events` group (`jobs.pipeline.run`) for each day in order, and prints per-day and total
+figures. The first day includes JVM/GX warm-up and is reported separately. Record results in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from include.demo.generate_events import generate_events
 from include.pulse.config import PulseConfig
 from include.pulse.spark import get_spark
-from jobs import events
+from jobs import pipeline
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
         for offset in range(args.days):
             day = start + timedelta(days=offset)
             t0 = time.perf_counter()
-            report = events.run(spark, config, day)
+            report = pipeline.run(spark, config, "events", day)
             seconds = time.perf_counter() - t0
             figures.append((day, report["rows_read"], seconds))
             print(

@@ -1,4 +1,4 @@
-"""Benchmark: the nightly retention update (`jobs.retention.run` for one new day).
+"""Benchmark: the nightly retention update (the `retention_cohorts` group for one new day).
 
     .venv/bin/python -m bench.retention                 # 100k users, 180 days of history
     .venv/bin/python -m bench.retention --users 20000 --days 90
@@ -29,8 +29,8 @@ from pyspark.sql import functions as F
 
 from include.pulse.config import PulseConfig
 from include.pulse.spark import get_spark
-from jobs import retention
-from jobs.user_daily import USER_DAILY_SCHEMA
+from jobs import pipeline
+from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 
 FIRST_DAY = date(2024, 1, 1)
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         ):
             load = os.getloadavg()[0]
             started = time.perf_counter()
-            report = retention.run(spark, config, day)
+            report = pipeline.run(spark, config, "retention_cohorts", day)
             seconds = time.perf_counter() - started
             print(
                 f"{label:>8} day {day} (history {(day - FIRST_DAY).days + 1} days):"
