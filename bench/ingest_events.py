@@ -4,7 +4,8 @@
 
 Generates synthetic landing days (include/demo/generate_events.py) into a temporary folder,
 runs the `events` group (`jobs.pipeline.run`) for each day in order, and prints per-day and total
-figures. The first day includes JVM/GX warm-up and is reported separately. Record results in docs/benchmarks.md.
+figures. The first day includes JVM/GX warm-up and is reported separately.
+Record results in docs/benchmarks.md.
 """
 
 from __future__ import annotations
