@@ -75,3 +75,19 @@ def groups() -> tuple[str, ...]:
             raise ValueError(f"the table groups depend on each other in a cycle: {needs}")
         ordered.append(ready[0])
     return tuple(ordered)
+
+
+def markdown_index() -> str:
+    """The table index of docs/tables.md (a test keeps the two equal)."""
+    lines = [
+        "| table | location | partition | built by (task) | reads | grain |",
+        "|---|---|---|---|---|---|",
+    ]
+    for group in groups():
+        for t in group_tables(group):
+            reads = ", ".join(f"`{u}`" for u in t.upstream) or "landing files"
+            lines.append(
+                f"| [`{t.name}`](../jobs/{t.name}/README.md) | `{t.path}/` | `{t.partition_key}`"
+                f" | `{group}` | {reads} | {t.description} |"
+            )
+    return "\n".join(lines) + "\n"

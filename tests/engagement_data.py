@@ -221,7 +221,7 @@ def reference(
                 u["segment"] = "regular"
             else:
                 u["segment"] = "casual"
-            out["marts/user_engagement"].append(
+            out["user_engagement"].append(
                 {
                     "user_id": user,
                     "account_id": u["account"],
@@ -278,7 +278,7 @@ def _features(out, dt, usage, features, first_seen, engaged, tiers) -> None:
             for v in adopters.values()
         ]
         to_adopt = [(first_use[(u, feature)] - seen[u]).days for u in adopters]
-        out["marts/feature_adoption"].append(
+        out["feature_adoption"].append(
             {
                 "feature": feature,
                 "tier": tiers.get(feature),
@@ -301,7 +301,7 @@ def _summary(out, dt, users, engaged, active_users, window) -> None:
     totals = [u["total"] for u in engaged.values()]
     sessions = sum(u["sessions"] for u in engaged.values())
     powers = sum(1 for u in engaged.values() if u["power"])
-    out["marts/engagement_summary"].append(
+    out["engagement_summary"].append(
         {
             "total_users": n,
             "total_events": sum(totals),
@@ -372,14 +372,14 @@ def _accounts(out, dt, users, engaged, usage, tiers) -> None:
         else:
             pattern = "plateau"
         row["usage_pattern"] = pattern
-        out["marts/account_health"].append(row)
+        out["account_health"].append(row)
 
 
 def _alerts(out, dt, users, engaged, usage, tiers) -> None:
     core = {f for f, t in tiers.items() if t == "core"}
 
     def add(entity_type, entity_id, alert, severity, observed, threshold, detail=None):
-        out["marts/usage_alerts"].append(
+        out["usage_alerts"].append(
             {
                 "entity_type": entity_type,
                 "entity_id": entity_id,

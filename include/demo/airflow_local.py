@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -73,6 +74,9 @@ class LocalAirflow:
     port: int = 8080
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # Install Pulse's airflow_local_settings.py: the scheduler imports the task libraries once
+    # and its forked task processes inherit them (include/pulse/preload.py).
+    preload: bool = True
 
     @property
     def url(self) -> str:
@@ -90,6 +94,12 @@ class LocalAirflow:
                     "another port (make demo PULSE_DEMO_PORT=8081)"
                 )
         self.home.mkdir(parents=True, exist_ok=True)
+        settings = self.home / "config" / "airflow_local_settings.py"
+        if self.preload:
+            settings.parent.mkdir(exist_ok=True)
+            shutil.copyfile(REPO_ROOT / "include" / "airflow_local_settings.py", settings)
+        else:
+            settings.unlink(missing_ok=True)
         subprocess.run([AIRFLOW, "db", "migrate"], env=self.env, check=True, capture_output=True)
         log = (self.home / "standalone.log").open("wb")
         self.process = subprocess.Popen(
@@ -170,6 +180,16 @@ class LocalAirflow:
         query = "order_by=logical_date&limit=1000" + (f"&run_type={run_type}" if run_type else "")
         result = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")
         return list(result["dag_runs"])
+
+    def task_instances(self, dag_id: str) -> list[dict[str, Any]]:
+        """Every task instance of every run of `dag_id` (state, duration, ...)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            path = f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances?limit=100&offset={len(found)}"
+            page = self._request("GET", path)
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
 
     def backfills(self, dag_id: str) -> list[dict[str, Any]]:
         return list(self._request("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"])

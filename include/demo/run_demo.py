@@ -17,11 +17,13 @@ import shutil
 import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
 from include.demo.airflow_local import LocalAirflow
 from include.demo.generate_events import generate_events
+from include.demo.spark_connect import connect_server
 from include.pulse.config import PulseConfig
 
 DAG_ID = "product_usage_daily"
@@ -36,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PULSE_DEMO_PORT", 8080)))
     parser.add_argument("--max-active-runs", type=int, default=2)
+    parser.add_argument(
+        "--spark-port", type=int, default=int(os.environ.get("PULSE_DEMO_SPARK_PORT", 15002))
+    )
+    parser.add_argument(
+        "--no-preload",
+        dest="preload",
+        action="store_false",
+        help="do not preload the task libraries in the scheduler (to measure what it saves)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     first, last = args.start_date, args.start_date + timedelta(days=args.days - 1)
@@ -68,9 +79,27 @@ def main(argv: list[str] | None = None) -> int:
 
     home = DATA / "airflow"
     shutil.rmtree(home, ignore_errors=True)
-    airflow = LocalAirflow(home.resolve(), port=args.port, extra_env=config.as_env())
+    with ExitStack() as stack:
+        env = config.as_env()
+        if "PULSE_SPARK_MASTER" not in os.environ:
+            # One Spark for every task: a local Spark Connect server (JVM started once).
+            env["PULSE_SPARK_MASTER"] = stack.enter_context(
+                connect_server(args.spark_port, (DATA / "spark_connect.log").resolve())
+            )
+            print(f"      Spark Connect server at {env['PULSE_SPARK_MASTER']}")
+        airflow = LocalAirflow(home.resolve(), port=args.port, extra_env=env, preload=args.preload)
+        runs, tasks = _backfill(airflow, config, args, first, last)
+    elapsed = time.monotonic() - started
+    print()
+    _task_times(tasks)
+    return _summary(config, runs, manifest, airflow, elapsed)
+
+
+def _backfill(airflow: LocalAirflow, config: PulseConfig, args, first: date, last: date):
+    """Start Airflow, backfill first..last through the REST API, stop; the runs and tasks."""
     print(
-        f"[2/4] starting airflow standalone (AIRFLOW_HOME={home}, UI http://127.0.0.1:{args.port})"
+        f"[2/4] starting airflow standalone (AIRFLOW_HOME={airflow.home}, "
+        f"UI http://127.0.0.1:{args.port})"
     )
     airflow.start()
     try:
@@ -82,11 +111,28 @@ def main(argv: list[str] | None = None) -> int:
         runs = airflow.wait_for_backfill(
             DAG_ID, backfill["id"], args.days, timeout=90 * 60, progress=_progress()
         )
+        return runs, airflow.task_instances(DAG_ID)
     finally:
         airflow.stop()
-    elapsed = time.monotonic() - started
-    print()
-    return _summary(config, runs, manifest, airflow, elapsed)
+
+
+def _task_times(tasks: list[dict]) -> None:
+    """Per task: how long its instances took (the run's cost per table group)."""
+    import statistics
+
+    seconds: dict[str, list[float]] = {}
+    for ti in tasks:
+        if ti.get("duration") is not None:
+            seconds.setdefault(ti["task_id"], []).append(float(ti["duration"]))
+    runs = max((len(v) for v in seconds.values()), default=0)
+    print(f"  task durations over {runs} runs (seconds: median / max / total):")
+    for task_id, values in seconds.items():
+        print(
+            f"    {task_id:<20} {statistics.median(values):7.1f} {max(values):7.1f}"
+            f" {sum(values):8.1f}"
+        )
+    total = sum(sum(v) for v in seconds.values())
+    print(f"    summed task time per run: {total / max(runs, 1):.1f} s")
 
 
 def _progress():

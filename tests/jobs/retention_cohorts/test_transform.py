@@ -68,15 +68,15 @@ def assert_exact(got: dict[tuple, dict], want: dict[tuple, dict]) -> None:
 def test_matrix_and_curve_equal_brute_force(spark, timezone):
     got = marts(spark, timezone, [D])
     want = reference_cohorts(with_dates(events(), timezone), D)
-    assert_exact(keyed(got["marts/retention_cohorts"], COHORT_KEY, D), want)
-    assert_exact(keyed(got["marts/retention_curve"], CURVE_KEY, D), reference_curve(want))
+    assert_exact(keyed(got["retention_cohorts"], COHORT_KEY, D), want)
+    assert_exact(keyed(got["retention_curve"], CURVE_KEY, D), reference_curve(want))
 
 
 def test_the_time_zone_moves_carol_across_a_month_boundary(spark):
     """carol's first event, 2024-01-31 23:30 UTC, is February 1st in Tokyo."""
 
     def size(timezone: str, grain: str, start: date) -> int:
-        rows = marts(spark, timezone, [D])["marts/retention_cohorts"]
+        rows = marts(spark, timezone, [D])["retention_cohorts"]
         cells = keyed(rows, COHORT_KEY, D)
         return cells[(grain, start, 0, "all", "all")]["cohort_size"]
 
@@ -91,12 +91,12 @@ def test_the_time_zone_moves_carol_across_a_month_boundary(spark):
     assert size("Asia/Tokyo", "month", date(2024, 3, 1)) == 4  # and frank
     # heidi's 2024-03-19 20:00 UTC is March 20th in Tokyo: a daily cohort of D there.
     for timezone, users in (("UTC", 1), ("Asia/Tokyo", 2)):
-        rows = marts(spark, timezone, [D])["marts/retention_cohorts"]
+        rows = marts(spark, timezone, [D])["retention_cohorts"]
         assert keyed(rows, COHORT_KEY, D)[("day", D, 0, "all", "all")]["cohort_size"] == users
 
 
 def test_properties_hold_in_every_cell(spark):
-    rows = marts(spark, "UTC", [D])["marts/retention_cohorts"]
+    rows = marts(spark, "UTC", [D])["retention_cohorts"]
     by_cohort: dict[tuple, list[dict]] = {}
     for r in rows:
         key = (r["grain"], r["cohort_start"], r["dimension"], r["dimension_value"])
@@ -131,7 +131,7 @@ def test_properties_hold_in_every_cell(spark):
 
 
 def test_the_plan_breakdown_appears_only_when_events_carry_a_plan(spark):
-    rows = marts(spark, "UTC", [D])["marts/retention_cohorts"]
+    rows = marts(spark, "UTC", [D])["retention_cohorts"]
     assert {r["dimension"] for r in rows} == {"all", "platform", "channel", "plan"}
     # dave's first event has no channel; the day's first event that has one says email.
     daily = keyed(rows, COHORT_KEY, D)
@@ -139,12 +139,12 @@ def test_the_plan_breakdown_appears_only_when_events_carry_a_plan(spark):
     # Cohorts of March 18-20: heidi (no plan) and grace (free): unknown is one of the values.
     recent = marts(spark, "UTC", [D], Rules(shapes=(Shape("day", 3, 3),)))
     plans = {
-        r["dimension_value"] for r in recent["marts/retention_cohorts"] if r["dimension"] == "plan"
+        r["dimension_value"] for r in recent["retention_cohorts"] if r["dimension"] == "plan"
     }
     assert plans == {"unknown", "free"}
     # The cohort of March 19 alone is heidi: no plan at all, so no plan breakdown.
     only = marts(spark, "UTC", [date(2024, 3, 19)], Rules(shapes=(Shape("day", 1, 1),)))
-    dimensions = {r["dimension"] for r in only["marts/retention_cohorts"]}
+    dimensions = {r["dimension"] for r in only["retention_cohorts"]}
     assert dimensions == {"all", "platform", "channel"}
 
 
@@ -157,11 +157,11 @@ def test_start_and_return_events(spark):
         start_event="signup_completed",
         return_event="report_viewed",
     )
-    assert_exact(keyed(got["marts/retention_cohorts"], COHORT_KEY, D), want)
+    assert_exact(keyed(got["retention_cohorts"], COHORT_KEY, D), want)
     # bob, frank, heidi and ivan never signed up: they are in no cohort.
     all_weekly = [
         r
-        for r in got["marts/retention_cohorts"]
+        for r in got["retention_cohorts"]
         if r["grain"] == "week" and r["dimension"] == "all" and r["period_number"] == 0
     ]
     assert sum(r["cohort_size"] for r in all_weekly) == 5  # alice, carol, dave, erin, grace
@@ -173,7 +173,7 @@ def test_several_snapshots_at_once_equal_each_alone(spark):
     rows = with_dates(events(), "UTC")
     for dt in dts:
         assert_exact(
-            keyed(together["marts/retention_cohorts"], COHORT_KEY, dt),
+            keyed(together["retention_cohorts"], COHORT_KEY, dt),
             reference_cohorts(rows, dt),
         )
 

@@ -68,11 +68,11 @@ def expected(rows: list[dict], dts: list[date]) -> dict[str, list[dict]]:
 
 def published(config: PulseConfig) -> dict[str, list[dict]]:
     out = {}
-    for table in (t.path for t in registry.group_tables("user_engagement")):
-        rows = table_rows(Path(config.warehouse_uri), table)
+    for table in registry.group_tables("user_engagement"):
+        rows = table_rows(Path(config.warehouse_uri), table.path)
         for row in rows:
             row["dt"] = date.fromisoformat(str(row["dt"]))
-        out[table] = rows
+        out[table.name] = rows
     return out
 
 
@@ -110,8 +110,8 @@ def test_three_nightly_snapshots_match_the_reference(warehouse_runs):
     for report in reports:
         assert all(s["passed"] for s in report["quality"]["suites"].values())
     got = published(config)
-    assert "u05" not in {r["user_id"] for r in got["marts/user_engagement"]}
-    assert "signup" not in {r["feature"] for r in got["marts/feature_adoption"]}
+    assert "u05" not in {r["user_id"] for r in got["user_engagement"]}
+    assert "signup" not in {r["feature"] for r in got["feature_adoption"]}
 
 
 def test_a_late_event_recomputes_every_affected_snapshot(warehouse_runs, spark):
