@@ -138,9 +138,7 @@ def test_the_plan_breakdown_appears_only_when_events_carry_a_plan(spark):
     assert daily[("day", date(2024, 2, 5), 0, "channel", "email")]["cohort_size"] == 1
     # Cohorts of March 18-20: heidi (no plan) and grace (free): unknown is one of the values.
     recent = marts(spark, "UTC", [D], Rules(shapes=(Shape("day", 3, 3),)))
-    plans = {
-        r["dimension_value"] for r in recent["retention_cohorts"] if r["dimension"] == "plan"
-    }
+    plans = {r["dimension_value"] for r in recent["retention_cohorts"] if r["dimension"] == "plan"}
     assert plans == {"unknown", "free"}
     # The cohort of March 19 alone is heidi: no plan at all, so no plan breakdown.
     only = marts(spark, "UTC", [date(2024, 3, 19)], Rules(shapes=(Shape("day", 1, 1),)))
