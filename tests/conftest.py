@@ -36,6 +36,17 @@ def spark() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def spark_connect(tmp_path_factory) -> Iterator[str]:
+    """A Spark Connect server on loopback (`sc://...`), the local engine of the end-to-end
+    Airflow runs, as in the demo: every task uses its one JVM."""
+    from include.demo.spark_connect import connect_server
+
+    log = tmp_path_factory.mktemp("spark_connect") / "server.log"
+    with connect_server(free_port(), log, master="local[2]") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto's standalone S3 server on loopback: a real S3 wire protocol over HTTP."""
     from moto.server import ThreadedMotoServer
