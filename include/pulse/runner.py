@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import time as clock
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -129,7 +128,6 @@ class Job:
     tables: tuple[Table, ...]  # the first is the main table (its partitions = computed dates)
     plan: Planner
     build: Callable[[Context], Mapping[str, DataFrame]]
-    locks: tuple[str, ...] = ("marts",)
     # Extra columns a suite checks that are not stored (e.g. cross-column sums).
     checks: Mapping[str, Callable[[DataFrame], DataFrame]] = field(default_factory=dict)
     # Suite parameters, e.g. the number of rows expected.
@@ -161,9 +159,9 @@ def run(
     started_at = datetime.now(UTC)
     watch = Stopwatch(job.name)
     warehouse = Warehouse(config.local_warehouse, run_id=run_id)
-    with ExitStack() as held:
-        for name in job.locks:
-            held.enter_context(warehouse.lock(name))
+    own = {t.name for t in job.tables}
+    reads = {name for t in job.tables for name in t.upstream} - own
+    with warehouse.table_locks(writes=own, reads=reads):
         watch.lap("wait_for_locks")
         marks = warehouse.marks(job.name)
         plan = job.plan(

@@ -36,8 +36,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,16 +85,29 @@ class Warehouse:
         return self.root / "_runs" / job / f"dt={day}.json"
 
     @contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """An exclusive lock between processes sharing this filesystem (runs in parallel)."""
+    def lock(self, name: str, shared: bool = False) -> Iterator[None]:
+        """A lock between processes sharing this filesystem (runs in parallel): exclusive, or
+        shared with the other shared holders (readers of a table, while nobody writes it)."""
         path = self.root / "_locks" / f"{name}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def table_locks(self, writes: Iterable[str], reads: Iterable[str] = ()) -> Iterator[None]:
+        """Exclusive locks on the tables a run writes, shared ones on those it only reads, all
+        taken in one global order (by table name) so that no two runs can deadlock. A reader
+        never sees a partition swapped under it; runs touching other tables go in parallel."""
+        written = set(writes)
+        wanted = {name: name not in written for name in {*written, *reads}}
+        with ExitStack() as held:
+            for name in sorted(wanted):
+                held.enter_context(self.lock(f"table.{name}", shared=wanted[name]))
+            yield
 
     def publish_partition(self, staged: Path | None, target: Path) -> None:
         """Make `staged` the content of `target` (None: remove `target`) in one atomic step,

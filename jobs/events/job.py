@@ -113,7 +113,7 @@ def run(
 
         # Rebuilding an events partition reads every arrival's rows for that date: runs that
         # touch the same dates must not interleave, or one would publish without the other.
-        with warehouse.lock("events"):
+        with warehouse.table_locks(writes=("events", "landed_events", "quarantine")):
             landed_root = warehouse.table("landed_events")
             old_landed = partition_dirs(landed_root, f"event_date=*/arrival_date={day}")
             touched = sorted(new_dates | partition_values(old_landed, "event_date"))

@@ -4,8 +4,8 @@ events changed.
 Input: `events/event_date=X/` minus the events that are not user activity
 (PULSE_EXCLUDED_EVENTS / PULSE_EXCLUDED_USERS). Which dates: the marks the `events` group
 leaves for every partition it publishes, plus self-healing (an events partition without its
-`user_daily` or `user_feature_daily`, or the reverse: those are rebuilt or removed). It holds
-the `events` lock too, so that no ingest republishes a partition while it reads it.
+`user_daily` or `user_feature_daily`, or the reverse: those are rebuilt or removed). The runner
+holds a shared lock on `events` meanwhile, so that no ingest republishes a partition it reads.
 """
 
 from __future__ import annotations
@@ -63,5 +63,4 @@ JOB = Job(
     tables=(USER_DAILY, USER_FEATURE_DAILY),
     plan=plan,
     build=build,
-    locks=("marts", "events"),
 )

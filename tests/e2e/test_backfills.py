@@ -27,13 +27,13 @@ DAG_ID = "product_usage_daily"
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory):
+def airflow(tmp_path_factory, spark_connect):
     root = tmp_path_factory.mktemp("scheduler")
     write_landing(root / "landing")
     pulse_env = {
         "PULSE_LANDING_URI": str(root / "landing"),
         "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
-        "PULSE_SPARK_MASTER": "local[1]",
+        "PULSE_SPARK_MASTER": spark_connect,  # one JVM for every task, as in the demo
         "PULSE_TASK_RETRIES": "0",
         "PULSE_LANDING_POKE_SECONDS": "15",
         # No scheduled run for "yesterday", whose landing folder will never exist.

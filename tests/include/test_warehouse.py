@@ -105,3 +105,30 @@ def test_lock_excludes_another_process(tmp_path):
         held = subprocess.run([sys.executable, "-c", probe, lock_file], check=False)
     free = subprocess.run([sys.executable, "-c", probe, lock_file], check=False)
     assert (held.returncode, free.returncode) == (3, 0)
+
+
+def _free(path, mode) -> bool:
+    """Whether a lock of `mode` on the lock file could be taken now (by another holder)."""
+    import fcntl
+
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def test_table_locks_let_readers_share_and_keep_writers_apart(tmp_path):
+    import fcntl
+
+    warehouse = Warehouse(tmp_path)
+    events = tmp_path / "_locks" / "table.events.lock"
+    daily = tmp_path / "_locks" / "table.user_daily.lock"
+    with warehouse.table_locks(writes=["user_daily"], reads=["events"]):
+        assert _free(events, fcntl.LOCK_SH)  # another reader of events may start
+        assert not _free(events, fcntl.LOCK_EX)  # an ingest waits to republish events
+        assert not _free(daily, fcntl.LOCK_SH)  # nobody reads user_daily while it is written
+    assert _free(events, fcntl.LOCK_EX)
+    assert _free(daily, fcntl.LOCK_EX)
