@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from include.pulse.config import PulseConfig
@@ -68,8 +68,6 @@ def run_task(
     """What a DAG task runs: a Spark session on the configured endpoint, `run`, a summary for
     XCom. A scheduled (nightly) run recomputes changes of the last `lateness_days` days only,
     so its cost stays flat; backfills and manual runs recompute every pending change."""
-    from datetime import timedelta
-
     from include.pulse.connections import spark_master
     from include.pulse.spark import get_spark
 
@@ -101,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = PulseConfig.from_env()
-    from datetime import timedelta
-
     from include.pulse.spark import get_spark
 
     spark = get_spark(config.spark_master, app_name=f"pulse-{args.group}-{args.date}")

@@ -54,7 +54,7 @@ MANIFEST_NAME = "_generator_manifest.json"
 DAY_MS = 86_400_000
 DAY_FOLDER = re.compile(r"^dt=\d{4}-\d{2}-\d{2}$")
 
-# Malformed kinds -> the quarantine reason the pipeline (`jobs.events.REASONS`) gives them.
+# Malformed kinds -> the quarantine reason the pipeline gives them (jobs/quarantine/transform.py).
 MALFORMED_KINDS: dict[str, str] = {
     "invalid_json": "invalid_record",
     "missing_user_id": "missing_user_id",

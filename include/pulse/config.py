@@ -127,6 +127,20 @@ SETTINGS: tuple[Setting, ...] = (
         " `rows_beyond_lateness_window`)",
         minimum=0,
     ),
+    # A lower bound on event times: an unset clock (epoch 0, year 1900) is not an old event.
+    Setting(
+        "max_event_age_days", "PULSE_MAX_EVENT_AGE_DAYS", _int, "365",
+        "an event more than this many days before its arrival day (in `PULSE_TIMEZONE`) goes to"
+        " quarantine as `stale_timestamp`; raise it for the delivery of a historical import"
+        " (>= `PULSE_LATENESS_DAYS`)",
+        minimum=1,
+    ),
+    Setting(
+        "max_chain_days", "PULSE_MAX_CHAIN_DAYS", _int, "400",
+        "the most days one run of the `active_users` group recomputes of the users-state chain;"
+        " a longer chain fails the run with the dates (raise it for that one run to proceed)",
+        minimum=1,
+    ),
     # The DAG lets an Airflow connection `pulse_spark` override it.
     Setting(
         "spark_master", "PULSE_SPARK_MASTER", _text, "local[*]",
@@ -261,6 +275,8 @@ class PulseConfig:
     warehouse_uri: str
     timezone: str = "UTC"
     lateness_days: int = 3
+    max_event_age_days: int = 365
+    max_chain_days: int = 400
     spark_master: str = "local[*]"
     landing_timeout_seconds: int = 6 * 3600
     landing_poke_seconds: int = 300
@@ -269,7 +285,7 @@ class PulseConfig:
     start_date: str = "2024-01-01"
     end_date: str | None = None
     work_dir: str = "./data/work"
-    # Engagement marts (jobs/engagement.py; definitions in docs/marts.md).
+    # Engagement marts (jobs/user_engagement/ and its siblings; definitions in docs/marts.md).
     analysis_window_days: int = 30
     power_user_rule: str = "absolute"
     power_user_min_actions: int = 20
@@ -279,7 +295,7 @@ class PulseConfig:
     advanced_features: tuple[str, ...] = ()
     excluded_events: tuple[str, ...] = ()
     excluded_users: tuple[str, ...] = ()
-    # Retention marts (jobs/retention.py).
+    # Retention marts (jobs/retention_cohorts/).
     retention_day_cohorts: int = 60
     retention_day_periods: int = 31
     retention_week_cohorts: int = 26
@@ -300,6 +316,12 @@ class PulseConfig:
         if scheme not in ("", "s3"):
             raise ConfigError(
                 f"PULSE_WAREHOUSE_URI={config.warehouse_uri!r}: use a local path or s3://bucket/prefix"
+            )
+        if config.max_event_age_days < config.lateness_days:
+            # Late events the nightly run still folds in must not be quarantined as stale.
+            raise ConfigError(
+                f"PULSE_MAX_EVENT_AGE_DAYS={config.max_event_age_days} must be >="
+                f" PULSE_LATENESS_DAYS={config.lateness_days}"
             )
         if config.analysis_window_days > 45:
             # The previous window (usage trend) must fit in the 90 days the marts look back.

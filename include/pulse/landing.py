@@ -1,4 +1,4 @@
-"""Reading one arrival day of the landing area into raw records (`jobs.events.RAW_SCHEMA`).
+"""Reading one arrival day of the landing area into raw records (source_file, raw, fields).
 
 Landing contract: `{landing}/dt=YYYY-MM-DD/` holds the files that arrived that day, in any mix
 of `.jsonl`, `.jsonl.gz`, `.json`, `.json.gz` (JSON lines), `.csv`, `.csv.gz` (with a header) and
