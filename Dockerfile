@@ -17,7 +17,11 @@ RUN pip install --no-cache-dir -r /requirements/requirements.lock
 # The repo root is the import root (`jobs`, `include`); AIRFLOW_HOME=/opt/airflow.
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
 COPY --chown=airflow:root jobs/ /opt/airflow/jobs/
-COPY --chown=airflow:root include/ /opt/airflow/include/
+# The platform only: the demo and its generator (include/demo/) stay out of the image.
+COPY --chown=airflow:root include/__init__.py /opt/airflow/include/__init__.py
+COPY --chown=airflow:root include/pulse/ /opt/airflow/include/pulse/
+# The scheduler imports the task libraries once; forked tasks inherit them (include/pulse/preload.py).
+COPY --chown=airflow:root include/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py
 COPY --chown=airflow:root expectations/ /opt/airflow/expectations/
 ENV PYTHONPATH=/opt/airflow \
     PYSPARK_PYTHON=python \

@@ -39,10 +39,13 @@ def test_image_and_venv_install_the_same_lock_file():
 
 def test_image_has_java_17_and_the_code():
     assert "openjdk-17-jre-headless" in DOCKERFILE
-    for folder in ("dags", "jobs", "include", "expectations"):
+    for folder in ("dags", "jobs", "include/pulse", "expectations"):
         assert re.search(
             rf"^COPY\s+(?:--\S+\s+)*{folder}/\s+/opt/airflow/{folder}/", DOCKERFILE, re.M
         )
+    # The demo stays out of the image; the scheduler's local settings go in.
+    assert not re.search(r"^COPY\s+(?:--\S+\s+)*include/(demo/)?\s", DOCKERFILE, re.M)
+    assert "/opt/airflow/config/airflow_local_settings.py" in DOCKERFILE
     assert "PYTHONPATH=/opt/airflow" in DOCKERFILE
 
 
