@@ -67,6 +67,7 @@ class PlanRequest:
     computed: frozenset[date]  # partitions of the group's main table that exist
     late_cutoff: date | None  # nightly runs: do not go back before this date
     warehouse: Warehouse
+    config: PulseConfig | None = None  # the run's settings (limits a planner enforces)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def run(
                 computed=frozenset(computed_dates(warehouse, job.tables[0])),
                 late_cutoff=late_cutoff,
                 warehouse=warehouse,
+                config=config,
             )
         )
         log.info("%s: %d date(s) to rebuild %s", job.name, len(plan.dates), _span(plan.dates))

@@ -62,24 +62,50 @@ def _days(first: date, last: date) -> Iterator[date]:
         yield first + timedelta(days=n)
 
 
+class ChainTooLongError(RuntimeError):
+    """A run would recompute more days of the users-state chain than `PULSE_MAX_CHAIN_DAYS`."""
+
+
 def plan_chain(
     day: date,
     activity_dates: list[date],
     state_dates: set[date],
     marked: set[date],
     late_cutoff: date | None = None,
+    max_days: int | None = None,
 ) -> ChainPlan:
-    """Restart at the earliest marked date (not before `late_cutoff`) or the first day without a
-    state, whichever is earlier; finish at the later of `day` and the last day with a state, so
-    that no later day is left stale. Marks after the end wait for their own day's run."""
+    """Restart at the earliest marked date or the first day without a state, whichever is
+    earlier; finish at the later of `day` and the last day with a state, so that no later day
+    is left stale. Marks after the end wait for their own day's run.
+
+    A scheduled run (`late_cutoff`) never starts before its cutoff: older marks, and the first
+    day of every gap of states before it, are reported as `late` (a backfill takes them); if the
+    day before its start has no state either, the chain cannot continue and it does nothing.
+    More than `max_days` days to recompute raises `ChainTooLongError`.
+    """
     considered = {m for m in marked if late_cutoff is None or m >= late_cutoff}
     origin = min([day, *activity_dates, *considered])
     end = max([day, *state_dates])
-    missing = next((d for d in _days(origin, end) if d not in state_dates), None)
-    candidates = [m for m in considered if m <= end] + ([missing] if missing else [])
+    missing = [d for d in _days(origin, end) if d not in state_dates]
+    gap_starts = {d for d in missing if d == origin or d - timedelta(days=1) in state_dates}
+    old_gaps = [d for d in gap_starts if late_cutoff is not None and d < late_cutoff]
+    recent = [d for d in missing if late_cutoff is None or d >= late_cutoff]
+    candidates = [m for m in considered if m <= end] + recent[:1]
     start = min(candidates, default=None)
+    if start is not None and start > origin and start - timedelta(days=1) not in state_dates:
+        start = None  # a gap reaches the cutoff: only a backfill can fill it
     consumed = tuple(sorted(m for m in marked if start is not None and start <= m <= end))
-    late = tuple(sorted(m for m in marked if m not in consumed and m <= end))
+    late = tuple(sorted({m for m in marked if m not in consumed and m <= end} | set(old_gaps)))
+    if start is not None and max_days is not None and (end - start).days + 1 > max_days:
+        raise ChainTooLongError(
+            f"the users_state chain would recompute {(end - start).days + 1} days,"
+            f" {start} .. {end} (earliest activity {origin}), more than"
+            f" PULSE_MAX_CHAIN_DAYS={max_days}. If {start} is genuine history (a historical"
+            f" import), run this group once with PULSE_MAX_CHAIN_DAYS >="
+            f" {(end - start).days + 1} (a manual run or backfill of {day}); if it comes from"
+            " wrong event times, remove those events (re-ingest their arrival day with the"
+            " file fixed) and run again."
+        )
     return ChainPlan(origin=origin, start=start, end=end, consumed=consumed, late=late)
 
 
@@ -176,6 +202,7 @@ def plan(request: PlanRequest) -> Plan:
         set(request.computed),
         set(request.marked),
         request.late_cutoff,
+        request.config.max_chain_days if request.config is not None else None,
     )
     log.info("users_state chain: %s", chain)
     days = tuple(_days(chain.start, chain.end)) if chain.start is not None else ()

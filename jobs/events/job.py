@@ -85,7 +85,7 @@ def run(
     quality.validate(files.toPandas(), "landing", context=lambda: _describe_bad_files(files))
     watch.lap("read_and_audit_landing")
 
-    normalized = normalize(raw, arrival_date, config.timezone).persist()
+    normalized = normalize(raw, arrival_date, config.timezone, config.max_event_age_days).persist()
     landed = landed_events(normalized).persist()
     by_reason = _count_by(normalized, "reason")  # "None": the rows that passed
     by_copy = _count_by(landed, "is_duplicate")

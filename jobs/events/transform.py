@@ -64,6 +64,17 @@ def future_limit_utc(arrival_date: date, timezone: str) -> datetime:
     return local_end.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
+def stale_limit_utc(arrival_date: date, timezone: str, max_age_days: int) -> datetime:
+    """Start of the day `max_age_days` before the arrival day in `timezone`, as naive UTC.
+
+    An event earlier than this is not a late event but a clock that was never set (epoch 0,
+    year 1900) or a corrupt value: it would otherwise reach back to the dawn of time.
+    """
+    local_start = datetime.combine(arrival_date - timedelta(days=max_age_days), time(0))
+    local_start = local_start.replace(tzinfo=ZoneInfo(timezone))
+    return local_start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
 def _first_present(fields: Column, aliases: tuple[str, ...]) -> Column:
     return F.coalesce(*[fields[alias] for alias in aliases])
 
@@ -92,8 +103,14 @@ def parse_event_time(value: Column) -> Column:
     return F.when(is_number, F.timestamp_micros(micros)).otherwise(F.try_to_timestamp(text))
 
 
-def normalize(raw: DataFrame, arrival_date: date, timezone: str) -> DataFrame:
+def normalize(
+    raw: DataFrame, arrival_date: date, timezone: str, max_age_days: int = 365
+) -> DataFrame:
     """Apply aliases, parse times, merge unknown columns into `properties`, set `reason`.
+
+    An event more than `max_age_days` days before the arrival day (in `timezone`) is
+    `stale_timestamp` (its `event_ts` and `event_date` are null: only the text is kept); one
+    more than a day after the arrival day ends is `future_timestamp`.
 
     Output: one row per input row with the `EVENT_COLUMNS`, `event_date` (the event's date in
     `timezone`), `event_time` (the raw time text), `raw` and `reason` (null for a clean row).
@@ -131,6 +148,7 @@ def normalize(raw: DataFrame, arrival_date: date, timezone: str) -> DataFrame:
         properties.alias("properties"),
     )
     limit = future_limit_utc(arrival_date, timezone)
+    oldest = stale_limit_utc(arrival_date, timezone, max_age_days)
     c = F.col
     reason = (
         F.when(c("_invalid_record"), "invalid_record")
@@ -140,13 +158,19 @@ def normalize(raw: DataFrame, arrival_date: date, timezone: str) -> DataFrame:
         .when(~c("event_name").rlike(EVENT_NAME_PATTERN), "invalid_event_name")
         .when(c("event_time").isNull() | (c("event_time") == ""), "missing_timestamp")
         .when(c("event_ts").isNull(), "unparseable_timestamp")
+        .when(c("event_ts") < F.lit(oldest).cast(T.TimestampType()), "stale_timestamp")
         .when(c("event_ts") > F.lit(limit).cast(T.TimestampType()), "future_timestamp")
         .when(c("_bad_properties"), "invalid_properties")
     )
+    # A time before the lower bound is kept as text only (`event_time`): it may lie outside
+    # what Python or pandas can hold (before year 1, before 1677), so no reader can choke on it.
+    event_ts = F.when(c("event_ts") >= F.lit(oldest).cast(T.TimestampType()), c("event_ts"))
+    columns = {name: c(name) for name in EVENT_COLUMNS if name != "arrival_date"}
+    columns["event_ts"] = event_ts.alias("event_ts")
     return out.select(
-        *[c(name) for name in EVENT_COLUMNS if name != "arrival_date"],
+        *columns.values(),
         F.lit(arrival_date).cast(T.DateType()).alias("arrival_date"),
-        F.to_date(F.from_utc_timestamp("event_ts", timezone)).alias("event_date"),
+        F.to_date(F.from_utc_timestamp(event_ts, timezone)).alias("event_date"),
         "event_time",
         "raw",
         reason.alias("reason"),

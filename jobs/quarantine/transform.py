@@ -16,6 +16,7 @@ REASONS = (
     "invalid_event_name",
     "missing_timestamp",
     "unparseable_timestamp",
+    "stale_timestamp",  # more than PULSE_MAX_EVENT_AGE_DAYS before the arrival day
     "future_timestamp",  # later than 1 day after the arrival day ends
     "invalid_properties",  # `properties` present but not a JSON object
 )

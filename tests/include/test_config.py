@@ -52,6 +52,9 @@ def test_values_are_read_and_typed():
         ("PULSE_POWER_USER_RULE", "top", "use absolute or percentile"),
         ("PULSE_POWER_USER_PERCENTILE", "100", "must be in 1..99"),
         ("PULSE_RETENTION_MONTH_PERIODS", "0", "must be >= 1"),
+        ("PULSE_MAX_EVENT_AGE_DAYS", "0", "must be >= 1"),
+        ("PULSE_MAX_EVENT_AGE_DAYS", "2", "must be >= PULSE_LATENESS_DAYS=3"),
+        ("PULSE_MAX_CHAIN_DAYS", "0", "must be >= 1"),
     ],
 )
 def test_bad_values_fail_with_the_variable_name(name, value, message):
@@ -91,6 +94,8 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_WORK_DIR": str(tmp_path / "work"),
         "PULSE_TIMEZONE": "Europe/Paris",
         "PULSE_LATENESS_DAYS": "5",
+        "PULSE_MAX_EVENT_AGE_DAYS": "3650",
+        "PULSE_MAX_CHAIN_DAYS": "4000",
         "PULSE_SPARK_MASTER": "sc://spark:15002",
         "PULSE_LANDING_TIMEOUT_SECONDS": "600",
         "PULSE_LANDING_POKE_SECONDS": "30",

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from pyspark.sql import types as T
 
-from jobs.active_users.job import ChainPlan, plan_chain
+from jobs.active_users.job import ChainPlan, ChainTooLongError, plan_chain
 from jobs.active_users.schema import SCHEMA as ACTIVE_USERS_SCHEMA
 from jobs.active_users.transform import active_users
 from jobs.users_state.schema import FILE_SCHEMA as USERS_STATE_SCHEMA
@@ -161,10 +161,46 @@ def may(*numbers: int) -> tuple[date, ...]:
             "a gap in the states is filled even without marks",
             10,
             days(1, 10),
+            days(1, 10) - set(may(8)),
+            set(),
+            may(7)[0],
+            ChainPlan(may(1)[0], may(8)[0], may(10)[0], (), ()),
+        ),
+        (
+            "... on a nightly run, only from its cutoff: an older gap is pending",
+            10,
+            days(1, 10),
             days(1, 10) - set(may(6)),
             set(),
             may(7)[0],
+            ChainPlan(may(1)[0], None, may(10)[0], (), may(6)),
+        ),
+        (
+            "... while a backfill fills it",
+            10,
+            days(1, 10),
+            days(1, 10) - set(may(6)),
+            set(),
+            None,
             ChainPlan(may(1)[0], may(6)[0], may(10)[0], (), ()),
+        ),
+        (
+            "an ancient activity date does not send a nightly run back to it",
+            10,
+            days(1, 10) | {date(1970, 1, 1)},
+            days(1, 9),
+            set(may(10)),
+            may(7)[0],
+            ChainPlan(date(1970, 1, 1), may(10)[0], may(10)[0], may(10), (date(1970, 1, 1),)),
+        ),
+        (
+            "a gap reaching the cutoff: the chain cannot continue, a backfill must fill it",
+            10,
+            days(1, 10),
+            days(1, 9) - set(may(5, 6, 7)),
+            set(may(10)),
+            may(7)[0],
+            ChainPlan(may(1)[0], None, may(10)[0], (), may(5, 10)),
         ),
         (
             "nothing changed: nothing to do",
@@ -180,6 +216,21 @@ def may(*numbers: int) -> tuple[date, ...]:
 def test_plan_chain(name, day, activity, states, marks, cutoff, expected):
     got = plan_chain(date(2024, 5, day), sorted(activity), states, marks, cutoff)
     assert got == expected, name
+
+
+def test_a_chain_longer_than_the_maximum_fails_naming_the_dates_and_the_way_out():
+    activity = sorted(days(1, 10) | {date(1970, 1, 1)})
+    with pytest.raises(ChainTooLongError) as failure:
+        plan_chain(date(2024, 5, 10), activity, days(1, 9), set(may(10)), None, max_days=400)
+    message = str(failure.value)
+    assert isinstance(failure.value, RuntimeError)
+    for text in ("1970-01-01", "2024-05-10", "19854 days", "PULSE_MAX_CHAIN_DAYS=400"):
+        assert text in message, message
+    # At the limit it is planned.
+    plan = plan_chain(D, sorted(days(1, 10)), set(), set(), None, max_days=10)
+    assert (plan.start, plan.end) == (date(2024, 5, 1), D)
+    with pytest.raises(ChainTooLongError, match="10 days"):
+        plan_chain(D, sorted(days(1, 10)), set(), set(), None, max_days=9)
 
 
 def test_the_suite_blocks_a_mart_that_breaks_its_identities(spark, tmp_path):

@@ -125,11 +125,57 @@ def test_future_limit_is_one_day_after_the_arrival_day_ends_in_the_zone():
         (row(timestamp="2024-03-15T00:00:01Z"), "future_timestamp"),
         (row(properties="not an object"), "invalid_properties"),
         (row(timestamp="2024-03-15T00:00:00Z"), None),  # exactly the limit is still accepted
-        (row(timestamp="2020-01-01T00:00:00Z"), None),  # late events are clean
+        (row(timestamp="2023-06-01T00:00:00Z"), None),  # late events are clean
     ],
 )
 def test_quarantine_reasons(spark, record, reason):
     assert normalized_one(spark, record)["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason"),
+    [
+        # Clocks that were never set: epoch 0, small integers, dates of another century.
+        ("0", "stale_timestamp"),
+        ("1", "stale_timestamp"),
+        ("86400", "stale_timestamp"),
+        ("1900-01-01T00:00:00Z", "stale_timestamp"),
+        # Out of pandas' nanosecond range / before year 1: quarantined, never an exception.
+        ("1600-01-01T00:00:00Z", "stale_timestamp"),
+        ("-99999999999", "stale_timestamp"),
+        ("-99999999999999", "stale_timestamp"),
+        # 365 days before the arrival day (2024-03-13) is 2023-03-14: its first instant is
+        # still accepted, the instant before is not.
+        ("2023-03-14T00:00:00Z", None),
+        ("2023-03-13T23:59:59Z", "stale_timestamp"),
+    ],
+)
+def test_an_event_older_than_the_maximum_age_is_stale(spark, timestamp, reason):
+    result = normalized_one(spark, row(timestamp=timestamp))  # collecting it does not fail
+    assert result["reason"] == reason
+    if reason:  # its time is kept as text only
+        assert (result["event_ts"], result["event_date"]) == (None, None)
+        assert result["event_time"] == timestamp
+
+
+def test_the_maximum_age_is_a_parameter_and_counts_days_in_the_zone(spark):
+    raw = raw_rows(
+        spark,
+        row(timestamp="2024-03-03T00:00:00Z"),  # 10 days before the arrival day
+        row(timestamp="2024-03-02T23:59:59Z"),  # 11 days in UTC
+        row(timestamp="2024-03-02T15:00:00Z"),  # 2024-03-03 00:00 in Tokyo: 10 days
+    )
+    utc_reasons = [r["reason"] for r in normalize(raw, ARRIVAL, "UTC", 10).collect()]
+    assert utc_reasons == [None, "stale_timestamp", "stale_timestamp"]
+    tokyo = [r["reason"] for r in normalize(raw, ARRIVAL, "Asia/Tokyo", 10).collect()]
+    assert tokyo == [None, None, None]
+
+
+def test_a_stale_row_keeps_its_time_as_text_in_quarantine(spark):
+    raw = raw_rows(spark, row(timestamp="1600-01-01T00:00:00Z"), row(timestamp="-99999999999"))
+    rows = quarantine_rows(normalize(raw, ARRIVAL, "UTC")).toPandas()  # pandas: no overflow
+    assert rows["reason"].tolist() == ["stale_timestamp", "stale_timestamp"]
+    assert rows["event_time"].tolist() == ["1600-01-01T00:00:00Z", "-99999999999"]
 
 
 def test_quarantine_keeps_the_raw_text_and_reason(spark):
@@ -210,3 +256,18 @@ def test_file_columns_flags_files_without_required_columns(spark):
         False,
         False,
     )
+
+
+def test_the_quarantine_suite_knows_every_reason_in_order():
+    from pathlib import Path
+
+    from jobs.quarantine.transform import REASONS
+
+    suite = json.loads((Path(__file__).parents[3] / "expectations" / "quarantine.json").read_text())
+    [value_set] = [
+        e["kwargs"]["value_set"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_set"
+    ]
+    assert value_set == list(REASONS)
+    assert REASONS.index("stale_timestamp") == REASONS.index("unparseable_timestamp") + 1
