@@ -151,6 +151,32 @@ def test_an_empty_day_is_valid(spark, tmp_path):
     assert (report["rows_read"], report["clean"], report["event_dates_touched"]) == (0, 0, [])
 
 
+def test_ancient_times_go_to_quarantine_and_the_day_succeeds(spark, tmp_path):
+    """Times pandas or Python cannot hold (before 1677, before year 1) and unset clocks are
+    `stale_timestamp`: the day is published, its accounting adds up, readers can read it."""
+    config = make_config(tmp_path)
+    folder = config.landing_folder(date(2024, 3, 20))
+    folder.mkdir(parents=True)
+    ancient = ["1600-01-01T00:00:00Z", "-99999999999", "0", 0, "1900-01-01T00:00:00Z"]
+    records = [
+        {"user_id": "u1", "event_name": "app_opened", "timestamp": "2024-03-20T08:00:00Z"},
+        *({"user_id": "u2", "event_name": "app_opened", "timestamp": t} for t in ancient),
+        {"event_name": "app_opened", "timestamp": "-99999999999"},  # its first reason wins
+    ]
+    (folder / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = ingest(spark, config, date(2024, 3, 20))
+    assert (report["rows_read"], report["clean"], report["duplicates"]) == (7, 1, 0)
+    assert report["quarantined_by_reason"] == {"stale_timestamp": 5, "missing_user_id": 1}
+    assert report["rows_read"] == report["clean"] + report["duplicates"] + report["quarantined"]
+    assert report["event_dates_touched"] == ["2024-03-20"]
+    quarantined = table_rows(Path(config.warehouse_uri), "quarantine")
+    assert sorted((r["reason"], r["event_time"]) for r in quarantined) == sorted(
+        [("missing_user_id", "-99999999999")] + [("stale_timestamp", str(t)) for t in ancient]
+    )
+    events = table_rows(Path(config.warehouse_uri), "events")
+    assert [(r["user_id"], str(r["event_date"])) for r in events] == [("u1", "2024-03-20")]
+
+
 def test_missing_landing_folder_fails_with_its_name(spark, tmp_path):
     config = make_config(tmp_path)
     with pytest.raises(LandingFileError, match=r"dt=2024-03-21 does not exist"):
