@@ -46,7 +46,11 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str, interval: f
 
 
 def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of a dev Airflow: the repo's dags, no examples, no login (dev only)."""
+    """Environment of a dev Airflow: the repo's dags, no examples, no login (dev only).
+
+    With no login every visitor is an admin, so the API server and UI listen on loopback only
+    (Airflow's default host is 0.0.0.0: every interface). See docs/security.md.
+    """
     return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -56,6 +60,7 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",

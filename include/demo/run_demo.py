@@ -217,16 +217,23 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    quarantine  {warehouse / 'quarantine'}/dt=YYYY-MM-DD/")
     print(f"    run reports {warehouse / '_runs/events'}/dt=YYYY-MM-DD.json")
     print(f"    data docs   {warehouse / '_quality/events'}/dt=YYYY-MM-DD/docs/index.html")
-    print("  the Airflow UI with these runs:")
-    print(
-        f"    AIRFLOW_HOME={airflow.home} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags PYTHONPATH=$PWD \\"
-    )
-    print("      AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True .venv/bin/airflow standalone")
+    print("  the Airflow UI with these runs (no login: on loopback only, see docs/security.md):")
+    print("    " + reopen_command(airflow.home, airflow.port).replace("\n", "\n    "))
     print(f"    then open http://127.0.0.1:{airflow.port}")
     print(f"  demo wall time: {elapsed / 60:.1f} min")
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
     ok = ok and len(mart) >= len(runs) and published
     return 0 if ok else 1
+
+
+def reopen_command(home: Path, port: int) -> str:
+    """The shell command that reopens the demo's Airflow UI, bound to loopback like the demo's
+    (its no-login UI makes every visitor an admin: it must not listen on other interfaces)."""
+    return (
+        f"AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags PYTHONPATH=$PWD \\\n"
+        f"  AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT={port} \\\n"
+        "  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True .venv/bin/airflow standalone"
+    )
 
 
 def _engagement(warehouse: Path) -> None:
