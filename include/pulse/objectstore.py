@@ -93,6 +93,34 @@ class IntegrityError(StorageError):
     """An uploaded object does not match the local file (size or checksum)."""
 
 
+class UnsafeNameError(StorageError):
+    """A name read from the bucket (a key, a table, partition or file of a manifest) would put
+    a file outside the working copy: `..`, an absolute path, a separator in a file name."""
+
+
+def _safe_relative(root: Path, relative: str, what: str, single: bool = False) -> Path:
+    """`root / relative`, refusing any name from the bucket that does not stay inside `root`.
+
+    `single`: a file name, one path component. The resolved target must lie under the resolved
+    root (symlinks included), so no name can write elsewhere however it is spelt.
+    """
+    parts = relative.split("/")
+    if (
+        not relative
+        or relative.startswith("/")
+        or "\\" in relative
+        or "\0" in relative
+        or (single and len(parts) > 1)
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise UnsafeNameError(f"unsafe name in the bucket: {what} {relative!r}")
+    base = root.resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise UnsafeNameError(f"unsafe name in the bucket: {what} {relative!r} leaves {root}")
+    return root / relative
+
+
 @dataclass(frozen=True)
 class S3Location:
     bucket: str
@@ -573,9 +601,27 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     catalog = store.get_json(manifest.CATALOG)
     if catalog is None:
         raise StorageError(f"{store.location} has no {manifest.CATALOG}: nothing to restore")
+    # Every name comes from the bucket: all are checked before the first byte is written.
+    root = warehouse.root
+    manifests: dict[str, dict[str, Any]] = {}
     for table in catalog["tables"]:
+        _safe_relative(root, table, "table")
         table_manifest = store.get_json(f"{table}/{manifest.MANIFEST}")
-        assert table_manifest is not None, table
+        if table_manifest is None:
+            raise StorageError(f"{store.location}: {table}/{manifest.MANIFEST} is missing")
+        for partition, entry in table_manifest["partitions"].items():
+            _safe_relative(root / table, partition, f"{table} partition")
+            for file in entry["files"]:
+                _safe_relative(root / table / partition, file["name"], "file", single=True)
+        manifests[table] = table_manifest
+    mirrored = {
+        relative: size
+        for folder in _MIRRORED_FOLDERS
+        for relative, (size, _) in sorted(store.list(f"{folder}/").items())
+    }
+    for relative in mirrored:
+        _safe_relative(root, relative, "key")
+    for table, table_manifest in manifests.items():
         for partition, entry in table_manifest["partitions"].items():
             staging = warehouse.new_staging("restore", table.replace("/", "-"))
             for file in entry["files"]:
@@ -591,13 +637,12 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
             report.partitions_published += 1
         warehouse.write_json(warehouse.table(table) / manifest.MANIFEST, table_manifest)
     ledger: dict[str, list[Any]] = {}
-    for folder in _MIRRORED_FOLDERS:
-        for relative, (size, _) in sorted(store.list(f"{folder}/").items()):
-            path = warehouse.root / relative
-            store.download(relative, path)
-            ledger[relative] = [size, path.stat().st_mtime_ns, manifest.file_md5(path)]
-            report.files_downloaded += 1
-            report.bytes_downloaded += size
+    for relative, size in mirrored.items():
+        path = _safe_relative(root, relative, "key")
+        store.download(relative, path)
+        ledger[relative] = [size, path.stat().st_mtime_ns, manifest.file_md5(path)]
+        report.files_downloaded += 1
+        report.bytes_downloaded += size
     warehouse.write_json(warehouse.root / _LEDGER, {"target": str(store.location), "files": ledger})
     if catalog.get("work_id"):
         (warehouse.root / "_work_id").write_text(catalog["work_id"] + "\n")

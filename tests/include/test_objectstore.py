@@ -19,6 +19,8 @@ from include.pulse.objectstore import (
     ObjectStore,
     S3Location,
     StorageError,
+    UnsafeNameError,
+    _safe_relative,
     publish,
     restore,
     s3_client,
@@ -319,6 +321,82 @@ def test_a_lost_working_copy_is_restored_from_the_bucket(tmp_path, bucket, s3_en
     assert (again.files_uploaded, again.objects_deleted) == (0, 0)
     with pytest.raises(StorageError, match="not empty"):
         restore(original, store_for(bucket))
+
+
+def _escaping_key(store: ObjectStore, bucket: str) -> None:
+    store.client.put_object(Bucket=bucket, Key="warehouse/_runs/../../escaped.txt", Body=b"x")
+
+
+def _escaping_file_name(store: ObjectStore, bucket: str) -> None:
+    table = store.get_json(f"events/{manifest.MANIFEST}")
+    first = next(iter(table["partitions"].values()))
+    first["files"][0]["name"] = "../../../escaped.txt"
+    store.put_json(f"events/{manifest.MANIFEST}", table)
+
+
+def _escaping_partition(store: ObjectStore, bucket: str) -> None:
+    table = store.get_json(f"events/{manifest.MANIFEST}")
+    table["partitions"]["../../.."] = next(iter(table["partitions"].values()))
+    store.put_json(f"events/{manifest.MANIFEST}", table)
+
+
+def _absolute_table(store: ObjectStore, bucket: str) -> None:
+    catalog = store.get_json(manifest.CATALOG)
+    catalog["tables"]["/escaped"] = catalog["tables"]["events"]
+    store.put_json(manifest.CATALOG, catalog)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "name"),
+    [
+        (_escaping_key, "_runs/../../escaped.txt"),
+        (_escaping_file_name, "../../../escaped.txt"),
+        (_escaping_partition, "../../.."),
+        (_absolute_table, "/escaped"),
+    ],
+)
+def test_restore_refuses_names_that_leave_the_working_copy(tmp_path, bucket, s3_env, tamper, name):
+    original = build(tmp_path / "first", V1)
+    store = store_for(bucket)
+    publish(original, store)
+    tamper(store, bucket)
+    restored = Warehouse(tmp_path / "a" / "b" / "restored")
+    before = {p for p in tmp_path.rglob("*") if not p.is_relative_to(restored.root)}
+    with pytest.raises(StorageError, match="unsafe name") as refused:
+        restore(restored, store)
+    assert name in str(refused.value)
+    # Nothing was written outside the working copy (nor anything in it: names are checked
+    # before the first download).
+    assert {p for p in tmp_path.rglob("*") if not p.is_relative_to(restored.root)} == before
+    assert not Path("/escaped").exists()
+    assert not restored.root.exists() or not any(restored.root.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("name", "single"),
+    [
+        ("..", False),
+        ("a/../../b", False),
+        ("/etc/passwd", False),
+        ("a//b", False),
+        ("", False),
+        ("a\\..\\b", False),
+        ("a\0b", False),
+        ("dir/part-0.parquet", True),  # a file name is one component
+        ("..", True),
+    ],
+)
+def test_unsafe_names_are_refused(tmp_path, name, single):
+    with pytest.raises(UnsafeNameError, match="unsafe name"):
+        _safe_relative(tmp_path / "root", name, "file" if single else "key", single=single)
+
+
+def test_safe_names_stay_inside(tmp_path):
+    root = tmp_path / "root"
+    assert _safe_relative(root, "landed_events/event_date=2024-03-01/arrival_date=2024-03-02", "p")
+    assert _safe_relative(root, "part-0.c000.snappy.parquet", "file", single=True) == (
+        root / "part-0.c000.snappy.parquet"
+    )
 
 
 def test_the_command_line_publishes_with_the_config(tmp_path, bucket, s3_env):
