@@ -87,6 +87,7 @@ def product_usage_daily() -> None:
             context.get("logical_date"),
             context["dag_run"].run_after,
             context["dag_run"].conf,
+            start_date=CONFIG.start_date,
         )
         return day.isoformat()
 

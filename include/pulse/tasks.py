@@ -21,17 +21,34 @@ def arrival_day(
     logical_date: datetime | None,
     run_after: datetime | None = None,
     conf: dict[str, Any] | None = None,
+    *,
+    start_date: str | date | None = None,
+    now: datetime | None = None,
 ) -> date:
     """The arrival day a run processes.
 
-    - `conf={"arrival_date": "YYYY-MM-DD"}` (a manual run) names it explicitly;
+    - `conf={"arrival_date": "YYYY-MM-DD"}` (a manual run) names it explicitly: a day from
+      `start_date` (the DAG's, `PULSE_START_DATE`) to tomorrow in the reporting zone, else a
+      `ValueError` names the value and the range;
     - otherwise the run whose logical date is D (in the reporting zone) processes day D: with
       the nightly data-interval timetable, the run for D starts shortly after D ends;
     - a manual run without a logical date processes the last complete day before it ran.
     """
-    if conf and conf.get("arrival_date"):
-        return date.fromisoformat(str(conf["arrival_date"]))
     zone = ZoneInfo(timezone)
+    if conf and conf.get("arrival_date"):
+        value = str(conf["arrival_date"])
+        try:
+            day = date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"conf.arrival_date={value!r} is not a date (YYYY-MM-DD)") from exc
+        tomorrow = (now or datetime.now(UTC)).astimezone(zone).date() + timedelta(days=1)
+        first = date.fromisoformat(str(start_date)) if start_date is not None else date.min
+        if not first <= day <= tomorrow:
+            raise ValueError(
+                f"conf.arrival_date={value!r} is outside the days this DAG covers:"
+                f" {first} (PULSE_START_DATE) .. {tomorrow} (tomorrow in {timezone})"
+            )
+        return day
     if logical_date is not None:
         return logical_date.astimezone(zone).date()
     if run_after is None:

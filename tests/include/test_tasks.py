@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from include.pulse.config import PulseConfig
@@ -18,3 +20,56 @@ def test_publish_has_nothing_to_do_for_a_local_warehouse(tmp_path):
     config = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": str(tmp_path / "wh")})
     assert publish(config) == {"target": str(tmp_path / "wh"), "remote": False}
     assert not (tmp_path / "wh").exists()
+
+
+NOW = datetime(2024, 6, 10, 23, 30, tzinfo=UTC)  # already June 11 in Tokyo
+
+
+@pytest.mark.parametrize(
+    ("value", "timezone", "expected"),
+    [
+        ("2024-01-01", "UTC", "2024-01-01"),  # the start date
+        ("2024-06-11", "UTC", "2024-06-11"),  # tomorrow
+        ("2024-06-12", "Asia/Tokyo", "2024-06-12"),  # already June 11 in Tokyo: June 12 is tomorrow
+    ],
+)
+def test_conf_arrival_date_within_the_covered_days(value, timezone, expected):
+    from include.pulse.tasks import arrival_day
+
+    day = arrival_day(
+        timezone, None, NOW, {"arrival_date": value}, start_date="2024-01-01", now=NOW
+    )
+    assert day.isoformat() == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "timezone"),
+    [
+        ("9999-12-31", "UTC"),  # was an OverflowError further on
+        ("2024-06-12", "UTC"),  # the day after tomorrow
+        ("2023-12-31", "UTC"),  # before the DAG's start date
+        ("0001-01-01", "UTC"),
+    ],
+)
+def test_conf_arrival_date_out_of_range_is_refused_naming_the_range(value, timezone):
+    from include.pulse.tasks import arrival_day
+
+    with pytest.raises(ValueError, match="outside the days this DAG covers") as refused:
+        arrival_day(timezone, None, NOW, {"arrival_date": value}, start_date="2024-01-01", now=NOW)
+    message = str(refused.value)
+    for text in (value, "2024-01-01", "2024-06-11", "PULSE_START_DATE"):
+        assert text in message, message
+
+
+def test_conf_arrival_date_that_is_not_a_date_is_refused_by_name():
+    from include.pulse.tasks import arrival_day
+
+    with pytest.raises(ValueError, match=r"conf.arrival_date='2024-13-01' is not a date"):
+        arrival_day("UTC", None, NOW, {"arrival_date": "2024-13-01"}, start_date="2024-01-01")
+
+
+def test_the_dag_passes_its_start_date_to_arrival_day():
+    from pathlib import Path
+
+    source = (Path(__file__).parents[2] / "dags" / "product_usage_daily.py").read_text()
+    assert "start_date=CONFIG.start_date" in source
