@@ -46,8 +46,8 @@ from jobs.user_engagement.schema import SCHEMA as USER_ENGAGEMENT_SCHEMA
 from jobs.user_engagement.transform import (
     HORIZON_DAYS,
     Rules,
-    _days,
     feature_usage,
+    snapshot_days,
     user_engagement,
     user_horizon,
 )
@@ -74,7 +74,7 @@ def engagement_marts(
     """Every engagement mart for the snapshot days `dts`, each with a `dt` column, by table
     name. The intermediate frames every mart reads are cached (and listed in `cached`)."""
     spark = inputs.daily.sparkSession
-    days = _days(dts, spark)
+    days = snapshot_days(dts, spark)
     horizon = user_horizon(inputs.daily, days, rules).persist()
     usage = feature_usage(inputs.feature_daily, days, rules).persist()
     engaged = user_engagement(horizon, usage, rules).persist()

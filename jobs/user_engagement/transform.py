@@ -64,7 +64,7 @@ def ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator.cast("double") / denominator)
 
 
-def _days(dts: list[date], spark: SparkSession) -> DataFrame:
+def snapshot_days(dts: list[date], spark: SparkSession) -> DataFrame:
     return spark.createDataFrame([(d,) for d in dts], "dt date")
 
 

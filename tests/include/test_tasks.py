@@ -1,4 +1,4 @@
-"""What tasks resolve from Airflow connections (`pulse_spark`, `pulse_s3`) or the config."""
+"""The platform side of the tasks: the arrival day a run processes, and publish."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from tests.activity_data import (
 )
 from tests.engagement_data import inputs_from_events, reference
 from tests.jobs.runs import build
-from tests.jobs.user_engagement.test_transform import KEYS
+from tests.jobs.user_engagement.test_transform import assert_same as assert_matches
 from tests.readers import table_rows
 
 pytestmark = pytest.mark.integration
@@ -74,19 +74,6 @@ def published(config: PulseConfig) -> dict[str, list[dict]]:
             row["dt"] = date.fromisoformat(str(row["dt"]))
         out[table.name] = rows
     return out
-
-
-def assert_matches(got: dict[str, list[dict]], want: dict[str, list[dict]]) -> None:
-    for table, key in KEYS.items():
-        mine = {tuple(r[k] for k in key): r for r in got[table]}
-        theirs = {tuple(r[k] for k in key): r for r in want.get(table, [])}
-        assert sorted(mine, key=str) == sorted(theirs, key=str), table
-        for k, row in theirs.items():
-            for column, value in row.items():
-                if isinstance(value, float):
-                    assert mine[k][column] == pytest.approx(value, rel=1e-12), (table, k, column)
-                else:
-                    assert mine[k][column] == value, (table, k, column)
 
 
 @pytest.fixture(scope="module")
