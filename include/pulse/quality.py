@@ -197,11 +197,16 @@ class QualityGate:
         Up to `self.pandas_rows` rows it is collected once and checked with pandas, above it is
         cached and checked with Spark. So a suite must mean the same on both engines: a type
         check lists the type as Spark and as pandas name it (see `expectations/events.json`)."""
-        rows = frame.count()
-        if rows <= self.pandas_rows:
-            self.validate(frame.toPandas(), suite, parameters=parameters)
-        else:
-            self.validate(frame.persist(), suite, parameters=parameters)
+        # One Spark job for a small table: fetch at most one row more than the pandas limit.
+        head = frame.limit(self.pandas_rows + 1).toPandas() if self.pandas_rows else None
+        if head is not None and len(head) <= self.pandas_rows:
+            self.validate(head, suite, parameters=parameters)
+            return len(head)
+        frame = frame.persist()
+        try:
+            rows = frame.count()
+            self.validate(frame, suite, parameters=parameters)
+        finally:
             frame.unpersist()
         return rows
 
