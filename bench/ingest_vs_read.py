@@ -19,7 +19,7 @@ temporary folder, then measures:
 2. Fresh process, as an Airflow task runs it: `python -m jobs.pipeline --group events --date D`
    vs `python bench/ingest_vs_read.py --plain-only --date D --landing ...` (read (a) only, in a
    new JVM). Prints wall times, rows/s, their ratio, and the peak resident memory of each
-   process tree (python + its JVM; RSS summed over the tree, polled with psutil every 0.2 s).
+   process tree (python + its JVM; PSS summed over the tree, polled with psutil every 0.2 s).
 3. DuckDB (in this process) reading the same files: read_json / read_csv (all varchar) /
    read_parquet, a simple parse of ISO strings and epoch numbers, rows counted by date.
 
@@ -270,7 +270,10 @@ class ProcessRun:
 
 
 def _tree_rss(root: Any) -> dict[str, int]:
-    """RSS by process name (summed per name) over `root` and its descendants."""
+    """Resident memory by process name over `root` and its descendants, as PSS (proportional
+    set size): Hadoop's local filesystem forks short-lived shell commands from the JVM, and a
+    forked child shares all of its parent's pages, so summing plain RSS would count the JVM's
+    heap twice in those instants. PSS splits shared pages between their sharers."""
     import psutil
 
     try:
@@ -280,9 +283,12 @@ def _tree_rss(root: Any) -> dict[str, int]:
     by_name: dict[str, int] = {}
     for process in processes:
         with contextlib.suppress(psutil.Error):  # ended between the listing and the read
-            rss = process.memory_info().rss
+            try:
+                memory = process.memory_full_info().pss
+            except (psutil.AccessDenied, AttributeError):
+                memory = process.memory_info().rss
             name = process.name()
-            by_name[name] = by_name.get(name, 0) + rss
+            by_name[name] = by_name.get(name, 0) + memory
     return by_name
 
 
