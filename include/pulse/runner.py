@@ -36,6 +36,7 @@ from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import types as T
 
     from include.pulse.quality import QualityGate
 
@@ -140,6 +141,29 @@ def computed_dates(warehouse: Warehouse, table: Table) -> set[date]:
     key = table.partition_key
     folders = partition_dirs(warehouse.table(table.path), f"{key}=*")
     return {date.fromisoformat(v) for v in partition_values(folders, key)}
+
+
+def read_partitions(
+    spark: SparkSession,
+    warehouse: Warehouse,
+    table: Table,
+    schema: T.StructType,
+    first: date | None = None,
+    last: date | None = None,
+) -> DataFrame:
+    """The table's partitions in [first, last] (None: unbounded) with the columns of `schema`
+    (the partition column included); an empty frame when there are none."""
+    key = table.partition_key
+    folders = [
+        str(folder)
+        for folder in partition_dirs(warehouse.table(table.path), f"{key}=*")
+        if (first is None or date.fromisoformat(folder.name.split("=", 1)[1]) >= first)
+        and (last is None or date.fromisoformat(folder.name.split("=", 1)[1]) <= last)
+    ]
+    if not folders:
+        return spark.createDataFrame([], schema)
+    reader = spark.read.schema(schema).option("basePath", str(warehouse.table(table.path)))
+    return reader.parquet(*folders)
 
 
 def run(

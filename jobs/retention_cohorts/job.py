@@ -18,9 +18,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from include.pulse.runner import Context, Job, snapshot_planner
+from include.pulse.runner import Context, Job, read_partitions, snapshot_planner
 from include.pulse.table import Table
-from include.pulse.warehouse import Warehouse, partition_dirs
+from include.pulse.warehouse import Warehouse
 from jobs.retention_cohorts import TABLE as RETENTION_COHORTS
 from jobs.retention_cohorts.transform import (
     Rules,
@@ -65,13 +65,7 @@ def retention_marts(inputs: Inputs, dts: list[date], rules: Rules) -> dict[str, 
 
 def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date], rules: Rules) -> Inputs:
     def history(table: Table, schema: T.StructType) -> DataFrame:
-        folders = [
-            str(p)
-            for p in partition_dirs(warehouse.table(table.path), "event_date=*")
-            if date.fromisoformat(p.name.split("=", 1)[1]) <= dts[-1]
-        ]
-        reader = spark.read.schema(schema).option("basePath", str(warehouse.table(table.path)))
-        return reader.parquet(*folders) if folders else spark.createDataFrame([], schema)
+        return read_partitions(spark, warehouse, table, schema, last=dts[-1])
 
     needs_features = rules.start_event is not None or rules.return_event is not None
     return Inputs(

@@ -27,9 +27,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from include.pulse.runner import Context, Job, snapshot_planner
+from include.pulse.runner import Context, Job, read_partitions, snapshot_planner
 from include.pulse.table import Table
-from include.pulse.warehouse import Warehouse, partition_dirs
+from include.pulse.warehouse import Warehouse
 from jobs.account_health import TABLE as ACCOUNT_HEALTH
 from jobs.account_health.transform import account_health
 from jobs.active_users import TABLE as ACTIVE_USERS
@@ -97,15 +97,7 @@ def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> I
     first = dts[0] - timedelta(days=HORIZON_DAYS - 1)
 
     def dated(table: Table, schema: T.StructType, low: date | None) -> DataFrame:
-        key = table.partition_key
-        folders = [
-            str(p)
-            for p in partition_dirs(warehouse.table(table.path), f"{key}=*")
-            if (low is None or date.fromisoformat(p.name.split("=", 1)[1]) >= low)
-            and date.fromisoformat(p.name.split("=", 1)[1]) <= dts[-1]
-        ]
-        reader = spark.read.schema(schema).option("basePath", str(warehouse.table(table.path)))
-        return reader.parquet(*folders) if folders else spark.createDataFrame([], schema)
+        return read_partitions(spark, warehouse, table, schema, low, dts[-1])
 
     feature_history = dated(USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, None)
     states = dated(USERS_STATE, STATE_SCHEMA, dts[0])
