@@ -1,8 +1,9 @@
 """Run a table group, the way a DAG task does: `python -m jobs.pipeline --group active_users
---date 2024-03-10` (settings from `PULSE_*`). The orchestration layer: it maps a group to its
-job (`jobs/<group>/job.py`) and its downstream groups (from the registry), and hands both to
-the one runner (`include/pulse/runner.py`); the `events` group has its own job, driven by
-arrival days rather than by marks.
+--date 2024-03-10` (settings from `PULSE_*`; a repeated `--group` runs several, in that order,
+in one Spark session). The orchestration layer: it maps a group to its job
+(`jobs/<group>/job.py`) and its downstream groups (from the registry), and hands both to the
+one runner (`include/pulse/runner.py`); the `events` group has its own job, driven by arrival
+days rather than by marks.
 """
 
 from __future__ import annotations
@@ -88,7 +89,13 @@ def run_task(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--group", required=True, choices=registry.groups())
+    parser.add_argument(
+        "--group",
+        required=True,
+        action="append",
+        choices=registry.groups(),
+        help="a table group; repeat it to run several in this order in one Spark session",
+    )
     parser.add_argument("--date", required=True, type=date.fromisoformat, help="the day D")
     parser.add_argument("--run-id", default=None)
     parser.add_argument(
@@ -101,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     config = PulseConfig.from_env()
     from include.pulse.spark import get_spark
 
-    spark = get_spark(config.spark_master, app_name=f"pulse-{args.group}-{args.date}")
+    names = "-".join(args.group)
+    spark = get_spark(config.spark_master, app_name=f"pulse-{names}-{args.date}")
     try:
         cutoff = args.date - timedelta(days=config.lateness_days) if args.scheduled else None
-        report = run(spark, config, args.group, args.date, args.run_id, cutoff)
+        reports = run_groups(spark, config, args.date, args.group, args.run_id, cutoff)
     finally:
         spark.stop()
-    print(json.dumps(report, indent=2, default=str))
+    print(json.dumps(reports, indent=2, default=str))
     return 0
 
 
