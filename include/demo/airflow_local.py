@@ -158,7 +158,20 @@ class LocalAirflow:
             "run_backwards": False,
             "dag_run_conf": {},
         }
-        return self._request("POST", "/api/v2/backfills", body)
+        # On SQLite, Airflow answers 503 "Database is locked" when another component writes at
+        # that moment (seen right after start-up, while the DAG processor and scheduler write).
+        # Retry for a while; if a retry finds the backfill was created after all, use it.
+        deadline = clock.monotonic() + 180
+        while True:
+            try:
+                return self._request("POST", "/api/v2/backfills", body)
+            except AirflowError as exc:
+                if " 503 " not in str(exc) or clock.monotonic() > deadline:
+                    raise
+            created = [b for b in self.backfills(dag_id) if b.get("completed_at") is None]
+            if created:
+                return created[-1]
+            clock.sleep(3)
 
     def wait_for_backfill(
         self,
