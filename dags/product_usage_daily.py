@@ -6,8 +6,9 @@ Every night, shortly after midnight in `PULSE_TIMEZONE`, ingest the product even
 
 The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D/`):
 
-1. `wait_for_landing`: waits for the folder (reschedule mode: no worker slot held while
-   waiting) and fails, naming it, after `PULSE_LANDING_TIMEOUT_SECONDS`.
+1. `wait_for_landing`: waits for the folder, and for its ready marker (e.g. `_SUCCESS`) when
+   `PULSE_LANDING_READY_MARKER` is set (reschedule mode: no worker slot held while waiting),
+   and fails, naming them, after `PULSE_LANDING_TIMEOUT_SECONDS`.
 2. `ingest_events`: the `events` group (`jobs/events/job.py`). It reads and normalises the
    delivery, validates it (GX suite `landing`), stages D's clean rows and quarantine, rebuilds
    every `events/event_date=X/` partition D touches, validates them (GX suite `events`), then

@@ -11,6 +11,7 @@ exports use (see `SOURCES`)::
     {landing}/dt=YYYY-MM-DD/web_events_YYYY-MM-DD.jsonl.gz   (or .jsonl / .json.gz, JSON lines)
     {landing}/dt=YYYY-MM-DD/mobile_events_YYYY-MM-DD.csv.gz  (or .csv)
     {landing}/dt=YYYY-MM-DD/backend_export_YYYY-MM-DD.parquet
+    {landing}/dt=YYYY-MM-DD/_SUCCESS                          (written last: the day is complete)
     {landing}/_generator_manifest.json
 
 `dt=` is the ARRIVAL day. Most events arrive on their own (UTC) day; a counted few are
@@ -51,6 +52,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MANIFEST_NAME = "_generator_manifest.json"
+# Each day folder's ready marker (the demo sets PULSE_LANDING_READY_MARKER to it).
+READY_MARKER = "_SUCCESS"
 DAY_MS = 86_400_000
 DAY_FOLDER = re.compile(r"^dt=\d{4}-\d{2}-\d{2}$")
 
@@ -898,7 +901,7 @@ def generate_events(
     for folder, names in planned.items():
         if folder.is_dir():
             existing = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
-            foreign = sorted(existing - names)
+            foreign = sorted(existing - names - {READY_MARKER})
             if foreign:
                 raise FileExistsError(
                     f"{folder} already holds {', '.join(foreign)}: use --clean to regenerate"
@@ -912,6 +915,8 @@ def generate_events(
     total_files = 0
     for day, folder in enumerate(folders):
         folder.mkdir(parents=True, exist_ok=True)
+        # A day being rewritten is not ready until its files are: the marker goes first.
+        (folder / READY_MARKER).unlink(missing_ok=True)
         day_noise = _empty_noise()
         files: dict[str, Any] = {}
         for source in SOURCES:
@@ -936,6 +941,7 @@ def generate_events(
             }
             total_rows += len(rows)
             total_files += 1
+        (folder / READY_MARKER).touch()
         manifest_days[folder.name[3:]] = {
             "folder": folder.name,
             "rows": sum(f["rows"] for f in files.values()),

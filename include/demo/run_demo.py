@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from include.demo.airflow_local import LocalAirflow
-from include.demo.generate_events import generate_events
+from include.demo.generate_events import READY_MARKER, generate_events
 from include.demo.spark_connect import connect_server
 from include.pulse.config import PulseConfig
 
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         "PULSE_EXPANSION_FEATURES", "dashboard_created,comment_added,file_uploaded,invite_sent"
     )
     os.environ.setdefault("PULSE_ADVANCED_FEATURES", "feature_used,notification_clicked")
+    # The generator marks each day folder complete; the runs wait for the marker.
+    os.environ.setdefault("PULSE_LANDING_READY_MARKER", READY_MARKER)
     # The schedule ends with the demo's data: no run waits for a day that will never land.
     os.environ["PULSE_START_DATE"] = first.isoformat()
     os.environ["PULSE_END_DATE"] = last.isoformat()

@@ -64,6 +64,18 @@ def _date_or_none(name: str, raw: str) -> str | None:
     return _date(name, raw) if raw else None
 
 
+def _marker(name: str, raw: str) -> str | None:
+    """A file name in the day's folder that the landing reader skips (it starts with `_` or
+    `.`): any other name would be read as a data file and fail the run."""
+    if not raw:
+        return None
+    if "/" in raw or raw in (".", "..") or not raw.startswith(("_", ".")):
+        raise ConfigError(
+            f"{name}={raw!r} must be a file name starting with _ or . (e.g. _SUCCESS)"
+        )
+    return raw
+
+
 def _names(name: str, raw: str) -> tuple[str, ...]:
     """A comma-separated list, e.g. `PULSE_CORE_FEATURES=search,export`."""
     return tuple(sorted({part.strip() for part in raw.split(",") if part.strip()}))
@@ -147,9 +159,18 @@ SETTINGS: tuple[Setting, ...] = (
         "`local[N]`, a standalone cluster `spark://host:7077` (client mode: the driver runs in"
         " the Airflow task), or Spark Connect `sc://host:15002`",
     ),
+    # Hadoop and Spark writers leave `_SUCCESS` once a folder is complete; producers copying
+    # files in one by one should write their marker last.
+    Setting(
+        "landing_ready_marker", "PULSE_LANDING_READY_MARKER", _marker, "",
+        "the file that says a day's delivery is complete, e.g. `_SUCCESS` (a name starting"
+        " with `_` or `.`): `wait_for_landing` waits for it in the day's folder; none: the"
+        " folder's existence is enough",
+    ),
     Setting(
         "landing_timeout_seconds", "PULSE_LANDING_TIMEOUT_SECONDS", _int, str(6 * 3600),
-        "how long `wait_for_landing` waits for the day's folder before failing",
+        "how long `wait_for_landing` waits for the day's folder (and its ready marker) before"
+        " failing",
         minimum=1,
     ),
     Setting(
@@ -278,6 +299,7 @@ class PulseConfig:
     max_event_age_days: int = 365
     max_chain_days: int = 400
     spark_master: str = "local[*]"
+    landing_ready_marker: str | None = None
     landing_timeout_seconds: int = 6 * 3600
     landing_poke_seconds: int = 300
     schedule_cron: str = "30 0 * * *"

@@ -57,24 +57,39 @@ def arrival_day(
 
 
 def wait_for_landing(config: PulseConfig, day: str, first_poke: datetime | None) -> bool:
-    """True once the day's landing folder exists (an empty folder is a valid empty day).
+    """True once the day's landing folder exists (an empty folder is a valid empty day) and,
+    with `PULSE_LANDING_READY_MARKER`, holds that marker file: a delivery still being copied
+    is not read half-way.
 
     After `landing_timeout_seconds` of waiting (counted from the first poke, across the
-    sensor's reschedules) it raises, naming the folder, instead of Airflow's generic timeout.
+    sensor's reschedules) it raises, naming the folder (and the marker), instead of Airflow's
+    generic timeout.
     """
     from airflow.sdk.exceptions import AirflowSensorTimeout
 
     folder = config.landing_folder(date.fromisoformat(day))
-    if folder.is_dir():
+    marker = config.landing_ready_marker
+    if folder.is_dir() and (marker is None or (folder / marker).is_file()):
         return True
     now = datetime.now(UTC)
     waited = (now - (first_poke or now)).total_seconds()
     if waited >= config.landing_timeout_seconds:
+        within = f"within {config.landing_timeout_seconds}s (waited {waited:.0f}s)"
+        if not folder.is_dir():
+            raise AirflowSensorTimeout(
+                f"landing folder {folder} did not appear {within}: was the day's export delivered?"
+            )
         raise AirflowSensorTimeout(
-            f"landing folder {folder} did not appear within {config.landing_timeout_seconds}s "
-            f"(waited {waited:.0f}s): was the day's export delivered?"
+            f"landing folder {folder} has no ready marker {marker} {within}: is the day's export"
+            f" still being copied, or does its producer not write {marker}"
+            " (PULSE_LANDING_READY_MARKER)?"
         )
-    log.info("waiting for landing folder %s (%.0fs so far)", folder, waited)
+    log.info(
+        "waiting for landing folder %s%s (%.0fs so far)",
+        folder,
+        f" and its ready marker {marker}" if marker else "",
+        waited,
+    )
     return False
 
 

@@ -17,7 +17,13 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from include.demo.generate_events import MALFORMED_KINDS, MANIFEST_NAME, generate_events, main
+from include.demo.generate_events import (
+    MALFORMED_KINDS,
+    MANIFEST_NAME,
+    READY_MARKER,
+    generate_events,
+    main,
+)
 
 USERS, DAYS, START, SEED = 60, 4, date(2024, 3, 1), 11
 USER_ALIASES = ("user_id", "customer_id", "id", "userid")
@@ -126,9 +132,29 @@ def test_one_folder_per_arrival_day_with_files(landing: Path) -> None:
     assert folders == expected
     for folder in folders:
         files = list((landing / folder).iterdir())
-        assert 2 <= len(files) <= 4
+        assert 2 <= len([p for p in files if p.name != READY_MARKER]) <= 4
         assert not any(p.name.startswith(".") for p in files)  # no temp files left
     assert (landing / MANIFEST_NAME).is_file()
+
+
+def test_each_day_folder_is_marked_ready_after_its_files(landing: Path) -> None:
+    assert READY_MARKER == "_SUCCESS"
+    for folder in sorted(landing.glob("dt=*")):
+        marker = folder / READY_MARKER
+        assert marker.read_bytes() == b""
+        data = [p for p in folder.iterdir() if p != marker]
+        assert all(marker.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in data), folder
+
+
+def test_regenerating_over_a_marked_landing_needs_no_clean(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    first = generate_events(landing, users=20, days=2, start_date=START, seed=SEED)
+    again = generate_events(landing, users=20, days=2, start_date=START, seed=SEED)
+    assert again == first
+    assert sorted(p.parent.name for p in landing.glob(f"dt=*/{READY_MARKER}")) == [
+        "dt=2024-03-01",
+        "dt=2024-03-02",
+    ]
 
 
 def test_all_formats_appear(landing: Path) -> None:

@@ -55,6 +55,9 @@ def test_values_are_read_and_typed():
         ("PULSE_MAX_EVENT_AGE_DAYS", "0", "must be >= 1"),
         ("PULSE_MAX_EVENT_AGE_DAYS", "2", "must be >= PULSE_LATENESS_DAYS=3"),
         ("PULSE_MAX_CHAIN_DAYS", "0", "must be >= 1"),
+        # The landing reader would read any other name as a data file (and fail the run).
+        ("PULSE_LANDING_READY_MARKER", "READY", "must be a file name starting with _ or ."),
+        ("PULSE_LANDING_READY_MARKER", "_done/ok", "must be a file name starting with _ or ."),
     ],
 )
 def test_bad_values_fail_with_the_variable_name(name, value, message):
@@ -97,6 +100,7 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_MAX_EVENT_AGE_DAYS": "3650",
         "PULSE_MAX_CHAIN_DAYS": "4000",
         "PULSE_SPARK_MASTER": "sc://spark:15002",
+        "PULSE_LANDING_READY_MARKER": "_SUCCESS",
         "PULSE_LANDING_TIMEOUT_SECONDS": "600",
         "PULSE_LANDING_POKE_SECONDS": "30",
         "PULSE_SCHEDULE_CRON": "0 2 * * *",

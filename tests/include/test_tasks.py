@@ -73,3 +73,56 @@ def test_the_dag_passes_its_start_date_to_arrival_day():
 
     source = (Path(__file__).parents[2] / "dags" / "product_usage_daily.py").read_text()
     assert "start_date=CONFIG.start_date" in source
+
+
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # a first poke long past the landing timeout
+
+
+def _landing(tmp_path, marker: str = "") -> PulseConfig:
+    return PulseConfig.from_env(
+        {"PULSE_LANDING_URI": str(tmp_path), "PULSE_LANDING_READY_MARKER": marker}
+    )
+
+
+def test_without_a_ready_marker_the_folder_is_enough(tmp_path):
+    from include.pulse.tasks import wait_for_landing
+
+    config = _landing(tmp_path)
+    assert wait_for_landing(config, "2024-03-13", None) is False
+    (tmp_path / "dt=2024-03-13").mkdir()
+    assert wait_for_landing(config, "2024-03-13", None) is True
+
+
+def test_with_a_ready_marker_the_sensor_waits_for_it(tmp_path):
+    from include.pulse.tasks import wait_for_landing
+
+    config = _landing(tmp_path, "_SUCCESS")
+    folder = tmp_path / "dt=2024-03-13"
+    folder.mkdir()
+    (folder / "events.jsonl").write_text('{"user_id": "u1"}\n')  # still being copied
+    assert wait_for_landing(config, "2024-03-13", None) is False
+    (folder / "_SUCCESS").touch()
+    assert wait_for_landing(config, "2024-03-13", None) is True
+
+
+def test_a_missing_ready_marker_times_out_naming_the_folder_and_the_marker(tmp_path):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    from include.pulse.tasks import wait_for_landing
+
+    config = _landing(tmp_path, "_SUCCESS")
+    (tmp_path / "dt=2024-03-13").mkdir()
+    with pytest.raises(AirflowSensorTimeout) as timeout:
+        wait_for_landing(config, "2024-03-13", LONG_AGO)
+    message = str(timeout.value)
+    assert f"landing folder {tmp_path / 'dt=2024-03-13'} has no ready marker _SUCCESS" in message
+    assert "PULSE_LANDING_READY_MARKER" in message
+
+
+def test_a_missing_folder_times_out_naming_it(tmp_path):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    from include.pulse.tasks import wait_for_landing
+
+    with pytest.raises(AirflowSensorTimeout, match="did not appear within 21600s"):
+        wait_for_landing(_landing(tmp_path, "_SUCCESS"), "2024-03-13", LONG_AGO)
