@@ -28,6 +28,10 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    The tables' Assets are updated when everyone can read them: by each group's task for a
    local warehouse, by `publish` for object storage.
 
+Each group's task may run `PULSE_TASK_TIMEOUT_MINUTES` (its `execution_timeout`: a hung task is
+killed and retried) and first removes the staging and trash folders that killed runs left in
+the warehouse (older than twice that timeout).
+
 Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
 or in parallel: the tables they leave depend only on the landing files, never on run order.
 The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
@@ -105,11 +109,13 @@ def product_usage_daily() -> None:
         first_poke = context["ti"].get_first_reschedule_date(context)
         return PokeReturnValue(is_done=wait_for_landing(CONFIG, day, first_poke))
 
-    @task
+    @task(execution_timeout=CONFIG.task_timeout)
     def build(day: str, group: str, **context) -> dict:
         """Bring one table group up to date for the run's day (`jobs/pipeline.py`)."""
+        from include.pulse.tasks import sweep_work_areas
         from jobs.pipeline import run_task
 
+        sweep_work_areas(CONFIG)  # what runs killed at their timeout left behind
         run_type = context["dag_run"].run_type
         return run_task(CONFIG, group, day, run_type=run_type, run_id=context["run_id"])
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -187,6 +187,16 @@ SETTINGS: tuple[Setting, ...] = (
         "retries per task (exponential backoff from 2 min, at most 30 min)",
         minimum=0,
     ),
+    # A nightly task takes seconds to minutes and the longest legitimate one, an active_users
+    # chain of PULSE_MAX_CHAIN_DAYS days, well under an hour: 3 h frees a hung worker slot the
+    # same night. The sweep of killed runs' work areas is derived from it.
+    Setting(
+        "task_timeout_minutes", "PULSE_TASK_TIMEOUT_MINUTES", _int, "180",
+        "the longest a table group's task may run (Airflow's `execution_timeout`: it is killed,"
+        " then retried); staging and trash folders left by killed runs are removed once they are"
+        " twice as old",
+        minimum=1,
+    ),
     # Backfills stay within these; the demo sets the end so the scheduler does not wait for
     # today's data.
     Setting(
@@ -304,6 +314,7 @@ class PulseConfig:
     landing_poke_seconds: int = 300
     schedule_cron: str = "30 0 * * *"
     task_retries: int = 2
+    task_timeout_minutes: int = 180
     start_date: str = "2024-01-01"
     end_date: str | None = None
     work_dir: str = "./data/work"
@@ -369,6 +380,18 @@ class PulseConfig:
                 f"PULSE_TIMEZONE={config.timezone!r} is not an IANA time zone"
             ) from exc
         return config
+
+    @property
+    def task_timeout(self) -> timedelta:
+        """A table group's task's `execution_timeout`."""
+        return timedelta(minutes=self.task_timeout_minutes)
+
+    @property
+    def stale_work_after(self) -> timedelta:
+        """Age after which a staging or trash folder is a killed run's leftover: Airflow kills
+        a task at its timeout, so no live DAG task is older; twice that leaves room for the
+        kill to land and for clocks that differ between workers."""
+        return 2 * self.task_timeout
 
     @property
     def warehouse_is_remote(self) -> bool:

@@ -93,6 +93,18 @@ def wait_for_landing(config: PulseConfig, day: str, first_poke: datetime | None)
     return False
 
 
+def sweep_work_areas(config: PulseConfig, now: datetime | None = None) -> list[str]:
+    """Remove the staging and trash folders killed runs left in the warehouse (or its working
+    copy): those older than `config.stale_work_after` that no live process holds. Each Spark
+    task calls it when it starts."""
+    from include.pulse.warehouse import Warehouse
+
+    removed = Warehouse(config.local_warehouse).sweep(config.stale_work_after, now=now)
+    for path in removed:
+        log.warning("removed %s: left by a run killed more than %s ago", path, config.task_timeout)
+    return [str(path) for path in removed]
+
+
 def publish(config: PulseConfig) -> dict[str, Any]:
     """Mirror the local working copy to the object-store warehouse (nothing to do if local)."""
     if not config.warehouse_is_remote:

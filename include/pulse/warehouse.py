@@ -16,9 +16,12 @@ Layout (Hive-style partitions, parquet):
     <table>/_manifest.json                                 the table's partitions and files
     _catalog.json                                          every table: partitions, rows, schema
 
-A run writes complete partitions under `_staging/<run>/`, validates them, then publishes each
-partition with one atomic directory exchange (Linux renameat2 RENAME_EXCHANGE): a reader globbing
-the table sees the old partition or the new one, never a mix and never a gap.
+A run writes complete partitions under `_staging/<job>/<label>-<id>/`, validates them, then
+publishes each partition with one atomic directory exchange (Linux renameat2 RENAME_EXCHANGE): a
+reader globbing the table sees the old partition or the new one, never a mix and never a gap.
+A superseded partition goes to `_trash/<id>/` and is deleted at once. What a killed run leaves
+in `_staging/` and `_trash/` is removed by `Warehouse.sweep` once it is older than any live run
+can be (the DAG's tasks sweep when they start).
 
 Published parquet files are named after their content (`part-<md5>-<n>.parquet`), and each
 publish records the partition (files with size and MD5, rows, schema, run) in the table's
@@ -38,7 +41,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,8 @@ class Warehouse:
     def __init__(self, root: str | Path, run_id: str | None = None) -> None:
         self.root = Path(root)
         self.run_id = run_id  # recorded in the manifest of each partition this run publishes
+        # Staging folders this process works in -> the descriptor holding their shared flock.
+        self._staging_held: dict[Path, int] = {}
 
     def table(self, name: str) -> Path:
         return self.root / name
@@ -77,8 +82,15 @@ class Warehouse:
         return self.table(table).joinpath(*[f"{key}={value}" for key, value in keys])
 
     def new_staging(self, job: str, label: str) -> Path:
+        """A fresh `_staging/<job>/<label>-<id>/`, locked (shared flock on the folder) until
+        `discard` or the end of the process, so that `sweep` never removes it under a live run."""
+        for held in [p for p in self._staging_held if not p.exists()]:  # renamed into place
+            os.close(self._staging_held.pop(held))
         path = self.root / "_staging" / job / f"{label}-{uuid.uuid4().hex[:12]}"
         path.mkdir(parents=True)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._staging_held[path] = fd
         return path
 
     def report_path(self, job: str, day: str) -> Path:
@@ -123,12 +135,11 @@ class Warehouse:
             self._record(table, partition, entry)
 
     def _swap(self, staged: Path | None, target: Path) -> None:
-        trash = self.root / "_trash" / uuid.uuid4().hex
         if staged is None:
             if target.exists():
-                trash.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(target, trash)  # one rename: the partition disappears whole
-                shutil.rmtree(trash)
+                trash = self._new_trash()
+                os.rename(target, trash / target.name)  # one rename: it disappears whole
+                shutil.rmtree(trash, ignore_errors=True)  # a leftover is swept later
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
@@ -138,10 +149,38 @@ class Warehouse:
             shutil.rmtree(staged)  # `staged` now holds the superseded files
             return
         # Fallback for filesystems without RENAME_EXCHANGE: a gap of one rename, never a mix.
-        trash.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(target, trash)
+        trash = self._new_trash()
+        os.rename(target, trash / target.name)
         os.rename(staged, target)
-        shutil.rmtree(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _new_trash(self) -> Path:
+        """A fresh `_trash/<id>/` to move a superseded partition into: made now, its mtime says
+        when (a moved folder keeps its own, possibly old, mtime)."""
+        trash = self.root / "_trash" / uuid.uuid4().hex
+        trash.mkdir(parents=True)
+        return trash
+
+    def sweep(self, older_than: timedelta, now: datetime | None = None) -> list[Path]:
+        """Remove what killed runs left behind: the entries of `_staging/<job>/` and `_trash/`
+        not modified for `older_than` (a folder's mtime is at least its run's start), except a
+        staging folder a live process still holds (`new_staging`'s lock: a run outside Airflow
+        has no timeout). Returns the removed paths."""
+        cutoff = (now or datetime.now(UTC)).timestamp() - older_than.total_seconds()
+        removed = []
+        for path in sorted([*self.root.glob("_staging/*/*"), *self.root.glob("_trash/*")]):
+            try:
+                if path.lstat().st_mtime > cutoff:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    if not _remove_unless_held(path):
+                        continue
+                else:
+                    path.unlink()
+            except FileNotFoundError:  # another sweep or its run removed it meanwhile
+                continue
+            removed.append(path)
+        return removed
 
     def _record(self, table: str, partition: str, entry: dict[str, Any] | None) -> None:
         """Update `{table}/_manifest.json`, then the table's line in `_catalog.json`."""
@@ -214,6 +253,23 @@ class Warehouse:
 
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
+        fd = self._staging_held.pop(staging, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _remove_unless_held(folder: Path) -> bool:
+    """Delete `folder` unless a live process holds its staging lock; True if deleted."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _strip_markers(folder: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pendulum
 import pytest
@@ -58,6 +59,47 @@ def test_policy(dag):
         # Object storage gets a day's tables once every group is done.
         "publish": {"retention_cohorts", "user_engagement"},
     }
+
+
+GROUP_TASKS = {
+    "ingest_events",
+    "user_daily",
+    "active_users",
+    "user_engagement",
+    "retention_cohorts",
+}
+
+
+def test_spark_tasks_are_killed_at_the_task_timeout(dag):
+    timeouts = {task.task_id: task.execution_timeout for task in dag.tasks}
+    assert timeouts == {
+        **dict.fromkeys(GROUP_TASKS, timedelta(minutes=180)),  # PULSE_TASK_TIMEOUT_MINUTES
+        "arrival_day": None,
+        "wait_for_landing": None,  # a sensor: its own PULSE_LANDING_TIMEOUT_SECONDS
+        "publish": None,
+    }
+
+
+def test_a_group_task_sweeps_what_killed_runs_left_before_it_builds(dag, tmp_path, monkeypatch):
+    import jobs.pipeline
+    from include.pulse.config import PulseConfig
+
+    build = dag.get_task("user_daily").python_callable
+    config = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": str(tmp_path)})
+    monkeypatch.setitem(build.__globals__, "CONFIG", config)
+    left = tmp_path / "_staging" / "user_daily" / "dt=2024-03-12-0123456789ab"
+    left.mkdir(parents=True)
+    os.utime(left, (0, 0))  # 1970: long past twice the task timeout
+    seen = []
+
+    def run_task(config, group, day, run_type, run_id):
+        seen.append((group, day, left.exists()))
+        return {}
+
+    monkeypatch.setattr(jobs.pipeline, "run_task", run_task)
+    run = SimpleNamespace(run_type="manual")
+    assert build("2024-03-13", "user_daily", dag_run=run, run_id="manual__1") == {}
+    assert seen == [("user_daily", "2024-03-13", False)]
 
 
 def test_each_group_task_names_its_tables_in_its_docs(dag):

@@ -55,6 +55,7 @@ def test_values_are_read_and_typed():
         ("PULSE_MAX_EVENT_AGE_DAYS", "0", "must be >= 1"),
         ("PULSE_MAX_EVENT_AGE_DAYS", "2", "must be >= PULSE_LATENESS_DAYS=3"),
         ("PULSE_MAX_CHAIN_DAYS", "0", "must be >= 1"),
+        ("PULSE_TASK_TIMEOUT_MINUTES", "0", "must be >= 1"),
         # The landing reader would read any other name as a data file (and fail the run).
         ("PULSE_LANDING_READY_MARKER", "READY", "must be a file name starting with _ or ."),
         ("PULSE_LANDING_READY_MARKER", "_done/ok", "must be a file name starting with _ or ."),
@@ -105,6 +106,7 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_LANDING_POKE_SECONDS": "30",
         "PULSE_SCHEDULE_CRON": "0 2 * * *",
         "PULSE_TASK_RETRIES": "0",
+        "PULSE_TASK_TIMEOUT_MINUTES": "30",
         "PULSE_START_DATE": "2024-02-01",
         "PULSE_END_DATE": "2024-03-28",
         "PULSE_ANALYSIS_WINDOW_DAYS": "14",

@@ -126,3 +126,21 @@ def test_a_missing_folder_times_out_naming_it(tmp_path):
 
     with pytest.raises(AirflowSensorTimeout, match="did not appear within 21600s"):
         wait_for_landing(_landing(tmp_path, "_SUCCESS"), "2024-03-13", LONG_AGO)
+
+
+def test_the_sweep_bound_is_twice_the_task_timeout(tmp_path):
+    import os
+
+    from include.pulse.tasks import sweep_work_areas
+
+    config = PulseConfig.from_env(
+        {"PULSE_WAREHOUSE_URI": str(tmp_path), "PULSE_TASK_TIMEOUT_MINUTES": "30"}
+    )
+    killed = tmp_path / "_staging" / "events" / "dt=2024-03-13-0123456789ab"
+    recent = tmp_path / "_staging" / "events" / "dt=2024-03-14-0123456789ab"
+    for folder, minutes in ((killed, 61), (recent, 59)):
+        folder.mkdir(parents=True)
+        then = NOW.timestamp() - minutes * 60
+        os.utime(folder, (then, then))
+    assert sweep_work_areas(config, now=NOW) == [str(killed)]
+    assert recent.is_dir()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -132,3 +134,97 @@ def test_table_locks_let_readers_share_and_keep_writers_apart(tmp_path):
         assert not _free(daily, fcntl.LOCK_SH)  # nobody reads user_daily while it is written
     assert _free(events, fcntl.LOCK_EX)
     assert _free(daily, fcntl.LOCK_EX)
+
+
+HOUR = 3600.0
+
+
+def _age(path, seconds: float, now: float) -> None:
+    os.utime(path, (now - seconds, now - seconds))
+
+
+def test_sweep_removes_only_stale_staging_and_trash_entries(tmp_path):
+    now = datetime(2024, 3, 14, 6, 0, tzinfo=UTC)
+    t = now.timestamp()
+    warehouse = Warehouse(tmp_path)
+    stale_staging = tmp_path / "_staging" / "events" / "dt=2024-03-13-0123456789ab"
+    fresh_staging = tmp_path / "_staging" / "user_daily" / "dt=2024-03-13-ba9876543210"
+    stale_trash = tmp_path / "_trash" / "aaaa" / "event_date=2024-03-01"
+    stale_file = tmp_path / "_staging" / "events" / "stray.tmp"
+    partition = tmp_path / "events" / "event_date=2024-03-01"  # published: never swept
+    for folder in (
+        stale_staging / "events",
+        fresh_staging,
+        stale_trash,
+        partition,
+        tmp_path / "_marks",
+    ):
+        folder.mkdir(parents=True)
+    (stale_staging / "events" / "part-0.parquet").write_bytes(b"x")
+    stale_file.write_text("x")
+    for path, age in (
+        (stale_staging, 2 * HOUR + 1),
+        (fresh_staging, 2 * HOUR - 1),
+        (stale_trash.parent, 5 * HOUR),
+        (stale_file, 3 * HOUR),
+        (partition, 100 * HOUR),
+        (tmp_path / "_marks", 100 * HOUR),
+    ):
+        _age(path, age, t)
+
+    removed = warehouse.sweep(timedelta(hours=2), now=now)
+
+    assert removed == [stale_staging, stale_file, stale_trash.parent]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "_marks",
+        "_staging",
+        "_staging/events",
+        "_staging/user_daily",
+        "_staging/user_daily/dt=2024-03-13-ba9876543210",
+        "_trash",
+        "events",
+        "events/event_date=2024-03-01",
+    ]
+
+
+def test_sweep_never_removes_a_staging_folder_a_live_run_holds(tmp_path):
+    t = datetime.now(UTC).timestamp()
+    live = Warehouse(tmp_path).new_staging("active_users", "dt=2024-03-13")
+    (live / "users_state").mkdir()
+    _age(live, 10 * HOUR, t)  # a run outside Airflow (no timeout), long past the bound
+    other = Warehouse(tmp_path)
+
+    assert other.sweep(timedelta(hours=2)) == []
+    assert (live / "users_state").is_dir()
+
+
+def test_a_discarded_staging_folder_is_released(tmp_path):
+    owner = Warehouse(tmp_path)
+    first = owner.new_staging("events", "dt=2024-03-13")
+    owner.discard(first)
+    assert not first.exists()
+    assert owner._staging_held == {}
+    # A folder renamed into place (as the restore does) releases its lock at the next one.
+    second = owner.new_staging("restore", "events")
+    second.rename(tmp_path / "events")
+    third = owner.new_staging("restore", "events")
+    assert list(owner._staging_held) == [third]
+
+
+def test_a_partition_moved_to_trash_is_dated_by_when_it_was_trashed(tmp_path, monkeypatch):
+    """A superseded partition keeps its own (old) mtime when renamed: the trash folder around
+    it is made at that moment, so a crash before its deletion leaves a fresh entry."""
+    warehouse = Warehouse(tmp_path)
+    target = warehouse.partition("events", ("event_date", "2024-03-01"))
+    warehouse.publish_partition(staged(tmp_path, "a", {"part-0.parquet": [1]}), target)
+    _age(target, 100 * HOUR, datetime.now(UTC).timestamp())
+    monkeypatch.setattr("include.pulse.warehouse.shutil.rmtree", lambda *a, **k: None)  # crash
+    warehouse.publish_partition(None, target)
+    monkeypatch.undo()
+    (trash,) = (tmp_path / "_trash").iterdir()
+    assert [p.name for p in trash.iterdir()] == ["event_date=2024-03-01"]
+
+    assert warehouse.sweep(timedelta(hours=2)) == []
+    later = datetime.now(UTC) + timedelta(hours=2, seconds=1)
+    assert warehouse.sweep(timedelta(hours=2), now=later) == [trash]
+    assert not trash.exists()
