@@ -116,8 +116,18 @@ def run(
         with warehouse.table_locks(writes=("events", "landed_events", "quarantine")):
             landed_root = warehouse.table("landed_events")
             old_landed = partition_dirs(landed_root, f"event_date=*/arrival_date={day}")
-            touched = sorted(new_dates | partition_values(old_landed, "event_date"))
-            events = _rebuild_events(spark, warehouse, staging, arrival_date, touched)
+            # A crashed earlier attempt of this day may have published part of its plan: the
+            # dates it planned are rebuilt too, or a date it emptied would keep stale rows.
+            plan_path = warehouse.report_path("events", day).with_suffix(".plan.json")
+            interrupted = (warehouse.read_json(plan_path) or {}).get("event_dates", [])
+            index = _key_index(spark, warehouse, staging, arrival_date)
+            touched = sorted(
+                new_dates
+                | partition_values(old_landed, "event_date")
+                | set(interrupted)
+                | _dates_sharing_keys(spark, index, old_landed, arrival_date)
+            )
+            events = _rebuild_events(spark, warehouse, staging, arrival_date, touched, index)
             if events is not None:
                 (
                     events.repartition("event_date")
@@ -151,6 +161,12 @@ def run(
                 touched=touched,
             )
 
+            # The plan is on disk and the downstream groups know every date before anything
+            # moves: a crash from here on is repaired by the retry, and the marts follow.
+            warehouse.write_json(plan_path, {"run_id": run_id, "event_dates": touched})
+            for event_date in touched:
+                for group in downstream:
+                    warehouse.mark(group, event_date)
             # Publish: D's own partitions, then every events partition it touched.
             for old in old_landed:
                 if partition_values([old], "event_date") - new_dates:
@@ -168,9 +184,6 @@ def run(
                     staged if staged.exists() else None,
                     warehouse.partition("events", ("event_date", event_date)),
                 )
-                # The downstream groups recompute what depends on this date.
-                for group in downstream:
-                    warehouse.mark(group, event_date)
             report["quality"] = {
                 "results": str(quality.out_dir),
                 "data_docs": str(quality.write_docs()),
@@ -180,11 +193,62 @@ def run(
             report["seconds"] = watch.seconds
             report["finished_at"] = datetime.now(UTC).isoformat()
             warehouse.write_json(warehouse.report_path("events", day), report)
+            plan_path.unlink(missing_ok=True)
     finally:
         warehouse.discard(staging)
         for frame in (raw, files, normalized, landed):
             frame.unpersist()
     return report
+
+
+def _key_index(
+    spark: SparkSession, warehouse: Warehouse, staging: Path, arrival_date: date
+) -> DataFrame:
+    """(dedup_key, event_date, arrival_date) of every landed copy: the other arrivals' as
+    published, this arrival's as staged (its published rows are being replaced).
+
+    An `event_id` names one event whatever its date: a re-delivery with a corrected time is
+    the same event. Deciding which copy wins therefore looks at all dates, not only the ones
+    this run rebuilds; only these three narrow columns are read.
+    """
+    columns = ("dedup_key", "event_date", "arrival_date")
+    frames = []
+    landed_root = warehouse.table("landed_events")
+    if partition_dirs(landed_root, "event_date=*/arrival_date=*"):
+        frames.append(
+            spark.read.schema(LANDED_SCHEMA)
+            .parquet(str(landed_root))
+            .where(F.col("arrival_date") != F.lit(arrival_date))
+            .select(*columns)
+        )
+    ours = staging / "landed_events"
+    if ours.exists() and any(ours.iterdir()):
+        frames.append(spark.read.schema(LANDED_SCHEMA).parquet(str(ours)).select(*columns))
+    if not frames:
+        return spark.createDataFrame([], "dedup_key string, event_date date, arrival_date date")
+    index = frames[0]
+    for frame in frames[1:]:
+        index = index.unionByName(frame)
+    return index
+
+
+def _dates_sharing_keys(
+    spark: SparkSession, index: DataFrame, old_landed: list[Path], arrival_date: date
+) -> set[str]:
+    """Event dates of other arrivals' copies of the events this arrival delivers now or
+    delivered in its previous run (`old_landed`): which copy wins there may change."""
+    keys = index.where(F.col("arrival_date") == F.lit(arrival_date)).select("dedup_key")
+    if old_landed:
+        previous = spark.read.schema(LANDED_SCHEMA).parquet(*[str(p) for p in old_landed])
+        keys = keys.unionByName(previous.select("dedup_key"))
+    return {
+        str(row[0])
+        for row in index.where(F.col("arrival_date") != F.lit(arrival_date))
+        .join(keys, "dedup_key", "left_semi")
+        .select("event_date")
+        .distinct()
+        .collect()
+    }
 
 
 def _rebuild_events(
@@ -193,6 +257,7 @@ def _rebuild_events(
     staging: Path,
     arrival_date: date,
     touched: list[str],
+    index: DataFrame,
 ) -> DataFrame | None:
     """Events of the touched dates: other arrivals as published, this arrival as staged."""
     if not touched:
@@ -219,7 +284,7 @@ def _rebuild_events(
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
-    return first_arrivals(union)
+    return first_arrivals(union, index)
 
 
 def _describe_bad_files(files: DataFrame) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -187,17 +187,19 @@ def latest_allowed_event_ts(arrival_date: date, touched: list[str], timezone: st
     return future_limit_utc(last, timezone)
 
 
-def first_arrivals(landed: DataFrame) -> DataFrame:
-    """Across arrival days, keep each event from the earliest day that delivered it.
+def first_arrivals(landed: DataFrame, index: DataFrame) -> DataFrame:
+    """Keep each event from the earliest arrival day that delivered it, at whatever event date.
 
-    A day holds each key at most once, so (dedup_key, arrival_date) orders uniquely and the
-    result does not depend on the order the days were processed in.
-    Input: landed events of several arrival days. Output: `EVENT_COLUMNS` + `event_date`.
+    `index` holds (dedup_key, arrival_date) of every landed copy of every event, at all dates;
+    `landed` the full rows of the dates being rebuilt. A day holds each key at most once (at
+    one date), so (dedup_key, earliest arrival_date) names one row, and the result does not
+    depend on the order the days were processed in.
+    Output: `EVENT_COLUMNS` + `event_date`.
     """
-    order = Window.partitionBy("dedup_key").orderBy("arrival_date")
+    first = index.groupBy("dedup_key").agg(F.min("arrival_date").alias("_first_arrival"))
     return (
-        landed.withColumn("_rank", F.row_number().over(order))
-        .where(F.col("_rank") == 1)
+        landed.join(first, "dedup_key")
+        .where(F.col("arrival_date") == F.col("_first_arrival"))
         .select(*EVENT_COLUMNS, "event_date")
     )
 

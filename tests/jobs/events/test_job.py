@@ -245,3 +245,81 @@ def test_quality_results_and_data_docs_are_written(forward):
     for path in styles:
         twin = other / path.relative_to(folder / "docs" / "static")
         assert path.stat().st_ino == twin.stat().st_ino
+
+
+def land(config: PulseConfig, day: date, *records: dict[str, str]) -> None:
+    """Replace arrival day `day`'s landing folder with one JSON-lines file of `records`."""
+    folder = config.landing_folder(day)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    (folder / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def event(event_id: str, when: str) -> dict[str, str]:
+    return {"event_id": event_id, "user_id": "u1", "event_name": "app_opened", "timestamp": when}
+
+
+def events_by_date(config: PulseConfig) -> dict[str, list[tuple[str, str]]]:
+    found: dict[str, list[tuple[str, str]]] = {}
+    for r in table_rows(Path(config.warehouse_uri), "events"):
+        found.setdefault(str(r["event_date"]), []).append((r["event_id"], str(r["arrival_date"])))
+    return {d: sorted(ids) for d, ids in sorted(found.items())}
+
+
+@pytest.mark.parametrize("order", ["forward", "reverse"])
+def test_an_event_id_is_kept_once_across_event_dates_in_any_order(spark, tmp_path, order):
+    """E re-delivered a day later with a corrected time (another event date) is the same
+    event: the earliest arrival's copy is kept, whatever order the days are processed in."""
+    config = make_config(tmp_path)
+    first, second = date(2024, 3, 1), date(2024, 3, 2)
+    land(config, first, event("E", "2024-03-01T10:00:00Z"), event("F", "2024-03-01T11:00:00Z"))
+    land(config, second, event("E", "2024-03-02T10:00:00Z"))
+    days = [first, second] if order == "forward" else [second, first]
+    reports = {d: ingest(spark, config, d) for d in days}
+    assert events_by_date(config) == {"2024-03-01": [("E", "2024-03-01"), ("F", "2024-03-01")]}
+    # Every row is accounted for once the two days have run (the later run sees the other).
+    last = reports[days[1]]
+    assert last["rows_read"] == last["clean"] + last["duplicates"] + last["quarantined"]
+
+    # The first delivery is corrected and no longer holds E: the later copy comes back.
+    land(config, first, event("F", "2024-03-01T11:00:00Z"))
+    ingest(spark, config, first)
+    assert events_by_date(config) == {
+        "2024-03-01": [("F", "2024-03-01")],
+        "2024-03-02": [("E", "2024-03-02")],
+    }
+
+
+def test_a_crash_mid_publish_is_repaired_by_the_retry(spark, tmp_path, monkeypatch):
+    """A corrected re-delivery covers fewer event dates; its run dies after the first
+    partition moved. The retry rebuilds the dates the crashed attempt planned: no stale row."""
+    config = make_config(tmp_path)
+    day = date(2024, 3, 2)
+    land(config, day, event("X", "2024-03-01T10:00:00Z"), event("Y", "2024-03-02T10:00:00Z"))
+    ingest(spark, config, day)
+    assert events_by_date(config) == {
+        "2024-03-01": [("X", "2024-03-02")],
+        "2024-03-02": [("Y", "2024-03-02")],
+    }
+    land(config, day, event("Y", "2024-03-02T10:00:00Z"))
+    publish = events_job.Warehouse.publish_partition
+    calls = []
+
+    def crash_on_second(self, staged, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        publish(self, staged, target)
+
+    monkeypatch.setattr(events_job.Warehouse, "publish_partition", crash_on_second)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        ingest(spark, config, day)
+    monkeypatch.undo()
+    root = Path(config.warehouse_uri)
+    # The downstream marts were told about both dates before anything moved.
+    marks = {p.name.split(".")[0] for p in (root / "_marks" / "user_daily").iterdir()}
+    assert marks == {"2024-03-01", "2024-03-02"}
+    ingest(spark, config, day)
+    assert events_by_date(config) == {"2024-03-02": [("Y", "2024-03-02")]}
+    assert not list((root / "_runs" / "events").glob("*.plan.json"))

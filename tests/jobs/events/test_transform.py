@@ -233,8 +233,26 @@ def test_first_arrivals_keeps_the_earliest_arrival_of_each_event(spark):
 
     late = landed_on(date(2024, 3, 15), row(event_id="e1"), row(event_id="e3"))
     early = landed_on(ARRIVAL, row(event_id="e1"), row(event_id="e2"))
-    result = first_arrivals(late.unionByName(early)).select("event_id", "arrival_date")
+    landed = late.unionByName(early)
+    result = first_arrivals(landed, landed).select("event_id", "arrival_date")
     expected = [("e1", ARRIVAL), ("e2", ARRIVAL), ("e3", date(2024, 3, 15))]
+    assertDataFrameEqual(
+        result, spark.createDataFrame(expected, "event_id string, arrival_date date")
+    )
+
+
+def test_first_arrivals_looks_at_copies_outside_the_rebuilt_dates(spark):
+    """The earliest copy of e1 lies at another event date (only in the index): the copy on
+    the rebuilt date is not kept; e2's only copy is."""
+
+    def landed_on(day, *records):
+        return landed_events(normalize(raw_rows(spark, *records), day, "UTC")).drop("is_duplicate")
+
+    early_elsewhere = landed_on(ARRIVAL, row(event_id="e1", timestamp="2024-03-12T09:00:00Z"))
+    late = landed_on(date(2024, 3, 15), row(event_id="e1"), row(event_id="e2"))
+    index = late.unionByName(early_elsewhere).select("dedup_key", "event_date", "arrival_date")
+    result = first_arrivals(late, index).select("event_id", "arrival_date")
+    expected = [("e2", date(2024, 3, 15))]
     assertDataFrameEqual(
         result, spark.createDataFrame(expected, "event_id string, arrival_date date")
     )
