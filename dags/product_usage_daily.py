@@ -35,6 +35,8 @@ the warehouse (older than twice that timeout).
 Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
 or in parallel: the tables they leave depend only on the landing files, never on run order.
 The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
+A run of a day before `PULSE_START_DATE` fails at `arrival_day`, naming the setting (the DAG has
+no Airflow start date: Airflow would give such a run no task and mark it successful).
 """
 
 from __future__ import annotations
@@ -64,7 +66,12 @@ def assets(group: str) -> list[Asset]:
 @dag(
     dag_id="product_usage_daily",
     schedule=CronDataIntervalTimetable(CONFIG.schedule_cron, timezone=CONFIG.timezone),
-    start_date=pendulum.parse(CONFIG.start_date, tz=CONFIG.timezone),
+    # No start date: Airflow creates no task for a run before a DAG's start date and marks it
+    # successful (`airflow dags test`, a trigger with an older logical date), so a user loading
+    # older history got green runs and no tables. Without one every run gets its tasks, and
+    # `arrival_day` refuses a day before PULSE_START_DATE by name. With catchup=False the
+    # scheduler starts from the latest interval either way.
+    start_date=None,
     end_date=(
         pendulum.parse(CONFIG.end_date, tz=CONFIG.timezone).end_of("day")
         if CONFIG.end_date
@@ -85,15 +92,23 @@ def assets(group: str) -> list[Asset]:
 def product_usage_daily() -> None:
     @task
     def arrival_day(**context) -> str:
-        from include.pulse.tasks import arrival_day
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        day = arrival_day(
-            CONFIG.timezone,
-            context.get("logical_date"),
-            context["dag_run"].run_after,
-            context["dag_run"].conf,
-            start_date=CONFIG.start_date,
-        )
+        from include.pulse.tasks import BeforeStartDateError, arrival_day
+
+        try:
+            day = arrival_day(
+                CONFIG.timezone,
+                context.get("logical_date"),
+                context["dag_run"].run_after,
+                context["dag_run"].conf,
+                start_date=CONFIG.start_date,
+            )
+        except BeforeStartDateError as before:
+            # A PULSE_START_DATE still to come: the nightly runs until then have nothing to do.
+            if context["dag_run"].run_type == "scheduled":
+                raise AirflowSkipException(str(before)) from before
+            raise
         return day.isoformat()
 
     @task.sensor(

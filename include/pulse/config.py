@@ -201,7 +201,8 @@ SETTINGS: tuple[Setting, ...] = (
     # today's data.
     Setting(
         "start_date", "PULSE_START_DATE", _date, "2024-01-01",
-        "first arrival day the schedule covers",
+        "first arrival day Pulse processes: a run of an earlier day (manual, `airflow dags"
+        " test`, backfill) fails naming it; a nightly run before it is skipped",
     ),
     Setting(
         "end_date", "PULSE_END_DATE", _date_or_none, "",

@@ -16,6 +16,10 @@ from include.pulse.config import PulseConfig
 log = logging.getLogger(__name__)
 
 
+class BeforeStartDateError(ValueError):
+    """The run's arrival day is before `PULSE_START_DATE`, the first day this DAG covers."""
+
+
 def arrival_day(
     timezone: str,
     logical_date: datetime | None,
@@ -33,6 +37,10 @@ def arrival_day(
     - otherwise the run whose logical date is D (in the reporting zone) processes day D: with
       the nightly data-interval timetable, the run for D starts shortly after D ends;
     - a manual run without a logical date processes the last complete day before it ran.
+
+    A day before `start_date` raises `BeforeStartDateError` naming the setting: Airflow would
+    otherwise mark such a run successful without running anything (the DAG has no start date
+    of its own, so that every run gets its tasks and this check runs).
     """
     zone = ZoneInfo(timezone)
     if conf and conf.get("arrival_date"):
@@ -50,10 +58,17 @@ def arrival_day(
             )
         return day
     if logical_date is not None:
-        return logical_date.astimezone(zone).date()
-    if run_after is None:
+        day = logical_date.astimezone(zone).date()
+    elif run_after is None:
         raise ValueError("a run needs a logical date, a run_after time or conf.arrival_date")
-    return run_after.astimezone(zone).date() - timedelta(days=1)
+    else:
+        day = run_after.astimezone(zone).date() - timedelta(days=1)
+    if start_date is not None and day < date.fromisoformat(str(start_date)):
+        raise BeforeStartDateError(
+            f"arrival day {day} is before PULSE_START_DATE={start_date}, the first day this DAG"
+            f" covers: to load older history, set PULSE_START_DATE to {day} or earlier"
+        )
+    return day
 
 
 def wait_for_landing(config: PulseConfig, day: str, first_poke: datetime | None) -> bool:

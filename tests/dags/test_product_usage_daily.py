@@ -102,6 +102,47 @@ def test_a_group_task_sweeps_what_killed_runs_left_before_it_builds(dag, tmp_pat
     assert seen == [("user_daily", "2024-03-13", False)]
 
 
+def test_every_run_gets_its_tasks_whatever_its_logical_date(dag):
+    """Airflow creates no task instance for a logical date before a task's start date and marks
+    such a run successful: `airflow dags test product_usage_daily 2020-01-12` was green and did
+    nothing. With no start date, every run gets its tasks and `arrival_day` refuses the day."""
+    from airflow.timetables.base import TimeRestriction
+
+    assert dag.start_date is None
+    assert {task.task_id: task.start_date for task in dag.tasks} == dict.fromkeys(
+        dag.task_ids, None
+    )
+    assert dag.catchup is False  # so no start date is needed to schedule the latest night
+    nightly = _scheduler_timetable(dag.timetable).next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(dag.start_date, dag.end_date, dag.catchup),
+    )
+    assert nightly is not None
+
+
+def _arrival_day_task(dag, run_type: str, logical_date: datetime):
+    run = SimpleNamespace(run_type=run_type, run_after=logical_date, conf={})
+    return dag.get_task("arrival_day").python_callable(logical_date=logical_date, dag_run=run)
+
+
+@pytest.mark.parametrize("run_type", ["manual", "backfill"])
+def test_a_run_before_pulse_start_date_fails_naming_it(dag, run_type):
+    from include.pulse.tasks import BeforeStartDateError
+
+    with pytest.raises(BeforeStartDateError, match="before PULSE_START_DATE=2024-01-01"):
+        _arrival_day_task(dag, run_type, datetime(2020, 1, 12, 0, 30, tzinfo=UTC))
+
+
+def test_a_nightly_run_before_a_start_date_still_to_come_is_skipped(dag):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match="before PULSE_START_DATE=2024-01-01"):
+        _arrival_day_task(dag, "scheduled", datetime(2023, 12, 31, 0, 30, tzinfo=UTC))
+    assert _arrival_day_task(dag, "scheduled", datetime(2024, 1, 1, 0, 30, tzinfo=UTC)) == (
+        "2024-01-01"
+    )
+
+
 def test_each_group_task_names_its_tables_in_its_docs(dag):
     from jobs import registry
 

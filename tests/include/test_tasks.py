@@ -144,3 +144,28 @@ def test_the_sweep_bound_is_twice_the_task_timeout(tmp_path):
         os.utime(folder, (then, then))
     assert sweep_work_areas(config, now=NOW) == [str(killed)]
     assert recent.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("logical_date", "run_after"),
+    [
+        (datetime(2020, 1, 12, tzinfo=UTC), None),  # `airflow dags test ... 2020-01-12`
+        (None, datetime(2020, 1, 13, 9, 0, tzinfo=UTC)),  # a manual run on 2020-01-13
+    ],
+)
+def test_a_run_before_the_start_date_is_refused_naming_the_setting(logical_date, run_after):
+    from include.pulse.tasks import BeforeStartDateError, arrival_day
+
+    with pytest.raises(BeforeStartDateError) as refused:
+        arrival_day("UTC", logical_date, run_after, {}, start_date="2024-01-01")
+    assert str(refused.value) == (
+        "arrival day 2020-01-12 is before PULSE_START_DATE=2024-01-01, the first day this DAG"
+        " covers: to load older history, set PULSE_START_DATE to 2020-01-12 or earlier"
+    )
+
+
+def test_the_start_date_itself_is_covered():
+    from include.pulse.tasks import arrival_day
+
+    first = datetime(2024, 1, 1, 0, 30, tzinfo=UTC)
+    assert arrival_day("UTC", first, None, {}, start_date="2024-01-01").isoformat() == "2024-01-01"
