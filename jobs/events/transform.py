@@ -84,6 +84,73 @@ def _blank_to_null(value: Column) -> Column:
     return F.when(trimmed == "", None).otherwise(trimmed)
 
 
+# Spark decodes landing text as UTF-8 and turns every byte that is not UTF-8 into U+FFFD.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def _has_replacement(text: Column) -> Column:
+    return F.coalesce(F.instr(text, REPLACEMENT_CHARACTER) > 0, F.lit(False))
+
+
+def _first_of_each_key(entries: Column) -> Column:
+    """Map entries with each key once, its first occurrence kept.
+
+    No map is ever built with a repeated key, so `spark.sql.mapKeyDedupPolicy` never matters
+    (EXCEPTION would fail the whole day on one row).
+    """
+    keys = F.transform(entries, lambda e: e["key"])
+    return F.filter(entries, lambda e, i: F.array_position(keys, e["key"]) == i + 1)
+
+
+def _last_of_each_key(entries: Column) -> Column:
+    return F.reverse(_first_of_each_key(F.reverse(entries)))
+
+
+# A decimal number as text: digits with a fraction and/or an exponent (`1.0`, `1e2`, `.5E+3`).
+_DECIMAL_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# How from_json writes a JSON number a double cannot hold (`1e400`) or a `NaN` token.
+_NON_FINITE_TEXTS = ('"Infinity"', '"-Infinity"', '"NaN"')
+
+
+def normalize_user_id(value: Column) -> tuple[Column, Column]:
+    """(the user id's text, whether it is not an id) for a trimmed user id as the reader gives it.
+
+    The reader turns every value into text: the same id `100` arrives as `100` (JSON integer,
+    CSV), `100.0` (JSON `100.0` or `1e2`, a parquet double) or `1E+2`. A whole number written
+    with a fraction or exponent becomes its integer text (`100`); a text without either is kept
+    as it is (`007` stays `007`), and so is a fraction (`1.5`). JSON booleans (`true`, `false`),
+    objects and arrays (valid JSON starting with `{` or `[`), non-finite numbers and whole
+    numbers of more than 38 digits (`1e38`) are not ids.
+    """
+    text = value
+    is_decimal = text.rlike(_DECIMAL_TEXT) & text.rlike("[.eE]")
+    integer_digits = F.regexp_extract(text, r"^[+-]?(\d*)", 1)
+    fraction_digits = F.regexp_extract(text, r"\.(\d*)", 1)
+    exponent = F.regexp_extract(text, r"[eE]([+-]?\d+)$", 1)
+    # Exponents beyond 9 digits are clamped to 10^9: such numbers are 0, a fraction or too big.
+    exponent_digits = F.regexp_replace(exponent, r"^[+-]?0*", "")
+    magnitude = F.when(F.length(exponent_digits) > 9, F.lit(1_000_000_000)).otherwise(
+        F.coalesce(exponent_digits.try_cast(T.LongType()), F.lit(0))
+    )
+    shift = F.when(exponent.startswith("-"), -magnitude).otherwise(magnitude)
+    # Whole when every significant digit (trailing zeros dropped) lies before the point.
+    significant = F.regexp_replace(F.concat(integer_digits, fraction_digits), "0+$", "")
+    point = F.length(integer_digits).cast(T.LongType()) + shift
+    whole = is_decimal & ((significant == "") | (F.length(significant) <= point))
+    # Exact (the number is whole, nothing is rounded); null beyond 38 digits.
+    as_integer = text.try_cast(T.DecimalType(38, 0)).cast(T.StringType())
+    is_json_container = (text.startswith("{") & F.json_object_keys(text).isNotNull()) | (
+        text.startswith("[") & F.json_array_length(text).isNotNull()
+    )
+    not_an_id = (
+        text.isin("true", "false", *_NON_FINITE_TEXTS)
+        | is_json_container
+        | (whole & as_integer.isNull())
+    )
+    user_id = F.when(whole & as_integer.isNotNull(), as_integer).otherwise(text)
+    return user_id, F.coalesce(not_an_id, F.lit(False))
+
+
 def parse_event_time(value: Column) -> Column:
     """ISO-8601 (``Z``, an offset, or naive = UTC) or epoch seconds / milliseconds -> timestamp.
 
@@ -115,27 +182,61 @@ def normalize(
     Output: one row per input row with the `EVENT_COLUMNS`, `event_date` (the event's date in
     `timezone`), `event_time` (the raw time text), `raw` and `reason` (null for a clean row).
     """
-    fields = F.transform_keys("fields", lambda key, _: F.lower(F.trim(key)))
-    with_fields = raw.withColumn("fields", fields)
+    # Keys are matched trimmed and lower-cased. Two keys that then collide (`user_id` and
+    # `USER_ID`), or a key from_json kept twice (it does not deduplicate), make the row
+    # ambiguous: it is quarantined, showing the first value of each.
+    entries = F.transform(
+        F.map_entries("fields"),
+        lambda e: F.struct(F.lower(F.trim(e["key"])).alias("key"), e["value"].alias("value")),
+    )
+    keys = F.transform(F.col("_entries"), lambda e: e["key"])
+    with_fields = raw.withColumn("_entries", entries).select(
+        "source_file",
+        "raw",
+        F.map_from_entries(_first_of_each_key(F.col("_entries"))).alias("fields"),
+        (F.size(F.array_distinct(keys)) < F.size(keys)).alias("_ambiguous"),
+        (
+            _has_replacement(F.col("raw"))
+            | F.coalesce(
+                F.exists(
+                    "_entries", lambda e: _has_replacement(e["key"]) | _has_replacement(e["value"])
+                ),
+                F.lit(False),
+            )
+        ).alias("_invalid_encoding"),
+    )
     f = F.col("fields")
 
-    user_id = F.trim(_first_present(f, USER_ID_ALIASES))
+    user_id, invalid_user_id = normalize_user_id(F.trim(_first_present(f, USER_ID_ALIASES)))
     event_name = F.trim(_first_present(f, EVENT_NAME_ALIASES))
     event_time = F.trim(_first_present(f, TIME_ALIASES))
     declared_properties = _blank_to_null(f["properties"])
     parsed_properties = F.from_json(declared_properties, _STRING_MAP)
+    # A key repeated inside `properties`: the last wins, as in JSON.parse.
+    own = F.map_from_entries(
+        _last_of_each_key(F.coalesce(F.map_entries(parsed_properties), F.array()))
+    )
     # Unknown columns are never dropped: they join the row's own properties (which win a clash).
     extras = F.map_filter(
-        f, lambda k, v: ~k.isin(*sorted(KNOWN_KEYS)) & v.isNotNull() & (F.trim(v) != "")
+        f,
+        lambda k, v: (
+            ~k.isin(*sorted(KNOWN_KEYS))
+            & v.isNotNull()
+            & (F.trim(v) != "")
+            & ~F.array_contains(F.map_keys(own), k)
+        ),
     )
-    properties = F.to_json(F.map_concat(extras, F.coalesce(parsed_properties, F.create_map())))
+    properties = F.to_json(F.map_concat(extras, own))
 
     out = with_fields.select(
         "source_file",
         "raw",
         f.isNull().alias("_invalid_record"),
+        "_invalid_encoding",
+        "_ambiguous",
         _blank_to_null(f["event_id"]).alias("event_id"),
         user_id.alias("user_id"),
+        invalid_user_id.alias("_invalid_user_id"),
         event_name.alias("event_name"),
         event_time.alias("event_time"),
         parse_event_time(event_time).alias("event_ts"),
@@ -152,8 +253,11 @@ def normalize(
     c = F.col
     reason = (
         F.when(c("_invalid_record"), "invalid_record")
+        .when(c("_invalid_encoding"), "invalid_encoding")
+        .when(c("_ambiguous"), "ambiguous_columns")
         .when(c("user_id").isNull(), "missing_user_id")
         .when(c("user_id") == "", "empty_user_id")
+        .when(c("_invalid_user_id"), "invalid_user_id")
         .when(c("event_name").isNull() | (c("event_name") == ""), "missing_event_name")
         .when(~c("event_name").rlike(EVENT_NAME_PATTERN), "invalid_event_name")
         .when(c("event_time").isNull() | (c("event_time") == ""), "missing_timestamp")

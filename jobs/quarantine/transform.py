@@ -10,8 +10,11 @@ from jobs.quarantine.schema import QUARANTINE_COLUMNS
 # Quarantine reason codes, in the order they are checked (a row gets the first that applies).
 REASONS = (
     "invalid_record",  # the line is not valid JSON (an object) / CSV
+    "invalid_encoding",  # bytes that are not UTF-8 (read as U+FFFD), or a literal U+FFFD
+    "ambiguous_columns",  # two keys equal once trimmed and lower-cased, or a repeated key
     "missing_user_id",
     "empty_user_id",
+    "invalid_user_id",  # a JSON boolean, object or array, or a number too big to write out
     "missing_event_name",
     "invalid_event_name",
     "missing_timestamp",

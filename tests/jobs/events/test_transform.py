@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from include.pulse.landing import list_landing_day, read_landing_day
 from jobs.events.transform import (
     RAW_SCHEMA,
     file_columns,
@@ -35,6 +38,16 @@ def raw_rows(spark, *records, source_file="a.jsonl"):
             fields = {k: v for k, v in record.items() if v is not None}
             rows.append((source_file, json.dumps(record), fields))
     return spark.createDataFrame(rows, RAW_SCHEMA)
+
+
+def json_lines(spark, *lines, source_file="a.jsonl"):
+    """Raw records parsed from JSON text as the landing reader does (a key may repeat)."""
+    frame = spark.createDataFrame(
+        [(source_file, line) for line in lines], "source_file string, raw string"
+    )
+    return frame.select(
+        "source_file", "raw", F.from_json("raw", "map<string,string>").alias("fields")
+    )
 
 
 def row(**overrides):
@@ -66,6 +79,218 @@ def test_user_id_aliases(spark, record, user_id):
     result = normalized_one(spark, fields)
     assert result["user_id"] == user_id
     assert result["reason"] is None
+
+
+# Spark decodes landing text as UTF-8: each byte that is not UTF-8 becomes U+FFFD.
+FFFD = "\ufffd"
+
+
+def test_undecodable_text_is_quarantined_never_merged(spark):
+    raw = spark.createDataFrame(
+        [
+            # `caf\xe9` and `caf\xe8` (latin-1) both arrive as `caf\ufffd`: two users, not one.
+            ("a.jsonl", json.dumps(row(user_id="caf" + FFFD), ensure_ascii=False), None),
+            (
+                "a.jsonl",
+                json.dumps(row(user_id="caf" + FFFD, event_id="e2"), ensure_ascii=False),
+                None,
+            ),
+            # Elsewhere in the row, or sent as a JSON escape, it is the same.
+            ("a.jsonl", json.dumps(row(country="caf" + FFFD), ensure_ascii=False), None),
+            ("a.jsonl", json.dumps(row(user_id="x" + FFFD)), None),  # `"x\ufffd"`
+            ("a.jsonl", json.dumps(row(user_id="caf\u00e9"), ensure_ascii=False), None),
+        ],
+        RAW_SCHEMA,
+    )
+    # The reader's fields map: parse the text as `read_landing_day` does.
+    raw = raw.withColumn("fields", F.from_json("raw", "map<string,string>"))
+    result = [(r["user_id"], r["reason"]) for r in normalize(raw, ARRIVAL, "UTC").collect()]
+    assert result == [
+        ("caf" + FFFD, "invalid_encoding"),
+        ("caf" + FFFD, "invalid_encoding"),
+        ("u1", "invalid_encoding"),
+        ("x" + FFFD, "invalid_encoding"),
+        ("caf\u00e9", None),
+    ]
+
+
+@pytest.fixture(scope="module")
+def landed_day(spark, tmp_path_factory):
+    """A real landing folder: latin-1 bytes in JSON lines and CSV, one user id in several
+    JSON types and a parquet double; normalised rows as (source_file, user_id, reason)."""
+    folder = tmp_path_factory.mktemp("landing") / f"dt={ARRIVAL.isoformat()}"
+    folder.mkdir()
+    tail = b'"event_name": "x", "timestamp": "2024-03-13T10:00:00Z"}\n'
+    (folder / "latin1.jsonl").write_bytes(
+        b'{"user_id": "caf\xe9", ' + tail + b'{"user_id": "caf\xe8", ' + tail
+    )
+    (folder / "latin1.csv").write_bytes(
+        b"user_id,event_name,timestamp\ncaf\xe9,x,2024-03-13T10:00:00Z\n"
+    )
+    (folder / "types.jsonl").write_bytes(
+        b"".join(b'{"user_id": ' + v + b", " + tail for v in (b"100", b"100.0", b"1e2", b'"100"'))
+    )
+    (folder / "types.csv").write_bytes(
+        b"user_id,event_name,timestamp\n100,x,2024-03-13T10:00:00Z\n"
+    )
+    table = pa.table(
+        {
+            "user_id": pa.array([100.0], pa.float64()),
+            "event_name": ["x"],
+            "timestamp": ["2024-03-13T10:00:00Z"],
+        }
+    )
+    pq.write_table(table, folder / "types.parquet")
+    normalized = normalize(read_landing_day(spark, list_landing_day(folder)), ARRIVAL, "UTC")
+    return sorted((r["source_file"], r["user_id"], r["reason"]) for r in normalized.collect())
+
+
+def test_latin1_bytes_in_landing_files_arrive_as_fffd_and_are_quarantined(landed_day):
+    assert [r for r in landed_day if r[0].startswith("latin1")] == [
+        ("latin1.csv", "caf" + FFFD, "invalid_encoding"),
+        ("latin1.jsonl", "caf" + FFFD, "invalid_encoding"),
+        ("latin1.jsonl", "caf" + FFFD, "invalid_encoding"),
+    ]
+
+
+def test_one_numeric_user_id_in_every_type_and_format_is_one_user(landed_day):
+    # JSON 100, 100.0, 1e2, "100"; CSV text 100; a parquet double 100.0.
+    assert [r for r in landed_day if r[0].startswith("types")] == [
+        ("types.csv", "100", None),
+        ("types.jsonl", "100", None),
+        ("types.jsonl", "100", None),
+        ("types.jsonl", "100", None),
+        ("types.jsonl", "100", None),
+        ("types.parquet", "100", None),
+    ]
+
+
+# (user id as read, user_id out, reason): one Spark job for all of them.
+NUMERIC_USER_IDS = [
+    # Whole numbers written with a fraction or an exponent: their integer text.
+    ("1", "1", None),
+    ("1.0", "1", None),
+    ("100.0", "100", None),
+    ("1e2", "100", None),
+    ("1E+2", "100", None),
+    ("+1.0", "1", None),
+    ("100e-2", "1", None),
+    ("0.5e1", "5", None),
+    (" 7.00 ", "7", None),
+    ("-3.0", "-3", None),
+    ("-0.0", "0", None),
+    ("1.0E20", "100000000000000000000", None),  # a parquet double 1e20 as text
+    ("007.0", "7", None),
+    # 38 nines: the largest whole number written out (decimal(38, 0)); 39 are too many.
+    ("9" * 38 + ".0", "9" * 38, None),
+    # Texts without a fraction or exponent, fractions, and non-numbers stay as they are.
+    ("007", "007", None),
+    ("1.5", "1.5", None),
+    ("1e-2", "1e-2", None),
+    ("1.0000000000000000000001", "1.0000000000000000000001", None),
+    ("u1.0", "u1.0", None),
+    ("True", "True", None),
+    ("{not json", "{not json", None),
+    ("[x", "[x", None),
+    # Not ids: JSON booleans, objects, arrays, and whole numbers too big to write out.
+    ("true", "true", "invalid_user_id"),
+    ("false", "false", "invalid_user_id"),
+    ('{"nested":1}', '{"nested":1}', "invalid_user_id"),
+    ("[1,2]", "[1,2]", "invalid_user_id"),
+    ("[]", "[]", "invalid_user_id"),
+    ("9" * 39 + ".0", "9" * 39 + ".0", "invalid_user_id"),
+    ("1e38", "1e38", "invalid_user_id"),
+    ("1.0E300", "1.0E300", "invalid_user_id"),
+    ("1e99999999999", "1e99999999999", "invalid_user_id"),
+    ('"Infinity"', '"Infinity"', "invalid_user_id"),  # from_json's text of JSON 1e400
+    ('"-Infinity"', '"-Infinity"', "invalid_user_id"),
+    ('"NaN"', '"NaN"', "invalid_user_id"),
+]
+
+
+def test_numeric_user_ids_are_normalised_and_non_ids_quarantined(spark):
+    raw = raw_rows(spark, *[row(user_id=value) for value, _, _ in NUMERIC_USER_IDS])
+    result = [(r["user_id"], r["reason"]) for r in normalize(raw, ARRIVAL, "UTC").collect()]
+    assert result == [(user_id, reason) for _, user_id, reason in NUMERIC_USER_IDS]
+
+
+def test_every_user_id_alias_is_normalised(spark):
+    time_and_name = {"event_name": "x", "timestamp": "2024-03-13T10:00:00Z"}
+    raw = raw_rows(
+        spark,
+        {"customer_id": "1.0", **time_and_name},
+        {"id": "1e2", **time_and_name},
+        {"userid": "true", **time_and_name},
+        {"CUSTOMER_ID": '{"a": [1]}', **time_and_name},
+    )
+    result = [(r["user_id"], r["reason"]) for r in normalize(raw, ARRIVAL, "UTC").collect()]
+    assert result == [
+        ("1", None),
+        ("100", None),
+        ("true", "invalid_user_id"),
+        ('{"a": [1]}', "invalid_user_id"),
+    ]
+
+
+@pytest.fixture(params=["LAST_WIN", "EXCEPTION"])
+def map_key_policy(spark, request):
+    """`normalize` must not depend on spark.sql.mapKeyDedupPolicy (Pulse sets LAST_WIN)."""
+    before = spark.conf.get("spark.sql.mapKeyDedupPolicy")
+    spark.conf.set("spark.sql.mapKeyDedupPolicy", request.param)
+    yield request.param
+    spark.conf.set("spark.sql.mapKeyDedupPolicy", before)
+
+
+def test_a_column_named_twice_is_ambiguous_whatever_the_map_key_policy(spark, map_key_policy):
+    tail = '"event_name": "x", "timestamp": "2024-03-13T10:00:00Z"}'
+    raw = json_lines(
+        spark,
+        '{"user_id": "a", "USER_ID": "b", ' + tail,
+        '{"user_id": "a", " user_id ": "b", ' + tail,
+        '{"user_id": "a", "user_id": "b", ' + tail,  # from_json keeps a repeated key twice
+        '{"user_id": "a", "Country": "FR", "country": "fr", ' + tail,
+        '{"user_id": "a", "event_name": "y", ' + tail,
+        '{"user_id": "a", ' + tail,
+    )
+    result = [
+        (r["user_id"], r["event_name"], r["reason"])
+        for r in normalize(raw, ARRIVAL, "UTC").collect()
+    ]
+    # The quarantined row shows the first value of each column.
+    assert result == [
+        ("a", "x", "ambiguous_columns"),
+        ("a", "x", "ambiguous_columns"),
+        ("a", "x", "ambiguous_columns"),
+        ("a", "x", "ambiguous_columns"),
+        ("a", "y", "ambiguous_columns"),
+        ("a", "x", None),
+    ]
+
+
+def test_properties_clashes_do_not_depend_on_the_map_key_policy(spark, map_key_policy):
+    # A key repeated inside `properties`: the last wins (as JSON.parse); an unknown column that
+    # clashes with a property: the property wins.
+    properties = json.dumps('{"a": "1", "a": "2", "feature": "property"}')
+    raw = json_lines(
+        spark,
+        '{"user_id": "u1", "event_name": "x", "timestamp": "2024-03-13T10:00:00Z", '
+        f'"feature": "column", "other": "o", "properties": {properties}}}',
+    )
+    [result] = normalize(raw, ARRIVAL, "UTC").collect()
+    assert result["reason"] is None
+    assert json.loads(result["properties"]) == {"other": "o", "a": "2", "feature": "property"}
+
+
+def test_the_first_reason_in_order_wins(spark):
+    tail = '"event_name": "x", "timestamp": "2024-03-13T10:00:00Z"}'
+    raw = json_lines(
+        spark,
+        '{"user_id": "caf\ufffd", "USER_ID": "b", ' + tail,  # encoding before ambiguity
+        '{"user_id": "true", "USER_ID": "b", ' + tail,  # ambiguity before the user id
+        '{"user_id": "true", "timestamp": "2024-03-13T10:00:00Z"}',  # user id before the name
+    )
+    reasons = [r["reason"] for r in normalize(raw, ARRIVAL, "UTC").collect()]
+    assert reasons == ["invalid_encoding", "ambiguous_columns", "invalid_user_id"]
 
 
 def test_time_and_event_name_aliases_and_channel(spark):
@@ -289,3 +514,11 @@ def test_the_quarantine_suite_knows_every_reason_in_order():
     ]
     assert value_set == list(REASONS)
     assert REASONS.index("stale_timestamp") == REASONS.index("unparseable_timestamp") + 1
+    assert REASONS[:6] == (
+        "invalid_record",
+        "invalid_encoding",
+        "ambiguous_columns",
+        "missing_user_id",
+        "empty_user_id",
+        "invalid_user_id",
+    )
