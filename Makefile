@@ -6,7 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-LOCK := requirements/requirements.lock
+# dev.lock: runtime.lock's pins (the image's set) plus the test, lint and demo tools.
+LOCK := requirements/dev.lock
+RUNTIME_LOCK := requirements/runtime.lock
 # The repo root is the import root: `jobs`, `include` and `dags` are packages below it.
 export PYTHONPATH := $(CURDIR)
 # Spark must run on the same interpreter as the driver.
@@ -17,7 +19,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 help:
 	@echo "make demo   generate synthetic events and run the nightly DAG over 28 days through Airflow's scheduler"
 	@echo "make test   lint + the whole test suite (unit, dag, integration)"
-	@echo "make lock   re-resolve requirements/requirements.in into the lock file"
+	@echo "make lock   re-resolve requirements/runtime.in and dev.in into their lock files (with hashes)"
 
 # Java 17 for Spark, installed with apt-get when no java is on PATH.
 java:
@@ -66,9 +68,14 @@ demo: setup
 	  $(BIN)/python -m include.demo.run_demo $(DEMO_ARGS); \
 	fi
 
+# runtime.lock first: dev.in takes its pins as constraints, so both files agree on every package
+# they share. Existing pins are kept (uv prefers the versions already in the output file); to
+# move one, edit its bound in the .in file or pass `--upgrade-package NAME` via LOCK_ARGS.
+COMPILE := $(BIN)/uv pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+  --no-header --annotation-style line --generate-hashes $(LOCK_ARGS)
 lock:
-	$(BIN)/uv pip compile requirements/requirements.in --python-version 3.11 \
-	  --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line -o $(LOCK)
+	$(COMPILE) requirements/runtime.in -o $(RUNTIME_LOCK)
+	$(COMPILE) requirements/dev.in -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
