@@ -106,15 +106,16 @@ class LocalAirflow:
         else:
             settings.unlink(missing_ok=True)
         subprocess.run([AIRFLOW, "db", "migrate"], env=self.env, check=True, capture_output=True)
-        log = (self.home / "standalone.log").open("wb")
-        self.process = subprocess.Popen(
-            [AIRFLOW, "standalone"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stop() ends every component
-        )
+        # The child keeps its own copy of the log's descriptor: ours is closed at once.
+        with (self.home / "standalone.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [AIRFLOW, "standalone"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() ends every component
+            )
         self.wait_for(lambda: self._get("/api/v2/monitor/health") is not None, timeout, "api")
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
