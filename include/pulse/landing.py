@@ -62,6 +62,7 @@ _STRING_MAP = T.MapType(T.StringType(), T.StringType())
 _RAW_DDL = "source_file string, raw string, fields map<string,string>"
 # Spark globs every path it is given: these characters are escaped with a backslash.
 _GLOB_CHARACTERS = frozenset("{}[]*?\\")
+_LISTING_THRESHOLD = "spark.sql.sources.parallelPartitionDiscovery.threshold"
 _CHUNK = 1 << 20
 
 
@@ -309,11 +310,20 @@ def _fields_map(columns: list[Column], names: list[str]) -> Column:
     return F.map_filter(pairs, lambda _, v: v.isNotNull())
 
 
-def _read_json(spark: SparkSession, day: LandingDay) -> DataFrame:
+def _batches(spark: SparkSession, paths: list[Path]) -> Iterator[list[Path]]:
+    """The paths in batches Spark lists in the driver: above
+    `spark.sql.sources.parallelPartitionDiscovery.threshold` paths it runs a listing job of
+    one task per path (5,000 small files: 18 s on 2 cores; in the driver: 2 s)."""
+    size = max(1, int(spark.conf.get(_LISTING_THRESHOLD) or 32))
+    for start in range(0, len(paths), size):
+        yield paths[start : start + size]
+
+
+def _read_json(spark: SparkSession, folder: Path, paths: list[Path]) -> DataFrame:
     # Hadoop's line reader drops a UTF-8 byte order mark at the start of a file.
-    frame = spark.read.text([_spark_path(p) for p in day.json_files])
+    frame = spark.read.text([_spark_path(p) for p in paths])
     lines = frame.select(
-        _source_file(frame, day.folder).alias("source_file"), F.col("value").alias("raw")
+        _source_file(frame, folder).alias("source_file"), F.col("value").alias("raw")
     )
     # Blank lines are not records (JSON lines writers often end with one).
     lines = lines.where(F.trim("raw") != "")
@@ -389,12 +399,14 @@ def read_landing_day(spark: SparkSession, day: LandingDay) -> DataFrame:
         by_schema.setdefault(_parquet_schema(path), []).append(path)
 
     frames: list[DataFrame] = []
-    if day.json_files:
-        frames.append(_read_json(spark, day))
+    for batch in _batches(spark, list(day.json_files)):
+        frames.append(_read_json(spark, day.folder, batch))
     for columns, paths in by_header.items():
-        frames.append(_read_csv(spark, day.folder, columns, paths, widths[columns]))
+        for batch in _batches(spark, paths):
+            frames.append(_read_csv(spark, day.folder, columns, batch, widths[columns]))
     for paths in by_schema.values():
-        frames.append(_read_parquet(spark, day.folder, paths))
+        for batch in _batches(spark, paths):
+            frames.append(_read_parquet(spark, day.folder, batch))
     if not frames:
         return spark.createDataFrame([], _RAW_DDL)
     result = frames[0]

@@ -286,3 +286,21 @@ def test_parquet_files_with_one_schema_are_read_by_one_scan(spark, day, capsys):
         ("b.parquet", {"user_id": "u2", "n": "1"}),
         ("c.parquet", {"user_id": "u3", "n": "1.5"}),
     ]
+
+
+def test_files_are_read_in_batches_spark_lists_without_a_job(spark, day, capsys):
+    """Above `parallelPartitionDiscovery.threshold` paths Spark lists files with a job of one
+    task per path (seconds per thousand files): each read gets at most that many paths."""
+    key = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+    for i in range(5):
+        write(day / f"{i}.jsonl", record(user_id=f"u{i}"))
+    before = spark.conf.get(key)
+    spark.conf.set(key, "2")
+    try:
+        frame = read_landing_day(spark, list_landing_day(day))
+        assert file_scans(frame, capsys) == ["text", "text", "text"]
+        assert sorted((r[0], r[2]["user_id"]) for r in frame.collect()) == [
+            (f"{i}.jsonl", f"u{i}") for i in range(5)
+        ]
+    finally:
+        spark.conf.set(key, before)
