@@ -2,7 +2,7 @@
 
 Input: `{landing}/dt=YYYY-MM-DD/`, the files that arrived that day, in any mix of `.jsonl`,
 `.jsonl.gz`, `.json`, `.json.gz` (JSON lines), `.csv`, `.csv.gz` (with a header; RFC 4180
-quoting, line breaks inside quoted fields allowed) and `.parquet`, in subfolders too.
+quoting; a line break inside a quoted field is read as "\n") and `.parquet`, in subfolders.
 Output: one row per record, lazily (`source_file` = the file's path relative to the day folder,
 exactly as listed; `raw` = the record's text; `fields` = its non-null values by column name, or
 null when the record cannot be parsed: quarantined later as `invalid_record`). Column names are
@@ -14,9 +14,9 @@ Any other name is read literally: spaces, `+`, `%`, non-ASCII letters and glob c
 A folder with no rows is a valid empty day.
 
 What fails the run with a `LandingFileError` naming the file, before any Spark job:
-- when listing: a name with `:` (Hadoop cannot open it) or not valid UTF-8; a link that points
-  outside the day folder, to a folder, or nowhere; anything that is not a regular file (a FIFO);
-  an unsupported extension;
+- when listing: a file name with `:` (Hadoop cannot open it), a name that is not UTF-8; a link
+  that points outside the day folder, to a folder, or nowhere; anything that is not a regular
+  file (a FIFO); an unsupported extension;
 - when reading: a truncated or corrupt gzip; parquet whose footer cannot be read; a CSV header
   or parquet schema naming a column twice once names are trimmed and lower-cased (`user_id`
   and `User_ID`: which one holds the user id would be a guess); a CSV header of more than
@@ -28,7 +28,9 @@ columns named `_metadata`. A file in which no record has a user id, time or even
 fails later, in the job's `landing` audit.
 
 Many small files cost one Spark read per format and CSV header (or parquet schema), not one
-per file: CSV headers and parquet footers are read here in Python.
+per file: CSV headers and parquet footers are read here in Python. A read takes at most
+`spark.sql.sources.parallelPartitionDiscovery.threshold` files (512 in Pulse's sessions), which
+Spark lists in the driver instead of with a listing job.
 """
 
 from __future__ import annotations
