@@ -146,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         current = load_reader(None)
         warm = root / "warm" / "dt=2024-03-12"
-        warm_rows = write_day(warm, 20, args.rows_per_file)
+        warm_rows = write_day(warm, 20, min(args.rows_per_file, 5))
         current.read_landing_day(spark, current.list_landing_day(warm)).count()
-        print(f"warm-up: {warm_rows} rows read (not measured)")
+        print(f"warm-up: {warm_rows:,} rows read (not measured)")
 
         many = root / "many" / "dt=2024-03-13"
         rows = write_day(many, args.files, args.rows_per_file)

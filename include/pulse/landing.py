@@ -2,7 +2,8 @@
 
 Input: `{landing}/dt=YYYY-MM-DD/`, the files that arrived that day, in any mix of `.jsonl`,
 `.jsonl.gz`, `.json`, `.json.gz` (JSON lines), `.csv`, `.csv.gz` (with a header; RFC 4180
-quoting; a line break inside a quoted field is read as "\n") and `.parquet`, in subfolders.
+quoting; a line break inside a quoted field is read as a line feed) and `.parquet`, in
+subfolders too.
 Output: one row per record, lazily (`source_file` = the file's path relative to the day folder,
 exactly as listed; `raw` = the record's text; `fields` = its non-null values by column name, or
 null when the record cannot be parsed: quarantined later as `invalid_record`). Column names are
