@@ -92,38 +92,30 @@ def _has_replacement(text: Column) -> Column:
     return F.coalesce(F.instr(text, REPLACEMENT_CHARACTER) > 0, F.lit(False))
 
 
-def _first_of_each_key(entries: Column) -> Column:
-    """Map entries with each key once, its first occurrence kept.
+def _repeats_a_key(keys: Column) -> Column:
+    return F.size(F.array_distinct(keys)) < F.size(keys)
 
-    No map is ever built with a repeated key, so `spark.sql.mapKeyDedupPolicy` never matters
-    (EXCEPTION would fail the whole day on one row).
+
+def _first_of_each_key(entries: Column) -> Column:
+    """Map entries (array<struct<key, value>>) with each key once, its first occurrence kept.
+
+    Quadratic: only for the rare rows that repeat a key. Building the map from these instead
+    of the raw entries means no map ever holds a repeated key, so `spark.sql.mapKeyDedupPolicy`
+    never matters (EXCEPTION would fail the whole day on one row).
     """
     keys = F.transform(entries, lambda e: e["key"])
     return F.filter(entries, lambda e, i: F.array_position(keys, e["key"]) == i + 1)
 
 
-def _last_of_each_key(entries: Column) -> Column:
-    return F.reverse(_first_of_each_key(F.reverse(entries)))
-
-
-# A decimal number as text: digits with a fraction and/or an exponent (`1.0`, `1e2`, `.5E+3`).
-_DECIMAL_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# A decimal number as text with a fraction and/or an exponent (`1.0`, `1e2`, `.5E+3`, `5.`).
+_DECIMAL_TEXT = r"^[+-]?(\d+\.\d*|\.\d+|\d+(?=[eE]))([eE][+-]?\d+)?$"
 # How from_json writes a JSON number a double cannot hold (`1e400`) or a `NaN` token.
 _NON_FINITE_TEXTS = ('"Infinity"', '"-Infinity"', '"NaN"')
 
 
-def normalize_user_id(value: Column) -> tuple[Column, Column]:
-    """(the user id's text, whether it is not an id) for a trimmed user id as the reader gives it.
-
-    The reader turns every value into text: the same id `100` arrives as `100` (JSON integer,
-    CSV), `100.0` (JSON `100.0` or `1e2`, a parquet double) or `1E+2`. A whole number written
-    with a fraction or exponent becomes its integer text (`100`); a text without either is kept
-    as it is (`007` stays `007`), and so is a fraction (`1.5`). JSON booleans (`true`, `false`),
-    objects and arrays (valid JSON starting with `{` or `[`), non-finite numbers and whole
-    numbers of more than 38 digits (`1e38`) are not ids.
-    """
-    text = value
-    is_decimal = text.rlike(_DECIMAL_TEXT) & text.rlike("[.eE]")
+def _whole_number_text(text: Column) -> Column:
+    """For a `_DECIMAL_TEXT`: its integer text if it is a whole number, `""` if it is one of
+    more than 38 digits, else null (a fraction)."""
     integer_digits = F.regexp_extract(text, r"^[+-]?(\d*)", 1)
     fraction_digits = F.regexp_extract(text, r"\.(\d*)", 1)
     exponent = F.regexp_extract(text, r"[eE]([+-]?\d+)$", 1)
@@ -136,18 +128,28 @@ def normalize_user_id(value: Column) -> tuple[Column, Column]:
     # Whole when every significant digit (trailing zeros dropped) lies before the point.
     significant = F.regexp_replace(F.concat(integer_digits, fraction_digits), "0+$", "")
     point = F.length(integer_digits).cast(T.LongType()) + shift
-    whole = is_decimal & ((significant == "") | (F.length(significant) <= point))
-    # Exact (the number is whole, nothing is rounded); null beyond 38 digits.
+    whole = (significant == "") | (F.length(significant) <= point)
+    # Exact: the number is whole, nothing is rounded; null beyond 38 digits.
     as_integer = text.try_cast(T.DecimalType(38, 0)).cast(T.StringType())
+    return F.when(whole, F.coalesce(as_integer, F.lit("")))
+
+
+def normalize_user_id(text: Column) -> tuple[Column, Column]:
+    """(the user id's text, whether it is not an id) for a trimmed user id as the reader gives it.
+
+    The reader turns every value into text: the same id `100` arrives as `100` (JSON integer,
+    CSV), `100.0` (JSON `100.0` or `1e2`, a parquet double) or `1E+2`. A whole number written
+    with a fraction or exponent becomes its integer text (`100`); a text without either is kept
+    as it is (`007` stays `007`), and so is a fraction (`1.5`). JSON booleans (`true`, `false`),
+    objects and arrays (valid JSON starting with `{` or `[`), non-finite numbers and whole
+    numbers of more than 38 digits (`1e38`) are not ids.
+    """
+    whole = F.when(text.rlike(_DECIMAL_TEXT), _whole_number_text(text))
     is_json_container = (text.startswith("{") & F.json_object_keys(text).isNotNull()) | (
         text.startswith("[") & F.json_array_length(text).isNotNull()
     )
-    not_an_id = (
-        text.isin("true", "false", *_NON_FINITE_TEXTS)
-        | is_json_container
-        | (whole & as_integer.isNull())
-    )
-    user_id = F.when(whole & as_integer.isNotNull(), as_integer).otherwise(text)
+    not_an_id = text.isin("true", "false", *_NON_FINITE_TEXTS) | is_json_container | (whole == "")
+    user_id = F.when(whole != "", whole).otherwise(text)
     return user_id, F.coalesce(not_an_id, F.lit(False))
 
 
@@ -185,25 +187,34 @@ def normalize(
     # Keys are matched trimmed and lower-cased. Two keys that then collide (`user_id` and
     # `USER_ID`), or a key from_json kept twice (it does not deduplicate), make the row
     # ambiguous: it is quarantined, showing the first value of each.
-    entries = F.transform(
+    staged = raw.withColumn(
+        "_keys", F.transform(F.map_keys("fields"), lambda k: F.lower(F.trim(k)))
+    ).withColumn("_ambiguous", _repeats_a_key(F.col("_keys")))
+    lowered = F.transform(
         F.map_entries("fields"),
         lambda e: F.struct(F.lower(F.trim(e["key"])).alias("key"), e["value"].alias("value")),
     )
-    keys = F.transform(F.col("_entries"), lambda e: e["key"])
-    with_fields = raw.withColumn("_entries", entries).select(
+    fields = F.when(F.col("_ambiguous"), F.map_from_entries(_first_of_each_key(lowered))).otherwise(
+        F.map_from_arrays("_keys", F.map_values("fields"))
+    )
+    # Bytes that are not UTF-8: still raw in a JSON line's text, U+FFFD in what Spark decoded
+    # (values, and the JSON text of a CSV or parquet record). A U+FFFD sent as such, or as a
+    # JSON escape (only then are the values searched), is taken the same way.
+    escaped_replacement = F.coalesce(F.instr("raw", "\\u") > 0, F.lit(True)) & (
+        F.exists("_keys", _has_replacement)
+        | F.coalesce(F.exists(F.map_values("fields"), _has_replacement), F.lit(False))
+    )
+    invalid_encoding = (
+        ~F.coalesce(F.is_valid_utf8("raw"), F.lit(True))
+        | _has_replacement(F.col("raw"))
+        | escaped_replacement
+    )
+    with_fields = staged.select(
         "source_file",
         "raw",
-        F.map_from_entries(_first_of_each_key(F.col("_entries"))).alias("fields"),
-        (F.size(F.array_distinct(keys)) < F.size(keys)).alias("_ambiguous"),
-        (
-            _has_replacement(F.col("raw"))
-            | F.coalesce(
-                F.exists(
-                    "_entries", lambda e: _has_replacement(e["key"]) | _has_replacement(e["value"])
-                ),
-                F.lit(False),
-            )
-        ).alias("_invalid_encoding"),
+        fields.alias("fields"),
+        "_ambiguous",
+        invalid_encoding.alias("_invalid_encoding"),
     )
     f = F.col("fields")
 
@@ -211,11 +222,21 @@ def normalize(
     event_name = F.trim(_first_present(f, EVENT_NAME_ALIASES))
     event_time = F.trim(_first_present(f, TIME_ALIASES))
     declared_properties = _blank_to_null(f["properties"])
-    parsed_properties = F.from_json(declared_properties, _STRING_MAP)
-    # A key repeated inside `properties`: the last wins, as in JSON.parse.
-    own = F.map_from_entries(
-        _last_of_each_key(F.coalesce(F.map_entries(parsed_properties), F.array()))
-    )
+    # A key repeated inside `properties` (from_json keeps both): the last wins, as in
+    # JSON.parse. (A column of its own: the lambdas below would parse the JSON for every key.)
+    with_fields = with_fields.withColumn("_parsed", F.from_json(declared_properties, _STRING_MAP))
+    parsed = F.col("_parsed")
+    last_of_each = F.reverse(_first_of_each_key(F.reverse(F.map_entries(parsed))))
+    with_fields = with_fields.withColumn(
+        "_own",
+        F.coalesce(
+            F.when(_repeats_a_key(F.map_keys(parsed)), F.map_from_entries(last_of_each)).otherwise(
+                parsed
+            ),
+            F.create_map(),
+        ),
+    ).withColumn("_bad_properties", declared_properties.isNotNull() & parsed.isNull())
+    own = F.col("_own")
     # Unknown columns are never dropped: they join the row's own properties (which win a clash).
     extras = F.map_filter(
         f,
@@ -228,24 +249,26 @@ def normalize(
     )
     properties = F.to_json(F.map_concat(extras, own))
 
+    # The quarantined text is valid UTF-8 (U+FFFD for each bad byte): pandas and DuckDB refuse
+    # a parquet string that is not.
     out = with_fields.select(
         "source_file",
-        "raw",
+        F.make_valid_utf8("raw").alias("raw"),
         f.isNull().alias("_invalid_record"),
         "_invalid_encoding",
         "_ambiguous",
         _blank_to_null(f["event_id"]).alias("event_id"),
-        user_id.alias("user_id"),
+        F.make_valid_utf8(user_id).alias("user_id"),
         invalid_user_id.alias("_invalid_user_id"),
-        event_name.alias("event_name"),
-        event_time.alias("event_time"),
+        F.make_valid_utf8(event_name).alias("event_name"),
+        F.make_valid_utf8(event_time).alias("event_time"),
         parse_event_time(event_time).alias("event_ts"),
         _blank_to_null(f["session_id"]).alias("session_id"),
         _blank_to_null(f["platform"]).alias("platform"),
         _blank_to_null(f["account_id"]).alias("account_id"),
         _blank_to_null(_first_present(f, CHANNEL_ALIASES)).alias("channel"),
         _blank_to_null(f["plan"]).alias("plan"),
-        (declared_properties.isNotNull() & parsed_properties.isNull()).alias("_bad_properties"),
+        "_bad_properties",
         properties.alias("properties"),
     )
     limit = future_limit_utc(arrival_date, timezone)

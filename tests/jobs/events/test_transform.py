@@ -116,8 +116,10 @@ def test_undecodable_text_is_quarantined_never_merged(spark):
 
 @pytest.fixture(scope="module")
 def landed_day(spark, tmp_path_factory):
-    """A real landing folder: latin-1 bytes in JSON lines and CSV, one user id in several
-    JSON types and a parquet double; normalised rows as (source_file, user_id, reason)."""
+    """A real landing folder: latin-1 bytes in JSON lines, CSV and a parquet string (written
+    unchecked, as Spark writes whatever bytes it read), one user id in several JSON types, CSV
+    and a parquet double. Normalised rows as (source_file, user_id, reason, whether raw and
+    user_id are valid UTF-8)."""
     folder = tmp_path_factory.mktemp("landing") / f"dt={ARRIVAL.isoformat()}"
     folder.mkdir()
     tail = b'"event_name": "x", "timestamp": "2024-03-13T10:00:00Z"}\n'
@@ -126,6 +128,11 @@ def landed_day(spark, tmp_path_factory):
     )
     (folder / "latin1.csv").write_bytes(
         b"user_id,event_name,timestamp\ncaf\xe9,x,2024-03-13T10:00:00Z\n"
+    )
+    latin1 = pa.array([b"caf\xe9"], pa.binary()).view(pa.string())  # a view skips validation
+    pq.write_table(
+        pa.table({"user_id": latin1, "event_name": ["x"], "timestamp": ["2024-03-13T10:00:00Z"]}),
+        folder / "latin1.parquet",
     )
     (folder / "types.jsonl").write_bytes(
         b"".join(b'{"user_id": ' + v + b", " + tail for v in (b"100", b"100.0", b"1e2", b'"100"'))
@@ -142,26 +149,31 @@ def landed_day(spark, tmp_path_factory):
     )
     pq.write_table(table, folder / "types.parquet")
     normalized = normalize(read_landing_day(spark, list_landing_day(folder)), ARRIVAL, "UTC")
-    return sorted((r["source_file"], r["user_id"], r["reason"]) for r in normalized.collect())
+    # Python decodes bad bytes with U+FFFD too: ask Spark whether the stored text is valid.
+    valid = F.is_valid_utf8("raw") & F.is_valid_utf8("user_id")
+    rows = normalized.select("source_file", "user_id", "reason", valid.alias("valid")).collect()
+    return sorted(tuple(r) for r in rows)
 
 
 def test_latin1_bytes_in_landing_files_arrive_as_fffd_and_are_quarantined(landed_day):
+    # Quarantined as valid UTF-8: pandas and DuckDB refuse a parquet string that is not.
     assert [r for r in landed_day if r[0].startswith("latin1")] == [
-        ("latin1.csv", "caf" + FFFD, "invalid_encoding"),
-        ("latin1.jsonl", "caf" + FFFD, "invalid_encoding"),
-        ("latin1.jsonl", "caf" + FFFD, "invalid_encoding"),
+        ("latin1.csv", "caf" + FFFD, "invalid_encoding", True),
+        ("latin1.jsonl", "caf" + FFFD, "invalid_encoding", True),
+        ("latin1.jsonl", "caf" + FFFD, "invalid_encoding", True),
+        ("latin1.parquet", "caf" + FFFD, "invalid_encoding", True),
     ]
 
 
 def test_one_numeric_user_id_in_every_type_and_format_is_one_user(landed_day):
     # JSON 100, 100.0, 1e2, "100"; CSV text 100; a parquet double 100.0.
     assert [r for r in landed_day if r[0].startswith("types")] == [
-        ("types.csv", "100", None),
-        ("types.jsonl", "100", None),
-        ("types.jsonl", "100", None),
-        ("types.jsonl", "100", None),
-        ("types.jsonl", "100", None),
-        ("types.parquet", "100", None),
+        ("types.csv", "100", None, True),
+        ("types.jsonl", "100", None, True),
+        ("types.jsonl", "100", None, True),
+        ("types.jsonl", "100", None, True),
+        ("types.jsonl", "100", None, True),
+        ("types.parquet", "100", None, True),
     ]
 
 
