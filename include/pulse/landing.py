@@ -182,8 +182,8 @@ def _chunks(path: Path) -> Iterator[bytes]:
             while chunk := stream.read(_CHUNK):
                 yield chunk
     except (EOFError, OSError, zlib.error) as exc:
-        if not _is_gzip(path):
-            raise
+        if not _is_gzip(path) or isinstance(exc, PermissionError):
+            raise LandingFileError(f"landing file {path} cannot be read: {exc}") from exc
         raise LandingFileError(f"landing file {path} is not a complete gzip file: {exc}") from exc
 
 

@@ -304,3 +304,10 @@ def test_files_are_read_in_batches_spark_lists_without_a_job(spark, day, capsys)
         ]
     finally:
         spark.conf.set(key, before)
+
+
+def test_a_csv_file_gone_after_listing_fails_naming_it(spark, day):
+    listed = list_landing_day(write(day / "gone.csv", "user_id\nu1\n").parent)
+    (day / "gone.csv").unlink()
+    with pytest.raises(LandingFileError, match=r"gone\.csv cannot be read"):
+        read_landing_day(spark, listed)
