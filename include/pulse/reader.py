@@ -15,7 +15,6 @@ standard AWS ways (AWS_* environment, AWS_ENDPOINT_URL, AWS_PROFILE) or an expli
 
 from __future__ import annotations
 
-import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -128,7 +127,11 @@ def _read_partitions(
         data = source.read_bytes(f"{table_manifest['table']}/{name}/{file['name']}")
         if data is None:
             return None  # superseded meanwhile: the caller re-reads the manifest
-        part = pq.read_table(io.BytesIO(data), columns=file_columns)
+        # A buffer pyarrow owns: a Python-backed source (io.BytesIO) is released by a pyarrow
+        # worker thread that needs the GIL, which aborts a process exiting meanwhile (exit 134).
+        owned = pa.BufferOutputStream()
+        owned.write(data)
+        part = pq.read_table(pa.BufferReader(owned.getvalue()), columns=file_columns)
         for key in keys:
             if columns is None or key in columns:
                 value = entry["values"][key]
