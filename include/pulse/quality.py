@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
     from great_expectations.data_context import AbstractDataContext
     from pyspark.sql import DataFrame
+    from pyspark.sql import types as T
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 BLOCKING = "critical"
@@ -209,6 +210,46 @@ class QualityGate:
         finally:
             frame.unpersist()
         return rows
+
+    def validate_staged(
+        self,
+        folder: Path,
+        schema: T.StructType,
+        partition_key: str,
+        suite: str,
+        parameters: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Validate a small staged table read straight from its parquet files with pyarrow
+        (what analysts read); return its row count, or None when it is larger than
+        `self.pandas_rows` (or absent) and must be read back with Spark instead.
+
+        The row count comes from the files' footers, so a large table costs no read; a small
+        one costs no Spark job (a read-back on Spark is most of a small mart's audit)."""
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        if not files or not self.pandas_rows:
+            return None
+        if sum(pq.ParquetFile(f).metadata.num_rows for f in files) > self.pandas_rows:
+            return None
+        arrow = to_arrow_schema(schema)
+        key = arrow.field(partition_key)
+        table = ds.dataset(
+            [str(f) for f in files],
+            schema=arrow,
+            format="parquet",
+            partitioning=ds.partitioning(pa.schema([key]), flavor="hive"),
+            partition_base_dir=str(folder),
+        ).to_table()
+        frame = table.select(schema.fieldNames()).to_pandas()
+        for name in frame.columns:  # Spark hands pandas naive UTC times: compare alike
+            if getattr(frame[name].dtype, "tz", None) is not None:
+                frame[name] = frame[name].dt.tz_convert("UTC").dt.tz_localize(None)
+        self.validate(frame, suite, parameters=parameters)
+        return len(frame)
 
     def write_docs(self) -> Path:
         """Build the Data Docs site of this run's validations; return its index page."""

@@ -286,13 +286,19 @@ def _audit(
 ) -> int:
     """Read back what was staged (an empty table if nothing was) and validate it."""
     schema = table.schema()
+    check = job.checks.get(table.name)
+    parameters = job.parameters(context, table) if job.parameters else None
+    if check is None:
+        rows = quality.validate_staged(
+            folder, schema, table.partition_key, table.suite, parameters=parameters
+        )
+        if rows is not None:
+            return rows
     written = (
         spark.read.schema(schema).parquet(str(folder))
         if folder.is_dir()
         else spark.createDataFrame([], schema)
     )
-    check = job.checks.get(table.name)
-    parameters = job.parameters(context, table) if job.parameters else None
     return quality.validate_written(
         check(written) if check else written, table.suite, parameters=parameters
     )

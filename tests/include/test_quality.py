@@ -1,5 +1,6 @@
-"""`QualityGate.validate_written` checks a small table in pandas and a big one in Spark: both
-engines must pass and fail the same rows of the same suites."""
+"""`QualityGate.validate_written` checks a small table in pandas and a big one in Spark, and
+`validate_staged` a small staged table read with pyarrow: all three must pass and fail the
+same rows of the same suites."""
 
 from __future__ import annotations
 
@@ -26,11 +27,17 @@ def event_row(event_id: str | None, user: str, name: str, ts: datetime = TS) -> 
     return (event_id, user, name, ts, None, "web", None, None, None, None, "a.jsonl", DAY, DAY)
 
 
-def check(spark, tmp_path, rows, schema, suite, pandas_rows, parameters=None):
+def check(spark, tmp_path, rows, schema, suite, pandas_rows, parameters=None, staged=False):
     """Rows count, or the failed expectations (what failed, not the engine's wording)."""
-    gate = QualityGate(tmp_path / f"{suite}-{pandas_rows}", "test", pandas_rows=pandas_rows)
+    gate = QualityGate(
+        tmp_path / f"{suite}-{pandas_rows}-{staged}", "test", pandas_rows=pandas_rows
+    )
     frame = spark.createDataFrame(rows, schema)
     try:
+        if staged:  # as the runner stages a table: partitioned parquet, read with pyarrow
+            folder = tmp_path / f"staged-{suite}"
+            frame.write.mode("overwrite").partitionBy("event_date").parquet(str(folder))
+            return gate.validate_staged(folder, schema, "event_date", suite, parameters)
         return gate.validate_written(frame, suite, parameters=parameters)
     except QualityError as exc:
         lines = str(exc).splitlines()[1:]
@@ -89,4 +96,18 @@ def test_pandas_and_spark_give_the_same_verdict(spark, tmp_path, case):
     )
     in_pandas = check(spark, tmp_path, rows, schema, suite, 1_000, parameters)
     in_spark = check(spark, tmp_path, rows, schema, suite, 0, parameters)
-    assert in_pandas == in_spark == expected
+    staged = check(spark, tmp_path, rows, schema, suite, 1_000, parameters, staged=True)
+    assert in_pandas == in_spark == staged == expected
+
+
+def test_a_staged_table_above_the_pandas_limit_is_left_to_spark(spark, tmp_path):
+    rows = [user_daily_row(f"u{i}", 1, 1) for i in range(3)]
+    folder = tmp_path / "staged"
+    spark.createDataFrame(rows, USER_DAILY_SCHEMA).write.partitionBy("event_date").parquet(
+        str(folder)
+    )
+    gate = QualityGate(tmp_path / "q", "test", pandas_rows=2)
+    assert gate.validate_staged(folder, USER_DAILY_SCHEMA, "event_date", "user_daily") is None
+    assert gate.validate_staged(tmp_path / "absent", USER_DAILY_SCHEMA, "event_date", "x") is None
+    gate = QualityGate(tmp_path / "q3", "test", pandas_rows=3)
+    assert gate.validate_staged(folder, USER_DAILY_SCHEMA, "event_date", "user_daily") == 3
