@@ -280,10 +280,10 @@ SETTINGS: tuple[Setting, ...] = (
         "the event that counts as a return (none: any activity)",
     ),
     Setting(
-        "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "10000",
-        "a written table up to this many rows is collected to the driver and checked by GX"
-        " with pandas (one Spark job), a bigger one with Spark (one Spark job per metric);"
-        " `0`: always Spark",
+        "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
+        "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
+        " from staging, or collected in one Spark job), a bigger one with Spark (one Spark job"
+        " per metric: seconds per suite); `0`: always Spark",
         minimum=0,
     ),
 )  # fmt: skip
@@ -339,7 +339,7 @@ class PulseConfig:
     retention_start_event: str | None = None
     retention_return_event: str | None = None
     # Quality checks (include/pulse/quality.py).
-    quality_pandas_rows: int = 10_000
+    quality_pandas_rows: int = 200_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:

@@ -41,7 +41,7 @@ BLOCKING = "critical"
 # Written tables up to this many rows are validated in pandas by default (`validate_written`,
 # PULSE_QUALITY_PANDAS_ROWS): on a Spark frame each GX metric is a Spark job, which costs more
 # than the data for a day's few rows.
-PANDAS_CHECK_ROWS = 10_000
+PANDAS_CHECK_ROWS = 200_000
 
 
 class QualityError(RuntimeError):
