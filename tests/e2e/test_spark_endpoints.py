@@ -66,16 +66,14 @@ def ingest(master: str, root: Path) -> None:
         "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
         "PULSE_QUALITY_PANDAS_ROWS": "0",  # GX validates the endpoint's DataFrames
     }
-    for day in INGESTED:
-        result = subprocess.run(
-            [str(BIN / "python"), "-m", "jobs.pipeline", "--group", "events",
-             "--date", day.isoformat()],
-            env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    result = subprocess.run(  # two groups in one process: one driver, as in one session
-        [str(BIN / "python"), "-m", "jobs.pipeline", "--group", "user_daily",
-         "--group", "active_users", "--date", INGESTED[-1].isoformat()],
+    # The three groups in one process (one driver, one application on the cluster), as
+    # `python -m jobs.pipeline` runs them in one session; INGESTED is one arrival day.
+    (day,) = INGESTED
+    groups = [
+        arg for group in ("events", "user_daily", "active_users") for arg in ("--group", group)
+    ]
+    result = subprocess.run(
+        [str(BIN / "python"), "-m", "jobs.pipeline", *groups, "--date", day.isoformat()],
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -85,26 +83,6 @@ def assert_matches_reference(root: Path) -> None:
     events = table_rows(root / "warehouse", "events")
     assert Counter(str(r["event_date"]) for r in events) == reference(INGESTED)["events_by_date"]
     assert_active_users_match_events(root / "warehouse", INGESTED[-1])
-
-
-@pytest.fixture
-def connect_server(tmp_path) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path / "connect.log"
-    server = start(
-        [
-            str(BIN / "spark-submit"), "--master", "local[2]",
-            "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-            "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-            "--conf", f"spark.connect.grpc.binding.port={port}",
-        ],
-        log,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, server, log)
-        yield f"sc://127.0.0.1:{port}"
-    finally:
-        stop(server)
 
 
 @pytest.fixture
@@ -133,8 +111,9 @@ def standalone_cluster(tmp_path) -> Iterator[str]:
         stop(*[p for p in (worker, master) if p is not None])
 
 
-def test_spark_connect(connect_server, tmp_path):
-    ingest(connect_server, tmp_path)
+def test_spark_connect(spark_connect, tmp_path):
+    """On the test session's Spark Connect server (tests/conftest.py): the Airflow runs' engine."""
+    ingest(spark_connect, tmp_path)
     assert_matches_reference(tmp_path)
 
 
