@@ -98,6 +98,7 @@ def run(
     watch.lap("normalize")
 
     staging = warehouse.new_staging("events", f"dt={day}")
+    cached: list[DataFrame] = []
     try:
         quarantine = quarantine_rows(normalized)
         if counts["quarantined"]:
@@ -120,7 +121,9 @@ def run(
             # dates it planned are rebuilt too, or a date it emptied would keep stale rows.
             plan_path = warehouse.report_path("events", day).with_suffix(".plan.json")
             interrupted = (warehouse.read_json(plan_path) or {}).get("event_dates", [])
-            index = _key_index(spark, warehouse, staging, arrival_date)
+            # Read twice (the dates to rebuild, then the winners): scanned once.
+            index = _key_index(spark, warehouse, staging, arrival_date).persist()
+            cached.append(index)
             touched = sorted(
                 new_dates
                 | partition_values(old_landed, "event_date")
@@ -196,7 +199,7 @@ def run(
             plan_path.unlink(missing_ok=True)
     finally:
         warehouse.discard(staging)
-        for frame in (raw, files, normalized, landed):
+        for frame in (raw, files, normalized, landed, *cached):
             frame.unpersist()
     return report
 
