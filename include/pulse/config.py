@@ -280,6 +280,32 @@ SETTINGS: tuple[Setting, ...] = (
         "the event that counts as a return (none: any activity)",
     ),
     Setting(
+        "conversion_events", "PULSE_CONVERSION_EVENTS", _names, "purchase",
+        "the attribution marts' conversions: event names, comma-separated; every one of them"
+        " is attributed",
+    ),
+    Setting(
+        "revenue_property", "PULSE_REVENUE_PROPERTY", _text, "revenue",
+        "the property of a conversion that holds its value (missing or not a number: 0, counted"
+        " in the run report)",
+    ),
+    Setting(
+        "attribution_lookback_days", "PULSE_ATTRIBUTION_LOOKBACK_DAYS", _int, "30",
+        "how far before a conversion its touches count (days of 24 h)",
+        minimum=1,
+    ),
+    Setting(
+        "attribution_half_life_days", "PULSE_ATTRIBUTION_HALF_LIFE_DAYS", _int, "7",
+        "the `time_decay` model's half-life: a touch this many days older weighs half as much",
+        minimum=1,
+    ),
+    Setting(
+        "attribution_window_days", "PULSE_ATTRIBUTION_WINDOW_DAYS", _int, "90",
+        "the days of paths up to D that the `markov` and `shapley` models are fitted on, and"
+        " the long window of `marts/attribution_channels`",
+        minimum=1,
+    ),
+    Setting(
         "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
         "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
         " from staging, or collected in one Spark job), a bigger one with Spark (one Spark job"
@@ -338,6 +364,12 @@ class PulseConfig:
     retention_month_periods: int = 12
     retention_start_event: str | None = None
     retention_return_event: str | None = None
+    # Attribution marts (jobs/attribution_touchpoints/).
+    conversion_events: tuple[str, ...] = ("purchase",)
+    revenue_property: str = "revenue"
+    attribution_lookback_days: int = 30
+    attribution_half_life_days: int = 7
+    attribution_window_days: int = 90
     # Quality checks (include/pulse/quality.py).
     quality_pandas_rows: int = 200_000
 
@@ -370,6 +402,8 @@ class PulseConfig:
             raise ConfigError(
                 f"PULSE_POWER_USER_PERCENTILE={config.power_user_percentile} must be in 1..99"
             )
+        if not config.conversion_events:
+            raise ConfigError("PULSE_CONVERSION_EVENTS must name at least one event")
         tiers = [config.core_features, config.expansion_features, config.advanced_features]
         listed = [name for tier in tiers for name in tier]
         if len(listed) != len(set(listed)):

@@ -56,8 +56,9 @@ def test_policy(dag):
         "active_users": {"user_daily"},
         "retention_cohorts": {"user_daily"},
         "user_engagement": {"user_daily", "active_users"},
+        "attribution_touchpoints": {"ingest_events"},
         # Object storage gets a day's tables once every group is done.
-        "publish": {"retention_cohorts", "user_engagement"},
+        "publish": {"attribution_touchpoints", "retention_cohorts", "user_engagement"},
     }
 
 
@@ -67,6 +68,7 @@ GROUP_TASKS = {
     "active_users",
     "user_engagement",
     "retention_cohorts",
+    "attribution_touchpoints",
 }
 
 
@@ -164,6 +166,11 @@ TABLES = {
         "pulse.usage_alerts",
     },
     "retention_cohorts": {"pulse.retention_cohorts", "pulse.retention_curve"},
+    "attribution_touchpoints": {
+        "pulse.attribution_touchpoints",
+        "pulse.attribution_channels",
+        "pulse.attribution_paths",
+    },
 }
 
 

@@ -55,6 +55,8 @@ def test_values_are_read_and_typed():
         ("PULSE_MAX_EVENT_AGE_DAYS", "0", "must be >= 1"),
         ("PULSE_MAX_EVENT_AGE_DAYS", "2", "must be >= PULSE_LATENESS_DAYS=3"),
         ("PULSE_MAX_CHAIN_DAYS", "0", "must be >= 1"),
+        ("PULSE_ATTRIBUTION_LOOKBACK_DAYS", "0", "must be >= 1"),
+        ("PULSE_CONVERSION_EVENTS", " , ", "must name at least one event"),
         ("PULSE_TASK_TIMEOUT_MINUTES", "0", "must be >= 1"),
         # The landing reader would read any other name as a data file (and fail the run).
         ("PULSE_LANDING_READY_MARKER", "READY", "must be a file name starting with _ or ."),
@@ -127,6 +129,11 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_RETENTION_START_EVENT": "signup",
         "PULSE_RETENTION_RETURN_EVENT": "search",
         "PULSE_QUALITY_PANDAS_ROWS": "0",
+        "PULSE_CONVERSION_EVENTS": "order_paid,trial_started",
+        "PULSE_REVENUE_PROPERTY": "amount",
+        "PULSE_ATTRIBUTION_LOOKBACK_DAYS": "14",
+        "PULSE_ATTRIBUTION_HALF_LIFE_DAYS": "3",
+        "PULSE_ATTRIBUTION_WINDOW_DAYS": "28",
     }
     assert set(env) == {setting.env for setting in SETTINGS}
     config = PulseConfig.from_env(env)

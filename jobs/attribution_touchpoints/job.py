@@ -1,0 +1,162 @@
+"""The `attribution_touchpoints` group: `marts/attribution_touchpoints`,
+`marts/attribution_channels` and `marts/attribution_paths`, snapshots by `dt` (definitions:
+docs/marts.md "Attribution").
+
+Input: `events` of [D - W - L - 1, D] for the snapshots D of the run (W the fitting window, L
+the lookback), exclusions applied. The work:
+
+1. in Spark: touches, conversions, each touch's conversion, the rule-based credits, and the
+   path table of each snapshot (one collect of the distinct paths: small, whatever the events);
+2. on the driver: the Markov and Shapley fits of each snapshot (`models.py`, numpy);
+3. in Spark again: the fitted weights (a few rows per snapshot, broadcast) applied to the
+   conversions, and the channel totals of both windows.
+
+Which snapshots: a change of events on X reaches [X, X + W + L] (`Rules.horizon_days`), so the
+run recomputes its day and every computed snapshot in that range of a marked date, in one pass.
+A nightly run leaves changes older than D - PULSE_LATENESS_DAYS pending, like the other marts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from include.pulse.runner import Context, Job, Plan, PlanRequest, read_partitions, snapshot_planner
+from jobs.attribution_channels import TABLE as ATTRIBUTION_CHANNELS
+from jobs.attribution_paths import TABLE as ATTRIBUTION_PATHS
+from jobs.attribution_touchpoints import TABLE as ATTRIBUTION_TOUCHPOINTS
+from jobs.attribution_touchpoints.models import PathCount, fit, parse_path
+from jobs.attribution_touchpoints.transform import (
+    Rules,
+    Weights,
+    channels_table,
+    conversion_paths,
+    conversions,
+    credited_touches,
+    data_driven_credits,
+    journeys,
+    open_paths,
+    paths_table,
+    relevant_events,
+    touches,
+    touchpoints,
+)
+from jobs.events import TABLE as EVENTS
+from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+
+
+@dataclass
+class Marts:
+    """The three marts of the snapshots, what was cached for them, and the run's figures."""
+
+    frames: dict[str, DataFrame]
+    cached: list[DataFrame] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_weights(paths: DataFrame, dts: list[date]) -> tuple[Weights, dict[str, Any]]:
+    """Fit the data-driven models of every snapshot on its path table (one collect of the
+    distinct paths) and return their weights, with the fits' figures for the report."""
+    by_day: dict[date, list[PathCount]] = defaultdict(list)
+    for row in paths.select("dt", "path", "total_conversions", "total_null").collect():
+        by_day[row["dt"]].append(
+            PathCount(parse_path(row["path"]), row["total_conversions"], row["total_null"])
+        )
+    markov, shapley, figures = {}, {}, {}
+    for dt in dts:
+        started = time.perf_counter()
+        fitted = fit(by_day.get(dt, []))
+        markov.update({(dt, c): w for c, w in fitted.markov.items()})
+        shapley.update({(dt, c): w for c, w in fitted.shapley.items()})
+        figures[dt.isoformat()] = {
+            "distinct_paths": len(by_day.get(dt, [])),
+            "channels": len(fitted.markov),
+            "shapley_method": fitted.shapley_method,
+            "fit_seconds": round(time.perf_counter() - started, 3),
+        }
+    return Weights(markov, shapley), figures
+
+
+def attribution_marts(events: DataFrame, dts: list[date], rules: Rules) -> Marts:
+    """The three marts for the snapshot days `dts` from `events` (all partitions the snapshots
+    need: `Rules.first_event_date(dts[0])` .. `dts[-1]`)."""
+    relevant = relevant_events(events, rules)
+    journey = journeys(touches(relevant), conversions(relevant, rules)).persist()
+    credited = credited_touches(journey, rules).persist()
+    per_conversion = conversion_paths(credited)
+    paths = paths_table(per_conversion, open_paths(journey, dts, rules), dts, rules).persist()
+    weights, fits = fit_weights(paths, dts)
+    day_rows = data_driven_credits(credited.where(F.col("conversion_date").isin(dts)), weights)
+    counts = {
+        row["conversion_date"].isoformat(): (row["conversions"], row["invalid"])
+        for row in journey.where((F.col("kind") == 1) & F.col("conversion_date").isin(dts))
+        .groupBy("conversion_date")
+        .agg(
+            F.count(F.lit(1)).alias("conversions"),
+            F.sum((~F.col("revenue_valid")).cast("long")).alias("invalid"),
+        )
+        .collect()
+    }
+    summary = {
+        "attribution": {
+            "lookback_days": rules.lookback_days,
+            "window_days": rules.window_days,
+            "half_life_days": rules.half_life_days,
+            "conversion_events": list(rules.conversion_events),
+            "revenue_property": rules.revenue_property,
+        },
+        "conversions": {d: counts.get(d, (0, 0))[0] for d in sorted(fits)},
+        # Conversions whose value was missing or not a number (credited with revenue 0).
+        "revenue_not_a_number": {d: counts.get(d, (0, 0))[1] for d in sorted(fits)},
+        "fits": fits,
+    }
+    return Marts(
+        frames={
+            ATTRIBUTION_TOUCHPOINTS.name: touchpoints(day_rows),
+            ATTRIBUTION_CHANNELS.name: channels_table(
+                day_rows, credited, per_conversion, weights, dts, rules
+            ),
+            ATTRIBUTION_PATHS.name: paths,
+        },
+        cached=[journey, credited, paths],
+        summary=summary,
+    )
+
+
+def plan(request: PlanRequest) -> Plan:
+    """The snapshot planner with the reach the run's settings give a change."""
+    rules = Rules.from_config(request.config) if request.config else Rules()
+    return snapshot_planner(rules.horizon_days)(request)
+
+
+def build(context: Context) -> Mapping[str, DataFrame]:
+    dts = list(context.plan.dates)
+    rules = Rules.from_config(context.config)
+    events = read_partitions(
+        context.spark,
+        context.warehouse,
+        EVENTS,
+        EVENTS_SCHEMA,
+        first=rules.first_event_date(dts[0]),
+        last=dts[-1],
+    )
+    marts = attribution_marts(events, dts, rules)
+    context.cached.extend(marts.cached)
+    context.summary.update(marts.summary)
+    context.watch.lap("fit")
+    return marts.frames
+
+
+JOB = Job(
+    name=ATTRIBUTION_TOUCHPOINTS.group,
+    tables=(ATTRIBUTION_TOUCHPOINTS, ATTRIBUTION_CHANNELS, ATTRIBUTION_PATHS),
+    plan=plan,
+    build=build,
+)

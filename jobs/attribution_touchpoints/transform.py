@@ -1,0 +1,567 @@
+"""The attribution transforms: events -> touches and conversions -> paths -> credits.
+
+Pure functions on DataFrames (`jobs/attribution_touchpoints/job.py` does the I/O, the fit of the
+data-driven models on the driver is `models.py`). Every step is a window or an aggregate
+partitioned by user (then by conversion), so the work spreads by user; definitions in
+docs/marts.md "Attribution".
+
+- `touches`: the events with a channel, consecutive ones of a user with the same channel and
+  session collapsed into one touch (its time is its first event's).
+- `conversions`: the conversion events with their id and value.
+- `journeys`: touches and conversions together, each touch with the conversion it leads to:
+  the user's first conversion at or after it (so a touch belongs to at most one conversion,
+  and a conversion's path starts after the previous conversion).
+- `credited_touches`: one row per (conversion, touch within the lookback) - or one `(none)`
+  row - with the position, the path length and the credit of each rule-based model.
+- `conversion_paths`, `open_paths`, `paths_table`: the converting paths and, as of each
+  snapshot day, the non-converting ones; the path table the data-driven models are fitted on.
+- `data_driven_credits`, `channels_table`: the fitted weights applied back, and the totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.attribution_touchpoints.models import NONE_CHANNEL, SEPARATOR
+from jobs.attribution_touchpoints.schema import MODELS
+from jobs.user_daily.transform import Exclusions, activity
+
+if TYPE_CHECKING:
+    from include.pulse.config import PulseConfig
+
+RULE_MODELS = MODELS[:6]
+FITTED_MODELS = MODELS[6:]  # markov, shapley
+DIRECT = "direct"
+MICROS_PER_DAY = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The attribution settings of a run (from PulseConfig)."""
+
+    conversion_events: tuple[str, ...] = ("purchase",)
+    revenue_property: str = "revenue"
+    lookback_days: int = 30
+    half_life_days: int = 7
+    window_days: int = 90
+    timezone: str = "UTC"
+    exclusions: Exclusions = field(default_factory=Exclusions)
+
+    @classmethod
+    def from_config(cls, config: PulseConfig) -> Rules:
+        return cls(
+            conversion_events=config.conversion_events,
+            revenue_property=config.revenue_property,
+            lookback_days=config.attribution_lookback_days,
+            half_life_days=config.attribution_half_life_days,
+            window_days=config.attribution_window_days,
+            timezone=config.timezone,
+            exclusions=Exclusions(config.excluded_events, config.excluded_users),
+        )
+
+    @property
+    def horizon_days(self) -> int:
+        """A change of events on X reaches the snapshots [X, X + horizon - 1] = [X, X + W + L]:
+        a touch on X is in the paths of conversions up to X + L + 1 (the lookback is L x 24 h
+        and dates are local: one more day), and a conversion on C is in the fitting windows
+        of C .. C + W - 1."""
+        return self.window_days + self.lookback_days + 1
+
+    def first_event_date(self, first_dt: date) -> date:
+        """The earliest events partition a run whose first snapshot is `first_dt` reads."""
+        return first_dt - timedelta(days=self.window_days + self.lookback_days + 1)
+
+
+def _property(name: str) -> Column:
+    quoted = name.replace("\\", "\\\\").replace("'", "\\'")
+    return F.get_json_object(F.col("properties"), f"$['{quoted}']")
+
+
+def relevant_events(events: DataFrame, rules: Rules) -> DataFrame:
+    """The events that can be touches or conversions (exclusions applied), the columns used."""
+    channel = F.trim(F.col("channel"))
+    conversion = F.col("event_name").isin(list(rules.conversion_events))
+    return (
+        activity(events, rules.exclusions)
+        .where((channel.isNotNull() & (channel != "")) | conversion)
+        .select(
+            "event_id",
+            "user_id",
+            "event_name",
+            "event_ts",
+            "session_id",
+            F.when(channel != "", channel).alias("channel"),
+            "properties",
+            "event_date",
+        )
+    )
+
+
+def touches(events: DataFrame) -> DataFrame:
+    """One row per touch: user_id, touch_seq (the user's running touch number), touch_ts,
+    touch_date, channel, session_id, campaign, medium (the first event of the touch that
+    carries one)."""
+    rows = events.where(F.col("channel").isNotNull()).select(
+        "user_id",
+        "event_ts",
+        "event_date",
+        "session_id",
+        "channel",
+        "event_name",
+        "event_id",
+        _property("utm_campaign").alias("campaign"),
+        _property("utm_medium").alias("medium"),
+    )
+    # A total order of a user's events, so that equal times collapse the same way every run.
+    order = Window.partitionBy("user_id").orderBy(
+        "event_ts",
+        "channel",
+        F.col("session_id").asc_nulls_first(),
+        "event_name",
+        F.col("event_id").asc_nulls_first(),
+    )
+    before = F.lag(F.struct("channel", "session_id")).over(order)
+    starts = (
+        before.isNull()
+        | (before["channel"] != F.col("channel"))
+        | ~before["session_id"].eqNullSafe(F.col("session_id"))
+    )
+    running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    rows = rows.withColumn("starts", starts.cast("long")).withColumn(
+        "touch_seq", F.sum("starts").over(running)
+    )
+
+    def first_set(column: str) -> Column:
+        return F.min(F.when(F.col(column).isNotNull(), F.struct("event_ts", "event_id", column)))[
+            column
+        ]
+
+    return rows.groupBy("user_id", "touch_seq").agg(
+        F.min("event_ts").alias("touch_ts"),
+        F.min("event_date").alias("touch_date"),
+        F.first("channel").alias("channel"),
+        F.first("session_id").alias("session_id"),
+        first_set("campaign").alias("campaign"),
+        first_set("medium").alias("medium"),
+    )
+
+
+def conversions(events: DataFrame, rules: Rules) -> DataFrame:
+    """One row per conversion: conversion_id (the event_id, else a hash of the de-duplication
+    key), user_id, conversion_ts, conversion_date, conversion_event, revenue (0 when the
+    property is missing or not a finite number) and revenue_valid."""
+    value = _property(rules.revenue_property).try_cast("double")
+    valid = value.isNotNull() & ~F.isnan(value) & (F.abs(value) != float("inf"))
+    key = F.concat_ws(
+        "\u001f",
+        F.col("user_id"),
+        F.coalesce(F.col("session_id"), F.lit("")),
+        F.col("event_name"),
+        F.unix_micros("event_ts").cast("string"),
+    )
+    return events.where(F.col("event_name").isin(list(rules.conversion_events))).select(
+        F.coalesce(F.col("event_id"), F.sha2(key, 256)).alias("conversion_id"),
+        "user_id",
+        F.col("event_ts").alias("conversion_ts"),
+        F.col("event_date").alias("conversion_date"),
+        F.col("event_name").alias("conversion_event"),
+        F.when(valid, value).otherwise(F.lit(0.0)).alias("revenue"),
+        valid.alias("revenue_valid"),
+    )
+
+
+def journeys(touch_rows: DataFrame, conversion_rows: DataFrame) -> DataFrame:
+    """Touches and conversions of each user in one frame, every row with `next_*`: the user's
+    first conversion at or after it (a conversion: itself; conversions at one instant: by
+    conversion_id), null for a touch no conversion follows. Touch rows have `touch_ts`,
+    conversion rows `conversion_ts` (and a null `touch_ts`).
+
+    One pass per user backwards in time: the running last conversion seen is the next one.
+    """
+    rows = touch_rows.withColumn("kind", F.lit(0)).unionByName(
+        conversion_rows.withColumn("kind", F.lit(1)), allowMissingColumns=True
+    )
+    at = F.coalesce(F.col("touch_ts"), F.col("conversion_ts"))
+    backwards = (
+        Window.partitionBy("user_id")
+        .orderBy(
+            at.desc(),
+            F.desc("kind"),
+            F.desc_nulls_last("conversion_id"),
+            F.desc_nulls_last("touch_seq"),
+        )
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    following = F.last(
+        F.when(
+            F.col("kind") == 1,
+            F.struct(
+                F.col("conversion_id").alias("id"),
+                F.col("conversion_ts").alias("ts"),
+                F.col("conversion_date").alias("date"),
+            ),
+        ),
+        ignorenulls=True,
+    ).over(backwards)
+    return (
+        rows.withColumn("next", following)
+        .withColumn("next_id", F.col("next.id"))
+        .withColumn("next_ts", F.col("next.ts"))
+        .withColumn("next_date", F.col("next.date"))
+        .drop("next")
+    )
+
+
+def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
+    """One row per (conversion, touch of its path), or one `(none)` row for a conversion
+    without touches, with `position`, `path_length` and a credit column per rule-based model."""
+    lookback = F.lit(rules.lookback_days * MICROS_PER_DAY)
+    rows = journey.where(
+        (F.col("kind") == 1)
+        | (
+            F.col("next_id").isNotNull()
+            & (F.unix_micros("touch_ts") >= F.unix_micros("next_ts") - lookback)
+        )
+    )
+    conversion = Window.partitionBy("user_id", "next_id")
+
+    def of_conversion(column: str) -> Column:
+        return F.max(F.when(F.col("kind") == 1, F.col(column))).over(conversion)
+
+    ordered = conversion.orderBy(F.asc_nulls_last("touch_ts"), "touch_seq")
+    rows = rows.select(
+        F.col("next_id").alias("conversion_id"),
+        "user_id",
+        F.col("next_ts").alias("conversion_ts"),
+        F.col("next_date").alias("conversion_date"),
+        of_conversion("conversion_event").alias("conversion_event"),
+        of_conversion("revenue").alias("revenue"),
+        "touch_ts",
+        "touch_seq",
+        F.coalesce(F.col("channel"), F.lit(NONE_CHANNEL)).alias("channel"),
+        "campaign",
+        "medium",
+        F.row_number().over(ordered).alias("position"),
+        F.count("touch_ts").over(conversion).cast("int").alias("path_length"),
+        "kind",
+    )
+    # A conversion's own row stays only when it has no touch: it is the `(none)` row.
+    rows = rows.where((F.col("kind") == 0) | (F.col("path_length") == 0)).withColumn(
+        "position", F.when(F.col("kind") == 1, F.lit(0)).otherwise(F.col("position"))
+    )
+    n, position = F.col("path_length"), F.col("position")
+    alone = n <= 1  # one touch, or none: every model gives it everything
+
+    def credit(value: Column) -> Column:
+        return F.when(alone, F.lit(1.0)).otherwise(value).cast("double")
+
+    def flag(condition: Column) -> Column:
+        return F.when(condition, F.lit(1.0)).otherwise(F.lit(0.0))
+
+    group = Window.partitionBy("user_id", "conversion_id")
+    last_non_direct = F.max(F.when(F.lower(F.col("channel")) != DIRECT, position)).over(group)
+    # Ages relative to the newest touch: the largest weight is 1, so no sum underflows.
+    age_days = (F.unix_micros("conversion_ts") - F.unix_micros("touch_ts")) / MICROS_PER_DAY
+    rows = rows.withColumn("age", age_days).withColumn(
+        "decay",
+        F.pow(
+            F.lit(2.0),
+            -(F.col("age") - F.min("age").over(group)) / F.lit(float(rules.half_life_days)),
+        ),
+    )
+    return rows.select(
+        "conversion_id",
+        "user_id",
+        "conversion_ts",
+        "conversion_date",
+        "conversion_event",
+        "revenue",
+        "touch_ts",
+        "touch_seq",
+        "channel",
+        "campaign",
+        "medium",
+        F.col("position").cast("int").alias("position"),
+        "path_length",
+        credit(flag(position == 1)).alias("first_touch"),
+        credit(flag(position == n)).alias("last_touch"),
+        credit(flag(position == F.coalesce(last_non_direct, n))).alias("last_non_direct"),
+        credit(F.lit(1.0) / n).alias("linear"),
+        credit(
+            F.when(n == 2, F.lit(0.5))
+            .when((position == 1) | (position == n), F.lit(0.4))
+            .otherwise(F.lit(0.2) / (n - 2))
+        ).alias("position_based"),
+        credit(F.col("decay") / F.sum("decay").over(group)).alias("time_decay"),
+    )
+
+
+def _path_text(touch: Column) -> Column:
+    """`a > b > c` from an array of structs sorted in path order."""
+    return F.array_join(F.transform(touch, lambda t: t["channel"]), SEPARATOR)
+
+
+def conversion_paths(credited: DataFrame) -> DataFrame:
+    """One row per conversion: conversion_date, revenue, `path` and `channels` (its distinct
+    channels, sorted)."""
+    return credited.groupBy("user_id", "conversion_id", "conversion_date", "revenue").agg(
+        _path_text(F.array_sort(F.collect_list(F.struct("position", "channel")))).alias("path"),
+        F.array_sort(F.collect_set("channel")).alias("channels"),
+    )
+
+
+def _snapshots(dts: Sequence[date], keep) -> Column:
+    """The snapshot days among `dts` for which `keep(dt)` holds, as an array to explode: the
+    days are literals of the plan (a run has a few, at most a window's), not a joined table."""
+    days = F.array(*[F.lit(d) for d in dts])
+    return F.filter(days, keep)
+
+
+def _in_window(conversion_date: Column, rules: Rules):
+    return lambda dt: (
+        (conversion_date <= dt) & (conversion_date >= F.date_sub(dt, rules.window_days - 1))
+    )
+
+
+def open_paths(journey: DataFrame, dts: Sequence[date], rules: Rules) -> DataFrame:
+    """(dt, user_id, path): as of the end of each day dt, each user's touches since their last
+    conversion within the lookback; users with none have no row."""
+    lookback = rules.lookback_days * MICROS_PER_DAY
+    touch_date, next_date = F.col("touch_date"), F.col("next_date")
+
+    def holds(dt: Column) -> Column:
+        end = F.unix_micros(_day_end(dt, rules.timezone))
+        return (
+            (touch_date <= dt)
+            & (touch_date >= F.date_sub(dt, rules.lookback_days + 1))
+            & (next_date.isNull() | (next_date > dt))
+            & (F.unix_micros("touch_ts") >= end - F.lit(lookback))
+        )
+
+    rows = journey.where(F.col("kind") == 0).select(
+        "user_id",
+        "touch_ts",
+        "touch_seq",
+        "channel",
+        F.explode(_snapshots(dts, holds)).alias("dt"),
+    )
+    return rows.groupBy("dt", "user_id").agg(
+        _path_text(
+            F.array_sort(F.collect_list(F.struct("touch_ts", "touch_seq", "channel")))
+        ).alias("path")
+    )
+
+
+def _day_end(dt: Column, timezone: str) -> Column:
+    """The first instant after day `dt` in `timezone` (UTC timestamp)."""
+    return F.to_utc_timestamp(F.date_add(dt, 1).cast("timestamp"), timezone)
+
+
+def paths_table(
+    paths: DataFrame, opened: DataFrame, dts: Sequence[date], rules: Rules
+) -> DataFrame:
+    """`marts/attribution_paths`: per dt, the distinct paths of the conversions in
+    [dt - W + 1, dt] and the non-converting paths as of dt, with their counts."""
+    converting = (
+        paths.groupBy("conversion_date", "path")
+        .agg(F.count(F.lit(1)).alias("conversions"), F.sum("revenue").alias("value"))
+        .select(
+            F.explode(_snapshots(dts, _in_window(F.col("conversion_date"), rules))).alias("dt"),
+            "path",
+            "conversions",
+            "value",
+            F.lit(0).cast("long").alias("nulls"),
+        )
+    )
+    non_converting = opened.select(
+        "dt",
+        "path",
+        F.lit(0).cast("long").alias("conversions"),
+        F.lit(0.0).alias("value"),
+        F.lit(1).cast("long").alias("nulls"),
+    )
+    return (
+        converting.unionByName(non_converting)
+        .groupBy("dt", "path")
+        .agg(
+            F.sum("conversions").cast("long").alias("total_conversions"),
+            F.sum("value").cast("double").alias("total_conversion_value"),
+            F.sum("nulls").cast("long").alias("total_null"),
+        )
+        .select(
+            F.lit(rules.window_days).cast("int").alias("window_days"),
+            "path",
+            "total_conversions",
+            "total_conversion_value",
+            "total_null",
+            "dt",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The fitted weights of each snapshot day: {(dt, channel): weight} per model."""
+
+    markov: Mapping[tuple[date, str], float]
+    shapley: Mapping[tuple[date, str], float]
+
+    def lookup(self, model: str, dt: Column, channel: Column) -> Column:
+        """The weight of `channel` as fitted on `dt` (0 if it was not in that window): a map
+        literal of the plan, so applying the fit joins nothing."""
+        weights = getattr(self, model)
+        if not weights:
+            return F.lit(0.0)
+        keys = [f"{d.isoformat()}|{c}" for d, c in weights]
+        table = F.map_from_arrays(
+            F.array(*[F.lit(k) for k in keys]),
+            F.array(*[F.lit(float(v)) for v in weights.values()]),
+        )
+        key = F.concat_ws("|", F.date_format(dt, "yyyy-MM-dd"), channel)
+        return F.coalesce(F.element_at(table, key), F.lit(0.0))
+
+
+def data_driven_credits(credited: DataFrame, weights: Weights) -> DataFrame:
+    """`credited` rows (of the snapshot days) with the `markov` and `shapley` credits, from the
+    weights fitted as of each conversion's own day: the conversion's distinct channels split
+    it in proportion to their weights (equally if those are all 0), and a channel's part is
+    divided among its touches."""
+    group = Window.partitionBy("user_id", "conversion_id")
+    touches_of_channel = F.count(F.lit(1)).over(
+        Window.partitionBy("user_id", "conversion_id", "channel")
+    )
+    rows = credited.withColumn("k", touches_of_channel)
+    for model in FITTED_MODELS:
+        per_touch = weights.lookup(model, F.col("conversion_date"), F.col("channel")) / F.col("k")
+        total = F.sum(per_touch).over(group)
+        equal = (F.lit(1.0) / F.col("k")) / F.sum(F.lit(1.0) / F.col("k")).over(group)
+        rows = rows.withColumn(model, F.when(total > 0, per_touch / total).otherwise(equal))
+    return rows.drop("k")
+
+
+def touchpoints(credited: DataFrame) -> DataFrame:
+    """`marts/attribution_touchpoints` from fully credited rows."""
+    from jobs.attribution_touchpoints.schema import SCHEMA
+
+    return credited.withColumn("dt", F.col("conversion_date")).select(
+        *[F.col(f.name).cast(f.dataType) for f in SCHEMA.fields]
+    )
+
+
+def _long(frame: DataFrame, window_days: int, models: Sequence[str], times: Column) -> DataFrame:
+    """(dt, channel, <model>..., revenue) -> (dt, window_days, model, channel, conversions,
+    revenue): each model's credit x `times` conversions, x revenue."""
+    pairs = F.array(
+        *[
+            F.struct(
+                F.lit(m).alias("model"),
+                (F.col(m) * times).alias("conversions"),
+                (F.col(m) * F.col("revenue")).alias("revenue"),
+            )
+            for m in models
+        ]
+    )
+    return frame.select(
+        "dt", F.lit(window_days).alias("window_days"), "channel", F.explode(pairs).alias("x")
+    ).select("dt", "window_days", "x.model", "channel", "x.conversions", "x.revenue")
+
+
+def channels_table(
+    day_rows: DataFrame,
+    credited: DataFrame,
+    paths: DataFrame,
+    weights: Weights,
+    dts: Sequence[date],
+    rules: Rules,
+) -> DataFrame:
+    """`marts/attribution_channels`.
+
+    `day_rows`: the snapshot days' touchpoint rows, every model credited (window_days = 1).
+    Window W: the rule-based credits of every conversion in [dt - W + 1, dt] (summed per
+    conversion day and channel first, so a day's totals are copied to W windows at most), and
+    the fitted models' weights of dt applied to those conversions' channel sets (a conversion
+    with the distinct channels S gives k the share w_k / sum over S: the split among k's
+    touches does not change k's total)."""
+    window = rules.window_days
+    one_day = _long(day_rows.withColumn("dt", F.col("conversion_date")), 1, MODELS, F.lit(1.0))
+    in_window = _snapshots(dts, _in_window(F.col("conversion_date"), rules))
+    daily = credited.groupBy("conversion_date", "channel").agg(
+        *[F.sum(m).alias(m) for m in RULE_MODELS],
+        *[F.sum(F.col(m) * F.col("revenue")).alias(f"value_{m}") for m in RULE_MODELS],
+    )
+    rule_based = (
+        daily.select(F.explode(in_window).alias("dt"), "*")
+        .select(
+            "dt",
+            F.lit(window).alias("window_days"),
+            "channel",
+            F.explode(
+                F.array(
+                    *[
+                        F.struct(
+                            F.lit(m).alias("model"),
+                            F.col(m).alias("conversions"),
+                            F.col(f"value_{m}").alias("revenue"),
+                        )
+                        for m in RULE_MODELS
+                    ]
+                )
+            ).alias("x"),
+        )
+        .select("dt", "window_days", "x.model", "channel", "x.conversions", "x.revenue")
+    )
+    sets = (
+        paths.groupBy("conversion_date", "channels")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum("revenue").alias("value"))
+        .select("channels", "n", "value", F.explode(in_window).alias("dt"))
+    )
+    fitted = [_fitted_window(sets, weights, model, window) for model in FITTED_MODELS]
+    long_window = rule_based.unionByName(fitted[0]).unionByName(fitted[1])
+    rows = long_window if window == 1 else one_day.unionByName(long_window)
+    totals = rows.groupBy("dt", "window_days", "model", "channel").agg(
+        F.sum("conversions").alias("conversions"), F.sum("revenue").alias("revenue")
+    )
+    share = F.col("conversions") / F.sum("conversions").over(
+        Window.partitionBy("dt", "window_days", "model")
+    )
+    effect = F.when(
+        F.col("model") == "markov", weights.lookup("markov", F.col("dt"), F.col("channel"))
+    )
+    from jobs.attribution_channels.schema import SCHEMA
+
+    return (
+        totals.withColumn("share", share)
+        .withColumn("removal_effect", effect)
+        .select(*[F.col(f.name).cast(f.dataType) for f in SCHEMA.fields])
+    )
+
+
+def _fitted_window(sets: DataFrame, weights: Weights, model: str, window: int) -> DataFrame:
+    """(dt, channels, n, value) -> the long-window rows of a fitted model: each set's n
+    conversions and value split among its channels by their weights of dt."""
+
+    def weight(channel: Column) -> Column:
+        return weights.lookup(model, F.col("dt"), channel)
+
+    total = F.aggregate(F.transform("channels", weight), F.lit(0.0), lambda acc, w: acc + w)
+    fraction = F.when(F.col("total") > 0, weight(F.col("channel")) / F.col("total")).otherwise(
+        F.lit(1.0) / F.size("channels")
+    )
+    return (
+        sets.withColumn("total", total)
+        .select("dt", "n", "value", "total", "channels", F.explode("channels").alias("channel"))
+        .select(
+            "dt",
+            F.lit(window).alias("window_days"),
+            F.lit(model).alias("model"),
+            "channel",
+            (F.col("n") * fraction).alias("conversions"),
+            (F.col("value") * fraction).alias("revenue"),
+        )
+    )

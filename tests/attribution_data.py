@@ -1,0 +1,269 @@
+"""A hand-made event history for the attribution marts and a plain-Python reference of their
+definitions (docs/marts.md "Attribution"), sharing no code with `jobs/attribution_touchpoints/`
+except the data-driven maths of `models.py` (tested on its own in test_models.py).
+
+The history (D = 2024-03-10, lookback 3 days, window 5 days, half-life 1 day) covers: one
+touch; two touches with a campaign; many touches with repeated channels and two events of one
+session collapsed into a touch; a conversion without touches; a touch outside the lookback; two
+conversions of one user on D (the second path starts after the first) with a touch at the same
+instant as the second; two conversions at one instant; a conversion whose value is not a
+number; a conversion that is on D in Asia/Tokyo but on D-1 in UTC; non-converting users, one
+whose touches are all older than the lookback; a conversion after D (must not count) and one
+earlier in the fitting window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobs.attribution_touchpoints.models import PathCount, fit, split_credit
+
+D = date(2024, 3, 10)
+LOOKBACK, WINDOW, HALF_LIFE = 3, 5, 1
+MODELS = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "position_based",
+    "time_decay",
+    "markov",
+    "shapley",
+)
+
+# user, UTC time, event, channel, session, properties, event_id
+_EVENTS = [
+    ("u1", "2024-03-10 08:00", "page_view", "email", "s1", {}, None),
+    ("u1", "2024-03-10 09:00", "purchase", None, "s1", {"revenue": "20"}, "c1"),
+    ("u1", "2024-03-10 15:00", "page_view", "email", "s2", {}, None),  # after: open path
+    (
+        "u2",
+        "2024-03-08 10:00",
+        "page_view",
+        "ads",
+        "s1",
+        {"utm_campaign": "spring", "utm_medium": "cpc"},
+        None,
+    ),
+    ("u2", "2024-03-08 10:02", "click", "ads", "s1", {"utm_campaign": "other"}, None),
+    ("u2", "2024-03-09 10:00", "page_view", "organic", "s2", {}, None),
+    ("u2", "2024-03-10 10:00", "purchase", None, "s3", {"revenue": "30.5"}, "c2"),
+    ("u2", "2024-03-11 10:00", "purchase", "ads", "s4", {"revenue": "9"}, "c2-later"),  # after D
+    ("u3", "2024-03-09 01:00", "page_view", "direct", "s1", {}, None),
+    ("u3", "2024-03-09 01:05", "search", "direct", "s1", {}, None),  # the same touch
+    ("u3", "2024-03-09 02:00", "page_view", "ads", "s2", {"utm_campaign": "brand"}, None),
+    ("u3", "2024-03-09 03:00", "page_view", "direct", "s3", {}, None),
+    ("u3", "2024-03-09 04:00", "page_view", "email", "s3", {}, None),
+    ("u3", "2024-03-10 05:00", "page_view", "ads", "s4", {}, None),
+    ("u3", "2024-03-10 06:00", "purchase", None, "s4", {"revenue": "n/a"}, "c3"),
+    ("u4", "2024-03-10 12:00", "purchase", None, None, {"revenue": "5"}, "c4"),  # no touch
+    ("u5", "2024-03-05 10:00", "page_view", "ads", "s1", {}, None),  # beyond the lookback
+    ("u5", "2024-03-08 12:00", "page_view", "email", "s2", {}, None),
+    ("u5", "2024-03-10 11:00", "purchase", None, "s3", {"revenue": "12"}, "c5"),
+    ("u6", "2024-03-10 01:00", "page_view", "ads", "s1", {}, None),
+    ("u6", "2024-03-10 02:00", "purchase", None, "s1", {"revenue": "1"}, "c6a"),
+    ("u6", "2024-03-10 03:00", "page_view", "organic", "s2", {}, None),
+    ("u6", "2024-03-10 04:00", "page_view", "email", "s2", {}, None),
+    ("u6", "2024-03-10 04:00", "purchase", None, "s2", {"revenue": "2"}, "c6b"),  # same instant
+    ("u7", "2024-03-10 07:00", "page_view", "referral", "s1", {}, None),
+    ("u7", "2024-03-10 08:00", "purchase", None, "s1", {"revenue": "3"}, "c7a"),
+    ("u7", "2024-03-10 08:00", "purchase", None, "s1", {"revenue": "4"}, "c7b"),  # (none)
+    ("u8", "2024-03-09 12:00", "page_view", "social", "s1", {}, None),
+    ("u8", "2024-03-09 20:00", "purchase", None, "s1", {"revenue": "7"}, "c8"),  # Tokyo: D
+    ("u9", "2024-03-09 09:00", "page_view", "ads", "s1", {}, None),
+    ("u9", "2024-03-10 09:00", "page_view", "email", "s2", {}, None),
+    ("u9", "2024-03-11 10:00", "purchase", None, "s3", {"revenue": "50"}, "c9-later"),
+    ("u10", "2024-03-06 10:00", "page_view", "organic", "s1", {}, None),  # too old for D
+    ("u11", "2024-03-07 09:00", "page_view", "ads", "s1", {}, None),
+    ("u11", "2024-03-07 09:30", "page_view", "email", "s2", {}, None),
+    ("u11", "2024-03-07 10:00", "purchase", None, "s2", {"revenue": "8"}, "c11"),
+    ("u12", "2024-03-09 10:00", "page_view", "ads", "s1", {}, None),
+    ("u12", "2024-03-09 11:00", "page_view", "direct", "s2", {}, None),
+]
+
+
+def events(timezone: str) -> list[dict[str, Any]]:
+    """The history as `events` rows (event_date in `timezone`)."""
+    zone = ZoneInfo(timezone)
+    out = []
+    for n, (user, at, name, channel, session, props, event_id) in enumerate(_EVENTS):
+        ts = datetime.fromisoformat(at).replace(tzinfo=UTC)
+        out.append(
+            {
+                "event_id": event_id or f"e{n:03d}",
+                "user_id": user,
+                "event_name": name,
+                "event_ts": ts,
+                "session_id": session,
+                "channel": channel,
+                "properties": json.dumps(props),
+                "event_date": ts.astimezone(zone).date(),
+            }
+        )
+    return out
+
+
+def _touches(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per user, the touches: runs of events with the same channel and session."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    ordered = sorted(
+        (r for r in rows if r["channel"]),
+        key=lambda r: (r["user_id"], r["event_ts"], r["channel"], r["session_id"] or ""),
+    )
+    for r in ordered:
+        mine = out[r["user_id"]]
+        last = mine[-1] if mine else None
+        if last and (last["channel"], last["session"]) == (r["channel"], r["session_id"]):
+            last["campaign"] = last["campaign"] or json.loads(r["properties"]).get("utm_campaign")
+            continue
+        props = json.loads(r["properties"])
+        mine.append(
+            {
+                "ts": r["event_ts"],
+                "channel": r["channel"],
+                "session": r["session_id"],
+                "campaign": props.get("utm_campaign"),
+                "medium": props.get("utm_medium"),
+                "date": r["event_date"],
+            }
+        )
+    return out
+
+
+def _revenue(row: dict[str, Any]) -> float:
+    try:
+        value = float(json.loads(row["properties"]).get("revenue"))
+    except (TypeError, ValueError):
+        return 0.0
+    return value if value == value and abs(value) != float("inf") else 0.0
+
+
+def _conversions(rows: list[dict[str, Any]], until: date) -> list[dict[str, Any]]:
+    """Every conversion up to `until` with its path (touches after the previous conversion,
+    at or before this one, within the lookback)."""
+    touches = _touches([r for r in rows if r["event_date"] <= until])
+    by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r["event_name"] == "purchase" and r["event_date"] <= until:
+            by_user[r["user_id"]].append(r)
+    out = []
+    for user, mine in by_user.items():
+        mine.sort(key=lambda r: (r["event_ts"], r["event_id"]))
+        for i, c in enumerate(mine):
+            previous = mine[i - 1]["event_ts"] if i else None
+            path = [
+                t
+                for t in touches.get(user, [])
+                if (previous is None or t["ts"] > previous)
+                and t["ts"] <= c["event_ts"]
+                and t["ts"] >= c["event_ts"] - timedelta(days=LOOKBACK)
+                and not (i and previous == c["event_ts"])
+            ]
+            out.append({"row": c, "path": path, "revenue": _revenue(c)})
+    return out
+
+
+def _rule_credits(path: list[dict[str, Any]], at: datetime) -> dict[str, list[float]]:
+    n = len(path)
+    if n <= 1:
+        return {m: [1.0] for m in MODELS[:6]}
+    non_direct = [i for i, t in enumerate(path) if t["channel"].lower() != "direct"]
+    last_nd = non_direct[-1] if non_direct else n - 1
+    weights = [2 ** (-((at - t["ts"]).total_seconds() / 86400) / HALF_LIFE) for t in path]
+    position = [0.5, 0.5] if n == 2 else [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
+    return {
+        "first_touch": [1.0] + [0.0] * (n - 1),
+        "last_touch": [0.0] * (n - 1) + [1.0],
+        "last_non_direct": [1.0 if i == last_nd else 0.0 for i in range(n)],
+        "linear": [1 / n] * n,
+        "position_based": position,
+        "time_decay": [w / sum(weights) for w in weights],
+    }
+
+
+def path_table(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str, list[float]]:
+    """path -> [conversions, value, nulls] of the window ending dt."""
+    table: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    for c in _conversions(rows, dt):
+        if c["row"]["event_date"] > dt - timedelta(days=WINDOW):
+            text = " > ".join(t["channel"] for t in c["path"]) or "(none)"
+            table[text][0] += 1
+            table[text][1] += c["revenue"]
+    end = datetime.combine(dt + timedelta(days=1), datetime.min.time(), ZoneInfo(timezone))
+    known = [r for r in rows if r["event_date"] <= dt]
+    last_conversion: dict[str, datetime] = {}
+    for r in known:
+        if r["event_name"] == "purchase":
+            user = r["user_id"]
+            last_conversion[user] = max(last_conversion.get(user, r["event_ts"]), r["event_ts"])
+    for user, mine in _touches(known).items():
+        since = last_conversion.get(user)
+        path = [
+            t
+            for t in mine
+            if (since is None or t["ts"] > since) and t["ts"] >= end - timedelta(days=LOOKBACK)
+        ]
+        if path:
+            table[" > ".join(t["channel"] for t in path)][2] += 1
+    return dict(table)
+
+
+def reference(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str, Any]:
+    """The three marts of snapshot dt: touchpoints keyed by (conversion_id, position),
+    channels keyed by (window_days, model, channel), paths keyed by path."""
+    paths = path_table(rows, dt, timezone)
+    fitted = fit(PathCount(tuple(p.split(" > ")), v[0], v[2]) for p, v in paths.items())
+    weights = {"markov": fitted.markov, "shapley": fitted.shapley}
+    touchpoints: dict[tuple[str, int], dict[str, Any]] = {}
+    channels: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for c in _conversions(rows, dt):
+        row, path = c["row"], c["path"]
+        in_window = c["row"]["event_date"] > dt - timedelta(days=WINDOW)
+        if not in_window:
+            continue
+        names = [t["channel"] for t in path] or ["(none)"]
+        credits = _rule_credits(path, row["event_ts"])
+        for model in ("markov", "shapley"):
+            credits[model] = split_credit(names, weights[model])
+        for model, shares in credits.items():
+            for channel, share in zip(names, shares, strict=True):
+                windows = (1, WINDOW) if row["event_date"] == dt else (WINDOW,)
+                for w in windows:
+                    channels[w, model, channel][0] += share
+                    channels[w, model, channel][1] += share * c["revenue"]
+        if row["event_date"] != dt:
+            continue
+        for i, channel in enumerate(names):
+            touch = path[i] if path else None
+            touchpoints[row["event_id"], i + 1 if path else 0] = {
+                "user_id": row["user_id"],
+                "conversion_ts": row["event_ts"],
+                "conversion_event": row["event_name"],
+                "revenue": c["revenue"],
+                "touch_ts": touch["ts"] if touch else None,
+                "channel": channel,
+                "campaign": touch["campaign"] if touch else None,
+                "medium": touch["medium"] if touch else None,
+                "path_length": len(path),
+                **{m: credits[m][i] for m in MODELS},
+            }
+    totals: dict[tuple[int, str], float] = defaultdict(float)
+    for (w, model, _), (conversions, _) in channels.items():
+        totals[w, model] += conversions
+    return {
+        "touchpoints": touchpoints,
+        "channels": {
+            key: {
+                "conversions": v[0],
+                "revenue": v[1],
+                "share": v[0] / totals[key[0], key[1]],
+                "removal_effect": fitted.markov[key[2]] if key[1] == "markov" else None,
+            }
+            for key, v in channels.items()
+        },
+        "paths": paths,
+    }

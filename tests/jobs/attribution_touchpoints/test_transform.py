@@ -1,0 +1,133 @@
+"""The attribution marts on the hand-made history of `tests/attribution_data.py`, exact against
+its plain-Python reference, in Asia/Tokyo (one Spark pass; test_job.py runs the same history in
+UTC through the real ingest): the zone decides which conversions are on D, and when D ends for
+the non-converting paths."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from jobs.attribution_touchpoints.job import attribution_marts
+from jobs.attribution_touchpoints.transform import Rules
+from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from tests.attribution_data import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
+
+pytestmark = pytest.mark.unit
+
+_computed: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+
+def rules(timezone: str) -> Rules:
+    return Rules(
+        lookback_days=LOOKBACK, half_life_days=HALF_LIFE, window_days=WINDOW, timezone=timezone
+    )
+
+
+def marts(spark: Any, timezone: str) -> dict[str, list[dict[str, Any]]]:
+    """The three marts of D as rows (computed once per zone: tests only read them)."""
+    if timezone not in _computed:
+        names = EVENTS_SCHEMA.fieldNames()
+        frame = spark.createDataFrame(
+            [
+                tuple({**r, "source_file": "fixture"}.get(n) for n in names)
+                for r in events(timezone)
+            ],
+            EVENTS_SCHEMA,
+        )
+        out = attribution_marts(frame, [D], rules(timezone))
+        _computed[timezone] = {
+            table: [r.asDict() for r in mart.collect()] for table, mart in out.frames.items()
+        }
+        _computed[timezone]["summary"] = [out.summary]
+        for cached in out.cached:
+            cached.unpersist()
+    return _computed[timezone]
+
+
+def keyed_touchpoints(rows: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    return {(r["conversion_id"], r["position"]): r for r in rows}
+
+
+def assert_close(got: dict, want: dict, key: object) -> None:
+    for column, value in want.items():
+        if isinstance(got[column], datetime) and got[column].tzinfo is None:  # Spark's collect
+            assert got[column].replace(tzinfo=UTC) == value, (key, column)
+        elif isinstance(value, float):
+            assert got[column] == pytest.approx(value, abs=1e-12), (key, column)
+        else:
+            assert got[column] == value, (key, column)
+
+
+ZONE = "Asia/Tokyo"
+
+
+def test_the_marts_equal_the_reference(spark):
+    got = marts(spark, ZONE)
+    want = reference(events(ZONE), D, ZONE)
+    touch = keyed_touchpoints(got["attribution_touchpoints"])
+    assert sorted(touch) == sorted(want["touchpoints"])
+    for key, row in want["touchpoints"].items():
+        assert_close(touch[key], row, key)
+        assert touch[key]["dt"] == D
+    paths = {r["path"]: r for r in got["attribution_paths"]}
+    assert sorted(paths) == sorted(want["paths"])
+    for path, (conversions, value, nulls) in want["paths"].items():
+        row = paths[path]
+        assert (row["total_conversions"], row["total_null"]) == (conversions, nulls), path
+        assert row["total_conversion_value"] == pytest.approx(value, abs=1e-9), path
+    assert {r["window_days"] for r in got["attribution_paths"]} == {WINDOW}
+    channels = {
+        (r["window_days"], r["model"], r["channel"]): r for r in got["attribution_channels"]
+    }
+    assert sorted(channels) == sorted(want["channels"])
+    for key, row in want["channels"].items():
+        assert_close(channels[key], row, key)
+
+
+def test_cases_of_the_definitions(spark):
+    """The cases named in the history, read off the marts."""
+    got = marts(spark, ZONE)
+    touch = keyed_touchpoints(got["attribution_touchpoints"])
+    path = defaultdict(list)
+    for (conversion, _), row in sorted(touch.items()):
+        path[conversion].append(row["channel"])
+    # Two events of one session collapse; direct and ads repeat; the last non-direct is ads.
+    assert path["c3"] == ["direct", "ads", "direct", "email", "ads"]
+    assert [touch["c3", p]["last_non_direct"] for p in range(1, 6)] == [0, 0, 0, 0, 1]
+    assert touch["c3", 1]["revenue"] == 0.0  # "n/a"
+    assert path["c4"] == ["(none)"]
+    assert touch["c4", 0]["touch_ts"] is None
+    assert path["c5"] == ["email"]  # ads was 5 days before: beyond the lookback
+    assert (path["c6a"], path["c6b"]) == (["ads"], ["organic", "email"])
+    assert (path["c7a"], path["c7b"]) == (["referral"], ["(none)"])
+    assert path["c8"] == ["social"]  # 2024-03-09 20:00 UTC is March 10th in Tokyo (D - 1 in UTC)
+    assert (touch["c2", 1]["campaign"], touch["c2", 1]["medium"]) == ("spring", "cpc")
+    summary = got["summary"][0]
+    assert summary["conversions"] == {str(D): 10}
+    assert summary["revenue_not_a_number"] == {str(D): 1}
+    assert summary["fits"][str(D)]["shapley_method"] == "exact"
+
+
+def test_every_conversion_is_credited_exactly_once_by_every_model(spark):
+    got = marts(spark, ZONE)
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    for row in got["attribution_touchpoints"]:
+        for model in MODELS:
+            assert 0.0 <= row[model] <= 1.0
+            sums[row["conversion_id"], model] += row[model]
+    assert all(abs(total - 1.0) < 1e-9 for total in sums.values())
+    for row in got["attribution_channels"]:
+        assert 0.0 <= row["share"] <= 1.0 + 1e-12
+    revenue = sum(
+        {r["conversion_id"]: r["revenue"] for r in got["attribution_touchpoints"]}.values()
+    )
+    for model in MODELS:
+        credited = sum(
+            r["revenue"] for r in got["attribution_channels"]
+            if r["model"] == model and r["window_days"] == 1
+        )  # fmt: skip
+        assert credited == pytest.approx(revenue, abs=1e-9)
