@@ -86,11 +86,18 @@ _EVENTS = [
 ]
 
 
-def events(timezone: str) -> list[dict[str, Any]]:
-    """The history as `events` rows (event_date in `timezone`)."""
+# A late conversion: u12 buys on March 9th after its two touches (a non-converting path until
+# then); it arrives with a later delivery.
+LATE = ("u12", "2024-03-09 12:00", "purchase", None, "s2", {"revenue": "15"}, "c12-late")
+
+
+def events(timezone: str, late: bool = False) -> list[dict[str, Any]]:
+    """The history as `events` rows (event_date in `timezone`), with LATE or not."""
     zone = ZoneInfo(timezone)
     out = []
-    for n, (user, at, name, channel, session, props, event_id) in enumerate(_EVENTS):
+    for n, (user, at, name, channel, session, props, event_id) in enumerate(
+        [*_EVENTS, *([LATE] if late else [])]
+    ):
         ts = datetime.fromisoformat(at).replace(tzinfo=UTC)
         out.append(
             {

@@ -71,6 +71,32 @@ MALFORMED_KINDS: dict[str, str] = {
 PLANS = ("free", "pro", "enterprise")
 CHANNELS = ("organic", "paid_search", "social", "email", "referral")
 CHANNEL_WEIGHTS = (0.35, 0.25, 0.15, 0.10, 0.15)
+# Each session arrives through a channel (utm_source): the user's own acquisition channel half
+# the time, else any of these (a session typed in or from a bookmark is `direct`).
+SESSION_CHANNELS = (*CHANNELS, "direct")
+SESSION_CHANNEL_WEIGHTS = (0.25, 0.2, 0.15, 0.1, 0.1, 0.2)
+OWN_CHANNEL_SHARE = 0.5
+# utm_medium and the campaigns of each channel (organic, referral, direct carry no campaign).
+CHANNEL_MEDIUM = {
+    "paid_search": "cpc",
+    "social": "paid_social",
+    "email": "email",
+    "referral": "referral",
+}
+CHANNEL_CAMPAIGNS = {
+    "paid_search": ("brand", "generic", "competitor"),
+    "social": ("spring_launch", "retargeting"),
+    "email": ("newsletter", "onboarding", "winback"),
+}
+# A session may end with a purchase (a backend event with a `revenue` property); some channels
+# convert better, so the attribution models have something to tell apart.
+PURCHASE_RATE = 0.05
+CHANNEL_PURCHASE_LIFT = {
+    "organic": 0.8, "paid_search": 1.6, "social": 0.7, "email": 2.0, "referral": 1.2, "direct": 1.0,
+}  # fmt: skip
+PLAN_PRICE = {"free": 19.0, "pro": 79.0, "enterprise": 390.0}
+# One purchase in this many is sent without a usable revenue (counted by the attribution run).
+REVENUE_NOT_A_NUMBER_EVERY = 97
 PLATFORMS = ("web", "ios", "android")
 PLATFORM_WEIGHTS = (0.55, 0.25, 0.20)
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR", "CA", "NL", "ES", "AU", "JP", "PL")
@@ -115,7 +141,9 @@ MOBILE_EVENTS: tuple[tuple[str, float], ...] = (
     ("invite_sent", 0.6),
 )
 # Events recorded server-side: they are delivered by the backend export, not the client SDKs.
-BACKEND_EVENTS = frozenset({"signup_completed", "invite_sent", "plan_upgraded", "report_exported"})
+BACKEND_EVENTS = frozenset(
+    {"signup_completed", "invite_sent", "plan_upgraded", "report_exported", "purchase"}
+)
 
 
 @dataclass(frozen=True)
@@ -448,10 +476,27 @@ def _properties(rng: random.Random, name: str, user: User, plan: str) -> dict[st
     return {}
 
 
+def _purchase(rng: random.Random, plan: str, number: int) -> dict[str, Any]:
+    """A purchase's properties: `revenue` as the ingest keeps it (a string), except every
+    REVENUE_NOT_A_NUMBER_EVERY-th purchase, whose value is not a number."""
+    items = 1 + _poisson(rng, 0.6)
+    amount = PLAN_PRICE[plan] * items * rng.lognormvariate(0.0, 0.3)
+    revenue = "unknown" if number % REVENUE_NOT_A_NUMBER_EVERY == 0 else f"{amount:.2f}"
+    return {"revenue": revenue, "currency": "USD", "items": items}
+
+
 def simulate(
-    rng: random.Random, n_users: int, days: int, start: date
+    rng: random.Random,
+    n_users: int,
+    days: int,
+    start: date,
+    touch_rng: random.Random,
 ) -> tuple[list[Event], list[User]]:
-    """All true events of the period, in (day, user, time) order."""
+    """All true events of the period, in (day, user, time) order.
+
+    `touch_rng` draws each session's channel and campaign and its purchase, so the other
+    draws (`rng`) are those of a simulation without them."""
+    purchases = 0
     accounts, membership = _make_accounts(rng, n_users)
     for account in accounts:
         if account.plan != "enterprise" and rng.random() < 0.08:
@@ -489,6 +534,14 @@ def simulate(
                 if len(user.platforms) > 1 and rng.random() < 0.3:
                     platform = user.platforms[1]
                 session_id = f"s_{rng.getrandbits(64):016x}"
+                channel = user.channel
+                if touch_rng.random() >= OWN_CHANNEL_SHARE:
+                    channel = touch_rng.choices(SESSION_CHANNELS, SESSION_CHANNEL_WEIGHTS)[0]
+                utm: dict[str, Any] = {}
+                if channel in CHANNEL_MEDIUM:
+                    utm["utm_medium"] = CHANNEL_MEDIUM[channel]
+                if channel in CHANNEL_CAMPAIGNS:
+                    utm["utm_campaign"] = touch_rng.choice(CHANNEL_CAMPAIGNS[channel])
                 app_version = None
                 if platform != "web":
                     app_version = APP_VERSIONS[max(0, release - user.app_version_lag)]
@@ -509,12 +562,23 @@ def simulate(
                     names += rng.choices(web_names, weights=web_weights, k=length)
                 else:
                     names += rng.choices(mobile_names, weights=mobile_weights, k=length)
+                lift = CHANNEL_PURCHASE_LIFT[channel]
+                if touch_rng.random() < PURCHASE_RATE * lift:
+                    names.append("purchase")
+                first = True
                 for name in names:
                     if clock >= DAY_MS:
                         break
-                    properties = _properties(rng, name, user, plan)
+                    if name == "purchase":
+                        purchases += 1
+                        properties = _purchase(touch_rng, plan, purchases)
+                    else:
+                        properties = _properties(rng, name, user, plan)
                     if name == "plan_upgraded":
                         properties = {"from_plan": account.plan, "to_plan": plan}
+                    if first and name not in BACKEND_EVENTS:  # the landing event
+                        properties = {**properties, **utm}
+                        first = False
                     source = (
                         "backend"
                         if name in BACKEND_EVENTS
@@ -522,14 +586,14 @@ def simulate(
                     )
                     events.append(
                         Event(
-                            event_id=_uuid(rng),
+                            event_id=_uuid(touch_rng if name == "purchase" else rng),
                             user_id=user.user_id,
                             account_id=account.account_id,
                             ts_ms=day_ms + clock,
                             name=name,
                             session_id=session_id,
                             platform=platform,
-                            channel=user.channel,
+                            channel=channel,
                             plan=plan,
                             properties=properties,
                             country=user.country,
@@ -887,7 +951,7 @@ def generate_events(
     start = date.fromisoformat(start_date) if isinstance(start_date, str) else start_date
     landing = Path(landing)
     rng = random.Random(seed)
-    events, _ = simulate(rng, users, days, start)
+    events, _ = simulate(rng, users, days, start, random.Random(f"touches-{seed}"))
     deliveries = plan_deliveries(rng, events, days)
 
     folders = [landing / f"dt={(start + timedelta(days=d)).isoformat()}" for d in range(days)]

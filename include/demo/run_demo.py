@@ -213,6 +213,7 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
         print("    " + " ".join(f"{cell:>11}" for cell in cells))
     _engagement(warehouse)
     _retention(warehouse)
+    _attribution(warehouse)
     print("  outputs:")
     print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
     print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
@@ -301,6 +302,35 @@ def _retention(warehouse: Path) -> None:
         print(f"    {cohort}  {size:>5} {rates}")
     print("    (* the week has not ended: can still grow)")
     print(f"  retention heatmap: {write_retention_heatmap(warehouse)}")
+
+
+def _attribution(warehouse: Path) -> None:
+    """The last snapshot's credit share per channel under every model (the long window), and
+    the chart written next to the mart."""
+    from include.pulse.reader import read_table, tables
+    from jobs.attribution_channels.chart import write_attribution_chart
+    from jobs.attribution_touchpoints.schema import MODELS
+
+    line = tables(warehouse).get("marts/attribution_channels")
+    if line is None:
+        print("  attribution: no mart yet")
+        return
+    day = line["last"]
+    rows = read_table(warehouse, "marts/attribution_channels", start=day, end=day).to_pylist()
+    window = max(r["window_days"] for r in rows)
+    chosen = {(r["channel"], r["model"]): r for r in rows if r["window_days"] == window}
+    conversions = sum(r["conversions"] for (_, m), r in chosen.items() if m == "linear")
+    print(
+        f"  attribution on {day} (marts/attribution_channels, {window} days,"
+        f" {conversions:.0f} conversions; % of conversions credited by each model):"
+    )
+    names = {"last_non_direct": "non_direct", "position_based": "position"}
+    print("    channel      " + " ".join(f"{names.get(m, m):>11}" for m in MODELS))
+    channels = sorted({c for c, _ in chosen}, key=lambda c: -chosen[c, "linear"]["share"])
+    for channel in channels:
+        cells = " ".join(f"{100 * chosen[channel, m]['share']:>10.1f}%" for m in MODELS)
+        print(f"    {channel:<12} {cells}")
+    print(f"  attribution chart: {write_attribution_chart(warehouse)}")
 
 
 def _active_users(warehouse: Path) -> list[dict]:

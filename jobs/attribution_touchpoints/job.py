@@ -156,7 +156,10 @@ def build(context: Context) -> Mapping[str, DataFrame]:
 
 JOB = Job(
     name=ATTRIBUTION_TOUCHPOINTS.group,
-    tables=(ATTRIBUTION_TOUCHPOINTS, ATTRIBUTION_CHANNELS, ATTRIBUTION_PATHS),
+    # The path table first: the runner takes the snapshots computed from the first table's
+    # partitions, and it has rows whenever either other one does (a day without conversions
+    # but with conversions in its window has no touchpoints, yet its channels must be redone).
+    tables=(ATTRIBUTION_PATHS, ATTRIBUTION_TOUCHPOINTS, ATTRIBUTION_CHANNELS),
     plan=plan,
     build=build,
 )

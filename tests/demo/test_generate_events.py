@@ -21,6 +21,7 @@ from include.demo.generate_events import (
     MALFORMED_KINDS,
     MANIFEST_NAME,
     READY_MARKER,
+    REVENUE_NOT_A_NUMBER_EVERY,
     generate_events,
     main,
 )
@@ -277,6 +278,48 @@ def test_population_is_realistic(records: list[tuple[date, str, Any]]) -> None:
     }
     assert signups
     assert all(firsts[u][1] == "signup_completed" for u in signups)
+
+
+def test_sessions_come_through_channels_and_some_end_with_a_purchase(
+    records: list[tuple[date, str, Any]],
+) -> None:
+    """The attribution marts' input: each session's channel (not only the user's), utm
+    properties on its landing event, purchases with a numeric revenue (a few without one)."""
+    valid = [r for arrival, _, r in records if classify(r, arrival) is None]
+
+    def properties(record: dict[str, Any]) -> dict[str, Any]:
+        value = record.get("properties") or {}
+        return json.loads(value) if isinstance(value, str) else value
+
+    channels: dict[str, set[str]] = {}
+    for r in valid:
+        channel = r.get("channel") or r.get("utm_source")
+        if channel:
+            channels.setdefault(_first(r, USER_ALIASES), set()).add(channel)
+    assert sum(len(c) > 1 for c in channels.values()) >= 3  # one channel per user before
+    assert "direct" in set().union(*channels.values())
+    campaigns = {properties(r).get("utm_campaign") for r in valid} - {None}
+    assert {"newsletter", "brand"} & campaigns
+
+
+def test_purchases_carry_a_revenue_and_no_channel(tmp_path: Path) -> None:
+    """Purchases are backend events (never touches) with a numeric revenue; one in
+    REVENUE_NOT_A_NUMBER_EVERY has none, which the attribution run counts."""
+    landing = tmp_path / "landing"
+    manifest = generate_events(landing, users=2000, days=3, start_date=START, seed=SEED)
+    purchases = [
+        record
+        for path in _data_files(landing)
+        for record in read_records(path)
+        if record is not None and _first(record, NAME_ALIASES) == "purchase"
+    ]
+    assert len(purchases) > REVENUE_NOT_A_NUMBER_EVERY
+    assert len(purchases) < manifest["totals"]["events_generated"] / 20
+    assert not any(r.get("channel") or r.get("utm_source") for r in purchases)
+    revenues = [json.loads(r["properties"]).get("revenue") for r in purchases]
+    unknown = [v for v in revenues if v == "unknown"]
+    assert 1 <= len(unknown) <= len(revenues) // REVENUE_NOT_A_NUMBER_EVERY + 1
+    assert all(float(v) > 0 for v in revenues if v != "unknown")
 
 
 def test_same_seed_gives_identical_files(landing: Path, tmp_path: Path) -> None:

@@ -1,0 +1,221 @@
+"""The attribution group on a real warehouse fed by the real ingest, in UTC: exact against the
+plain-Python reference of `tests/attribution_data.py`; a late conversion recomputes the
+snapshots it reaches and no other; the published path table read back refits to the published
+weights; arrivals processed in reverse order give identical marts. Outputs are read back with
+pyarrow, as analysts do."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include.pulse.config import PulseConfig
+from include.pulse.runner import PlanRequest
+from jobs import pipeline, registry
+from jobs.attribution_touchpoints.job import plan as attribution_plan
+from jobs.attribution_touchpoints.models import PathCount, fit, parse_path, split_credit
+from tests.attribution_data import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
+from tests.jobs.runs import ingest
+from tests.readers import table_rows
+
+pytestmark = pytest.mark.integration
+
+ARRIVAL = D + timedelta(days=1)  # the history lands on D + 1 (it has events of D + 1)
+LATE_ARRIVAL = D + timedelta(days=2)  # the late conversion of D - 1
+EARLY = date(2024, 3, 7)  # a snapshot before the late conversion: out of its reach
+TABLES = tuple(t.path for t in registry.group_tables("attribution_touchpoints"))
+
+
+def make_config(root: Path) -> PulseConfig:
+    return PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": str(root / "landing"),
+            "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+            "PULSE_ATTRIBUTION_LOOKBACK_DAYS": str(LOOKBACK),
+            "PULSE_ATTRIBUTION_WINDOW_DAYS": str(WINDOW),
+            "PULSE_ATTRIBUTION_HALF_LIFE_DAYS": str(HALF_LIFE),
+        }
+    )
+
+
+def _line(row: dict[str, Any]) -> str:
+    record = {
+        "event_id": row["event_id"],
+        "user_id": row["user_id"],
+        "event_name": row["event_name"],
+        "timestamp": row["event_ts"].isoformat().replace("+00:00", "Z"),
+        "session_id": row["session_id"],
+        "properties": json.loads(row["properties"]),
+    }
+    if row["channel"]:
+        record["channel"] = row["channel"]
+    return json.dumps(record)
+
+
+def land(config: PulseConfig) -> None:
+    history = events("UTC")
+    late = [r for r in events("UTC", late=True) if r not in history]
+    for arrival, rows in ((ARRIVAL, history), (LATE_ARRIVAL, late)):
+        folder = config.landing_folder(arrival)
+        folder.mkdir(parents=True)
+        (folder / "events.jsonl").write_text("\n".join(_line(r) for r in rows) + "\n")
+
+
+def snapshot(config: PulseConfig) -> dict[str, list[dict[str, Any]]]:
+    return {table: table_rows(config.local_warehouse, table) for table in TABLES}
+
+
+def published(tables: dict[str, list[dict[str, Any]]], table: str, dt: date) -> list[dict]:
+    return [r for r in tables[table] if str(r["dt"]) == dt.isoformat()]
+
+
+def assert_equal_to_reference(tables: dict[str, list[dict]], dt: date, late: bool) -> None:
+    want = reference(events("UTC", late=late), dt, "UTC")
+    touch = {
+        (r["conversion_id"], r["position"]): r
+        for r in published(tables, "marts/attribution_touchpoints", dt)
+    }
+    assert sorted(touch) == sorted(want["touchpoints"])
+    for key, row in want["touchpoints"].items():
+        for model in MODELS:
+            assert touch[key][model] == pytest.approx(row[model], abs=1e-12), (key, model)
+        assert (touch[key]["channel"], touch[key]["revenue"]) == (row["channel"], row["revenue"])
+    paths = {
+        r["path"]: [r["total_conversions"], r["total_conversion_value"], r["total_null"]]
+        for r in published(tables, "marts/attribution_paths", dt)
+    }
+    assert paths == {p: pytest.approx(v) for p, v in want["paths"].items()}
+    channels = {
+        (r["window_days"], r["model"], r["channel"]): r
+        for r in published(tables, "marts/attribution_channels", dt)
+    }
+    assert sorted(channels) == sorted(want["channels"])
+    for key, row in want["channels"].items():
+        assert channels[key]["conversions"] == pytest.approx(row["conversions"], abs=1e-12), key
+
+
+@pytest.fixture(scope="module")
+def forward(spark, tmp_path_factory):
+    """The history arrives; snapshots EARLY and D; then the late conversion arrives and the
+    next day's run (D + 2) goes back to what it reaches."""
+    config = make_config(tmp_path_factory.mktemp("attribution"))
+    land(config)
+    ingest(spark, config, ARRIVAL)
+    before = [pipeline.run(spark, config, "attribution_touchpoints", d) for d in (EARLY, D)]
+    on_time = snapshot(config)
+    ingest(spark, config, LATE_ARRIVAL)
+    after = pipeline.run(spark, config, "attribution_touchpoints", LATE_ARRIVAL)
+    return config, before, on_time, after
+
+
+def test_the_marts_equal_the_reference_through_the_ingest(forward):
+    _, before, on_time, _ = forward
+    assert [r["days_recomputed"] for r in before] == [[str(EARLY)], [str(D)]]
+    assert all(s["passed"] for r in before for s in r["quality"]["suites"].values())
+    assert before[1]["revenue_not_a_number"] == {str(D): 1}
+    assert_equal_to_reference(on_time, D, late=False)
+
+
+def test_a_late_conversion_recomputes_the_snapshots_it_reaches(forward):
+    config, _, on_time, after = forward
+    now = snapshot(config)
+    # The late conversion is on D - 1: it reaches [D - 1, D - 1 + W + L]; EARLY is before.
+    assert after["days_recomputed"] == [str(D), str(LATE_ARRIVAL)]
+    for dt in (D, LATE_ARRIVAL):
+        assert_equal_to_reference(now, dt, late=True)
+    for table in TABLES:
+        assert published(now, table, EARLY) == published(on_time, table, EARLY), table
+        assert published(now, table, D) != published(on_time, table, D), table
+    paths = {r["path"]: r for r in published(now, "marts/attribution_paths", D)}
+    assert (paths["ads > direct"]["total_conversions"], paths["ads > direct"]["total_null"]) == (
+        1,
+        0,
+    )
+
+
+def test_the_published_path_table_refits_to_the_published_weights(forward):
+    """The fit counted in Spark equals the fit of `attribution_paths` read back with pyarrow."""
+    config, _, _, _ = forward
+    now = snapshot(config)
+    fitted = fit(
+        PathCount(parse_path(r["path"]), r["total_conversions"], r["total_null"])
+        for r in published(now, "marts/attribution_paths", D)
+    )
+    effects = {
+        r["channel"]: r["removal_effect"]
+        for r in published(now, "marts/attribution_channels", D)
+        if r["model"] == "markov" and r["window_days"] == WINDOW
+    }
+    assert effects == pytest.approx(fitted.markov, abs=1e-12)
+    by_conversion: dict[str, list[dict[str, Any]]] = {}
+    for row in published(now, "marts/attribution_touchpoints", D):
+        by_conversion.setdefault(row["conversion_id"], []).append(row)
+    for rows in by_conversion.values():
+        rows.sort(key=lambda r: r["position"])
+        channels = [r["channel"] for r in rows]
+        for model, weights in (("markov", fitted.markov), ("shapley", fitted.shapley)):
+            want = split_credit(channels, weights)
+            assert [r[model] for r in rows] == pytest.approx(want, abs=1e-12)
+
+
+def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory, forward):
+    """The late delivery first (its day's run), then the history, whose run of D recomputes the
+    snapshot of D + 2 it reaches: the marts of D and D + 2 are those of the forward order."""
+    config, _, _, _ = forward
+    reverse = make_config(tmp_path_factory.mktemp("attribution-reverse"))
+    land(reverse)
+    ingest(spark, reverse, LATE_ARRIVAL)
+    pipeline.run(spark, reverse, "attribution_touchpoints", LATE_ARRIVAL)
+    ingest(spark, reverse, ARRIVAL)
+    report = pipeline.run(spark, reverse, "attribution_touchpoints", D)
+    assert report["days_recomputed"] == [str(D), str(LATE_ARRIVAL)]
+    mine, theirs = snapshot(reverse), snapshot(config)
+    for table in TABLES:
+        for dt in (D, LATE_ARRIVAL):
+            assert published(mine, table, dt) == published(theirs, table, dt), (table, dt)
+
+
+def test_the_planner_reaches_window_plus_lookback_days_after_a_change(tmp_path):
+    """W + L + 1 = 9 days here: a change on X recomputes the computed snapshots of [X, X + 8]."""
+    config = make_config(tmp_path)
+    change = date(2024, 3, 1)
+    computed = {change - timedelta(days=1), change, change + timedelta(days=8)}
+    computed |= {change + timedelta(days=9)}
+    request = PlanRequest(
+        day=date(2024, 3, 20),
+        marked=frozenset({change}),
+        computed=frozenset(computed),
+        late_cutoff=None,
+        warehouse=None,  # type: ignore[arg-type]
+        config=config,
+    )
+    got = attribution_plan(request)
+    assert got.dates == (change, change + timedelta(days=8), date(2024, 3, 20))
+
+
+def test_the_chart_shows_every_model_share_of_the_last_snapshot(forward):
+    from jobs.attribution_channels.chart import write_attribution_chart
+
+    config, _, _, _ = forward
+    path = write_attribution_chart(config.local_warehouse)
+    assert path == config.local_warehouse / "marts/attribution_channels/_chart.html"
+    page = path.read_text()
+    rows = [
+        r
+        for r in published(snapshot(config), "marts/attribution_channels", LATE_ARRIVAL)
+        if r["window_days"] == WINDOW
+    ]
+    assert re.findall(r"<thead><tr><th>channel</th>(.*?)</tr>", page) == [
+        "".join(f"<th>{m}</th>" for m in MODELS)
+    ]
+    shown = re.findall(r"<tr><th>([^<]+)</th>((?:<td.*?</td>)+)</tr>", page)
+    assert sorted(channel for channel, _ in shown) == sorted({r["channel"] for r in rows})
+    share = {(r["channel"], r["model"]): r["share"] for r in rows}
+    for channel, cells in shown:
+        values = re.findall(r"<span>([\d.]+)%</span>", cells)
+        assert values == [f"{100 * share[channel, m]:.1f}" for m in MODELS]
