@@ -78,12 +78,14 @@ def engagement_marts(
     horizon = user_horizon(inputs.daily, days, rules).persist()
     usage = feature_usage(inputs.feature_daily, days, rules).persist()
     engaged = user_engagement(horizon, usage, rules).persist()
+    # All history of user_feature_daily: feature_adoption reads it three times.
+    first_use = inputs.first_use.persist()
     if cached is not None:
-        cached.extend((horizon, usage, engaged))
+        cached.extend((horizon, usage, engaged, first_use))
     return {
         USER_ENGAGEMENT.name: engaged.select(*USER_ENGAGEMENT_SCHEMA.fieldNames()),
         FEATURE_ADOPTION.name: feature_adoption(
-            usage, inputs.first_use, inputs.first_seen, engaged, days, rules
+            usage, first_use, inputs.first_seen, engaged, days, rules
         ),
         ENGAGEMENT_SUMMARY.name: engagement_summary(
             horizon, engaged, inputs.active_users, days, rules
