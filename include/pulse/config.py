@@ -306,6 +306,26 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "churn_active_days", "PULSE_CHURN_ACTIVE_DAYS", _int, "90",
+        "the churn population at D: users active at least once in the days up to D",
+        minimum=1,
+    ),
+    Setting(
+        "churn_horizon_days", "PULSE_CHURN_HORIZON_DAYS", _int, "30",
+        "H: a user of the population at D churned if not active in (D, D + H]",
+        minimum=1,
+    ),
+    Setting(
+        "churn_training_snapshots", "PULSE_CHURN_TRAINING_SNAPSHOTS", _int, "8",
+        "the weekly labelled snapshots a churn model is trained on (the newest validates)",
+        minimum=2,
+    ),
+    Setting(
+        "churn_retrain_days", "PULSE_CHURN_RETRAIN_DAYS", _int, "7",
+        "a churn model is retrained when the current one is this many days old (or none exists)",
+        minimum=1,
+    ),
+    Setting(
         "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
         "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
         " from staging, or collected in one Spark job), a bigger one with Spark (one Spark job"
@@ -370,6 +390,11 @@ class PulseConfig:
     attribution_lookback_days: int = 30
     attribution_half_life_days: int = 7
     attribution_window_days: int = 90
+    # Churn predictions (jobs/churn_features/).
+    churn_active_days: int = 90
+    churn_horizon_days: int = 30
+    churn_training_snapshots: int = 8
+    churn_retrain_days: int = 7
     # Quality checks (include/pulse/quality.py).
     quality_pandas_rows: int = 200_000
 
