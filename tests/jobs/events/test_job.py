@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -84,6 +85,18 @@ def test_reports_add_up_and_match_the_reference(forward):
         )
         assert on_disk["clean"] == report["clean"]
     assert reports["2024-03-15"]["late_rows"] == 1  # u4's search of 2024-03-13
+
+
+def test_the_events_audit_on_spark_gives_the_same_tables_and_reports(spark, forward, tmp_path):
+    """A day above PULSE_QUALITY_PANDAS_ROWS is audited on Spark instead of from its files."""
+    config, reports, _ = forward
+    on_spark = replace(make_config(tmp_path), quality_pandas_rows=0)
+    write_landing(Path(on_spark.landing_uri))
+    for day in DAYS:
+        report = ingest(spark, on_spark, day)
+        for key in ("clean", "clean_by_event_date", "quarantined_by_reason", "event_dates_touched"):
+            assert report.get(key) == reports[day.isoformat()].get(key), key
+    assert snapshot(Path(on_spark.warehouse_uri)) == snapshot(Path(config.warehouse_uri))
 
 
 def test_rerunning_a_day_changes_nothing(forward):
