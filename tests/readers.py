@@ -34,6 +34,9 @@ TABLES = (
     "marts/usage_alerts",
     "marts/retention_cohorts",
     "marts/retention_curve",
+    "marts/attribution_paths",
+    "marts/attribution_touchpoints",
+    "marts/attribution_channels",
 )
 
 

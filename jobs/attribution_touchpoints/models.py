@@ -144,7 +144,9 @@ def shapley_values(
     for i in range(n):  # sum over subsets: worth[S] = sum of r(T) for T within S
         has = (masks >> i) & 1 == 1
         worth[has] += worth[masks[has] ^ (1 << i)]
-    members = np.array([bin(m).count("1") for m in range(size)])
+    members = np.zeros(size, dtype=np.int64)
+    for i in range(n):
+        members += (masks >> i) & 1
     weight = np.array(
         [math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)]
     )
