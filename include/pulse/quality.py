@@ -218,10 +218,12 @@ class QualityGate:
         partition_key: str,
         suite: str,
         parameters: dict[str, Any] | None = None,
+        derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     ) -> int | None:
         """Validate a small staged table read straight from its parquet files with pyarrow
         (what analysts read); return its row count, or None when it is larger than
-        `self.pandas_rows` (or absent) and must be read back with Spark instead.
+        `self.pandas_rows` (or absent) and must be read back with Spark instead. `derive`
+        adds the columns a suite checks that are not stored.
 
         The row count comes from the files' footers, so a large table costs no read; a small
         one costs no Spark job (a read-back on Spark is most of a small mart's audit)."""
@@ -248,7 +250,7 @@ class QualityGate:
         for name in frame.columns:  # Spark hands pandas naive UTC times: compare alike
             if getattr(frame[name].dtype, "tz", None) is not None:
                 frame[name] = frame[name].dt.tz_convert("UTC").dt.tz_localize(None)
-        self.validate(frame, suite, parameters=parameters)
+        self.validate(derive(frame) if derive else frame, suite, parameters=parameters)
         return len(frame)
 
     def write_docs(self) -> Path:

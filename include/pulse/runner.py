@@ -131,8 +131,11 @@ class Job:
     tables: tuple[Table, ...]  # the first is the main table (its partitions = computed dates)
     plan: Planner
     build: Callable[[Context], Mapping[str, DataFrame]]
-    # Extra columns a suite checks that are not stored (e.g. cross-column sums).
-    checks: Mapping[str, Callable[[DataFrame], DataFrame]] = field(default_factory=dict)
+    # Extra columns a suite checks that are not stored (e.g. cross-column sums), by table:
+    # given a column getter (`F.col`, or a pandas frame's `__getitem__`), the columns by name.
+    checks: Mapping[str, Callable[[Callable[[str], Any]], dict[str, Any]]] = field(
+        default_factory=dict
+    )
     # Suite parameters, e.g. the number of rows expected.
     parameters: Callable[[Context, Table], dict[str, Any]] | None = None
 
@@ -312,23 +315,31 @@ def _audit(
     folder: Path,
 ) -> int:
     """Read back what was staged (an empty table if nothing was) and validate it."""
+    from pyspark.sql import functions as F
+
     schema = table.schema()
     check = job.checks.get(table.name)
     parameters = job.parameters(context, table) if job.parameters else None
-    if check is None:
-        rows = quality.validate_staged(
-            folder, schema, table.partition_key, table.suite, parameters=parameters
-        )
-        if rows is not None:
-            return rows
+    rows = quality.validate_staged(
+        folder,
+        schema,
+        table.partition_key,
+        table.suite,
+        parameters=parameters,
+        derive=(lambda frame: frame.assign(**check(frame.__getitem__))) if check else None,
+    )
+    if rows is not None:
+        return rows
     written = (
         spark.read.schema(schema).parquet(str(folder))
         if folder.is_dir()
         else spark.createDataFrame([], schema)
     )
-    return quality.validate_written(
-        check(written) if check else written, table.suite, parameters=parameters
-    )
+    if check:
+        written = written.select(
+            "*", *[column.alias(name) for name, column in check(F.col).items()]
+        )
+    return quality.validate_written(written, table.suite, parameters=parameters)
 
 
 def _span(dates: tuple[date, ...]) -> str:

@@ -32,7 +32,7 @@ from include.pulse.table import Table
 from include.pulse.warehouse import Warehouse, partition_dirs
 from jobs.active_users import TABLE as ACTIVE_USERS
 from jobs.active_users.schema import SCHEMA
-from jobs.active_users.transform import active_users, with_checks
+from jobs.active_users.transform import active_users, check_columns
 from jobs.user_daily import TABLE as USER_DAILY
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.users_archive import TABLE as USERS_ARCHIVE
@@ -235,6 +235,6 @@ JOB = Job(
     tables=(USERS_STATE, USERS_ARCHIVE, ACTIVE_USERS),
     plan=plan,
     build=build,
-    checks={ACTIVE_USERS.name: with_checks},
+    checks={ACTIVE_USERS.name: check_columns},
     parameters=parameters,
 )

@@ -6,7 +6,9 @@ Bit k of `days_seen_bits` says whether the user was active on D-k (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -62,13 +64,19 @@ def active_users(states: DataFrame, days: list[date]) -> DataFrame:
     )
 
 
+def check_columns(col: Callable[[str], Any]) -> dict[str, Any]:
+    """The cross-column sums the suite checks (`expectations/active_users.json`): the L30
+    histogram total and the lifecycle total. Written once for both engines: `col` is `F.col`
+    (Spark columns) or a pandas frame's `__getitem__` (its series)."""
+    return {
+        "l30_total": sum((col(c) for c in L30_COLUMNS[1:]), col(L30_COLUMNS[0])),
+        "lifecycle_active": col("new_users") + col("returning_users") + col("resurrected_users"),
+    }
+
+
 def with_checks(mart: DataFrame) -> DataFrame:
-    """The mart in its column order plus the cross-column sums its suite checks
-    (`expectations/active_users.json`): the L30 histogram total and the lifecycle total."""
+    """The mart in its column order plus the cross-column sums its suite checks."""
     return mart.select(
         *SCHEMA.fieldNames(),
-        sum((F.col(c) for c in L30_COLUMNS), F.lit(0).cast("long")).alias("l30_total"),
-        (F.col("new_users") + F.col("returning_users") + F.col("resurrected_users")).alias(
-            "lifecycle_active"
-        ),
+        *[column.alias(name) for name, column in check_columns(F.col).items()],
     )

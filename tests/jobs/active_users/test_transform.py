@@ -271,3 +271,17 @@ def test_the_suite_blocks_a_mart_that_breaks_its_identities(spark, tmp_path):
         "expect_column_values_to_be_unique(dt)",
     ):
         assert expectation in message, message
+    # The same check on the columns derived in pandas (a small staged mart is audited from its
+    # files): the same failures.
+    from jobs.active_users.transform import check_columns
+
+    frame = spark.createDataFrame(bad, ACTIVE_USERS_SCHEMA).toPandas()
+    with pytest.raises(QualityError) as in_pandas:
+        QualityGate(tmp_path / "bad_pandas", "test").validate(
+            frame.assign(**check_columns(frame.__getitem__)), "active_users", {"days": 2}
+        )
+    for expectation in (
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_equal",
+    ):
+        assert expectation in str(in_pandas.value)
