@@ -57,8 +57,9 @@ def test_policy(dag):
         "retention_cohorts": {"user_daily"},
         "user_engagement": {"user_daily", "active_users"},
         "attribution_touchpoints": {"ingest_events"},
+        "churn_features": {"user_daily", "user_engagement"},
         # Object storage gets a day's tables once every group is done.
-        "publish": {"attribution_touchpoints", "retention_cohorts", "user_engagement"},
+        "publish": {"attribution_touchpoints", "retention_cohorts", "churn_features"},
     }
 
 
@@ -69,6 +70,7 @@ GROUP_TASKS = {
     "user_engagement",
     "retention_cohorts",
     "attribution_touchpoints",
+    "churn_features",
 }
 
 
@@ -170,6 +172,11 @@ TABLES = {
         "pulse.attribution_touchpoints",
         "pulse.attribution_channels",
         "pulse.attribution_paths",
+    },
+    "churn_features": {
+        "pulse.churn_features",
+        "pulse.churn_predictions",
+        "pulse.churn_backtest",
     },
 }
 

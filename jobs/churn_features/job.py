@@ -1,0 +1,215 @@
+"""The churn group: `marts/churn_features`, `marts/churn_predictions`, `marts/churn_backtest`
+by dt (definitions: docs/marts.md "Churn").
+
+Inputs: `user_daily` (every partition up to the last planned dt: the features' 90 days and a
+user's first day), the `user_engagement` rows of the planned dates (health, segment, features
+used) and, on a retrain day, the stored `churn_features` of the training snapshots (computed
+from `user_daily` when a snapshot is not stored). Per planned dt, in order:
+
+1. features of the population at dt (all planned dates in one Spark job);
+2. on a retrain day (no model trained at or before dt, dt is the latest model's own day, or
+   that model is PULSE_CHURN_RETRAIN_DAYS old): labels of the training snapshots, fit,
+   validate, calibrate, compare, write `models/churn/version=dt/` (jobs/churn_features/model.py);
+   with too little history, a cold start: nothing trained, the report says how many days miss;
+3. predictions of dt with the latest promoted model at or before dt (none: no rows);
+4. the backtest of dt: the predictions of dt - H against (dt - H, dt] in user_daily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from include.pulse.runner import Context, Job, computed_dates, read_partitions, snapshot_planner
+from jobs.churn_backtest import TABLE as CHURN_BACKTEST
+from jobs.churn_backtest.schema import SCHEMA as BACKTEST_SCHEMA
+from jobs.churn_backtest.transform import backtest_rows
+from jobs.churn_features import TABLE as CHURN_FEATURES
+from jobs.churn_features.model import ModelStore, Trained, calibrate, raw_probability, train
+from jobs.churn_features.schema import SCHEMA as FEATURES_SCHEMA
+from jobs.churn_features.transform import LOOKBACK_DAYS, features, labels, training_snapshots
+from jobs.churn_predictions import TABLE as CHURN_PREDICTIONS
+from jobs.churn_predictions.schema import SCHEMA as PREDICTIONS_SCHEMA
+from jobs.churn_predictions.transform import predictions
+from jobs.user_daily import TABLE as USER_DAILY
+from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
+from jobs.user_engagement import TABLE as USER_ENGAGEMENT
+from jobs.user_engagement.schema import SCHEMA as USER_ENGAGEMENT_SCHEMA
+from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
+from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
+
+
+def _engagement(context: Context, dts: list[date]) -> DataFrame:
+    frame = read_partitions(
+        context.spark, context.warehouse, USER_ENGAGEMENT, USER_ENGAGEMENT_SCHEMA, dts[0], dts[-1]
+    )
+    return frame.where(F.col("dt").isin(dts))
+
+
+def _activity(context: Context, daily: DataFrame, last: date) -> DataFrame:
+    """The days that count as activity for a label: any, or the return event's."""
+    event = context.config.retention_return_event
+    if event is None:
+        return daily.select("user_id", "event_date")
+    days = read_partitions(
+        context.spark, context.warehouse, USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, None, last
+    )
+    return days.where(F.col("feature") == event).select("user_id", "event_date").distinct()
+
+
+def retrain_due(store: ModelStore, day: date, every: int) -> bool:
+    latest = store.latest_trained(day)
+    return latest is None or latest == day or (day - latest).days >= every
+
+
+def _train(
+    context: Context, day: date, daily: DataFrame, fresh: DataFrame, fresh_dates: set[date]
+) -> dict[str, Any]:
+    """Train a version on `day` if the history allows; the report's entry."""
+    cfg = context.config
+    snapshots = training_snapshots(day, cfg.churn_horizon_days, cfg.churn_training_snapshots)
+    first_day = daily.agg(F.min("event_date")).first()[0]
+    if first_day is None or snapshots[0] < first_day:
+        missing = (first_day - snapshots[0]).days if first_day else None
+        return {
+            "status": "cold_start",
+            "snapshots_needed": snapshots,
+            "history_from": first_day,
+            "days_of_history_missing": missing,
+            "why": f"{len(snapshots)} labelled weekly snapshots need history from"
+            f" {snapshots[0]}; user_daily starts on {first_day}",
+        }
+    stored = computed_dates(context.warehouse, CHURN_FEATURES)
+    from_store = [s for s in snapshots if s not in fresh_dates and s in stored]
+    to_compute = [s for s in snapshots if s not in fresh_dates and s not in stored]
+    parts = [fresh.where(F.col("dt").isin([s for s in snapshots if s in fresh_dates]))]
+    if from_store:
+        parts.append(
+            read_partitions(
+                context.spark, context.warehouse, CHURN_FEATURES, FEATURES_SCHEMA,
+                from_store[0], from_store[-1],
+            ).where(F.col("dt").isin(from_store))
+        )  # fmt: skip
+    if to_compute:
+        parts.append(
+            features(daily, _engagement(context, to_compute), to_compute, cfg.churn_active_days)
+        )
+    population = parts[0]
+    for part in parts[1:]:
+        population = population.unionByName(part)
+    rows = labels(population, _activity(context, daily, day), cfg.churn_horizon_days)
+    trained: Trained = train(rows, snapshots, day)
+    folder = ModelStore(context.warehouse.root).write(trained)
+    card = trained.metrics
+    return {
+        "status": "promoted" if trained.promoted else "not_promoted",
+        "why": card["decision"],
+        "version": day,
+        "folder": str(folder),
+        "model": card["model"],
+        "validation_roc_auc": card["validation"]["raw"]["roc_auc"],
+        "recency_rule_roc_auc": card["baselines"]["recency_rule"]["roc_auc"],
+        "calibrated_brier": card["validation"]["calibrated"]["brier"],
+        "rows_by_snapshot": card["rows_by_snapshot"],
+    }
+
+
+def _score(context: Context, store: ModelStore, feats: DataFrame, day: date) -> DataFrame | None:
+    current = store.current(day)
+    if current is None:
+        return None
+    version, card = current
+    cal = card["calibration_map"]
+    raw = raw_probability(store.load(version), feats)
+    scored = raw.withColumn(
+        "churn_probability",
+        calibrate(F.col("raw_probability"), cal["boundaries"], cal["values"]),
+    )
+    return predictions(scored, card["feature_importances"], version)
+
+
+def _backtest(
+    context: Context, daily: DataFrame, day: date, preds: DataFrame | None
+) -> list[dict[str, Any]]:
+    """The predictions made at day - H (this run's, or stored) against what happened."""
+    h = context.config.churn_horizon_days
+    then = day - timedelta(days=h)
+    if preds is None:
+        if then not in computed_dates(context.warehouse, CHURN_PREDICTIONS):
+            return []
+        preds = read_partitions(
+            context.spark, context.warehouse, CHURN_PREDICTIONS, PREDICTIONS_SCHEMA, then, then
+        )
+    labelled = labels(
+        preds.select("dt", "user_id", "risk_band", "churn_probability", "model_version"),
+        _activity(context, daily, day),
+        h,
+    ).collect()
+    rows = [
+        (r["risk_band"], r["churn_probability"], r["churned"], r["model_version"]) for r in labelled
+    ]
+    return backtest_rows(day, then, rows) if rows else []
+
+
+def build(context: Context) -> Mapping[str, DataFrame]:
+    cfg, spark = context.config, context.spark
+    dts = list(context.plan.dates)
+    daily = read_partitions(spark, context.warehouse, USER_DAILY, USER_DAILY_SCHEMA, None, dts[-1])
+    feats = features(daily, _engagement(context, dts), dts, cfg.churn_active_days).persist()
+    context.cached.append(feats)
+    store = ModelStore(context.warehouse.root)
+    training: dict[str, Any] = {}
+    scored: dict[date, DataFrame | None] = {}
+    backtests: list[dict[str, Any]] = []
+    for day in dts:
+        if retrain_due(store, day, cfg.churn_retrain_days):
+            training[day.isoformat()] = _train(context, day, daily, feats, set(dts))
+        scored[day] = _score(context, store, feats.where(F.col("dt") == F.lit(day)), day)
+        then = day - timedelta(days=cfg.churn_horizon_days)
+        if then in scored:  # planned too: this run's predictions (or none)
+            if scored[then] is not None:
+                backtests += _backtest(context, daily, day, scored[then])
+        else:
+            backtests += _backtest(context, daily, day, None)
+    frames = [f for f in scored.values() if f is not None]
+    preds = frames[0] if frames else spark.createDataFrame([], PREDICTIONS_SCHEMA)
+    for frame in frames[1:]:
+        preds = preds.unionByName(frame)
+    context.summary["churn"] = {
+        "training": training,
+        "scored": {
+            d.isoformat(): (store.current(d)[0] if f is not None else None)  # type: ignore[index]
+            for d, f in scored.items()
+        },
+        "unscored_why": {
+            d.isoformat(): "no promoted model trained at or before this day"
+            for d, f in scored.items()
+            if f is None
+        },
+        "backtest": [
+            {k: v for k, v in r.items() if k in ("dt", "risk_band", "users", "roc_auc", "brier")}
+            for r in backtests
+            if r["risk_band"] == "all"
+        ],
+    }
+    return {
+        CHURN_FEATURES.name: feats,
+        CHURN_PREDICTIONS.name: preds,
+        CHURN_BACKTEST.name: spark.createDataFrame(
+            [tuple(r[f.name] for f in BACKTEST_SCHEMA.fields) for r in backtests],
+            BACKTEST_SCHEMA,
+        ),
+    }
+
+
+JOB = Job(
+    name=CHURN_FEATURES.group,
+    tables=(CHURN_FEATURES, CHURN_PREDICTIONS, CHURN_BACKTEST),
+    # A change on X reaches the features of [X, X + 89]; the predictions follow them.
+    plan=snapshot_planner(LOOKBACK_DAYS),
+    build=build,
+)

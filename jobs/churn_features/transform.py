@@ -1,0 +1,179 @@
+"""Churn features and labels: pure DataFrame -> DataFrame (definitions: docs/marts.md, Churn).
+
+`features` builds, for each snapshot D of `dts`, one row per user of the population at D (an
+active day in [D - active_days + 1, D]) from `user_daily` rows at or before D only (and the
+engagement mart's row of D), so nothing after D can reach a feature (tested). `labels` says
+which users of a snapshot churned: no activity in (D, D + H].
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.churn_features.schema import SCHEMA
+
+LOOKBACK_DAYS = 90  # the longest feature window (active_days_90, events_90)
+UNKNOWN = "unknown"  # a categorical feature with no value
+NO_SEGMENT = "not_in_window"  # the user has no row in the engagement mart at D
+
+
+def snapshot_frame(spark_or_frame: DataFrame, dts: list[date]) -> DataFrame:
+    """One row per snapshot date, as a `dt` column (built from any frame's session)."""
+    spark = spark_or_frame.sparkSession
+    return spark.createDataFrame([(d,) for d in dts], "dt date")
+
+
+def features(
+    daily: DataFrame, engagement: DataFrame | None, dts: list[date], active_days: int
+) -> DataFrame:
+    """The features of every user of the population at each D in `dts` (schema: SCHEMA).
+
+    `daily`: user_daily rows (any range; rows after D are ignored for D). `engagement`: the
+    user_engagement rows of the dates `dts` (None or missing users: health 0, segment
+    `not_in_window`, features_used 0).
+    """
+    window = max(active_days, LOOKBACK_DAYS)
+    d = daily.select(
+        "user_id",
+        "event_date",
+        "event_count",
+        "session_count",
+        "platform",
+        "account_id",
+        "first_plan",
+        "first_channel",
+    )
+    # A user of the population at D has a day <= D, so their first day overall is <= D.
+    first_day = daily.groupBy("user_id").agg(F.min("event_date").alias("first_day"))
+    joined = d.join(
+        F.broadcast(snapshot_frame(daily, dts)),
+        (F.col("event_date") <= F.col("dt"))
+        & (F.col("event_date") > F.date_sub(F.col("dt"), window)),
+    )
+    age = F.datediff(F.col("dt"), F.col("event_date"))  # 0 on D itself
+
+    def within(days: int, value: F.Column) -> F.Column:
+        return F.sum(F.when(age < days, value).otherwise(F.lit(0))).cast("long")
+
+    def latest(column: str) -> F.Column:
+        return F.max_by(column, F.when(F.col(column).isNotNull(), F.col("event_date")))
+
+    def earliest(column: str) -> F.Column:
+        return F.min_by(column, F.when(F.col(column).isNotNull(), F.col("event_date")))
+
+    per_user = (
+        joined.groupBy("dt", "user_id")
+        .agg(
+            F.max(F.when(age < active_days, F.col("event_date"))).alias("last_day"),
+            within(7, F.lit(1)).alias("active_days_7"),
+            within(14, F.lit(1)).alias("active_days_14"),
+            within(30, F.lit(1)).alias("active_days_30"),
+            within(90, F.lit(1)).alias("active_days_90"),
+            within(7, F.col("event_count")).alias("events_7"),
+            within(14, F.col("event_count")).alias("events_14"),
+            within(30, F.col("event_count")).alias("events_30"),
+            within(90, F.col("event_count")).alias("events_90"),
+            F.sum(F.when((age >= 30) & (age < 60), F.col("event_count")).otherwise(F.lit(0)))
+            .cast("long")
+            .alias("events_prev_30"),
+            within(30, F.col("session_count")).alias("sessions_30"),
+            latest("account_id").alias("account_id"),
+            latest("platform").alias("platform"),
+            latest("first_plan").alias("plan"),
+            earliest("first_channel").alias("channel"),
+        )
+        .where(F.col("last_day").isNotNull())  # the population: active in the last A days
+        .join(first_day, "user_id")
+    )
+    e30, p30 = F.col("events_30"), F.col("events_prev_30")
+    out = per_user.select(
+        "dt",
+        "user_id",
+        "account_id",
+        F.datediff("dt", "last_day").cast("long").alias("recency_days"),
+        F.datediff("dt", "first_day").cast("long").alias("tenure_days"),
+        *[f"active_days_{n}" for n in (7, 14, 30, 90)],
+        *[f"events_{n}" for n in (7, 14, 30, 90)],
+        "events_prev_30",
+        # (last 30 - previous 30) / (last 30 + previous 30): in [-1, 1], 0 when both are 0.
+        F.when(e30 + p30 > 0, (e30 - p30) / (e30 + p30))
+        .otherwise(F.lit(0.0))
+        .alias("activity_trend"),
+        "sessions_30",
+        F.coalesce("platform", F.lit(UNKNOWN)).alias("platform"),
+        F.coalesce("plan", F.lit(UNKNOWN)).alias("plan"),
+        F.coalesce("channel", F.lit(UNKNOWN)).alias("channel"),
+    )
+    if engagement is not None:
+        out = out.join(
+            engagement.select(
+                "dt",
+                "user_id",
+                F.col("features_used").alias("eng_features"),
+                F.col("health_score").alias("eng_health"),
+                F.col("segment").alias("eng_segment"),
+            ),
+            ["dt", "user_id"],
+            "left",
+        )
+    else:
+        out = out.select(
+            "*",
+            F.lit(None).cast("long").alias("eng_features"),
+            F.lit(None).cast("double").alias("eng_health"),
+            F.lit(None).cast("string").alias("eng_segment"),
+        )
+    by_dt = Window.partitionBy("dt")
+    by_account = Window.partitionBy("dt", "account_id")
+    # RFM scores 1..5 (5: most recent / most frequent); equal values get equal scores.
+    recency_rank = F.percent_rank().over(by_dt.orderBy(F.col("recency_days").desc()))
+    frequency_rank = F.percent_rank().over(by_dt.orderBy(F.col("events_90")))
+    has_account = F.col("account_id").isNotNull()
+    out = out.select(
+        "*",
+        F.coalesce("eng_features", F.lit(0)).cast("long").alias("features_used"),
+        F.coalesce("eng_health", F.lit(0.0)).cast("double").alias("health_score"),
+        F.coalesce("eng_segment", F.lit(NO_SEGMENT)).alias("segment"),
+        (1 + F.least(F.lit(4), F.floor(recency_rank * 5))).cast("long").alias("recency_score"),
+        (1 + F.least(F.lit(4), F.floor(frequency_rank * 5))).cast("long").alias("frequency_score"),
+        F.when(has_account, F.count(F.lit(1)).over(by_account))
+        .otherwise(F.lit(0))
+        .cast("long")
+        .alias("account_users"),
+        F.when(has_account, F.sum("events_30").over(by_account))
+        .otherwise(F.lit(0))
+        .cast("long")
+        .alias("account_events_30"),
+    )
+    return out.select(*[f.name for f in SCHEMA.fields])
+
+
+def labels(population: DataFrame, activity: DataFrame, horizon_days: int) -> DataFrame:
+    """`churned` (1.0 / 0.0) for each (dt, user_id) of `population`: no row of `activity`
+    (user_id, event_date: user_daily, or the return event's days) in (dt, dt + H].
+    The caller passes only snapshots whose D + H has been processed."""
+    returned = (
+        population.select("dt", "user_id")
+        .join(activity.select("user_id", "event_date"), "user_id")
+        .where(
+            (F.col("event_date") > F.col("dt"))
+            & (F.col("event_date") <= F.date_add(F.col("dt"), horizon_days))
+        )
+        .select("dt", "user_id")
+        .distinct()
+        .withColumn("returned", F.lit(True))
+    )
+    return population.join(returned, ["dt", "user_id"], "left").select(
+        population["*"],
+        F.when(F.col("returned"), F.lit(0.0)).otherwise(F.lit(1.0)).alias("churned"),
+    )
+
+
+def training_snapshots(day: date, horizon_days: int, count: int) -> list[date]:
+    """The weekly labelled snapshots a model trained on `day` uses, oldest first: D - H,
+    D - H - 7, ... (`count` of them); the newest validates."""
+    newest = day - timedelta(days=horizon_days)
+    return [newest - timedelta(days=7 * k) for k in reversed(range(count))]

@@ -1,0 +1,156 @@
+"""The churn group on a small warehouse fed by the real events job: a cold start (too little
+history: no predictions, the days missing in the report), a retrain day (versioned model,
+promoted over the recency rule, calibrated predictions with reasons), a retrain a week later
+and the backtest of the predictions made a horizon earlier; every suite passes.
+
+The history plants the signal (PULSE_CHURN_ACTIVE_DAYS=1: the population is who was active on
+D, so the recency rule is a coin toss): steady users make 5 events a day; each of three groups
+drops to 1 a day for the 5 days up to its snapshot, then leaves.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pyspark.ml.classification import GBTClassifier, RandomForestClassifier
+
+from include.pulse.config import PulseConfig
+from jobs import pipeline
+from jobs.churn_features import model as churn_model
+from tests.jobs.runs import ingest as ingest_day
+from tests.readers import table_rows
+
+pytestmark = pytest.mark.integration
+
+S0 = date(2024, 3, 1)
+P1, P2, P3 = (S0 + timedelta(days=n) for n in (14, 21, 28))
+T1, T2 = P3, P3 + timedelta(days=7)  # retrain days: snapshots (P1, P2), then (P2, P3)
+ARRIVAL = T2 + timedelta(days=1)
+GROUPS = {"a": P1, "b": P2, "c": P3}  # leaves after this snapshot
+
+
+def history() -> list[dict]:
+    records = []
+
+    def add(user: str, d: date, n: int) -> None:
+        for k in range(n):
+            ts = datetime(d.year, d.month, d.day, 9 + k, tzinfo=UTC)
+            records.append(
+                {
+                    "event_id": f"{user}-{d}-{k}",
+                    "user_id": user,
+                    "timestamp": ts.isoformat().replace("+00:00", "Z"),
+                    "event_name": "page_view",
+                    "platform": "web",
+                    "account_id": f"acct-{user[-1]}",
+                }
+            )
+
+    days = [S0 + timedelta(days=n) for n in range((T2 - S0).days + 1)]
+    for i in range(16):
+        for d in days:
+            add(f"steady{i:02d}", d, 5)
+    for group, last in GROUPS.items():
+        for i in range(6):
+            for d in days:
+                if d <= last:
+                    add(f"{group}{i}", d, 1 if (last - d).days < 5 else 5)
+    return records
+
+
+def make_config(root: Path, **extra: str) -> PulseConfig:
+    return PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": str(root / "landing"),
+            "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+            "PULSE_CHURN_ACTIVE_DAYS": "1",
+            "PULSE_CHURN_HORIZON_DAYS": "7",
+            "PULSE_CHURN_TRAINING_SNAPSHOTS": "2",
+            **extra,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):
+    small = {
+        "random_forest": lambda: RandomForestClassifier(
+            labelCol="churned", numTrees=5, maxDepth=3, seed=churn_model.SEED
+        ),
+        "gradient_boosted_trees": lambda: GBTClassifier(
+            labelCol="churned", maxIter=3, maxDepth=2, seed=churn_model.SEED
+        ),
+    }
+    patch = pytest.MonkeyPatch()
+    patch.setattr(churn_model, "CANDIDATES", small)
+    root = tmp_path_factory.mktemp("churn")
+    config = make_config(root)
+    folder = config.landing_folder(ARRIVAL)
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text("\n".join(json.dumps(r) for r in history()) + "\n")
+    ingest_day(spark, config, ARRIVAL)
+    pipeline.run(spark, config, "user_daily", ARRIVAL)
+    try:
+        # Six weekly snapshots need history from T1 - 7 - 35 = S0 - 14: 14 days missing.
+        cold = pipeline.run(
+            spark, make_config(root, PULSE_CHURN_TRAINING_SNAPSHOTS="6"), "churn_features", T1
+        )
+        reports = {d: pipeline.run(spark, config, "churn_features", d) for d in (T1, T2)}
+    finally:
+        patch.undo()
+    return config, cold, reports
+
+
+def rows(config: PulseConfig, table: str) -> dict[date, list[dict]]:
+    out: dict[date, list[dict]] = {}
+    for row in table_rows(config.local_warehouse, f"marts/{table}"):
+        out.setdefault(date.fromisoformat(str(row["dt"])), []).append(row)
+    return out
+
+
+def test_a_cold_start_succeeds_and_says_how_much_history_is_missing(runs):
+    _, cold, _ = runs
+    training = cold["churn"]["training"][str(T1)]
+    assert training["status"] == "cold_start"
+    assert training["days_of_history_missing"] == 14
+    assert cold["rows"]["churn_predictions"] == 0
+    assert cold["rows"]["churn_features"] == 16 + 6  # steady and group c, active on T1
+    assert all(s["passed"] for s in cold["quality"]["suites"].values())
+
+
+def test_a_retrain_day_promotes_a_version_and_scores_with_it(runs):
+    config, _, reports = runs
+    for day, report in reports.items():
+        assert all(s["passed"] for s in report["quality"]["suites"].values()), day
+        training = report["churn"]["training"][str(day)]
+        assert training["status"] == "promoted", training
+        assert training["validation_roc_auc"] > training["recency_rule_roc_auc"] == 0.5
+        card = json.loads(Path(training["folder"], "metrics.json").read_text())
+        assert card["version"] == str(day)
+        assert card["seed"] == churn_model.SEED
+    predictions = rows(config, "churn_predictions")[T1]
+    assert {r["model_version"] for r in predictions} == {T1}
+    by_user = {r["user_id"]: r for r in predictions}
+    assert set(by_user) == {f"steady{i:02d}" for i in range(16)} | {f"c{i}" for i in range(6)}
+    leaving = [by_user[f"c{i}"] for i in range(6)]
+    staying = [by_user[f"steady{i:02d}"] for i in range(16)]
+    assert min(r["churn_probability"] for r in leaving) > max(
+        r["churn_probability"] for r in staying
+    )
+    assert all(r["risk_band"] in ("low", "medium", "high") for r in predictions)
+    assert all(r["reason_1"] for r in leaving)
+
+
+def test_the_backtest_scores_the_predictions_of_a_horizon_ago(runs):
+    config, _, reports = runs
+    backtest = {r["risk_band"]: r for r in rows(config, "churn_backtest")[T2]}
+    everyone = backtest["all"]
+    assert everyone["predicted_dt"] == T1
+    assert everyone["model_version"] == T1
+    assert (everyone["users"], everyone["churned"]) == (22, 6)  # group c left after T1
+    assert everyone["roc_auc"] == 1.0
+    assert reports[T2]["churn"]["backtest"][0]["roc_auc"] == 1.0
+    assert rows(config, "churn_backtest").get(T1) is None  # no predictions at T1 - 7
