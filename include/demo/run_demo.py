@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         "PULSE_EXPANSION_FEATURES", "dashboard_created,comment_added,file_uploaded,invite_sent"
     )
     os.environ.setdefault("PULSE_ADVANCED_FEATURES", "feature_used,notification_clicked")
+    # Churn: 28 days cannot label 30-day horizons; a 7-day horizon and two weekly snapshots
+    # train on day 15 and day 22 (a cold start before), predict from day 15, backtest from 22.
+    os.environ.setdefault("PULSE_CHURN_HORIZON_DAYS", "7")
+    os.environ.setdefault("PULSE_CHURN_TRAINING_SNAPSHOTS", "2")
     # The generator marks each day folder complete; the runs wait for the marker.
     os.environ.setdefault("PULSE_LANDING_READY_MARKER", READY_MARKER)
     # The schedule ends with the demo's data: no run waits for a day that will never land.
@@ -214,6 +218,7 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     _engagement(warehouse)
     _retention(warehouse)
     _attribution(warehouse)
+    _churn(warehouse)
     print("  outputs:")
     print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
     print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
@@ -331,6 +336,45 @@ def _attribution(warehouse: Path) -> None:
         cells = " ".join(f"{100 * chosen[channel, m]['share']:>10.1f}%" for m in MODELS)
         print(f"    {channel:<12} {cells}")
     print(f"  attribution chart: {write_attribution_chart(warehouse)}")
+
+
+def _churn(warehouse: Path) -> None:
+    """The latest churn model card's headline, the last day's risk bands and backtest."""
+    from include.pulse.reader import read_table, tables
+
+    cards = sorted((warehouse / "models" / "churn").glob("version=*/metrics.json"))
+    if not cards:
+        print("  churn: no model trained (cold start: see _runs/churn_features)")
+        return
+    card = json.loads(cards[-1].read_text())
+    raw, cal = card["validation"]["raw"], card["validation"]["calibrated"]
+    print(
+        f"  churn model {card['version']} ({cards[-1].parent}): {card['model']},"
+        f" {'promoted' if card['promoted'] else 'not promoted'}; validation ROC AUC"
+        f" {raw['roc_auc']:.3f} (recency rule {card['baselines']['recency_rule']['roc_auc']:.3f}),"
+        f" PR AUC {raw['pr_auc']:.3f}, calibrated Brier {cal['brier']:.3f},"
+        f" top-decile lift {raw['top_decile_lift']:.2f}"
+    )
+    line = tables(warehouse).get("marts/churn_predictions")
+    if line is not None:
+        day = line["last"]
+        rows = read_table(warehouse, "marts/churn_predictions", start=day, end=day).to_pylist()
+        bands = Counter(r["risk_band"] for r in rows)
+        print(
+            f"  churn risk on {day} ({len(rows)} users): "
+            + ", ".join(f"{b} {bands[b]}" for b in ("high", "medium", "low"))
+        )
+    line = tables(warehouse).get("marts/churn_backtest")
+    if line is not None:
+        day = line["last"]
+        rows = read_table(warehouse, "marts/churn_backtest", start=day, end=day).to_pylist()
+        for r in rows:
+            auc = "n/a" if r["roc_auc"] is None else f"{r['roc_auc']:.3f}"
+            print(
+                f"    backtest {r['predicted_dt']} -> {day} {r['risk_band']:<6}"
+                f" {r['users']:>5} users, predicted {100 * r['mean_probability']:5.1f}%,"
+                f" churned {100 * r['observed_rate']:5.1f}%, ROC AUC {auc}"
+            )
 
 
 def _active_users(warehouse: Path) -> list[dict]:
