@@ -15,7 +15,15 @@ from pyspark.ml.classification import GBTClassifier, RandomForestClassifier
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.churn_features.model import LABEL, SEED, ModelStore, calibrate, raw_probability, train
+from jobs.churn_features.model import (
+    LABEL,
+    SEED,
+    ModelStore,
+    Trained,
+    calibrate,
+    raw_probability,
+    train,
+)
 from jobs.churn_features.schema import CATEGORICAL, DOUBLES, NUMERIC, SCHEMA
 
 pytestmark = pytest.mark.unit
@@ -23,15 +31,15 @@ pytestmark = pytest.mark.unit
 SNAPSHOTS = [date(2024, 5, 1) + timedelta(days=7 * k) for k in range(3)]
 SMALL = {  # the production classifiers, smaller: the test's time
     "random_forest": lambda: RandomForestClassifier(
-        labelCol=LABEL, numTrees=8, maxDepth=3, maxBins=64, seed=SEED
+        labelCol=LABEL, numTrees=5, maxDepth=3, maxBins=64, seed=SEED
     ),
     "gradient_boosted_trees": lambda: GBTClassifier(
-        labelCol=LABEL, maxIter=5, maxDepth=2, maxBins=64, seed=SEED
+        labelCol=LABEL, maxIter=3, maxDepth=2, maxBins=64, seed=SEED
     ),
 }
 
 
-def population(users: int = 900) -> list[tuple[Any, ...]]:
+def population(users: int = 600) -> list[tuple[Any, ...]]:
     rng = random.Random(7)
     rows = []
     for dt in SNAPSHOTS:
@@ -94,10 +102,13 @@ def test_same_rows_same_model_and_scores(trained, spark, tmp_path):
     got = scores(first.model)
     assert got == scores(again.model)
     assert all(0 <= p <= 1 for _, p in got)
-    # The stored version scores the same, and a re-written version replaces the old one.
+    # The stored version scores the same; a re-written version replaces the old one whole.
     store = ModelStore(tmp_path)
-    store.write(first)
     folder = store.write(first)
-    assert sorted(p.name for p in store.root.iterdir()) == [folder.name]
     assert scores(store.load(first.version)) == got
     assert "| model, calibrated |" in (folder / "model_card.md").read_text()
+    card = {**first.metrics, "promoted": False, "decision": "re-run"}
+    store.write(Trained(first.version, card, None))
+    assert sorted(p.name for p in store.root.iterdir()) == [folder.name]
+    assert not (folder / "pipeline").exists()
+    assert store.current(first.version) is None  # no promoted version any more
