@@ -37,6 +37,9 @@ TABLES = (
     "marts/attribution_paths",
     "marts/attribution_touchpoints",
     "marts/attribution_channels",
+    "marts/churn_features",
+    "marts/churn_predictions",
+    "marts/churn_backtest",
 )
 
 
