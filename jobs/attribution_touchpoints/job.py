@@ -150,7 +150,8 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     marts = attribution_marts(events, dts, rules)
     context.cached.extend(marts.cached)
     context.summary.update(marts.summary)
-    context.watch.lap("fit")
+    # The Spark passes up to the path table, its collect and the fits (the rest is staging).
+    context.watch.lap("paths_and_fit")
     return marts.frames
 
 
