@@ -7,8 +7,8 @@ used) and, on a retrain day, the stored `churn_features` of the training snapsho
 from `user_daily` when a snapshot is not stored). Per planned dt, in order:
 
 1. features of the population at dt (all planned dates in one Spark job);
-2. on a retrain day (no model trained at or before dt, dt is the latest model's own day, or
-   that model is PULSE_CHURN_RETRAIN_DAYS old): labels of the training snapshots, fit,
+2. on a retrain day (no model trained at or before dt, that model is PULSE_CHURN_RETRAIN_DAYS
+   old, or a re-run of the model's own day: `retrain_due`): labels of the training snapshots, fit,
    validate, calibrate, compare, write `models/churn/version=dt/` (jobs/churn_features/model.py);
    with too little history, a cold start: nothing trained, the report says how many days miss;
 3. predictions of dt with the latest promoted model at or before dt (none: no rows);
@@ -61,9 +61,16 @@ def _activity(context: Context, daily: DataFrame, last: date) -> DataFrame:
     return days.where(F.col("feature") == event).select("user_id", "event_date").distinct()
 
 
-def retrain_due(store: ModelStore, day: date, every: int) -> bool:
+def retrain_due(store: ModelStore, day: date, every: int, run_day: date) -> bool:
+    """No model trained at or before `day`, or the latest is `every` days old; a version of
+    `day` itself is retrained only by a run of that day (a re-run rewrites it), not when a
+    later run recomputes `day` for a late change (the nightly cost stays one scoring)."""
     latest = store.latest_trained(day)
-    return latest is None or latest == day or (day - latest).days >= every
+    if latest is None:
+        return True
+    if latest == day:
+        return day == run_day
+    return (day - latest).days >= every
 
 
 def _train(
@@ -166,7 +173,7 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     scored: dict[date, DataFrame | None] = {}
     backtests: list[dict[str, Any]] = []
     for day in dts:
-        if retrain_due(store, day, cfg.churn_retrain_days):
+        if retrain_due(store, day, cfg.churn_retrain_days, context.day):
             training[day.isoformat()] = _train(context, day, daily, feats, set(dts))
         scored[day] = _score(context, store, feats.where(F.col("dt") == F.lit(day)), day)
         then = day - timedelta(days=cfg.churn_horizon_days)

@@ -56,7 +56,7 @@ CANDIDATES = {
         labelCol=LABEL, maxIter=30, maxDepth=4, maxBins=64, stepSize=0.1, seed=SEED
     ),
 }
-BASELINE_FEATURES = ("recency_days", "active_days_90")  # recency + frequency
+BASELINE_FEATURES = ("recency_days", "active_days_window")  # recency + frequency
 
 
 def pipeline(classifier: Any) -> Pipeline:

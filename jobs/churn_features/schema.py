@@ -18,6 +18,8 @@ NUMERIC = (
     "events_30",
     "events_90",
     "events_prev_30",
+    "active_days_window",
+    "events_window",
     "activity_trend",
     "sessions_30",
     "features_used",

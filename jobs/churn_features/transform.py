@@ -80,6 +80,10 @@ def features(
             .cast("long")
             .alias("events_prev_30"),
             within(30, F.col("session_count")).alias("sessions_30"),
+            # The population window (A days): BTYD-style frequency when A is long (sparse
+            # purchases over a year: PULSE_CHURN_ACTIVE_DAYS=365).
+            within(active_days, F.lit(1)).alias("active_days_window"),
+            within(active_days, F.col("event_count")).alias("events_window"),
             latest("account_id").alias("account_id"),
             latest("platform").alias("platform"),
             latest("first_plan").alias("plan"),
@@ -98,6 +102,8 @@ def features(
         *[f"active_days_{n}" for n in (7, 14, 30, 90)],
         *[f"events_{n}" for n in (7, 14, 30, 90)],
         "events_prev_30",
+        "active_days_window",
+        "events_window",
         # (last 30 - previous 30) / (last 30 + previous 30): in [-1, 1], 0 when both are 0.
         F.when(e30 + p30 > 0, (e30 - p30) / (e30 + p30))
         .otherwise(F.lit(0.0))
@@ -130,7 +136,7 @@ def features(
     by_account = Window.partitionBy("dt", "account_id")
     # RFM scores 1..5 (5: most recent / most frequent); equal values get equal scores.
     recency_rank = F.percent_rank().over(by_dt.orderBy(F.col("recency_days").desc()))
-    frequency_rank = F.percent_rank().over(by_dt.orderBy(F.col("events_90")))
+    frequency_rank = F.percent_rank().over(by_dt.orderBy(F.col("events_window")))
     has_account = F.col("account_id").isNotNull()
     out = out.select(
         "*",

@@ -124,7 +124,8 @@ def test_a_cold_start_succeeds_and_says_how_much_history_is_missing(runs):
 def test_a_retrain_day_promotes_a_version_and_scores_with_it(runs):
     config, _, reports = runs
     for day, report in reports.items():
-        assert all(s["passed"] for s in report["quality"]["suites"].values()), day
+        suites = report["quality"]["suites"]
+        assert all(s["passed"] for s in suites.values()), (day, suites)
         training = report["churn"]["training"][str(day)]
         assert training["status"] == "promoted", training
         assert training["validation_roc_auc"] > training["recency_rule_roc_auc"] == 0.5

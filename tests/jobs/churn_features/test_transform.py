@@ -97,6 +97,8 @@ def reference(rows: list[dict[str, Any]], d: date, active_days: int) -> dict[str
             **{f"active_days_{k}": n(k) for k in (7, 14, 30, 90)},
             **{f"events_{k}": n(k, "event_count") for k in (7, 14, 30, 90)},
             "events_prev_30": p30,
+            "active_days_window": n(active_days),
+            "events_window": n(active_days, "event_count"),
             "activity_trend": (e30 - p30) / (e30 + p30) if e30 + p30 else 0.0,
             "sessions_30": n(30, "session_count"),
             "platform": last_non_null("platform") or UNKNOWN,
@@ -109,7 +111,7 @@ def reference(rows: list[dict[str, Any]], d: date, active_days: int) -> dict[str
     # RFM scores: 1 + min(4, floor(5 x percent rank)), equal values sharing the lowest rank.
     for col, key, score in (
         ("recency_days", lambda v: -v, "recency_score"),
-        ("events_90", lambda v: v, "frequency_score"),
+        ("events_window", lambda v: v, "frequency_score"),
     ):
         values = [key(f[col]) for f in out.values()]
         for f in out.values():
@@ -150,18 +152,20 @@ def frames(spark: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
 _computed: dict[str, dict[str, dict[str, Any]]] = {}  # ROWS' features: tests only read them
 
 
-def computed(spark: Any, rows: list[dict[str, Any]], d: date = D) -> dict[str, dict[str, Any]]:
-    if rows is ROWS and "ROWS" in _computed:
+def computed(
+    spark: Any, rows: list[dict[str, Any]], d: date = D, active_days: int = 90
+) -> dict[str, dict[str, Any]]:
+    if rows is ROWS and active_days == 90 and "ROWS" in _computed:
         return _computed["ROWS"]
     daily, engagement = frames(spark, rows)
-    frame = features(daily, engagement, [d], 90)
+    frame = features(daily, engagement, [d], active_days)
     assert [(f.name, f.dataType) for f in frame.schema] == [(f.name, f.dataType) for f in SCHEMA]
     out = frame.collect()
     got = {
         r["user_id"]: {k: v for k, v in r.asDict().items() if k not in ("user_id", "dt")}
         for r in out
     }
-    if rows is ROWS:
+    if rows is ROWS and active_days == 90:
         _computed["ROWS"] = got
     return got
 
@@ -182,6 +186,27 @@ def test_every_feature_is_exact_against_the_reference(spark):
     assert got["cat"]["account_users"] == 0
     assert got["cat"]["segment"] == NO_SEGMENT
     assert got["ann"]["account_users"] == 2
+
+
+def test_sparse_purchases_over_a_year_with_a_long_population_window(spark):
+    """Purchase-only data (one event now and then): PULSE_CHURN_ACTIVE_DAYS=365 keeps the
+    buyers of the year, with their frequency over the year (active_days_window)."""
+    buyers = [
+        day("p1", 300, first_channel="ads"),
+        day("p1", 120, event_count=2),
+        day("p1", 95),
+        day("p2", 364, account_id=None),
+        day("p3", 365),  # out: 365 days ago
+    ]
+    got = computed(spark, buyers, active_days=365)
+    want = reference(buyers, D, 365)
+    assert set(got) == {"p1", "p2"}
+    for user in want:
+        for column, value in want[user].items():
+            assert got[user][column] == pytest.approx(value), (user, column)
+    assert (got["p1"]["recency_days"], got["p1"]["tenure_days"]) == (95, 300)
+    assert (got["p1"]["active_days_window"], got["p1"]["events_window"]) == (3, 4)
+    assert got["p1"]["active_days_90"] == 0
 
 
 def test_no_leakage_rows_after_d_change_no_feature(spark):
