@@ -17,6 +17,7 @@ from `user_daily` when a snapshot is not stored). Per planned dt, in order:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -110,7 +111,9 @@ def _train(
         population = population.unionByName(part)
     rows = labels(population, _activity(context, daily, day), cfg.churn_horizon_days)
     trained: Trained = train(rows, snapshots, day)
+    started = time.perf_counter()
     folder = ModelStore(context.warehouse.root).write(trained)
+    seconds = {**(trained.seconds or {}), "write_version": round(time.perf_counter() - started, 3)}
     card = trained.metrics
     return {
         "status": "promoted" if trained.promoted else "not_promoted",
@@ -122,6 +125,7 @@ def _train(
         "recency_rule_roc_auc": card["baselines"]["recency_rule"]["roc_auc"],
         "calibrated_brier": card["validation"]["calibrated"]["brier"],
         "rows_by_snapshot": card["rows_by_snapshot"],
+        "seconds": seconds,
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -114,6 +115,7 @@ class Trained:
     version: date
     metrics: dict[str, Any]
     model: PipelineModel | None  # refitted on every snapshot; None when not promoted
+    seconds: dict[str, float] | None = None  # phases, for the run report (not the card)
 
     @property
     def promoted(self) -> bool:
@@ -135,6 +137,14 @@ def train(
     `rows`: churn_features of `snapshots` with `churned`; the last snapshot validates.
     `candidates_spec`: the classifiers to try (default CANDIDATES; tests use smaller ones)."""
     spec = CANDIDATES if candidates_spec is None else candidates_spec
+    clock = [time.perf_counter()]
+    seconds: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        now = time.perf_counter()
+        seconds[phase] = round(now - clock[0], 3)
+        clock[0] = now
+
     newest = snapshots[-1]
     # Hash partitions in a fixed number, sorted within: the forest's bootstrap is seeded per
     # partition, and orderBy's range partitioner samples with a seed that changes per run.
@@ -154,6 +164,7 @@ def train(
         fitted = pipeline(make()).fit(fit_rows)
         raw[name] = _collect(raw_probability(fitted, valid), ["raw_probability"])["raw_probability"]
         candidates[name] = {k: v for k, v in metrics.scores(y, raw[name]).items()}
+    lap("labels_and_fit_candidates")
     best = max(spec, key=lambda n: candidates[n]["roc_auc"] or 0.0)
     logistic = Pipeline(
         stages=[
@@ -170,6 +181,7 @@ def train(
         "recency_rule": {"roc_auc": metrics.roc_auc(y, base["recency_days"])},
         "logistic_recency_frequency": metrics.scores(y, lr_p),
     }
+    lap("baseline_logistic")
     # Isotonic calibration on the validation snapshot (Spark MLlib, one small job).
     spark = rows.sparkSession
     valid_raw = spark.createDataFrame(
@@ -180,6 +192,7 @@ def train(
     boundaries = [float(x) for x in iso.boundaries.toArray()]
     values = [float(x) for x in iso.predictions.toArray()]
     calibrated = calibrate_np(raw[best], boundaries, values)
+    lap("calibration")
     recency_auc = baselines["recency_rule"]["roc_auc"]
     best_auc = candidates[best]["roc_auc"]
     promoted = best_auc is not None and recency_auc is not None and best_auc > recency_auc
@@ -205,6 +218,7 @@ def train(
             name.removesuffix("_index"): round(float(w), 6)
             for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
         }
+    lap("refit")
     ordered.unpersist()
     card = {
         "version": version.isoformat(),
@@ -227,7 +241,7 @@ def train(
         "baselines": baselines,
         "feature_importances": importances,
     }
-    return Trained(version, _round(card), model)
+    return Trained(version, _round(card), model, seconds)
 
 
 def _round(value: Any) -> Any:
