@@ -36,6 +36,33 @@ class AirflowError(RuntimeError):
     pass
 
 
+@dataclass
+class SchedulerWatch:
+    """Fails a wait whose runs can no longer finish: `airflow standalone` does not restart a
+    scheduler that exits on an error (e.g. apache/airflow#63926, a StaleDataError when the
+    DAG changes while runs are being scheduled) and keeps the other components up, so without
+    this the demo would wait for its full timeout. Unhealthy for `grace` seconds in a row
+    (heartbeats can lag on a loaded machine): raise, naming the log."""
+
+    log: Path
+    grace: float = 120.0
+    unhealthy_since: float | None = None
+
+    def check(self, health: dict[str, Any] | None, now: float) -> None:
+        scheduler = (health or {}).get("scheduler") or {}
+        if scheduler.get("status") == "healthy":
+            self.unhealthy_since = None
+            return
+        if self.unhealthy_since is None:
+            self.unhealthy_since = now
+        elif now - self.unhealthy_since > self.grace:
+            raise AirflowError(
+                "the scheduler has stopped (last heartbeat "
+                f"{scheduler.get('latest_scheduler_heartbeat')}): the runs cannot finish; "
+                f"see {self.log}"
+            )
+
+
 def wait_until(ready: Callable[[], bool], timeout: float, what: str, interval: float = 2) -> None:
     """Poll `ready()` until it is true; raise `TimeoutError` naming `what` after `timeout` s."""
     deadline = clock.monotonic() + timeout
@@ -184,8 +211,10 @@ class LocalAirflow:
     ) -> list[dict[str, Any]]:
         """Poll the backfill's runs until all are finished; return them."""
         runs: list[dict[str, Any]] = []
+        watch = SchedulerWatch(self.home / "standalone.log")
 
         def finished() -> bool:
+            watch.check(self._get("/api/v2/monitor/health"), clock.monotonic())
             runs[:] = self.dag_runs(dag_id, run_type="backfill")
             done = sum(r["state"] in TERMINAL for r in runs)
             if progress:

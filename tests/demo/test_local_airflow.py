@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from include.demo.airflow_local import airflow_env
+from include.demo.airflow_local import AirflowError, SchedulerWatch, airflow_env
 from include.demo.run_demo import reopen_command
 
 pytestmark = pytest.mark.unit
@@ -72,3 +72,16 @@ def test_a_backfill_refused_by_a_locked_sqlite_database_is_retried(tmp_path):
     assert backfill == {"id": 7, "dag_id": "d"}
     assert len(posts) == 2
     assert posts[0] == posts[1]
+
+
+def test_a_wait_fails_once_the_scheduler_has_been_down_for_the_grace_period(tmp_path):
+    watch = SchedulerWatch(tmp_path / "standalone.log", grace=120)
+    down = {"scheduler": {"status": "unhealthy", "latest_scheduler_heartbeat": "T0"}}
+    up = {"scheduler": {"status": "healthy"}}
+    watch.check(down, now=0)
+    watch.check(down, now=100)  # a heartbeat late on a loaded machine: keep waiting
+    watch.check(up, now=110)  # back: the clock restarts
+    watch.check(down, now=200)
+    watch.check(None, now=300)  # the API did not answer: counted as down, within the grace
+    with pytest.raises(AirflowError, match=r"scheduler has stopped \(last heartbeat T0\)"):
+        watch.check(down, now=321)
