@@ -348,12 +348,16 @@ def _churn(warehouse: Path) -> None:
         return
     card = json.loads(cards[-1].read_text())
     raw, cal = card["validation"]["raw"], card["validation"]["calibrated"]
+
+    def f(x: float | None) -> str:  # a figure is null with one class only
+        return "n/a" if x is None else f"{x:.3f}"
+
     print(
         f"  churn model {card['version']} ({cards[-1].parent}): {card['model']},"
         f" {'promoted' if card['promoted'] else 'not promoted'}; validation ROC AUC"
-        f" {raw['roc_auc']:.3f} (recency rule {card['baselines']['recency_rule']['roc_auc']:.3f}),"
-        f" PR AUC {raw['pr_auc']:.3f}, calibrated Brier {cal['brier']:.3f},"
-        f" top-decile lift {raw['top_decile_lift']:.2f}"
+        f" {f(raw['roc_auc'])} (recency rule {f(card['baselines']['recency_rule']['roc_auc'])}),"
+        f" PR AUC {f(raw['pr_auc'])}, calibrated Brier {f(cal['brier'])},"
+        f" top-decile lift {f(raw['top_decile_lift'])}"
     )
     line = tables(warehouse).get("marts/churn_predictions")
     if line is not None:
