@@ -337,7 +337,7 @@ def _audit(
     )
     if check:
         written = written.select(
-            "*", *[column.alias(name) for name, column in check(F.col).items()]
+            *schema.fieldNames(), *[column.alias(name) for name, column in check(F.col).items()]
         )
     return quality.validate_written(written, table.suite, parameters=parameters)
 
