@@ -23,6 +23,7 @@ The platform never imports a table: jobs hand their `Table` specs in, and the or
 from __future__ import annotations
 
 import logging
+import re
 import time as clock
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,9 @@ class PlanRequest:
     late_cutoff: date | None  # nightly runs: do not go back before this date
     warehouse: Warehouse
     config: PulseConfig | None = None  # the run's settings (limits a planner enforces)
+    # Days a finished run of the group reported: computed too, even when a snapshot came out
+    # empty and left no partition (e.g. a window with no events yet).
+    reported: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ def snapshot_planner(horizon_days: int | None) -> Planner:
 
     A change on X alters the snapshots of [X, X + horizon_days - 1] (None: every snapshot from
     X on). A nightly run (`late_cutoff`) leaves older changes pending: their marks stay.
+    Computed days are the main table's partitions and the days a run reported: a snapshot
+    that came out empty (a parallel backfill ran it before its inputs were ingested) has no
+    partition, but must be recomputed when its inputs arrive like any other.
     """
 
     def plan(request: PlanRequest) -> Plan:
@@ -97,9 +104,10 @@ def snapshot_planner(horizon_days: int | None) -> Planner:
         pending = {m for m in request.marked if cutoff is not None and m < cutoff}
         consumed = request.marked - pending
         targets = {request.day}
+        computed = request.computed | request.reported
         for change in consumed:
             reach = date.max if horizon_days is None else change + timedelta(days=horizon_days - 1)
-            targets |= {d for d in request.computed if change <= d <= reach}
+            targets |= {d for d in computed if change <= d <= reach}
         return Plan(tuple(sorted(targets)), frozenset(consumed), tuple(sorted(pending)))
 
     return plan
@@ -138,6 +146,14 @@ class Job:
     )
     # Suite parameters, e.g. the number of rows expected.
     parameters: Callable[[Context, Table], dict[str, Any]] | None = None
+
+
+def reported_dates(warehouse: Warehouse, group: str) -> set[date]:
+    """The days a finished run of `group` reported (`_runs/<group>/dt=D.json`)."""
+    folder = warehouse.root / "_runs" / group
+    names = (p.name for p in folder.glob("dt=*.json")) if folder.is_dir() else ()
+    found = (re.fullmatch(r"dt=(\d{4}-\d{2}-\d{2})\.json", name) for name in names)
+    return {date.fromisoformat(m.group(1)) for m in found if m}
 
 
 def computed_dates(warehouse: Warehouse, table: Table) -> set[date]:
@@ -201,6 +217,7 @@ def run(
                 late_cutoff=late_cutoff,
                 warehouse=warehouse,
                 config=config,
+                reported=frozenset(reported_dates(warehouse, job.name)),
             )
         )
         log.info("%s: %d date(s) to rebuild %s", job.name, len(plan.dates), _span(plan.dates))

@@ -180,6 +180,26 @@ def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory,
             assert published(mine, table, dt) == published(theirs, table, dt), (table, dt)
 
 
+def test_a_snapshot_run_before_its_events_arrived_is_recomputed_when_they_do(
+    spark, tmp_path_factory, forward
+):
+    """As in a parallel backfill: D's run comes before the delivery of D's events, so its
+    window is empty and it publishes no partition. The next run after the delivery must still
+    redo D (it reported D), giving the marts of the in-order run."""
+    _, _, on_time, _ = forward
+    early = make_config(tmp_path_factory.mktemp("attribution-early"))
+    land(early)
+    first = pipeline.run(spark, early, "attribution_touchpoints", D)
+    assert first["days_recomputed"] == [str(D)]
+    assert all(not published(snapshot(early), table, D) for table in TABLES)
+    ingest(spark, early, ARRIVAL)
+    report = pipeline.run(spark, early, "attribution_touchpoints", ARRIVAL)
+    assert report["days_recomputed"] == [str(D), str(ARRIVAL)]
+    mine = snapshot(early)
+    for table in TABLES:
+        assert published(mine, table, D) == published(on_time, table, D), table
+
+
 def test_the_planner_reaches_window_plus_lookback_days_after_a_change(tmp_path):
     """W + L + 1 = 9 days here: a change on X recomputes the computed snapshots of [X, X + 8]."""
     config = make_config(tmp_path)
