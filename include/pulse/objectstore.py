@@ -14,8 +14,9 @@ with the same layout. For each table whose manifest changed:
 
 A crash before 2 leaves the previous version in force; the next publish re-does 1 (skipping what
 is already there), 2 and 3, including the partitions the crashed attempt touched (its intent is
-kept in `{work}/_publishing/`). Run reports and quality results (`_runs/`, `_quality/`) are
-mirrored file by file. `_catalog.json` is written last.
+kept in `{work}/_publishing/`). Run reports, quality results and the daily reports (`_runs/`,
+`_quality/`, `reports/`) are mirrored file by file (:func:`publish_files` alone: the
+`daily_report` task, which runs after the publish). `_catalog.json` is written last.
 
 Credentials and endpoint come the standard AWS ways (environment, `AWS_ENDPOINT_URL`, profiles)
 or are passed in from the Airflow connection `pulse_s3` (see `include/pulse/connections.py`).
@@ -81,7 +82,7 @@ _DENIED_CODES = {
     "ExpiredToken",
     "InvalidToken",
 }
-_MIRRORED_FOLDERS = ("_runs", "_quality")
+_MIRRORED_FOLDERS = ("_runs", "_quality", "reports")
 _LEDGER = "_publishing/files.json"
 
 
@@ -546,8 +547,18 @@ def _publish_table(
         return local
 
 
+def publish_files(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
+    """Mirror only the files of `_runs/`, `_quality/` and `reports/` (what changed since the last
+    mirror); the tables and the catalog are left as they are."""
+    started = time.monotonic()
+    report = PublishReport(target=str(store.location))
+    _mirror_files(warehouse, store, report)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
 def _mirror_files(warehouse: Warehouse, store: ObjectStore, report: PublishReport) -> None:
-    """Mirror run reports and quality results file by file.
+    """Mirror run reports, quality results and daily reports file by file.
 
     A local ledger of what was uploaded (size, mtime, MD5) means unchanged files are neither
     read again nor listed remotely, however long the history grows.

@@ -6,6 +6,7 @@
     mart = read_pandas("s3://pulse/warehouse", "marts/active_users",
                        start="2024-03-01", end="2024-03-31")
     events = read_table("./data/warehouse", "events", columns=["user_id", "event_name"])
+    report = read_json("s3://pulse/warehouse", "_runs/events/dt=2024-03-31.json")  # or None
 
 It follows the table's `_manifest.json`, so it reads exactly the files of the current published
 version of each partition, never a half-published one, without listing the bucket. Partition
@@ -70,6 +71,12 @@ def tables(warehouse_uri: str | Path, client: Any = None) -> dict[str, Any]:
     """The catalog's tables: name -> partitions, rows, files, bytes, first/last, schema."""
     catalog = _Source(warehouse_uri, client).read_json(manifest.CATALOG)
     return (catalog or manifest.empty_catalog())["tables"]
+
+
+def read_json(warehouse_uri: str | Path, relative: str, client: Any = None) -> Any:
+    """A JSON document of the warehouse (a run report `_runs/<group>/dt=D.json`, a manifest),
+    or None when there is none."""
+    return _Source(warehouse_uri, client).read_json(relative)
 
 
 def read_table(

@@ -60,7 +60,7 @@ def test_the_object_store_holds_exactly_the_published_tables(dag_runs):
         expected_keys.add(f"{table}/_manifest.json")
         for partition in table_manifest["partitions"]:
             expected_keys |= manifest.file_keys(table_manifest, partition)
-    for folder in ("_runs", "_quality"):
+    for folder in ("_runs", "_quality", "reports"):
         expected_keys |= {
             p.relative_to(work.root).as_posix()
             for p in (work.root / folder).rglob("*")

@@ -1,0 +1,512 @@
+"""The daily report (`jobs/daily_report.py`) on a tiny warehouse written here with pyarrow and
+published with the warehouse protocol (manifests and catalog, as the reader expects): every
+number the page shows, read back with the stdlib's html.parser, equals the rows written."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from include.pulse.warehouse import Warehouse
+from jobs import daily_report
+from jobs.daily_report import fmt_int, fmt_pct
+
+pytestmark = pytest.mark.unit
+
+D = date(2024, 3, 28)
+
+
+class Page(HTMLParser):
+    """The machine-readable parts of a report: metrics, tables, "no data yet" sections, and
+    every attribute that could load something (src, href, url(...))."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.metrics: dict[str, tuple[str, str]] = {}  # name -> (data-value, text shown)
+        self.tables: dict[str, list[dict[str, dict[str, str]]]] = {}
+        self.empty: dict[str, str] = {}
+        self.links: list[tuple[str, str, str]] = []
+        self.tags: Counter[str] = Counter()
+        self._metric: tuple[str, str] | None = None
+        self._table: str | None = None
+        self._cell: dict[str, str] | None = None
+        self._empty: str | None = None
+        self._text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.tags[tag] += 1
+        for name in ("src", "href", "xlink:href", "data", "poster", "srcset"):
+            if name in a:
+                self.links.append((tag, name, a[name]))
+        if "data-metric" in a:
+            self._metric, self._text = (a["data-metric"], a.get("data-value", "")), []
+        if tag == "table" and "data-table" in a:
+            self._table = a["data-table"]
+            self.tables[self._table] = []
+        if tag == "tr" and self._table is not None:
+            self.tables[self._table].append({})
+        if tag == "td" and self._table is not None:
+            self._cell, self._text = a, []
+        if "data-empty" in a:
+            self._empty, self._text = a["data-empty"], []
+
+    def handle_data(self, data: str) -> None:
+        self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        text = "".join(self._text)
+        if self._metric is not None and tag in ("span", "h1"):
+            self.metrics[self._metric[0]] = (self._metric[1], text)
+            self._metric = None
+        if tag == "td" and self._cell is not None:
+            self.tables[self._table][-1][self._cell["data-col"]] = {**self._cell, "text": text}
+            self._cell = None
+        if tag == "table":
+            self._table = None
+        if tag == "p" and self._empty is not None:
+            self.empty[self._empty] = text
+            self._empty = None
+
+    def rows(self, name: str) -> list[dict[str, dict[str, str]]]:
+        return [row for row in self.tables[name] if row]  # the header row has no td
+
+    def values(self, name: str, *columns: str) -> list[tuple[str, ...]]:
+        return [tuple(row[c]["data-value"] for c in columns) for row in self.rows(name)]
+
+
+def publish(root: Path, table: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
+    """Publish `rows` (each with its `dt`) as the table's dt partitions, like a group's run."""
+    warehouse = Warehouse(root, run_id="test")
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(row["dt"], []).append({k: v for k, v in row.items() if k != "dt"})
+    for day, part in sorted(by_day.items()):
+        staging = warehouse.new_staging("test", table.replace("/", "-"))
+        pq.write_table(pa.Table.from_pylist(part, schema=schema), staging / "part-0.parquet")
+        warehouse.publish_partition(staging, warehouse.partition(table, ("dt", day.isoformat())))
+
+
+def schema(**columns: pa.DataType) -> pa.Schema:
+    return pa.schema(list(columns.items()))
+
+
+I64, F, S, B, DT = pa.int64(), pa.float64(), pa.string(), pa.bool_(), pa.date32()
+
+ACTIVE = [
+    # (dt, dau, wau, mau, new, returning, resurrected, dormant)
+    (D - timedelta(days=95), 99, 99, 99, 99, 0, 0, 0),  # older than 90 days: not shown
+    (D - timedelta(days=2), 3, 3, 3, 3, 0, 0, 0),
+    (D - timedelta(days=1), 2, 4, 4, 1, 1, 0, 2),
+    (D, 4, 5, 6, 1, 2, 1, 0),
+]
+COHORTS = [
+    # (cohort_start, k, size, retained, complete)
+    (date(2024, 3, 11), 0, 4, 4, True),
+    (date(2024, 3, 11), 1, 4, 1, True),
+    (date(2024, 3, 11), 2, 4, 3, False),
+    (date(2024, 3, 18), 0, 3, 3, True),
+    (date(2024, 3, 18), 1, 3, 2, False),
+    (date(2024, 3, 25), 0, 2, 2, False),
+]
+CHANNELS = [
+    # (window, model, channel, conversions, share)
+    (90, "first_touch", "ads", 3.0, 0.75),
+    (90, "first_touch", "email", 1.0, 0.25),
+    (90, "linear", "ads", 2.5, 0.625),
+    (90, "linear", "email", 1.5, 0.375),
+    (90, "shapley", "ads", 2.0, 0.5),
+    (90, "shapley", "email", 2.0, 0.5),
+    (1, "linear", "ads", 1.0, 1.0),  # the day's window: not the one shown
+]
+PREDICTIONS = [("u1", 0.9, "high"), ("u2", 0.6, "high"), ("u3", 0.3, "medium"), ("u4", 0.1, "low")]
+EVENTS_RUN = {
+    "rows_read": 20,
+    "clean": 14,
+    "duplicates": 3,
+    "duplicates_within_day": 2,
+    "duplicates_of_earlier_arrivals": 1,
+    "quarantined": 3,
+    "quarantined_by_reason": {"missing_user_id": 2, "invalid_record": 1},
+    "late_rows": 1,
+    "quality": {
+        "data_docs": "/somewhere/work/_quality/events/dt=2024-03-28/docs/index.html",
+        "suites": {
+            "landing": {"passed": True, "evaluated": 6, "failures": [], "warnings": []},
+            "events": {"passed": True, "evaluated": 13, "failures": [], "warnings": ["w"]},
+        },
+    },
+}
+
+
+def write_run(root: Path, group: str, day: date, report: dict[str, Any]) -> None:
+    path = root / "_runs" / group / f"dt={day.isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("warehouse")
+    publish(
+        root,
+        "marts/active_users",
+        [
+            {
+                "dt": dt,
+                "dau": dau,
+                "wau": wau,
+                "mau": mau,
+                "dau_mau": dau / mau,
+                "wau_mau": wau / mau,
+                "new_users": new,
+                "returning_users": ret,
+                "resurrected_users": res,
+                "dormant_users": dormant,
+            }
+            for dt, dau, wau, mau, new, ret, res, dormant in ACTIVE
+        ],
+        schema(
+            dau=I64,
+            wau=I64,
+            mau=I64,
+            dau_mau=F,
+            wau_mau=F,
+            new_users=I64,
+            returning_users=I64,
+            resurrected_users=I64,
+            dormant_users=I64,
+        ),
+    )
+    cohort_schema = schema(
+        grain=S,
+        cohort_start=DT,
+        period_number=pa.int32(),
+        cohort_size=I64,
+        retained=I64,
+        retention_rate=F,
+        is_complete=B,
+        dimension=S,
+        dimension_value=S,
+    )
+    cells = [
+        {
+            "dt": D,
+            "grain": "week",
+            "cohort_start": start,
+            "period_number": k,
+            "cohort_size": size,
+            "retained": kept,
+            "retention_rate": kept / size,
+            "is_complete": complete,
+            "dimension": "all",
+            "dimension_value": "all",
+        }
+        for start, k, size, kept, complete in COHORTS
+    ]
+    # Other grains and breakdowns, and the previous snapshot, are not in the weekly heatmap.
+    noise = {**cells[0], "dimension": "platform", "dimension_value": "ios", "retained": 1}
+    older = {**cells[1], "dt": D - timedelta(days=1), "retained": 0, "retention_rate": 0.0}
+    publish(root, "marts/retention_cohorts", [*cells, noise, older], cohort_schema)
+    publish(
+        root,
+        "marts/retention_curve",
+        [
+            {"dt": D, "grain": "week", "period_number": 0, "cohorts": 3, "cohort_users": 9,
+             "retention_rate": 1.0, "unbounded_rate": 1.0, "dimension": "all",
+             "dimension_value": "all"},
+            {"dt": D, "grain": "week", "period_number": 1, "cohorts": 1, "cohort_users": 4,
+             "retention_rate": 0.25, "unbounded_rate": 0.75, "dimension": "all",
+             "dimension_value": "all"},
+            {"dt": D, "grain": "day", "period_number": 1, "cohorts": 1, "cohort_users": 4,
+             "retention_rate": 0.5, "unbounded_rate": 0.5, "dimension": "all",
+             "dimension_value": "all"},
+        ],
+        schema(grain=S, period_number=pa.int32(), cohorts=I64, cohort_users=I64,
+               retention_rate=F, unbounded_rate=F, dimension=S, dimension_value=S),
+    )  # fmt: skip
+    publish(
+        root,
+        "marts/feature_adoption",
+        [
+            {"dt": D, "feature": "search", "tier": "core", "adopters": 3, "adoption_rate": 0.5,
+             "new_adopters": 1, "total_uses": 9, "uses_per_adopter": 3.0},
+            {"dt": D, "feature": "export", "tier": None, "adopters": 5, "adoption_rate": 5 / 6,
+             "new_adopters": 0, "total_uses": 5, "uses_per_adopter": 1.0},
+        ],
+        schema(feature=S, tier=S, adopters=I64, adoption_rate=F, new_adopters=I64, total_uses=I64,
+               uses_per_adopter=F),
+    )  # fmt: skip
+    segments = ["power", "casual", "casual", "at_risk", "champion", "casual"]
+    publish(
+        root,
+        "marts/user_engagement",
+        [
+            {"dt": D, "user_id": f"u{i}", "segment": s, "health_score": 10.0 * i}
+            for i, s in enumerate(segments)
+        ],
+        schema(user_id=S, segment=S, health_score=F),
+    )
+    publish(
+        root,
+        "marts/account_health",
+        [
+            {"dt": D, "account_id": "a1", "health_score": 5.0, "usage_pattern": "dormant"},
+            {"dt": D, "account_id": "a2", "health_score": 55.5, "usage_pattern": "growing"},
+            {"dt": D, "account_id": "a3", "health_score": 59.9, "usage_pattern": "growing"},
+            {"dt": D, "account_id": "a4", "health_score": 100.0, "usage_pattern": "steady_high"},
+        ],
+        schema(account_id=S, health_score=F, usage_pattern=S),
+    )
+    publish(
+        root,
+        "marts/usage_alerts",
+        [
+            {"dt": D, "entity_type": "user", "entity_id": "u1", "alert": "no_activity",
+             "severity": "warning", "observed": 15.0, "threshold": 14.0, "detail": None},
+            {"dt": D, "entity_type": "user", "entity_id": "u2", "alert": "usage_decline",
+             "severity": "critical", "observed": 0.4, "threshold": 0.5, "detail": None},
+            {"dt": D, "entity_type": "user", "entity_id": "u3", "alert": "no_activity",
+             "severity": "warning", "observed": 20.0, "threshold": 14.0, "detail": None},
+        ],
+        schema(entity_type=S, entity_id=S, alert=S, severity=S, observed=F, threshold=F,
+               detail=S),
+    )  # fmt: skip
+    publish(
+        root,
+        "marts/attribution_channels",
+        [
+            {"dt": D, "window_days": w, "model": m, "channel": c, "conversions": n,
+             "revenue": 10 * n, "share": s, "removal_effect": None}
+            for w, m, c, n, s in CHANNELS
+        ],
+        schema(window_days=pa.int32(), model=S, channel=S, conversions=F, revenue=F, share=F,
+               removal_effect=F),
+    )  # fmt: skip
+    publish(
+        root,
+        "marts/churn_predictions",
+        [
+            {"dt": D, "user_id": u, "churn_probability": p, "risk_band": b,
+             "model_version": date(2024, 3, 22)}
+            for u, p, b in PREDICTIONS
+        ],
+        schema(user_id=S, churn_probability=F, risk_band=S, model_version=DT),
+    )  # fmt: skip
+    write_run(root, "events", D, EVENTS_RUN)
+    write_run(
+        root,
+        "user_engagement",
+        D,
+        {
+            "days_recomputed": [str(D - timedelta(days=1)), str(D)],
+            "quality": {
+                "data_docs": "_quality/user_engagement/dt=2024-03-28/docs/index.html",
+                "suites": {"usage_alerts": {"passed": True, "evaluated": 6, "failures": []}},
+            },
+        },
+    )
+    write_run(root, "active_users", D, {"days_recomputed": [], "job": "active_users"})
+    return root
+
+
+@pytest.fixture(scope="module")
+def page(warehouse) -> Page:
+    return Page(daily_report.render(daily_report.load(warehouse, D)))
+
+
+def test_the_verdict_shows_the_ingest_counts_and_every_suite(page):
+    assert page.metrics["day"][0] == "2024-03-28"
+    assert page.metrics["verdict"] == ("passed with warnings", "passed with warnings")
+    for key in ("rows_read", "clean", "duplicates", "quarantined", "late_rows"):
+        assert page.metrics[key] == (str(EVENTS_RUN[key]), fmt_int(EVENTS_RUN[key])), key
+    assert page.metrics["adds_up"][0] == "true"
+    assert page.values("quarantine", "reason", "rows") == [
+        ("invalid_record", "1"),
+        ("missing_user_id", "2"),
+    ]
+    assert page.values("suites", "group", "suite", "passed", "evaluated", "warnings") == [
+        ("events", "events", "true", "13", "1"),
+        ("events", "landing", "true", "6", "0"),
+        ("user_engagement", "usage_alerts", "true", "6", "0"),
+    ]
+    docs = sorted(href for tag, name, href in page.links if tag == "a" and "_quality" in href)
+    assert docs == [
+        "../../_quality/events/dt=2024-03-28/docs/index.html",
+        "../../_quality/user_engagement/dt=2024-03-28/docs/index.html",
+    ]
+
+
+def test_a_failed_suite_fails_the_verdict():
+    runs = {"events": {**EVENTS_RUN, "quality": {"suites": {"events": {"passed": False}}}}}
+    html = daily_report.quality_section(D, runs)
+    assert Page(html).metrics["verdict"][0] == "failed"
+
+
+def test_activity_headline_and_90_days_of_the_mart(page):
+    _, dau, wau, mau, *_ = ACTIVE[-1]
+    assert page.metrics["dau"] == (str(dau), str(dau))
+    assert page.metrics["wau"] == (str(wau), str(wau))
+    assert page.metrics["mau"] == (str(mau), str(mau))
+    assert page.metrics["stickiness"] == (repr(dau / mau), f"{dau / mau:.3f}")
+    # Newest first; the day 95 days before D is outside the 90 days.
+    assert page.values("active_users", "dt", "dau", "wau", "mau", "dau_mau") == [
+        (d.isoformat(), str(a), str(w), str(m), repr(a / m)) for d, a, w, m, *_ in ACTIVE[:0:-1]
+    ]
+    assert page.values(
+        "lifecycle", "dt", "new_users", "returning_users", "resurrected_users", "dormant_users"
+    ) == [(d.isoformat(), *(str(x) for x in rest)) for d, _, _, _, *rest in ACTIVE[:0:-1]]
+    assert page.metrics["resurrected_users"][0] == "1"
+
+
+def test_the_retention_heatmap_shows_every_weekly_cell_of_the_snapshot(page):
+    rows = page.rows("retention_week")
+    assert [(r["cohort_start"]["text"], r["cohort_size"]["text"]) for r in rows] == [
+        ("2024-03-11", "4"),
+        ("2024-03-18", "3"),
+        ("2024-03-25", "2"),
+    ]
+    shown = sorted(
+        (
+            r["cohort_start"]["text"],
+            int(k[1:]),
+            c["data-retained"],
+            c["text"],
+            "partial" in c.get("class", ""),
+        )
+        for r in rows
+        for k, c in r.items()
+        if k.startswith("k") and c["data-value"]
+    )
+    assert shown == sorted(
+        (s.isoformat(), k, str(kept), fmt_pct(kept / size), not complete)
+        for s, k, size, kept, complete in COHORTS
+    )
+    assert rows[2]["k1"]["text"] == ""  # no cell after the snapshot
+    assert page.values("retention_curve", "period_number", "cohorts", "retention_rate") == [
+        ("0", "3", "1.0"),
+        ("1", "1", "0.25"),
+    ]
+
+
+def test_attribution_shows_every_model_share_of_the_long_window(page):
+    rows = page.rows("attribution")
+    header = [c for c in rows[0] if c != "channel"]
+    assert header == ["first_touch", "linear", "shapley"]  # the models' own order
+    shown = {
+        (row["channel"]["text"], model): (row[model]["data-value"], row[model]["text"])
+        for row in rows
+        for model in header
+    }
+    assert shown == {(c, m): (repr(s), fmt_pct(s)) for w, m, c, _, s in CHANNELS if w == 90}
+    assert [row["channel"]["text"] for row in rows] == ["ads", "email"]  # by linear share
+    assert page.metrics["conversions"][0] == "4.0"
+    assert page.metrics["attribution_window_days"][0] == "90"
+
+
+def test_segments_accounts_alerts_adoption_and_churn_bands(page):
+    assert page.values("segments", "segment", "users") == [
+        ("champion", "1"),
+        ("power", "1"),
+        ("casual", "3"),
+        ("at_risk", "1"),
+    ]
+    bands = dict(page.values("account_health", "band", "accounts"))
+    assert (bands["0-10"], bands["50-60"], bands["90-100"], bands["60-70"]) == ("1", "2", "1", "0")
+    assert page.values("usage_patterns", "usage_pattern", "accounts") == [
+        ("growing", "2"),
+        ("dormant", "1"),
+        ("steady_high", "1"),
+    ]
+    assert page.metrics["alerts_open"][0] == "3"
+    assert page.values("alerts_summary", "alert", "severity", "alerts") == [
+        ("usage_decline", "critical", "1"),
+        ("no_activity", "warning", "2"),
+    ]
+    assert [r[0] for r in page.values("alerts", "entity_id")] == ["u2", "u1", "u3"]
+    assert page.values("feature_adoption", "feature", "adopters", "adoption_rate") == [
+        ("export", "5", repr(5 / 6)),
+        ("search", "3", "0.5"),
+    ]
+    assert page.values("churn_bands", "risk_band", "users", "mean_probability") == [
+        ("high", "2", repr((0.9 + 0.6) / 2)),
+        ("medium", "1", "0.3"),
+        ("low", "1", "0.1"),
+    ]
+    assert page.metrics["churn_model_version"][0] == "2024-03-22"
+
+
+def test_the_page_needs_no_network_and_is_deterministic(warehouse, page):
+    text = daily_report.render(daily_report.load(warehouse, D))
+    assert daily_report.render(daily_report.load(warehouse, D)) == text
+    assert "http://" not in text
+    assert "https://" not in text
+    assert page.tags["script"] == 0
+    assert page.tags["img"] == 0
+    assert page.tags["link"] == 0
+    assert "@import" not in text
+    assert "url(" not in text.replace("url(#", "")  # only the charts' own clip paths
+    # Links: the charts' own ids, the heatmap's pixels inlined as data, the Data Docs files.
+    local = ("#", "data:image/png;base64,", "../../_quality/")
+    assert [link for link in page.links if not link[2].startswith(local)] == []
+    # matplotlib charts, inline: users, stickiness, lifecycle, heatmap, curve, adoption,
+    # segments, account health, attribution, churn bands
+    assert page.tags["svg"] == 10
+
+
+def test_absent_marts_say_no_data_yet(tmp_path):
+    page = Page(daily_report.render(daily_report.load(tmp_path, D)))
+    assert page.metrics["verdict"][0] == "no data yet"
+    for name in (
+        "events_run", "active_users", "lifecycle", "retention_week", "retention_curve",
+        "feature_adoption", "segments", "account_health", "usage_alerts", "attribution", "churn",
+    ):  # fmt: skip
+        assert page.empty[name].startswith("no data yet"), name
+    assert page.tags["svg"] == 0
+
+
+def test_a_mart_without_the_days_snapshot_says_no_data_yet(warehouse):
+    later = D + timedelta(days=1)
+    page = Page(daily_report.render(daily_report.load(warehouse, later)))
+    assert page.empty["active_users"] == f"no data yet: no row for {later}"
+    assert page.empty["churn"] == f"no data yet: no predictions on {later}"
+    assert page.empty["events_run"].startswith("no data yet")
+    # 90 days up to `later`: the lifecycle still charts the days before it.
+    assert len(page.rows("lifecycle")) == 3
+
+
+def test_the_page_is_written_atomically_and_recomputed_days_are_rendered_again(warehouse):
+    path = daily_report.report_path(warehouse, D)
+    assert path == warehouse / "reports/dt=2024-03-28/index.html"
+    daily_report.write_report("<p>old</p>", path)
+    daily_report.write_report("<p>new</p>", path)
+    assert path.read_text() == "<p>new</p>"
+    assert [p.name for p in path.parent.iterdir()] == ["index.html"]  # no temp file left
+    runs = daily_report.load(warehouse, D + timedelta(days=1)).runs
+    assert daily_report.days_to_render(D + timedelta(days=1), runs, warehouse) == [
+        D + timedelta(days=1)
+    ]
+    runs = {"user_engagement": {"days_recomputed": [str(D - timedelta(days=1)), str(D)]}}
+    # D - 1 has no page: only pages that exist are rendered again.
+    later = D + timedelta(days=2)
+    assert daily_report.days_to_render(later, runs, warehouse) == [later, D]
+
+
+def test_run_task_writes_the_days_page_into_a_local_warehouse(warehouse, tmp_path):
+    from include.pulse.config import PulseConfig
+
+    config = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": str(warehouse)})
+    result = daily_report.run_task(config, D.isoformat())
+    path = warehouse / "reports/dt=2024-03-28/index.html"
+    assert result["written"] == [str(path)]
+    assert Page(path.read_text()).metrics["dau"][0] == "4"
