@@ -232,6 +232,13 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"  demo wall time: {elapsed / 60:.1f} min")
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
     ok = ok and len(mart) >= len(runs) and published
+    # Last: the page to open, written by the last day's `daily_report` task.
+    last = max((r["arrival_date"] for r in reports), default=None)
+    page = warehouse / f"reports/dt={last}/index.html"
+    ok = ok and last is not None and page.is_file()
+    where = f" (and {config.warehouse_uri.rstrip('/')}/reports/dt={last}/index.html)"
+    print(f"  daily report of {last}{where if config.warehouse_is_remote else ''}:")
+    print(f"    {page}")
     return 0 if ok else 1
 
 
@@ -281,9 +288,8 @@ def _engagement(warehouse: Path) -> None:
 
 
 def _retention(warehouse: Path) -> None:
-    """The last snapshot's weekly cohort triangle, and the heatmap written next to the mart."""
+    """The last snapshot's weekly cohort triangle (its heatmap is in the daily report)."""
     from include.pulse.reader import read_table, tables
-    from include.pulse.reports import write_retention_heatmap
 
     line = tables(warehouse).get("marts/retention_cohorts")
     if line is None:
@@ -306,14 +312,12 @@ def _retention(warehouse: Path) -> None:
         )
         print(f"    {cohort}  {size:>5} {rates}")
     print("    (* the week has not ended: can still grow)")
-    print(f"  retention heatmap: {write_retention_heatmap(warehouse)}")
 
 
 def _attribution(warehouse: Path) -> None:
-    """The last snapshot's credit share per channel under every model (the long window), and
-    the chart written next to the mart."""
+    """The last snapshot's credit share per channel under every model (the long window; its
+    chart is in the daily report)."""
     from include.pulse.reader import read_table, tables
-    from jobs.attribution_channels.chart import write_attribution_chart
     from jobs.attribution_touchpoints.schema import MODELS
 
     line = tables(warehouse).get("marts/attribution_channels")
@@ -335,7 +339,6 @@ def _attribution(warehouse: Path) -> None:
     for channel in channels:
         cells = " ".join(f"{100 * chosen[channel, m]['share']:>10.1f}%" for m in MODELS)
         print(f"    {channel:<12} {cells}")
-    print(f"  attribution chart: {write_attribution_chart(warehouse)}")
 
 
 def _churn(warehouse: Path) -> None:

@@ -89,5 +89,8 @@ def test_the_demo_runs_one_day_and_exits_0(tmp_path: Path, spark_connect: str):
     assert re.search(r"rows read (\d+) \(generator wrote \1\)", out)
     assert "read = clean + duplicates + quarantined: True" in out
     assert re.search(r"^  demo wall time: \d+\.\d min$", out, re.MULTILINE)
-    assert out.endswith("min\n")  # the summary is the last thing printed
     assert (tmp_path / "data/warehouse/marts/active_users").is_dir()
+    # The summary ends with the page to open: the last day's daily report.
+    report = tmp_path / "data/warehouse/reports/dt=2024-03-01/index.html"
+    assert out.endswith(f"  daily report of 2024-03-01:\n    {report}\n")
+    assert 'data-metric="rows_read"' in report.read_text()

@@ -5,9 +5,7 @@ number the page shows, read back with the stdlib's html.parser, equals the rows 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import date, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -18,71 +16,11 @@ import pytest
 from include.pulse.warehouse import Warehouse
 from jobs import daily_report
 from jobs.daily_report import fmt_int, fmt_pct
+from tests.report_page import Page
 
 pytestmark = pytest.mark.unit
 
 D = date(2024, 3, 28)
-
-
-class Page(HTMLParser):
-    """The machine-readable parts of a report: metrics, tables, "no data yet" sections, and
-    every attribute that could load something (src, href, url(...))."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.metrics: dict[str, tuple[str, str]] = {}  # name -> (data-value, text shown)
-        self.tables: dict[str, list[dict[str, dict[str, str]]]] = {}
-        self.empty: dict[str, str] = {}
-        self.links: list[tuple[str, str, str]] = []
-        self.tags: Counter[str] = Counter()
-        self._metric: tuple[str, str] | None = None
-        self._table: str | None = None
-        self._cell: dict[str, str] | None = None
-        self._empty: str | None = None
-        self._text: list[str] = []
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        self.tags[tag] += 1
-        for name in ("src", "href", "xlink:href", "data", "poster", "srcset"):
-            if name in a:
-                self.links.append((tag, name, a[name]))
-        if "data-metric" in a:
-            self._metric, self._text = (a["data-metric"], a.get("data-value", "")), []
-        if tag == "table" and "data-table" in a:
-            self._table = a["data-table"]
-            self.tables[self._table] = []
-        if tag == "tr" and self._table is not None:
-            self.tables[self._table].append({})
-        if tag == "td" and self._table is not None:
-            self._cell, self._text = a, []
-        if "data-empty" in a:
-            self._empty, self._text = a["data-empty"], []
-
-    def handle_data(self, data: str) -> None:
-        self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        text = "".join(self._text)
-        if self._metric is not None and tag in ("span", "h1"):
-            self.metrics[self._metric[0]] = (self._metric[1], text)
-            self._metric = None
-        if tag == "td" and self._cell is not None:
-            self.tables[self._table][-1][self._cell["data-col"]] = {**self._cell, "text": text}
-            self._cell = None
-        if tag == "table":
-            self._table = None
-        if tag == "p" and self._empty is not None:
-            self.empty[self._empty] = text
-            self._empty = None
-
-    def rows(self, name: str) -> list[dict[str, dict[str, str]]]:
-        return [row for row in self.tables[name] if row]  # the header row has no td
-
-    def values(self, name: str, *columns: str) -> list[tuple[str, ...]]:
-        return [tuple(row[c]["data-value"] for c in columns) for row in self.rows(name)]
 
 
 def publish(root: Path, table: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:

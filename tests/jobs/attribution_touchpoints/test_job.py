@@ -7,7 +7,6 @@ pyarrow, as analysts do."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -218,24 +217,24 @@ def test_the_planner_reaches_window_plus_lookback_days_after_a_change(tmp_path):
     assert got.dates == (change, change + timedelta(days=8), date(2024, 3, 20))
 
 
-def test_the_chart_shows_every_model_share_of_the_last_snapshot(forward):
-    from jobs.attribution_channels.chart import write_attribution_chart
+def test_the_daily_report_shows_every_model_share_of_the_last_snapshot(forward):
+    from jobs import daily_report
+    from tests.report_page import Page
 
     config, _, _, _ = forward
-    path = write_attribution_chart(config.local_warehouse)
-    assert path == config.local_warehouse / "marts/attribution_channels/_chart.html"
-    page = path.read_text()
+    page = Page(daily_report.render(daily_report.load(config.local_warehouse, LATE_ARRIVAL)))
     rows = [
         r
         for r in published(snapshot(config), "marts/attribution_channels", LATE_ARRIVAL)
         if r["window_days"] == WINDOW
     ]
-    assert re.findall(r"<thead><tr><th>channel</th>(.*?)</tr>", page) == [
-        "".join(f"<th>{m}</th>" for m in MODELS)
-    ]
-    shown = re.findall(r"<tr><th>([^<]+)</th>((?:<td.*?</td>)+)</tr>", page)
-    assert sorted(channel for channel, _ in shown) == sorted({r["channel"] for r in rows})
+    shown = page.rows("attribution")
+    assert [c for c in shown[0] if c != "channel"] == list(MODELS)
+    assert sorted(row["channel"]["text"] for row in shown) == sorted({r["channel"] for r in rows})
     share = {(r["channel"], r["model"]): r["share"] for r in rows}
-    for channel, cells in shown:
-        values = re.findall(r"<span>([\d.]+)%</span>", cells)
-        assert values == [f"{100 * share[channel, m]:.1f}" for m in MODELS]
+    for row in shown:
+        channel = row["channel"]["text"]
+        assert [row[m]["text"] for m in MODELS] == [
+            f"{100 * share[channel, m]:.1f}%" for m in MODELS
+        ]
+        assert [float(row[m]["data-value"]) for m in MODELS] == [share[channel, m] for m in MODELS]

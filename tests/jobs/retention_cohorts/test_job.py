@@ -144,24 +144,39 @@ def test_a_late_event_recomputes_the_snapshots_it_reaches(spark, forward):
     assert published(config, "marts/retention_cohorts", COHORT_KEY) == now
 
 
-def test_the_heatmap_shows_the_weekly_cohorts_of_the_last_snapshot(forward):
-    from include.pulse.reports import write_retention_heatmap
+def test_the_daily_report_shows_the_weekly_cohorts_of_the_snapshot(forward):
+    from jobs import daily_report
+    from tests.report_page import Page
 
     config, _, _, _ = forward
-    path = write_retention_heatmap(config.local_warehouse)
-    assert path == config.local_warehouse / "marts/retention_cohorts/_heatmap_week.html"
-    page = path.read_text()
+    page = Page(daily_report.render(daily_report.load(config.local_warehouse, D)))
     weekly = {
         key: row
         for key, row in published(config, "marts/retention_cohorts", COHORT_KEY)[D].items()
         if key[0] == "week" and key[3] == "all"
     }
+    rows = page.rows("retention_week")
     cohorts = sorted({key[1] for key in weekly})
-    assert re.findall(r"<tr><th>([\d-]+)</th>", page) == [str(c) for c in cohorts]
-    shown = re.findall(r'title="(\d+) of (\d+)">([\d.]+)%', page)
+    assert [r["cohort_start"]["text"] for r in rows] == [str(c) for c in cohorts]
+    shown = [
+        (
+            cell["data-retained"],
+            cell["data-cohort-size"],
+            cell["text"],
+            "partial" in cell.get("class", ""),
+        )
+        for row in rows
+        for key, cell in row.items()
+        if re.fullmatch(r"k\d+", key) and cell["data-value"]
+    ]
     assert len(shown) == len(weekly)
     assert sorted(shown) == sorted(
-        (str(r["retained"]), str(r["cohort_size"]), f"{100 * r['retention_rate']:.1f}")
+        (
+            str(r["retained"]),
+            str(r["cohort_size"]),
+            f"{100 * r['retention_rate']:.1f}%",
+            not r["is_complete"],
+        )
         for r in weekly.values()
     )
 
