@@ -27,6 +27,9 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    table's `_manifest.json` (`include/pulse/objectstore.py`); a local warehouse needs nothing.
    The tables' Assets are updated when everyone can read them: by each group's task for a
    local warehouse, by `publish` for object storage.
+5. `daily_report`: one self-contained HTML page, `{warehouse}/reports/dt=D/index.html`
+   (`jobs/daily_report.py`): the day's data-quality verdict and the marts' headline numbers
+   and charts, read back from the published warehouse like an analyst would.
 
 Each group's task may run `PULSE_TASK_TIMEOUT_MINUTES` (its `execution_timeout`: a hung task is
 killed and retried) and first removes the staging and trash folders that killed runs left in
@@ -144,6 +147,14 @@ def product_usage_daily() -> None:
 
         return publish(CONFIG)
 
+    @task
+    def daily_report(day: str) -> dict:
+        """The day's report page, `{warehouse}/reports/dt=D/index.html`, from the published
+        marts (`jobs/daily_report.py`; for `s3://`, also put in the bucket)."""
+        from jobs.daily_report import run_task
+
+        return run_task(CONFIG, day)
+
     day = arrival_day()
     built = {}
     for group in registry.groups():
@@ -156,7 +167,9 @@ def product_usage_daily() -> None:
         for upstream in registry.upstream_groups(group):
             built[upstream] >> built[group]
     wait_for_landing(day) >> built[INGEST]
-    [built[g] for g in registry.groups() if not registry.downstream_groups(g)] >> publish()
+    published = publish()
+    [built[g] for g in registry.groups() if not registry.downstream_groups(g)] >> published
+    published >> daily_report(day)
 
 
 product_usage_daily()

@@ -60,6 +60,8 @@ def test_policy(dag):
         "churn_features": {"user_daily", "user_engagement"},
         # Object storage gets a day's tables once every group is done.
         "publish": {"attribution_touchpoints", "retention_cohorts", "churn_features"},
+        # The day's page reads the published marts (from the bucket with object storage).
+        "daily_report": {"publish"},
     }
 
 
@@ -81,7 +83,21 @@ def test_spark_tasks_are_killed_at_the_task_timeout(dag):
         "arrival_day": None,
         "wait_for_landing": None,  # a sensor: its own PULSE_LANDING_TIMEOUT_SECONDS
         "publish": None,
+        "daily_report": None,
     }
+
+
+def test_the_daily_report_task_renders_the_run_day_from_the_published_marts(dag, monkeypatch):
+    import jobs.daily_report
+
+    report = dag.get_task("daily_report")
+    assert report.upstream_task_ids == {"arrival_day", "publish"}
+    seen = []
+    monkeypatch.setattr(
+        jobs.daily_report, "run_task", lambda config, day: seen.append((config, day)) or {}
+    )
+    assert report.python_callable("2024-03-13") == {}
+    assert seen == [(report.python_callable.__globals__["CONFIG"], "2024-03-13")]
 
 
 def test_a_group_task_sweeps_what_killed_runs_left_before_it_builds(dag, tmp_path, monkeypatch):
@@ -268,8 +284,8 @@ def test_arrival_day_of_manual_runs(logical_date, run_after, conf, expected):
 def test_parsing_the_dag_imports_no_spark_gx_or_boto3():
     code = (
         "import sys; import dags.product_usage_daily; "
-        "heavy = [m for m in ('pyspark', 'great_expectations', 'boto3', 'pandas') "
-        "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+        "heavy = [m for m in ('pyspark', 'great_expectations', 'boto3', 'pandas', 'pyarrow',"
+        " 'matplotlib') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run(

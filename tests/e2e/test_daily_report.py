@@ -1,0 +1,146 @@
+"""The daily report written by the DAG's `daily_report` task (`jobs/daily_report.py`) in the
+`airflow dags test` runs of the session fixture `dag_runs` (tests/e2e/conftest.py: the fixture
+days in reverse order, published to `s3://dag-runs/warehouse` on moto's server): the page of
+the last fixture day, read from the bucket, shows the numbers of the marts read back from the
+bucket with the analysts' reader, and the events verdict of the independent reference."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from include.pulse.reader import read_json, read_table, tables
+from jobs.daily_report import fmt_pct
+from tests.e2e.dag_runs import s3_store
+from tests.landing_data import DAYS, reference
+from tests.report_page import Page
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DAY = DAYS[-1]
+
+
+@pytest.fixture(scope="module")
+def bucket(dag_runs):
+    """(page of DAY read from the bucket, its text, the warehouse URI, the boto3 client)."""
+    root, env, results = dag_runs
+    assert all(r.returncode == 0 for r in results.values())
+    store = s3_store(env)
+    key = f"reports/dt={DAY.isoformat()}/index.html"
+    body = store.client.get_object(Bucket=store.location.bucket, Key=store.location.key(key))
+    text = body["Body"].read().decode("utf-8")
+    assert text == (root / "work" / key).read_text()  # the working copy's page, mirrored
+    return Page(text), text, env["PULSE_WAREHOUSE_URI"], store.client
+
+
+def test_every_run_put_its_days_page_in_the_bucket(dag_runs):
+    _, env, _ = dag_runs
+    pages = sorted(k for k in s3_store(env).list("reports/"))
+    assert pages == [f"reports/dt={d.isoformat()}/index.html" for d in DAYS]
+
+
+def test_the_events_verdict_equals_the_reference(bucket):
+    page, _, uri, client = bucket
+    everything, alone = reference(DAYS), reference((DAY,))
+    day = DAY.isoformat()
+    assert page.metrics["rows_read"][0] == str(everything["read"][day])
+    assert page.metrics["quarantined"][0] == str(sum(everything["quarantine"][day].values()))
+    assert dict(page.values("quarantine", "reason", "rows")) == {
+        reason: str(n) for reason, n in everything["quarantine"][day].items()
+    }
+    # Days ran in reverse order: the last day ran first, when no earlier arrival was there, so
+    # its run report (a snapshot of its run) counts clean and duplicates as if it were alone.
+    assert page.metrics["clean"][0] == str(alone["clean"][day])
+    assert page.metrics["duplicates"][0] == str(alone["duplicates"][day])
+    assert page.metrics["adds_up"][0] == "true"
+    # Every suite of every group's run report, passed.
+    suites = []
+    for group in ("events", "user_daily", "active_users", "user_engagement", "retention_cohorts"):
+        run = read_json(uri, f"_runs/{group}/dt={day}.json", client=client)
+        suites += [(group, name) for name in sorted((run.get("quality") or {}).get("suites", {}))]
+    shown = page.values("suites", "group", "suite", "passed")
+    assert {(g, s) for g, s, _ in shown} >= set(suites)
+    assert {passed for _, _, passed in shown} == {"true"}
+    assert page.metrics["verdict"][0] in ("passed", "passed with warnings")
+
+
+def test_the_numbers_shown_are_the_published_marts(bucket):
+    page, _, uri, client = bucket
+    catalog = tables(uri, client=client)
+
+    def mart(name, start=DAY):
+        return read_table(uri, name, start=start, end=DAY, client=client).to_pylist()
+
+    active = sorted(
+        mart("marts/active_users", DAY - timedelta(days=89)), key=lambda r: r["dt"], reverse=True
+    )
+    assert len(active) == len(DAYS)
+    assert page.values("active_users", "dt", "dau", "wau", "mau", "dau_mau") == [
+        (str(r["dt"]), str(r["dau"]), str(r["wau"]), str(r["mau"]), repr(r["dau_mau"]))
+        for r in active
+    ]
+    assert page.metrics["dau"][0] == str(active[0]["dau"])
+    assert page.metrics["stickiness"][0] == repr(active[0]["dau_mau"])
+    lifecycle = ("new_users", "returning_users", "resurrected_users", "dormant_users")
+    assert page.values("lifecycle", "dt", *lifecycle) == [
+        (str(r["dt"]), *(str(r[c]) for c in lifecycle)) for r in active
+    ]
+
+    weekly = [
+        r
+        for r in mart("marts/retention_cohorts")
+        if r["grain"] == "week" and r["dimension"] == "all"
+    ]
+    shown = sorted(
+        (row["cohort_start"]["text"], int(key[1:]), cell["data-retained"], cell["text"])
+        for row in page.rows("retention_week")
+        for key, cell in row.items()
+        if key.startswith("k") and cell["data-value"]
+    )
+    assert shown == sorted(
+        (
+            str(r["cohort_start"]),
+            r["period_number"],
+            str(r["retained"]),
+            fmt_pct(r["retention_rate"]),
+        )
+        for r in weekly
+    )
+    assert shown
+
+    users = mart("marts/user_engagement")
+    assert dict(page.values("segments", "segment", "users")) == {
+        s: str(n) for s, n in Counter(r["segment"] for r in users).items()
+    }
+    adoption = mart("marts/feature_adoption")
+    assert sorted(page.values("feature_adoption", "feature", "adopters")) == sorted(
+        (r["feature"], str(r["adopters"])) for r in adoption
+    )
+    accounts = mart("marts/account_health") if "marts/account_health" in catalog else []
+    if accounts:
+        assert dict(page.values("usage_patterns", "usage_pattern", "accounts")) == {
+            p: str(n) for p, n in Counter(r["usage_pattern"] for r in accounts).items()
+        }
+    else:
+        assert page.empty["account_health"].startswith("no data yet")
+    alerts = mart("marts/usage_alerts") if "marts/usage_alerts" in catalog else []
+    if alerts:
+        assert page.metrics["alerts_open"][0] == str(len(alerts))
+    else:
+        assert page.empty["usage_alerts"].startswith("no data yet")
+    # Three days are a churn cold start, and the fixture has no conversion.
+    assert "marts/churn_predictions" not in catalog
+    assert page.empty["churn"].startswith("no data yet")
+    assert "marts/attribution_channels" not in catalog
+    assert page.empty["attribution"].startswith("no data yet")
+
+
+def test_the_page_needs_no_network(bucket):
+    page, text, _, _ = bucket
+    assert "http://" not in text
+    assert "https://" not in text
+    assert page.tags["script"] == 0
+    local = ("#", "data:image/png;base64,", "../../_quality/")
+    assert [link for link in page.links if not link[2].startswith(local)] == []
