@@ -22,6 +22,7 @@ from include.pulse.objectstore import (
     UnsafeNameError,
     _safe_relative,
     publish,
+    publish_files,
     restore,
     s3_client,
 )
@@ -321,6 +322,29 @@ def test_a_lost_working_copy_is_restored_from_the_bucket(tmp_path, bucket, s3_en
     assert (again.files_uploaded, again.objects_deleted) == (0, 0)
     with pytest.raises(StorageError, match="not empty"):
         restore(original, store_for(bucket))
+
+
+def test_a_page_written_after_the_publish_is_mirrored_alone_and_restored(tmp_path, bucket, s3_env):
+    """The `daily_report` task writes `reports/dt=D/index.html` after the publish and mirrors
+    it with `publish_files`: only that file goes up, and a restore brings it back."""
+    warehouse = build(tmp_path / "work", V1)
+    store = store_for(bucket)
+    publish(warehouse, store)
+    catalog = store.get_json(manifest.CATALOG)
+    page = warehouse.root / "reports" / "dt=2024-03-02" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<p>the day</p>")
+    report = publish_files(warehouse, store)
+    assert (report.files_uploaded, report.objects_deleted) == (1, 0)
+    key = "warehouse/reports/dt=2024-03-02/index.html"
+    assert store.client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"<p>the day</p>"
+    assert remote_keys(store) == published_files(warehouse.root) | {manifest.CATALOG}
+    assert store.get_json(manifest.CATALOG) == catalog  # tables and catalog left alone
+    assert publish_files(warehouse, store).files_uploaded == 0
+    assert publish(warehouse, store).files_uploaded == 0  # the ledger knows the page
+    restored = Warehouse(tmp_path / "restored")
+    restore(restored, store)
+    assert (restored.root / "reports/dt=2024-03-02/index.html").read_text() == "<p>the day</p>"
 
 
 def _escaping_key(store: ObjectStore, bucket: str) -> None:
