@@ -911,36 +911,31 @@ def run_task(config: PulseConfig, day: str) -> dict[str, Any]:
     """The DAG's `daily_report` task: render D's page (and re-render the pages of the other
     days this run recomputed) from the published warehouse, write it into the warehouse (its
     working copy for `s3://`) and, for object storage, mirror it to the bucket."""
+    from include.pulse import connections, objectstore
     from include.pulse.warehouse import Warehouse
 
     client = None
     store = None
     if config.warehouse_is_remote:
-        from include.pulse import connections, objectstore
-
         client = connections.s3_client()
         store = objectstore.ObjectStore(client, objectstore.S3Location.parse(config.warehouse_uri))
     warehouse = Warehouse(config.local_warehouse)
-    written = []
+    rendered: list[date] = []
     # Parallel runs take turns: whoever writes a page last read the marts last.
     with warehouse.lock("daily-report"):
         first = load(config.warehouse_uri, date.fromisoformat(day), client=client)
-        for index, when in enumerate(days_to_render(first.day, first.runs, warehouse.root)):
-            inputs = first if index == 0 else load(config.warehouse_uri, when, client=client)
-            written.append(str(write_report(render(inputs), report_path(warehouse.root, when))))
+        for when in days_to_render(first.day, first.runs, warehouse.root):
+            inputs = first if when == first.day else load(config.warehouse_uri, when, client)
+            write_report(render(inputs), report_path(warehouse.root, when))
+            rendered.append(when)
         if store is not None:
-            from include.pulse import objectstore
-
             objectstore.publish_files(warehouse, store)
-    published = (
-        [
-            f"{config.warehouse_uri.rstrip('/')}/{REPORT_PATH.format(day=Path(p).parent.name[3:])}"
-            for p in written
-        ]
-        if store is not None
-        else written
-    )
-    return {"day": day, "written": written, "published": published}
+    base = config.warehouse_uri.rstrip("/")
+    return {
+        "day": day,
+        "written": [str(report_path(warehouse.root, when)) for when in rendered],
+        "published": [f"{base}/{REPORT_PATH.format(day=when)}" for when in rendered],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -447,4 +447,5 @@ def test_run_task_writes_the_days_page_into_a_local_warehouse(warehouse, tmp_pat
     result = daily_report.run_task(config, D.isoformat())
     path = warehouse / "reports/dt=2024-03-28/index.html"
     assert result["written"] == [str(path)]
+    assert result["published"] == [f"{warehouse}/reports/dt=2024-03-28/index.html"]
     assert Page(path.read_text()).metrics["dau"][0] == "4"
