@@ -37,6 +37,9 @@ the warehouse (older than twice that timeout).
 
 Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
 or in parallel: the tables they leave depend only on the landing files, never on run order.
+To re-run one day by hand, trigger the DAG from the UI and pick the day in the Trigger form's
+`arrival_date` date field (or pass `{"arrival_date": "YYYY-MM-DD"}` as the run's conf); left
+empty, a run processes its logical date's day, as scheduled and backfill runs always do.
 The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
 A run of a day before `PULSE_START_DATE` fails at `arrival_day`, naming the setting (the DAG has
 no Airflow start date: Airflow would give such a run no task and mark it successful).
@@ -47,7 +50,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
 from include.pulse.config import PulseConfig
 from jobs import registry
@@ -83,6 +86,19 @@ def assets(group: str) -> list[Asset]:
     catchup=False,  # history is loaded with backfills, explicitly
     max_active_runs=4,
     doc_md=__doc__,
+    # The Trigger form shows a date picker for it; scheduled and backfill runs keep None.
+    params={
+        "arrival_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Arrival day",
+            description=(
+                "Re-run one arrival day ({landing}/dt=YYYY-MM-DD/), from PULSE_START_DATE to"
+                " tomorrow. Empty: the run's logical date decides."
+            ),
+        )
+    },
     tags=["pulse", "ingest"],
     default_args={
         "owner": "pulse",
@@ -99,17 +115,20 @@ def product_usage_daily() -> None:
 
         from include.pulse.tasks import BeforeStartDateError, arrival_day
 
+        run = context["dag_run"]
         try:
             day = arrival_day(
                 CONFIG.timezone,
                 context.get("logical_date"),
-                context["dag_run"].run_after,
-                context["dag_run"].conf,
+                run.run_after,
+                # The Trigger form's params arrive in the conf and in the merged params.
+                {**(context.get("params") or {}), **(run.conf or {})},
                 start_date=CONFIG.start_date,
+                run_type=run.run_type,
             )
         except BeforeStartDateError as before:
             # A PULSE_START_DATE still to come: the nightly runs until then have nothing to do.
-            if context["dag_run"].run_type == "scheduled":
+            if run.run_type == "scheduled":
                 raise AirflowSkipException(str(before)) from before
             raise
         return day.isoformat()

@@ -28,6 +28,7 @@ def arrival_day(
     *,
     start_date: str | date | None = None,
     now: datetime | None = None,
+    run_type: str | None = None,
 ) -> date:
     """The arrival day a run processes.
 
@@ -37,6 +38,11 @@ def arrival_day(
     - otherwise the run whose logical date is D (in the reporting zone) processes day D: with
       the nightly data-interval timetable, the run for D starts shortly after D ends;
     - a manual run without a logical date processes the last complete day before it ran.
+
+    `conf` is the run's conf merged over its params: the Trigger form's `arrival_date` date
+    field arrives in both, and scheduled and backfill runs have it empty (None). A backfill
+    run (`run_type="backfill"`) whose conf names another day than its logical date's is
+    refused: every run of the backfill would rebuild that one day, not the range.
 
     A day before `start_date` raises `BeforeStartDateError` naming the setting: Airflow would
     otherwise mark such a run successful without running anything (the DAG has no start date
@@ -55,6 +61,12 @@ def arrival_day(
             raise ValueError(
                 f"conf.arrival_date={value!r} is outside the days this DAG covers:"
                 f" {first} (PULSE_START_DATE) .. {tomorrow} (tomorrow in {timezone})"
+            )
+        own = logical_date.astimezone(zone).date() if logical_date is not None else None
+        if run_type == "backfill" and day != own:
+            raise ValueError(
+                f"conf.arrival_date={value!r} in a backfill run of {own}: a backfill processes"
+                " each run's own day; leave arrival_date empty (it is for one manual run)"
             )
         return day
     if logical_date is not None:

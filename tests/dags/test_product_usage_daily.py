@@ -281,6 +281,53 @@ def test_arrival_day_of_manual_runs(logical_date, run_after, conf, expected):
     assert arrival_day("UTC", logical_date, run_after, conf) == expected
 
 
+def test_the_trigger_form_has_a_date_field_for_the_arrival_day(dag):
+    """A person re-runs one day from the UI's Trigger form without writing JSON: Airflow
+    renders a date picker for a string param with format "date"."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = dag.params.get_param("arrival_date")
+    assert param.value is None  # scheduled and backfill runs: the logical date decides
+    assert param.schema["type"] == ["null", "string"]
+    assert param.schema["format"] == "date"
+    assert param.schema["title"] == "Arrival day"
+    assert "PULSE_START_DATE" in param.description
+    assert param.resolve("2024-03-14") == "2024-03-14"
+    with pytest.raises(ParamValidationError):
+        param.resolve("14/03/2024")  # refused at trigger time, before any run
+
+
+def _arrival_day_of(dag, run_type: str, params: dict, conf: dict, logical_date=None):
+    run = SimpleNamespace(run_type=run_type, run_after=logical_date, conf=conf)
+    task = dag.get_task("arrival_day").python_callable
+    return task(logical_date=logical_date, dag_run=run, params=params)
+
+
+@pytest.mark.parametrize(
+    ("run_type", "params", "conf", "expected"),
+    [
+        # the Trigger form: the field's value arrives in the conf and the merged params
+        ("manual", {"arrival_date": "2024-03-14"}, {"arrival_date": "2024-03-14"}, "2024-03-14"),
+        # params alone (a deployment with dag_run_conf_overrides_params=False keeps conf apart)
+        ("manual", {"arrival_date": "2024-03-14"}, {}, "2024-03-14"),
+        # a run's own conf wins over the params
+        ("manual", {"arrival_date": "2024-03-14"}, {"arrival_date": "2024-03-12"}, "2024-03-12"),
+        # scheduled and backfill runs: the default None, the logical date decides
+        ("scheduled", {"arrival_date": None}, {}, "2024-03-20"),
+        ("backfill", {"arrival_date": None}, {"arrival_date": None}, "2024-03-20"),
+    ],
+)
+def test_the_date_field_decides_the_day_of_a_manual_run(dag, run_type, params, conf, expected):
+    logical_date = datetime(2024, 3, 20, 0, 30, tzinfo=UTC)
+    assert _arrival_day_of(dag, run_type, params, conf, logical_date) == expected
+
+
+def test_a_backfill_with_a_day_in_the_date_field_fails_naming_it(dag):
+    logical_date = datetime(2024, 3, 20, 0, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match=r"conf\.arrival_date='2024-03-14' in a backfill run"):
+        _arrival_day_of(dag, "backfill", {"arrival_date": "2024-03-14"}, {}, logical_date)
+
+
 def test_parsing_the_dag_imports_no_spark_gx_or_boto3():
     code = (
         "import sys; import dags.product_usage_daily; "

@@ -68,6 +68,36 @@ def test_conf_arrival_date_that_is_not_a_date_is_refused_by_name():
         arrival_day("UTC", None, NOW, {"arrival_date": "2024-13-01"}, start_date="2024-01-01")
 
 
+@pytest.mark.parametrize("run_type", ["backfill", "scheduled", "manual", None])
+def test_an_empty_date_field_leaves_the_day_to_the_logical_date(run_type):
+    """Scheduled and backfill runs get the param's default, None (the Trigger form sends null
+    for an empty field): the logical date decides, as before the param existed."""
+    from include.pulse.tasks import arrival_day
+
+    logical = datetime(2024, 3, 14, 0, 30, tzinfo=UTC)
+    day = arrival_day("UTC", logical, None, {"arrival_date": None}, run_type=run_type)
+    assert day.isoformat() == "2024-03-14"
+
+
+def test_a_backfill_run_with_another_day_in_its_date_field_is_refused():
+    """Filled in the Backfill dialog's params, the day would be rebuilt by every run of the
+    range instead of each run's own day."""
+    from include.pulse.tasks import arrival_day
+
+    logical = datetime(2024, 3, 14, 0, 30, tzinfo=UTC)
+    conf = {"arrival_date": "2024-03-13"}
+    with pytest.raises(ValueError, match="a backfill processes each run's own day"):
+        arrival_day("UTC", logical, None, conf, now=NOW, run_type="backfill")
+    own = {"arrival_date": "2024-03-14"}
+    assert arrival_day("UTC", logical, None, own, now=NOW, run_type="backfill").isoformat() == (
+        "2024-03-14"
+    )
+    # A manual run with a logical date: the field wins.
+    assert arrival_day("UTC", logical, None, conf, now=NOW, run_type="manual").isoformat() == (
+        "2024-03-13"
+    )
+
+
 def test_the_dag_passes_its_start_date_to_arrival_day():
     from pathlib import Path
 
