@@ -2,7 +2,9 @@
 created with the REST API (days in parallel) and one with the CLI (days backwards, re-running
 completed days). Both must produce the tables the independent reference predicts, and the same
 tables as the `airflow dags test` runs of the same days that published to object storage in
-reverse order (the `dag_runs` fixture).
+reverse order (the `dag_runs` fixture). Then the UI in headless Chromium: a backfill of the same
+days re-running all of them changes nothing, and one day re-run from the Trigger form's date
+field; screenshots go to `$PULSE_TEST_ARTEFACTS` (default `build/test-artefacts/`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import json
 import subprocess
 from collections import Counter
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
-from include.demo.airflow_local import AIRFLOW, LocalAirflow
+from include.demo.airflow_local import AIRFLOW, AirflowError, LocalAirflow
 from tests.activity_data import assert_active_users_match_events
 from tests.conftest import free_port
+from tests.e2e.browser import artefacts_dir
 from tests.e2e.dag_runs import s3_store
 from tests.landing_data import DAYS, reference, write_landing
 from tests.readers import TABLES, snapshot, table_rows
@@ -164,3 +168,144 @@ def _backfill_running(local: LocalAirflow) -> bool:
     runs = local.dag_runs(DAG_ID, run_type="backfill")
     active = any(r["state"] not in ("success", "failed") for r in runs)
     return active or any(b.get("completed_at") is None for b in backfills)
+
+
+# The same days once more, and one day alone, through Airflow's UI in a real browser (headless
+# Chromium, `tests/e2e/browser.py`): what a person does, with the same outcome as the API.
+UI_RUNS_TIMEOUT = 900  # s: a run took 1.5-4 min here on the loaded 2-core machine: be generous
+
+
+@pytest.fixture(scope="module")
+def ui(airflow):
+    from tests.e2e.browser import AirflowUI, chromium
+
+    local, _ = airflow
+    with chromium() as driver:
+        yield AirflowUI(driver, local.url)
+
+
+def test_ui_backfill_reprocessing_every_day_changes_nothing(airflow, ui):
+    from tests.e2e.browser import GRAPH_BUTTON, GRID_BUTTON, MAX_ACTIVE_RUNS
+
+    local, root = airflow
+    shots = artefacts_dir()
+    local.wait_for(lambda: not _backfill_running(local), 900, "no backfill to be running")
+    before = snapshot(root / "warehouse")
+    finished_before = _report_times(root)
+    earlier = {b["id"] for b in local.backfills(DAG_ID)}
+
+    ui.open_dag(DAG_ID)
+    dialog = ui.open_trigger_dialog("Backfill")
+    ui.pick_datetime(dialog, "From", DAYS[0], "00:00")
+    ui.pick_datetime(dialog, "To", DAYS[-1], "23:59")
+    ui.choose(dialog, "All Runs")  # reprocess_behavior=completed: every day runs again
+    # The dialog's dry run: every day has a run already, so only "All Runs" creates any.
+    ui.text(dialog, f"{len(DAYS)} runs will be triggered.")
+    ui.set_number(MAX_ACTIVE_RUNS, 2, dialog)
+    ui.screenshot(shots / "backfill-dialog.png")
+    ui.submit(ui.find_xpath('.//button[normalize-space(.)="Run Backfill"]', dialog))
+
+    def created() -> list[dict]:
+        return [b for b in local.backfills(DAG_ID) if b["id"] not in earlier]
+
+    local.wait_for(lambda: bool(created()), 120, "the backfill the UI created")
+    (backfill,) = created()
+    assert (backfill["reprocess_behavior"], backfill["max_active_runs"]) == ("completed", 2)
+    assert (backfill["from_date"][:10], backfill["to_date"][:10]) == (
+        DAYS[0].isoformat(),
+        DAYS[-1].isoformat(),
+    )
+    runs = {r["dag_run_id"]: r for r in local.dag_runs(DAG_ID, run_type="backfill")}
+    assert sorted(r["logical_date"][:10] for r in runs.values()) == [d.isoformat() for d in DAYS]
+
+    # The page shows the three runs successful: the Runs tab, reloaded while they run.
+    ui.until(
+        lambda: (
+            {run_id: ui.run_states(DAG_ID).get(run_id) for run_id in runs}
+            == dict.fromkeys(runs, "Success")
+            and _alive(local)
+        ),
+        UI_RUNS_TIMEOUT,
+        every=10,
+        what="the Runs tab to show the backfill's runs successful",
+    )
+    # The API agrees, and the backfill is complete.
+    local.wait_for(lambda: not _backfill_running(local), 120, "the UI backfill to complete")
+    assert {r["state"] for r in local.dag_runs(DAG_ID, run_type="backfill")} == {"success"}
+    # Every day ran again (newer reports, written by the backfill's runs) and nothing moved.
+    finished_after = _report_times(root)
+    assert {d for d in finished_after if finished_after[d] > finished_before[d]} == {
+        d.isoformat() for d in DAYS
+    }
+    assert {_events_report(root, d)["run_id"] for d in DAYS} == set(runs)
+    assert snapshot(root / "warehouse") == before
+    assert_tables_match_reference(root / "warehouse")
+
+    # The grid with its three runs, and one run's task graph.
+    ui.open_dag(DAG_ID)
+    ui.find(GRID_BUTTON).click()
+    for run_id in runs:
+        ui.find(f'a[href$="/runs/{run_id}/"]')
+    ui.screenshot(shots / "dag-grid.png")
+    ui.driver.get(f"{local.url}/dags/{DAG_ID}/runs/{max(runs)}")
+    ui.find(GRAPH_BUTTON).click()
+    for task_id in ("arrival_day", "ingest_events", "publish"):
+        ui.find(f'[data-testid="rf__node-{task_id}"]')  # React Flow's node of the task
+    ui.screenshot(shots / "run-graph.png")
+    ui.find(GRID_BUTTON).click()  # the UI remembers the view: leave the grid for the next page
+
+
+def test_ui_trigger_form_reruns_the_day_picked_in_its_date_field(airflow, ui):
+    from tests.e2e.browser import TRIGGER_SUBMIT
+
+    local, root = airflow
+    shots = artefacts_dir()
+    day = DAYS[1]
+    local.wait_for(lambda: not _backfill_running(local), 900, "no backfill to be running")
+    before = snapshot(root / "warehouse")
+    finished_before = _report_times(root)
+
+    ui.open_dag(DAG_ID)
+    dialog = ui.open_trigger_dialog("Single Run")
+    # No logical date: the form's default, now, is after the DAG's end date (PULSE_END_DATE),
+    # and Airflow gives such a run no task and marks it successful. The date field decides.
+    ui.clear_datetime(dialog)
+    ui.fill_date_param(dialog, "arrival_date", day)
+    ui.screenshot(shots / "trigger-form.png")
+    ui.submit(ui.find(TRIGGER_SUBMIT, dialog))
+
+    # The UI opens the new run's page: /dags/<dag>/runs/<run id>
+    ui.until(lambda: "/runs/manual__" in ui.driver.current_url, what="the new run's page")
+    run_id = unquote(ui.driver.current_url.split("/runs/", 1)[1].split("/")[0])
+    ui.until(
+        lambda: ui.run_states(DAG_ID).get(run_id) == "Success" and _alive(local),
+        UI_RUNS_TIMEOUT,
+        every=10,
+        what=f"the Runs tab to show {run_id} successful",
+    )
+    (run,) = [r for r in local.dag_runs(DAG_ID, run_type="manual") if r["dag_run_id"] == run_id]
+    assert (run["state"], run["logical_date"]) == ("success", None)
+    assert run["conf"] == {"arrival_date": day.isoformat()}  # the form's params, as conf
+    # That day, and only that day, was processed again by this run; nothing moved.
+    finished_after = _report_times(root)
+    assert {d for d in finished_after if finished_after[d] > finished_before[d]} == {
+        day.isoformat()
+    }
+    assert _events_report(root, day)["run_id"] == run_id
+    assert snapshot(root / "warehouse") == before
+
+    # The day's report page, rendered by the run's `daily_report` task, in the browser.
+    page = root / "warehouse" / "reports" / f"dt={day.isoformat()}" / "index.html"
+    ui.driver.get(page.as_uri())
+    ui.find(f'h1[data-metric="day"][data-value="{day.isoformat()}"]')
+    ui.screenshot(shots / "daily-report.png")
+
+
+def _alive(local: LocalAirflow) -> bool:
+    if local.process is not None and local.process.poll() is not None:
+        raise AirflowError(f"airflow standalone exited; see {local.home}/standalone.log")
+    return True
+
+
+def _events_report(root: Path, day) -> dict:
+    return json.loads((root / "warehouse" / "_runs" / "events" / f"dt={day}.json").read_text())
