@@ -14,9 +14,10 @@ with the same layout. For each table whose manifest changed:
 
 A crash before 2 leaves the previous version in force; the next publish re-does 1 (skipping what
 is already there), 2 and 3, including the partitions the crashed attempt touched (its intent is
-kept in `{work}/_publishing/`). Run reports, quality results and the daily reports (`_runs/`,
-`_quality/`, `reports/`) are mirrored file by file (:func:`publish_files` alone: the
-`daily_report` task, which runs after the publish). `_catalog.json` is written last.
+kept in `{work}/_publishing/`). Run reports, quality results, the daily reports and the churn
+model versions (`_runs/`, `_quality/`, `reports/`, `models/`) are mirrored file by file
+(:func:`publish_files` alone: the `daily_report` task, which runs after the publish).
+`_catalog.json` is written last.
 
 Credentials and endpoint come the standard AWS ways (environment, `AWS_ENDPOINT_URL`, profiles)
 or are passed in from the Airflow connection `pulse_s3` (see `include/pulse/connections.py`).
@@ -82,7 +83,9 @@ _DENIED_CODES = {
     "ExpiredToken",
     "InvalidToken",
 }
-_MIRRORED_FOLDERS = ("_runs", "_quality", "reports")
+# `models/`: the churn model versions (model card, metrics, Spark pipeline), written whole by
+# the churn group's run (a rename) before it publishes; mirrored file by file after it.
+_MIRRORED_FOLDERS = ("_runs", "_quality", "reports", "models")
 _LEDGER = "_publishing/files.json"
 
 
@@ -548,8 +551,8 @@ def _publish_table(
 
 
 def publish_files(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
-    """Mirror only the files of `_runs/`, `_quality/` and `reports/` (what changed since the last
-    mirror); the tables and the catalog are left as they are."""
+    """Mirror only the files of `_runs/`, `_quality/`, `reports/` and `models/` (what changed
+    since the last mirror); the tables and the catalog are left as they are."""
     started = time.monotonic()
     report = PublishReport(target=str(store.location))
     _mirror_files(warehouse, store, report)

@@ -347,6 +347,33 @@ def test_a_page_written_after_the_publish_is_mirrored_alone_and_restored(tmp_pat
     assert (restored.root / "reports/dt=2024-03-02/index.html").read_text() == "<p>the day</p>"
 
 
+def test_model_versions_are_mirrored_and_restored(tmp_path, bucket, s3_env):
+    """`models/churn/version=D/` (model card, metrics, the Spark pipeline's files) goes up with
+    the publish and comes back with a restore; Hadoop's `.crc` side files stay local."""
+    warehouse = build(tmp_path / "work", V1)
+    version = warehouse.root / "models" / "churn" / "version=2024-03-02"
+    files = {
+        "metrics.json": '{"promoted": true}',
+        "model_card.md": "# churn model",
+        "pipeline/metadata/part-00000": '{"class": "PipelineModel"}',
+        "pipeline/metadata/_SUCCESS": "",
+    }
+    for name, text in files.items():
+        (version / name).parent.mkdir(parents=True, exist_ok=True)
+        (version / name).write_text(text)
+    (version / "pipeline/metadata/.part-00000.crc").write_bytes(b"crc")
+    store = store_for(bucket)
+    publish(warehouse, store)
+    prefix = "models/churn/version=2024-03-02/"
+    assert {k for k in remote_keys(store) if k.startswith("models/")} == {
+        prefix + name for name in files
+    }
+    restored = Warehouse(tmp_path / "restored")
+    restore(restored, store)
+    for name, text in files.items():
+        assert (restored.root / prefix / name).read_text() == text
+
+
 def _escaping_key(store: ObjectStore, bucket: str) -> None:
     store.client.put_object(Bucket=bucket, Key="warehouse/_runs/../../escaped.txt", Body=b"x")
 
