@@ -20,6 +20,7 @@ NUMERIC = (
     "events_prev_30",
     "active_days_window",
     "events_window",
+    "revenue_window",
     "activity_trend",
     "sessions_30",
     "features_used",
@@ -30,15 +31,21 @@ NUMERIC = (
     "account_events_30",
 )
 CATEGORICAL = ("segment", "platform", "plan", "channel")
-DOUBLES = {"activity_trend", "health_score"}
+DOUBLES = {"revenue_window", "activity_trend", "health_score"}
+# Not a model input: null when nobody in the population has revenue (no revenue property).
+MONETARY = "monetary_score"
 
 SCHEMA = T.StructType(
     [
         T.StructField("user_id", T.StringType(), False),
         T.StructField("account_id", T.StringType(), True),
         *[
-            T.StructField(c, T.DoubleType() if c in DOUBLES else T.LongType(), False)
+            field
             for c in NUMERIC
+            for field in (
+                T.StructField(c, T.DoubleType() if c in DOUBLES else T.LongType(), False),
+                *([T.StructField(MONETARY, T.LongType(), True)] if c == "frequency_score" else []),
+            )
         ],
         *[T.StructField(c, T.StringType(), False) for c in CATEGORICAL],
         T.StructField("dt", T.DateType(), False),

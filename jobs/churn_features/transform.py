@@ -45,6 +45,7 @@ def features(
         "account_id",
         "first_plan",
         "first_channel",
+        "revenue",
     )
     # A user of the population at D has a day <= D, so their first day overall is <= D.
     first_day = daily.groupBy("user_id").agg(F.min("event_date").alias("first_day"))
@@ -84,6 +85,8 @@ def features(
             # purchases over a year: PULSE_CHURN_ACTIVE_DAYS=365).
             within(active_days, F.lit(1)).alias("active_days_window"),
             within(active_days, F.col("event_count")).alias("events_window"),
+            # Null when none of the user's days in the window has a revenue value.
+            F.sum(F.when(age < active_days, F.col("revenue"))).alias("revenue_in_window"),
             latest("account_id").alias("account_id"),
             latest("platform").alias("platform"),
             latest("first_plan").alias("plan"),
@@ -104,6 +107,8 @@ def features(
         "events_prev_30",
         "active_days_window",
         "events_window",
+        F.coalesce("revenue_in_window", F.lit(0.0)).alias("revenue_window"),
+        F.col("revenue_in_window").isNotNull().alias("has_revenue"),
         # (last 30 - previous 30) / (last 30 + previous 30): in [-1, 1], 0 when both are 0.
         F.when(e30 + p30 > 0, (e30 - p30) / (e30 + p30))
         .otherwise(F.lit(0.0))
@@ -137,6 +142,9 @@ def features(
     # RFM scores 1..5 (5: most recent / most frequent); equal values get equal scores.
     recency_rank = F.percent_rank().over(by_dt.orderBy(F.col("recency_days").desc()))
     frequency_rank = F.percent_rank().over(by_dt.orderBy(F.col("events_window")))
+    monetary_rank = F.percent_rank().over(by_dt.orderBy(F.col("revenue_window")))
+    # Monetary only "when a revenue property exists": some user of the population has a value.
+    any_revenue = F.max(F.col("has_revenue").cast("int")).over(by_dt) == 1
     has_account = F.col("account_id").isNotNull()
     out = out.select(
         "*",
@@ -145,6 +153,9 @@ def features(
         F.coalesce("eng_segment", F.lit(NO_SEGMENT)).alias("segment"),
         (1 + F.least(F.lit(4), F.floor(recency_rank * 5))).cast("long").alias("recency_score"),
         (1 + F.least(F.lit(4), F.floor(frequency_rank * 5))).cast("long").alias("frequency_score"),
+        F.when(any_revenue, 1 + F.least(F.lit(4), F.floor(monetary_rank * 5)))
+        .cast("long")
+        .alias("monetary_score"),
         F.when(has_account, F.count(F.lit(1)).over(by_account))
         .otherwise(F.lit(0))
         .cast("long")

@@ -53,7 +53,7 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     ).persist()
     context.cached.append(events)
     return {
-        USER_DAILY.name: user_daily(events),
+        USER_DAILY.name: user_daily(events, context.config.revenue_property),
         USER_FEATURE_DAILY.name: user_feature_daily(events),
     }
 

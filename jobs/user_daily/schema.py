@@ -19,6 +19,9 @@ SCHEMA = T.StructType(
         T.StructField("first_platform", T.StringType(), True),
         T.StructField("first_channel", T.StringType(), True),
         T.StructField("first_plan", T.StringType(), True),
+        # The sum of the day's numeric PULSE_REVENUE_PROPERTY values (any event that has one;
+        # null when none has): the monetary side of RFM.
+        T.StructField("revenue", T.DoubleType(), True),
         T.StructField("event_date", T.DateType(), False),  # the partition column
     ]
 )

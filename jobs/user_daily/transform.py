@@ -40,7 +40,15 @@ def _on_event(pick: Callable[[Column], Column], column: str) -> Column:
     return pick(F.when(F.col(column).isNotNull(), F.struct("event_ts", column)))[column]
 
 
-def user_daily(events: DataFrame) -> DataFrame:
+def revenue_value(revenue_property: str) -> Column:
+    """The event's `revenue_property` as a finite number, else null (missing, not a number,
+    NaN or infinite)."""
+    quoted = revenue_property.replace("\\", "\\\\").replace("'", "\\'")
+    value = F.get_json_object(F.col("properties"), f"$['{quoted}']").try_cast("double")
+    return F.when(~F.isnan(value) & (F.abs(value) != float("inf")), value)
+
+
+def user_daily(events: DataFrame, revenue_property: str = "revenue") -> DataFrame:
     """Events -> one row per (event_date, user_id) with the day's activity summary."""
     daily = events.groupBy("event_date", "user_id").agg(
         F.count(F.lit(1)).alias("event_count"),
@@ -53,5 +61,6 @@ def user_daily(events: DataFrame) -> DataFrame:
         _on_event(F.min, "platform").alias("first_platform"),
         _on_event(F.min, "channel").alias("first_channel"),
         _on_event(F.min, "plan").alias("first_plan"),
+        F.sum(revenue_value(revenue_property)).alias("revenue"),
     )
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in SCHEMA.fields])

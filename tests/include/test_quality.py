@@ -20,7 +20,7 @@ DAY = date(2024, 3, 13)
 
 
 def user_daily_row(user: str, events: int, names: int, first=TS, last=LATER) -> tuple:
-    return (user, events, 1, names, first, last, "web", None, "web", None, None, DAY)
+    return (user, events, 1, names, first, last, "web", None, "web", None, None, None, DAY)
 
 
 def event_row(event_id: str | None, user: str, name: str, ts: datetime = TS) -> tuple:

@@ -155,3 +155,64 @@ def test_the_backtest_scores_the_predictions_of_a_horizon_ago(runs):
     assert everyone["roc_auc"] == 1.0
     assert reports[T2]["churn"]["backtest"][0]["roc_auc"] == 1.0
     assert rows(config, "churn_backtest").get(T1) is None  # no predictions at T1 - 7
+
+
+def test_labels_count_only_the_return_event_when_it_is_set(spark, tmp_path):
+    """With PULSE_RETENTION_RETURN_EVENT, a user came back only if that event's days (from the
+    published `user_feature_daily`) fall in (D, D + H]; any other activity does not count."""
+    from types import SimpleNamespace
+
+    from include.pulse.warehouse import Warehouse
+    from jobs.churn_features.job import _activity
+    from jobs.churn_features.transform import labels
+    from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
+    from jobs.user_feature_daily.schema import SCHEMA as FEATURE_SCHEMA
+
+    d = date(2024, 3, 10)
+    after = [d + timedelta(days=k) for k in (2, 3, 9)]
+    uses = [  # (user, feature, day): u1 exports in the horizon; u2 only views; u3 exports late
+        ("u1", "page_viewed", after[0]),
+        ("u1", "report_exported", after[1]),
+        ("u2", "page_viewed", after[0]),
+        ("u3", "report_exported", after[2]),
+    ]
+    config = make_config(tmp_path, PULSE_RETENTION_RETURN_EVENT="report_exported")
+    warehouse = Warehouse(config.local_warehouse)
+    spark.createDataFrame(
+        [(u, f, 1, 1, day) for u, f, day in uses], FEATURE_SCHEMA
+    ).write.partitionBy("event_date").parquet(str(warehouse.table(USER_FEATURE_DAILY.path)))
+    daily = spark.createDataFrame(
+        sorted({(u, day) for u, _, day in uses}), "user_id string, event_date date"
+    )
+    population = spark.createDataFrame(
+        [(d, u) for u in ("u1", "u2", "u3")], "dt date, user_id string"
+    )
+
+    def churned(return_event: str | None) -> dict[str, float]:
+        context = SimpleNamespace(
+            spark=spark,
+            warehouse=warehouse,
+            config=make_config(tmp_path, PULSE_RETENTION_RETURN_EVENT=return_event or ""),
+        )
+        activity = _activity(context, daily, after[-1])
+        return {r["user_id"]: r["churned"] for r in labels(population, activity, 7).collect()}
+
+    # The reference, from the definition: returned iff a counted day is in (d, d + 7].
+    def reference(counted: set[str] | None) -> dict[str, float]:
+        back = {
+            u
+            for u, f, day in uses
+            if (counted is None or f in counted) and d < day <= d + timedelta(days=7)
+        }
+        return {u: 0.0 if u in back else 1.0 for u in ("u1", "u2", "u3")}
+
+    assert (
+        churned("report_exported")
+        == reference({"report_exported"})
+        == {
+            "u1": 0.0,
+            "u2": 1.0,
+            "u3": 1.0,
+        }
+    )
+    assert churned(None) == reference(None) == {"u1": 0.0, "u2": 0.0, "u3": 1.0}

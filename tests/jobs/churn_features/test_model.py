@@ -54,6 +54,7 @@ def population(users: int = 600) -> list[tuple[Any, ...]]:
                 health_score=rng.random(),
                 recency_score=rng.randint(1, 5),
                 frequency_score=rng.randint(1, 5),
+                monetary_score=None,
             )
             cats = {c: rng.choice(["a", "b"]) for c in CATEGORICAL}
             row = {"user_id": f"u{u:04d}", "account_id": None, **values, **cats, "dt": dt}

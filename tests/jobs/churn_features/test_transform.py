@@ -33,6 +33,7 @@ BASE = {
     "first_platform": "web",
     "first_channel": "seo",
     "first_plan": "free",
+    "revenue": None,
 }
 
 
@@ -51,13 +52,13 @@ def day(user: str, ago: int, **over: Any) -> dict[str, Any]:
 
 ROWS = [
     # ann: steady, two accounts-mates, declining activity
-    day("ann", 0, event_count=5, session_count=2, first_plan=None),
+    day("ann", 0, event_count=5, session_count=2, first_plan=None, revenue=20.0),
     *[day("ann", a, event_count=5, session_count=2) for a in (3, 10, 20, 40, 45, 50)],
     day("ann", 200, first_channel="ads", first_plan=None),  # first day: tenure 200
     day("ann", 1, platform=None, first_plan="pro"),  # latest plan pro; platform stays web
     # bob: same account, last seen 29 days ago, growing then gone
-    day("bob", 29, event_count=7, platform="ios", first_channel=None),
-    day("bob", 35, event_count=1, first_channel="email"),
+    day("bob", 29, event_count=7, platform="ios", first_channel=None, revenue=5.5),
+    day("bob", 35, event_count=1, first_channel="email", revenue=-1.5),  # a refund
     # cat: no account, last seen 89 days ago (still in the 90-day population)
     day("cat", 89, account_id=None, platform=None, first_plan=None, first_channel=None),
     # dan: last seen 90 days ago: out of the population
@@ -99,6 +100,12 @@ def reference(rows: list[dict[str, Any]], d: date, active_days: int) -> dict[str
             "events_prev_30": p30,
             "active_days_window": n(active_days),
             "events_window": n(active_days, "event_count"),
+            "revenue_window": sum(
+                r["revenue"] or 0.0 for r in past if ages[r["event_date"]] < active_days
+            ),
+            "has_revenue": any(
+                r["revenue"] is not None for r in past if ages[r["event_date"]] < active_days
+            ),
             "activity_trend": (e30 - p30) / (e30 + p30) if e30 + p30 else 0.0,
             "sessions_30": n(30, "session_count"),
             "platform": last_non_null("platform") or UNKNOWN,
@@ -112,12 +119,17 @@ def reference(rows: list[dict[str, Any]], d: date, active_days: int) -> dict[str
     for col, key, score in (
         ("recency_days", lambda v: -v, "recency_score"),
         ("events_window", lambda v: v, "frequency_score"),
+        ("revenue_window", lambda v: v, "monetary_score"),
     ):
         values = [key(f[col]) for f in out.values()]
         for f in out.values():
             rank = sum(v < key(f[col]) for v in values)
             pr = rank / (len(values) - 1) if len(values) > 1 else 0.0
             f[score] = 1 + min(4, math.floor(pr * 5))
+    # Monetary only when a revenue property exists: some user of the population has a value.
+    has_revenue = any([f.pop("has_revenue") for f in out.values()])
+    for f in out.values():
+        f["monetary_score"] = f["monetary_score"] if has_revenue else None
     for f in out.values():
         mates = [g for g in out.values() if f["account_id"] and g["account_id"] == f["account_id"]]
         f["account_users"] = len(mates)
@@ -192,11 +204,11 @@ def test_sparse_purchases_over_a_year_with_a_long_population_window(spark):
     """Purchase-only data (one event now and then): PULSE_CHURN_ACTIVE_DAYS=365 keeps the
     buyers of the year, with their frequency over the year (active_days_window)."""
     buyers = [
-        day("p1", 300, first_channel="ads"),
-        day("p1", 120, event_count=2),
+        day("p1", 300, first_channel="ads", revenue=30.0),
+        day("p1", 120, event_count=2, revenue=12.5),
         day("p1", 95),
-        day("p2", 364, account_id=None),
-        day("p3", 365),  # out: 365 days ago
+        day("p2", 364, account_id=None, revenue=99.0),
+        day("p3", 365, revenue=1000.0),  # out: 365 days ago
     ]
     got = computed(spark, buyers, active_days=365)
     want = reference(buyers, D, 365)
@@ -207,6 +219,9 @@ def test_sparse_purchases_over_a_year_with_a_long_population_window(spark):
     assert (got["p1"]["recency_days"], got["p1"]["tenure_days"]) == (95, 300)
     assert (got["p1"]["active_days_window"], got["p1"]["events_window"]) == (3, 4)
     assert got["p1"]["active_days_90"] == 0
+    # Monetary over the year: p2 bought more than p1 (42.5).
+    assert (got["p1"]["revenue_window"], got["p1"]["monetary_score"]) == (42.5, 1)
+    assert (got["p2"]["revenue_window"], got["p2"]["monetary_score"]) == (99.0, 5)
 
 
 def test_no_leakage_rows_after_d_change_no_feature(spark):
@@ -239,3 +254,17 @@ def test_training_snapshots_are_weekly_and_end_h_days_before():
         date(2024, 5, 24),
         date(2024, 5, 31),
     ]
+
+
+def test_the_monetary_score_ranks_revenue_and_is_null_without_any(spark):
+    got = computed(spark, ROWS)
+    # ann 20.0, bob 5.5 - 1.5 = 4.0, cat none (0.0): ranks 1, 0.5, 0 of 2.
+    assert {u: (f["revenue_window"], f["monetary_score"]) for u, f in got.items()} == {
+        "ann": (20.0, 5),
+        "bob": (4.0, 3),
+        "cat": (0.0, 1),
+    }
+    no_revenue = [{**r, "revenue": None} for r in ROWS]
+    got = computed(spark, no_revenue)
+    assert {f["monetary_score"] for f in got.values()} == {None}
+    assert {f["revenue_window"] for f in got.values()} == {0.0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, date, datetime
 
 import pytest
@@ -47,8 +49,8 @@ def test_one_row_per_user_and_day_with_the_days_activity(spark):
     )
     expected = spark.createDataFrame(
         [
-            ("u1", 4, 2, 2, at(9), at(13), "ios", "a1", "web", "ads", None, DAY),
-            ("u2", 1, 0, 1, at(8), at(8), None, None, None, None, None, DAY),
+            ("u1", 4, 2, 2, at(9), at(13), "ios", "a1", "web", "ads", None, None, DAY),
+            ("u2", 1, 0, 1, at(8), at(8), None, None, None, None, None, None, DAY),
             (
                 "u1",
                 1,
@@ -61,12 +63,46 @@ def test_one_row_per_user_and_day_with_the_days_activity(spark):
                 "web",
                 None,
                 "pro",
+                None,
                 date(2024, 3, 14),
             ),
         ],
         USER_DAILY_SCHEMA,
     )
     assertDataFrameEqual(user_daily(events), expected)
+
+
+def test_revenue_sums_the_days_numeric_values_of_the_revenue_property(spark):
+    """Numbers and numeric strings count; missing, text, NaN and infinite values do not; a
+    day with no value at all has a null revenue (not 0: nothing was bought, or no property)."""
+    values = {
+        "u1": ['{"amount": 10.5}', '{"amount": "4"}', '{"amount": "n/a"}', None, "{}"],
+        "u2": ['{"amount": "NaN"}', '{"amount": "Infinity"}', '{"revenue": 3}'],
+        "u3": ['{"amount": -2}'],  # a refund is kept
+    }
+    events = spark.createDataFrame(
+        [
+            event(user_id=user, event_ts=at(8 + i), properties=props)
+            for user, rows in values.items()
+            for i, props in enumerate(rows)
+        ],
+        EVENTS_SCHEMA,
+    )
+    got = {r["user_id"]: r["revenue"] for r in user_daily(events, "amount").collect()}
+    # The plain-Python reference: json.loads, float(), finite only.
+    want = {}
+    for user, rows in values.items():
+        numbers = []
+        for props in rows:
+            raw = json.loads(props).get("amount") if props else None
+            try:
+                number = float(raw) if raw is not None else None
+            except ValueError:
+                number = None
+            if number is not None and math.isfinite(number):
+                numbers.append(number)
+        want[user] = sum(numbers) if numbers else None
+    assert got == want == {"u1": 14.5, "u2": None, "u3": -2.0}
 
 
 def test_no_events_give_no_rows(spark):

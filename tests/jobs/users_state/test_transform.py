@@ -26,7 +26,7 @@ def days_ago(n: int) -> date:
 
 def today_row(user: str, events: int, platform=None, account=None):
     noon = datetime(D.year, D.month, D.day, 12, tzinfo=UTC)
-    return (user, events, 1, 1, noon, noon, platform, account, platform, None, None)
+    return (user, events, 1, 1, noon, noon, platform, account, platform, None, None, None)
 
 
 def step(spark, previous, today, archived=()):
