@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)
 # Spark must run on the same interpreter as the driver.
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help setup java demo test lint lock clean
+.PHONY: help setup java browser demo test lint lock clean
 
 help:
 	@echo "make demo   generate synthetic events and run the nightly DAG over 28 days through Airflow's scheduler"
@@ -27,6 +27,15 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless procps >/dev/null; \
+	fi
+
+# Chromium and its driver for the tests that drive Airflow's UI (tests/e2e/test_backfills.py),
+# installed with apt-get when missing: Debian's, so Selenium Manager never downloads one.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  echo "chromium or chromedriver not found: installing chromium chromium-driver"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
 # The venv is rebuilt whenever the lock file changes (the stamp is older than the lock).
@@ -46,10 +55,13 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup
+# Two workers by default (tests/conftest.py keeps each module, and the end-to-end modules that
+# share Airflow runs, on one worker); `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # `make demo PULSE_WAREHOUSE_URI=s3://pulse-demo/warehouse` publishes to object storage: without
 # an AWS_ENDPOINT_URL, moto's S3 server is started on loopback for the demo (in memory, stopped

@@ -16,6 +16,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
+# Two workers (`make test` runs `pytest -n 2 --dist loadgroup`): a module is one unit of work,
+# so its module fixtures are built once; the end-to-end modules that share the Airflow runs
+# (the session fixture `dag_runs` and the scheduler) are one unit on one worker. Each worker has
+# its own session fixtures (one Spark session per worker).
+SHARED_E2E = {"test_backfills.py", "test_product_usage_daily_runs.py", "test_daily_report.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns the marks into work units
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path))
+        shared = path.parent.name == "e2e" and path.name in SHARED_E2E
+        group = "e2e" if shared else path.relative_to(REPO_ROOT).as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def free_port() -> int:
     """A TCP port nobody listens on at 127.0.0.1 right now."""
     with socket.socket() as probe:
