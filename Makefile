@@ -61,7 +61,7 @@ PYTEST_WORKERS ?= 2
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # `make demo PULSE_WAREHOUSE_URI=s3://pulse-demo/warehouse` publishes to object storage: without
 # an AWS_ENDPOINT_URL, moto's S3 server is started on loopback for the demo (in memory, stopped

@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,20 +17,30 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-# Two workers (`make test` runs `pytest -n 2 --dist loadgroup`): a module is one unit of work,
-# so its module fixtures are built once; the end-to-end modules that share the Airflow runs
-# (the session fixture `dag_runs` and the scheduler) are one unit on one worker. Each worker has
-# its own session fixtures (one Spark session per worker).
-SHARED_E2E = {"test_backfills.py", "test_product_usage_daily_runs.py", "test_daily_report.py"}
+# Two workers (`make test` runs `pytest -n 2`): a module is one unit of work, so its module
+# fixtures are built once; the end-to-end modules that share the Airflow runs (the session
+# fixture `dag_runs`) are one unit on one worker. Each worker has its own session fixtures (one
+# Spark session per worker). A scheduler of our own rather than `--dist loadgroup`: with
+# pytest 9, xdist 3.8's `xdist_group` marks no longer reach the scheduler (it renames
+# `item._nodeid`, which pytest 9 no longer reads), and `loadfile` would split the shared runs.
+SHARED_E2E = {
+    f"tests/e2e/{name}"
+    for name in ("test_backfills.py", "test_product_usage_daily_runs.py", "test_daily_report.py")
+}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns the marks into work units
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        path = Path(str(item.path))
-        shared = path.parent.name == "e2e" and path.name in SHARED_E2E
-        group = "e2e" if shared else path.relative_to(REPO_ROOT).as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        """One work unit per test module; the shared end-to-end modules are one unit."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "e2e" if module in SHARED_E2E else module
+
+    return ModuleScheduling(config, log)
 
 
 def free_port() -> int:
