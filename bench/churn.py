@@ -2,7 +2,7 @@
 feature build and scoring, and a retrain day (fit of both candidates, baselines, calibration,
 refit, version write).
 
-    .venv/bin/python -m bench.churn                       # 1M users, 8 snapshots (the issue's)
+    .venv/bin/python -m bench.churn --driver-memory 8g    # 1M users, 8 snapshots (the issue's)
     .venv/bin/python -m bench.churn --users 20000 --snapshots 3 --horizon 14
 
 `user_daily` is written straight into a temporary warehouse with `spark.range` and hashes
@@ -32,7 +32,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from include.pulse.config import PulseConfig
-from include.pulse.spark import get_spark
+from include.pulse.spark import LOCAL_CONF, get_spark
 from jobs import pipeline
 
 FIRST_DAY = date(2024, 1, 1)
@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshots", type=int, default=8)
     parser.add_argument("--horizon", type=int, default=30)
     parser.add_argument("--master", default="local[*]")
+    # A local session's JVM heap (the pipeline's default is 2g, sized for a day of events):
+    # 1M users x 8 snapshots of training rows need more in one local JVM.
+    parser.add_argument("--driver-memory", default="2g")
     args = parser.parse_args(argv)
+    LOCAL_CONF["spark.driver.memory"] = args.driver_memory
     # The retrain day T: the oldest snapshot T - H - 7(N - 1) has 90 days of history.
     train_day = FIRST_DAY + timedelta(days=90 + args.horizon + 7 * (args.snapshots - 1))
     days = (train_day - FIRST_DAY).days + 2
