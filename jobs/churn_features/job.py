@@ -217,10 +217,25 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     }
 
 
+def parameters(context: Context, table: Any) -> dict[str, Any]:
+    """The predictions' suite checks every `model_version` is a promoted version on disk
+    (its `pipeline/` saved): the versions written before the marts are staged."""
+    if table is not CHURN_PREDICTIONS:
+        return {}
+    store = ModelStore(context.warehouse.root)
+    known = [
+        version
+        for version, card in store.cards().items()
+        if card["promoted"] and (store.folder(version) / "pipeline").is_dir()
+    ]
+    return {"model_versions": sorted(known)}
+
+
 JOB = Job(
     name=CHURN_FEATURES.group,
     tables=(CHURN_FEATURES, CHURN_PREDICTIONS, CHURN_BACKTEST),
     # A change on X reaches the features of [X, X + 89]; the predictions follow them.
     plan=snapshot_planner(LOOKBACK_DAYS),
     build=build,
+    parameters=parameters,
 )

@@ -111,3 +111,41 @@ def test_a_staged_table_above_the_pandas_limit_is_left_to_spark(spark, tmp_path)
     assert gate.validate_staged(tmp_path / "absent", USER_DAILY_SCHEMA, "event_date", "x") is None
     gate = QualityGate(tmp_path / "q3", "test", pandas_rows=3)
     assert gate.validate_staged(folder, USER_DAILY_SCHEMA, "event_date", "user_daily") == 3
+
+
+def test_a_prediction_by_an_unknown_model_version_is_refused_by_both_engines(spark, tmp_path):
+    """`churn_predictions`: model_version must be one of the promoted versions on disk (the
+    run's `model_versions`), in pandas, on Spark and staged as the runner stages it."""
+    from jobs.churn_predictions.schema import SCHEMA as PREDICTIONS_SCHEMA
+
+    dt, known, unknown = date(2024, 3, 20), date(2024, 3, 13), date(2024, 3, 6)
+
+    def row(user: str, version: date) -> tuple:
+        return (user, None, 0.4, "medium", "no activity for 3 days", None, None, version, dt)
+
+    def verdicts(rows: list[tuple]) -> list:
+        frame = spark.createDataFrame(rows, PREDICTIONS_SCHEMA)
+        folder = tmp_path / f"staged-{len(rows)}-{rows[-1][-2]}"
+        frame.write.partitionBy("dt").parquet(str(folder))
+        parameters = {"model_versions": [known]}
+        out = []
+        for pandas_rows, staged in ((1_000, False), (0, False), (1_000, True)):
+            gate = QualityGate(tmp_path / f"q-{len(rows)}-{pandas_rows}-{staged}", "t", pandas_rows)
+            try:
+                if staged:
+                    out.append(
+                        gate.validate_staged(
+                            folder, PREDICTIONS_SCHEMA, "dt", "churn_predictions", parameters
+                        )
+                    )
+                else:
+                    out.append(gate.validate_written(frame, "churn_predictions", parameters))
+            except QualityError as exc:
+                out.append(sorted(x.strip().split(" failed")[0] for x in str(exc).splitlines()[1:]))
+        return out
+
+    assert verdicts([row("u1", known), row("u2", known)]) == [2, 2, 2]
+    refused = verdicts([row("u1", known), row("u2", unknown)])
+    assert refused[0] == refused[1] == refused[2]
+    assert len(refused[0]) == 1
+    assert "expect_column_values_to_be_in_set" in refused[0][0]
