@@ -41,15 +41,15 @@ To re-run one day by hand, trigger the DAG from the UI and pick the day in the T
 `arrival_date` date field (or pass `{"arrival_date": "YYYY-MM-DD"}` as the run's conf); left
 empty, a run processes its logical date's day, as scheduled and backfill runs always do.
 The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
-A run of a day before `PULSE_START_DATE` fails at `arrival_day`, naming the setting (the DAG has
-no Airflow start date: Airflow would give such a run no task and mark it successful).
+A run of a day before `PULSE_START_DATE` or after `PULSE_END_DATE` fails at `arrival_day`,
+naming the setting, and a nightly run of such a day is skipped (the DAG has no Airflow start or
+end date: Airflow would give a run outside them no task and mark it successful).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
 from include.pulse.config import PulseConfig
@@ -77,12 +77,10 @@ def assets(group: str) -> list[Asset]:
     # older history got green runs and no tables. Without one every run gets its tasks, and
     # `arrival_day` refuses a day before PULSE_START_DATE by name. With catchup=False the
     # scheduler starts from the latest interval either way.
+    # No end date either, for the same reason (a run triggered from the form with its default
+    # logical date, now, got no task): `arrival_day` skips nightly runs after PULSE_END_DATE
+    # and refuses other runs of such a day by name.
     start_date=None,
-    end_date=(
-        pendulum.parse(CONFIG.end_date, tz=CONFIG.timezone).end_of("day")
-        if CONFIG.end_date
-        else None
-    ),
     catchup=False,  # history is loaded with backfills, explicitly
     max_active_runs=4,
     doc_md=__doc__,
@@ -113,7 +111,7 @@ def product_usage_daily() -> None:
     def arrival_day(**context) -> str:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from include.pulse.tasks import BeforeStartDateError, arrival_day
+        from include.pulse.tasks import AfterEndDateError, BeforeStartDateError, arrival_day
 
         run = context["dag_run"]
         try:
@@ -124,12 +122,14 @@ def product_usage_daily() -> None:
                 # The Trigger form's params arrive in the conf and in the merged params.
                 {**(context.get("params") or {}), **(run.conf or {})},
                 start_date=CONFIG.start_date,
+                end_date=CONFIG.end_date,
                 run_type=run.run_type,
             )
-        except BeforeStartDateError as before:
-            # A PULSE_START_DATE still to come: the nightly runs until then have nothing to do.
+        except (BeforeStartDateError, AfterEndDateError) as outside:
+            # A PULSE_START_DATE still to come, or a PULSE_END_DATE past: the nightly runs
+            # outside the range have nothing to do.
             if run.run_type == "scheduled":
-                raise AirflowSkipException(str(before)) from before
+                raise AirflowSkipException(str(outside)) from outside
             raise
         return day.isoformat()
 

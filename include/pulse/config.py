@@ -206,7 +206,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "end_date", "PULSE_END_DATE", _date_or_none, "",
-        "last arrival day the schedule covers (none: no end)",
+        "last arrival day Pulse processes: a later manual or backfill run fails naming it, a"
+        " later nightly run is skipped (none: no end)",
     ),
     Setting(
         "analysis_window_days", "PULSE_ANALYSIS_WINDOW_DAYS", _int, "30",

@@ -20,6 +20,10 @@ class BeforeStartDateError(ValueError):
     """The run's arrival day is before `PULSE_START_DATE`, the first day this DAG covers."""
 
 
+class AfterEndDateError(ValueError):
+    """The run's arrival day is after `PULSE_END_DATE`, the last day this DAG covers."""
+
+
 def arrival_day(
     timezone: str,
     logical_date: datetime | None,
@@ -27,6 +31,7 @@ def arrival_day(
     conf: dict[str, Any] | None = None,
     *,
     start_date: str | date | None = None,
+    end_date: str | date | None = None,
     now: datetime | None = None,
     run_type: str | None = None,
 ) -> date:
@@ -44,9 +49,10 @@ def arrival_day(
     run (`run_type="backfill"`) whose conf names another day than its logical date's is
     refused: every run of the backfill would rebuild that one day, not the range.
 
-    A day before `start_date` raises `BeforeStartDateError` naming the setting: Airflow would
-    otherwise mark such a run successful without running anything (the DAG has no start date
-    of its own, so that every run gets its tasks and this check runs).
+    A day before `start_date` raises `BeforeStartDateError` naming the setting, a day after
+    `end_date` (`PULSE_END_DATE`) `AfterEndDateError`: Airflow would otherwise mark such a run
+    successful without running anything (the DAG has no start or end date of its own, so that
+    every run gets its tasks and these checks run).
     """
     zone = ZoneInfo(timezone)
     if conf and conf.get("arrival_date"):
@@ -68,6 +74,7 @@ def arrival_day(
                 f"conf.arrival_date={value!r} in a backfill run of {own}: a backfill processes"
                 " each run's own day; leave arrival_date empty (it is for one manual run)"
             )
+        _check_end(day, end_date)
         return day
     if logical_date is not None:
         day = logical_date.astimezone(zone).date()
@@ -80,7 +87,16 @@ def arrival_day(
             f"arrival day {day} is before PULSE_START_DATE={start_date}, the first day this DAG"
             f" covers: to load older history, set PULSE_START_DATE to {day} or earlier"
         )
+    _check_end(day, end_date)
     return day
+
+
+def _check_end(day: date, end_date: str | date | None) -> None:
+    if end_date is not None and day > date.fromisoformat(str(end_date)):
+        raise AfterEndDateError(
+            f"arrival day {day} is after PULSE_END_DATE={end_date}, the last day this DAG"
+            f" covers: pick a day up to {end_date}, or raise or unset PULSE_END_DATE"
+        )
 
 
 def wait_for_landing(config: PulseConfig, day: str, first_poke: datetime | None) -> bool:

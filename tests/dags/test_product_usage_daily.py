@@ -163,6 +163,43 @@ def test_a_nightly_run_before_a_start_date_still_to_come_is_skipped(dag):
     )
 
 
+@pytest.mark.parametrize("run_type", ["manual", "backfill", "scheduled"])
+def test_a_run_after_pulse_end_date_is_refused_or_skipped_never_empty(dag, monkeypatch, run_type):
+    """With an Airflow end date, a run triggered from the form with its default logical date
+    (now, after the end) got no task and was marked successful. The DAG has none: such a
+    manual or backfill run fails naming PULSE_END_DATE, a nightly one is skipped."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from include.pulse.config import PulseConfig
+    from include.pulse.tasks import AfterEndDateError
+
+    assert dag.end_date is None
+    assert {task.end_date for task in dag.tasks} == {None}
+    callable_ = dag.get_task("arrival_day").python_callable
+    config = PulseConfig.from_env({"PULSE_END_DATE": "2024-03-28"})
+    monkeypatch.setitem(callable_.__globals__, "CONFIG", config)
+    assert _arrival_day_task(dag, run_type, datetime(2024, 3, 28, 0, 30, tzinfo=UTC)) == (
+        "2024-03-28"
+    )
+    after = datetime(2024, 3, 29, 0, 30, tzinfo=UTC)
+    expected = AirflowSkipException if run_type == "scheduled" else AfterEndDateError
+    with pytest.raises(expected, match=r"after PULSE_END_DATE=2024-03-28, the last day"):
+        _arrival_day_task(dag, run_type, after)
+
+
+def test_a_day_picked_in_the_form_after_pulse_end_date_is_refused():
+    from include.pulse.tasks import AfterEndDateError
+
+    now = datetime(2024, 4, 2, 9, 0, tzinfo=UTC)
+    pick = {"arrival_date": "2024-03-30"}
+    with pytest.raises(AfterEndDateError, match="arrival day 2024-03-30 is after PULSE_END_DATE"):
+        arrival_day("UTC", None, now, pick, end_date="2024-03-28", now=now, run_type="manual")
+    within = {"arrival_date": "2024-03-27"}
+    assert arrival_day("UTC", None, now, within, end_date="2024-03-28", now=now) == date(
+        2024, 3, 27
+    )
+
+
 def test_each_group_task_names_its_tables_in_its_docs(dag):
     from jobs import registry
 
