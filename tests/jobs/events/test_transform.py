@@ -54,6 +54,13 @@ def row(**overrides):
     return {**BASE, **overrides}
 
 
+def normalized(raw, day=ARRIVAL, timezone="UTC"):
+    """`normalize`, materialised as the job persists it before it filters and de-duplicates.
+    Chained unmaterialised, the optimizer pushes `reason` and the dedup key into every later
+    step with the normalisation inlined at each reference: a 2 MB plan, 25 s for four rows."""
+    return normalize(raw, day, timezone).localCheckpoint()
+
+
 def normalized_one(spark, record, timezone="UTC"):
     return normalize(raw_rows(spark, record), ARRIVAL, timezone).collect()[0]
 
@@ -450,7 +457,7 @@ def test_within_day_duplicates_by_event_id_and_natural_key(spark):
         row(session_id="s1"),  # no event_id: same user/session/name/time is a copy
         row(session_id="s2"),
     )
-    landed = landed_events(normalize(raw, ARRIVAL, "UTC"))
+    landed = landed_events(normalized(raw))
     kept = landed.where(~F.col("is_duplicate"))
     assert landed.where("is_duplicate").count() == 2
     assert sorted((r["event_id"] or "", r["session_id"] or "") for r in kept.collect()) == [
@@ -466,7 +473,7 @@ def test_within_day_duplicates_by_event_id_and_natural_key(spark):
 
 def test_first_arrivals_keeps_the_earliest_arrival_of_each_event(spark):
     def landed_on(day, *records):
-        return landed_events(normalize(raw_rows(spark, *records), day, "UTC")).drop("is_duplicate")
+        return landed_events(normalized(raw_rows(spark, *records), day)).drop("is_duplicate")
 
     late = landed_on(date(2024, 3, 15), row(event_id="e1"), row(event_id="e3"))
     early = landed_on(ARRIVAL, row(event_id="e1"), row(event_id="e2"))
@@ -483,7 +490,7 @@ def test_first_arrivals_looks_at_copies_outside_the_rebuilt_dates(spark):
     the rebuilt date is not kept; e2's only copy is."""
 
     def landed_on(day, *records):
-        return landed_events(normalize(raw_rows(spark, *records), day, "UTC")).drop("is_duplicate")
+        return landed_events(normalized(raw_rows(spark, *records), day)).drop("is_duplicate")
 
     early_elsewhere = landed_on(ARRIVAL, row(event_id="e1", timestamp="2024-03-12T09:00:00Z"))
     late = landed_on(date(2024, 3, 15), row(event_id="e1"), row(event_id="e2"))
