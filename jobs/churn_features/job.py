@@ -26,6 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from include.pulse.runner import Context, Job, computed_dates, read_partitions, snapshot_planner
+from include.pulse.table import Table
 from jobs.churn_backtest import TABLE as CHURN_BACKTEST
 from jobs.churn_backtest.schema import SCHEMA as BACKTEST_SCHEMA
 from jobs.churn_backtest.transform import backtest_rows
@@ -217,18 +218,12 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     }
 
 
-def parameters(context: Context, table: Any) -> dict[str, Any]:
-    """The predictions' suite checks every `model_version` is a promoted version on disk
-    (its `pipeline/` saved): the versions written before the marts are staged."""
+def parameters(context: Context, table: Table) -> dict[str, Any]:
+    """The predictions' suite checks every `model_version` is a promoted version on disk: the
+    versions written before the marts are staged."""
     if table is not CHURN_PREDICTIONS:
         return {}
-    store = ModelStore(context.warehouse.root)
-    known = [
-        version
-        for version, card in store.cards().items()
-        if card["promoted"] and (store.folder(version) / "pipeline").is_dir()
-    ]
-    return {"model_versions": sorted(known)}
+    return {"model_versions": ModelStore(context.warehouse.root).promoted()}
 
 
 JOB = Job(

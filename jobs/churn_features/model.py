@@ -327,8 +327,19 @@ class ModelStore:
         promoted = [(v, c) for v, c in self.cards().items() if v <= day and c["promoted"]]
         return max(promoted, key=lambda t: t[0]) if promoted else None
 
+    def promoted(self) -> list[date]:
+        """The promoted versions whose model is saved: those a prediction may name."""
+        return sorted(
+            version
+            for version, card in self.cards().items()
+            if card["promoted"] and self._pipeline(version).is_dir()
+        )
+
     def load(self, version: date) -> PipelineModel:
-        return PipelineModel.load(str(self.folder(version) / "pipeline"))
+        return PipelineModel.load(str(self._pipeline(version)))
+
+    def _pipeline(self, version: date) -> Path:
+        return self.folder(version) / "pipeline"
 
     def write(self, trained: Trained) -> Path:
         """Write the version in a temporary folder, then rename it into place."""
