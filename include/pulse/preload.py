@@ -29,6 +29,10 @@ MODULES = (
     "include.pulse.quality",
     "include.pulse.runner",
     "include.pulse.spark",
+    # The daily report's charts (about 1 s to import; the report task runs every night).
+    "matplotlib.figure",
+    "matplotlib.dates",
+    "matplotlib.backends.backend_svg",
 )
 
 

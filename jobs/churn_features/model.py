@@ -306,6 +306,10 @@ class ModelStore:
 
     def __init__(self, warehouse_root: Path) -> None:
         self.root = Path(warehouse_root) / "models" / "churn"
+        # Loaded models, one per version: a run scoring several snapshots with one version
+        # loads it once (a load over Spark Connect is ~50 round trips, and each dropped copy
+        # costs as many again to free its server-side cache).
+        self._loaded: dict[date, PipelineModel] = {}
 
     def folder(self, version: date) -> Path:
         return self.root / f"version={version.isoformat()}"
@@ -336,7 +340,9 @@ class ModelStore:
         )
 
     def load(self, version: date) -> PipelineModel:
-        return PipelineModel.load(str(self._pipeline(version)))
+        if version not in self._loaded:
+            self._loaded[version] = PipelineModel.load(str(self._pipeline(version)))
+        return self._loaded[version]
 
     def _pipeline(self, version: date) -> Path:
         return self.folder(version) / "pipeline"
@@ -347,6 +353,7 @@ class ModelStore:
         final = self.folder(trained.version)
         tmp = self.root / f".tmp-{final.name}-{uuid.uuid4().hex}"
         tmp.mkdir()
+        self._loaded.pop(trained.version, None)  # a re-run rewrites its own version
         if trained.model is not None:
             trained.model.write().overwrite().save(str(tmp / "pipeline"))
         (tmp / "metrics.json").write_text(json.dumps(trained.metrics, indent=2, sort_keys=True))
