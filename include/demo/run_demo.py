@@ -30,6 +30,21 @@ from include.pulse.config import PulseConfig
 DAG_ID = "product_usage_daily"
 DATA = Path("data")
 
+# The synthetic product's settings (defaults: the environment wins); `bench/nightly_run.py`
+# re-runs a demo day with them.
+DEMO_SETTINGS = {
+    # Feature tiers of the synthetic product (event names), for the engagement marts.
+    "PULSE_CORE_FEATURES": "dashboard_viewed,search_performed,report_exported",
+    "PULSE_EXPANSION_FEATURES": "dashboard_created,comment_added,file_uploaded,invite_sent",
+    "PULSE_ADVANCED_FEATURES": "feature_used,notification_clicked",
+    # Churn: 28 days cannot label 30-day horizons; a 7-day horizon and two weekly snapshots
+    # train on day 15 and day 22 (a cold start before), predict from day 15, backtest from 22.
+    "PULSE_CHURN_HORIZON_DAYS": "7",
+    "PULSE_CHURN_TRAINING_SNAPSHOTS": "2",
+    # The generator marks each day folder complete; the runs wait for the marker.
+    "PULSE_LANDING_READY_MARKER": READY_MARKER,
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
@@ -54,20 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("PULSE_LANDING_URI", str(DATA / "landing"))
     os.environ.setdefault("PULSE_WAREHOUSE_URI", str(DATA / "warehouse"))
-    # Feature tiers of the synthetic product (event names), for the engagement marts.
-    os.environ.setdefault(
-        "PULSE_CORE_FEATURES", "dashboard_viewed,search_performed,report_exported"
-    )
-    os.environ.setdefault(
-        "PULSE_EXPANSION_FEATURES", "dashboard_created,comment_added,file_uploaded,invite_sent"
-    )
-    os.environ.setdefault("PULSE_ADVANCED_FEATURES", "feature_used,notification_clicked")
-    # Churn: 28 days cannot label 30-day horizons; a 7-day horizon and two weekly snapshots
-    # train on day 15 and day 22 (a cold start before), predict from day 15, backtest from 22.
-    os.environ.setdefault("PULSE_CHURN_HORIZON_DAYS", "7")
-    os.environ.setdefault("PULSE_CHURN_TRAINING_SNAPSHOTS", "2")
-    # The generator marks each day folder complete; the runs wait for the marker.
-    os.environ.setdefault("PULSE_LANDING_READY_MARKER", READY_MARKER)
+    for name, value in DEMO_SETTINGS.items():
+        os.environ.setdefault(name, value)
     # The schedule ends with the demo's data: no run waits for a day that will never land.
     os.environ["PULSE_START_DATE"] = first.isoformat()
     os.environ["PULSE_END_DATE"] = last.isoformat()

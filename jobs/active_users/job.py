@@ -27,7 +27,14 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from include.pulse.runner import Context, Job, Plan, PlanRequest, computed_dates
+from include.pulse.runner import (
+    Context,
+    Job,
+    Plan,
+    PlanRequest,
+    computed_dates,
+    read_partitions,
+)
 from include.pulse.table import Table
 from include.pulse.warehouse import Warehouse, partition_dirs
 from jobs.active_users import TABLE as ACTIVE_USERS
@@ -39,9 +46,12 @@ from jobs.users_archive import TABLE as USERS_ARCHIVE
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import FILE_SCHEMA as STATE_FILE_SCHEMA
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
-from jobs.users_state.transform import latest_archived, next_users_state
+from jobs.users_state.transform import latest_archived, users_state_range
 
-_USER_DAILY_FILE_SCHEMA = T.StructType(USER_DAILY_SCHEMA.fields[:-1])
+# Days of the chain computed in one Spark job: a backfill of N days costs N / 16 steps. Each
+# day of a step reads the user's gathered activity of the step, so the step's cost grows with
+# its length squared: 16 keeps it a small multiple of a one-day step.
+CHAIN_STEP_DAYS = 16
 
 log = logging.getLogger(__name__)
 
@@ -155,34 +165,36 @@ def _recompute_chain(
         if previous_dir.is_dir()
         else _empty(spark, STATE_FILE_SCHEMA)
     )
-    for day in _days(plan.start, plan.end):
-        daily_dir = warehouse.partition(USER_DAILY.path, ("event_date", day.isoformat()))
-        today = (
-            spark.read.schema(_USER_DAILY_FILE_SCHEMA).parquet(str(daily_dir))
-            if daily_dir.is_dir()
-            else _empty(spark, _USER_DAILY_FILE_SCHEMA)
-        )
-        # One write per step: the rows staying in the window and those leaving it.
-        step_dir = staging / "_steps" / f"dt={day}"
+    first = plan.start
+    while first <= plan.end:
+        last = min(plan.end, first + timedelta(days=CHAIN_STEP_DAYS - 1))
+        daily = read_partitions(spark, warehouse, USER_DAILY, USER_DAILY_SCHEMA, first, last)
+        # One write per step of up to CHAIN_STEP_DAYS days: the rows staying in the window
+        # and those leaving it, by day.
+        step_dir = staging / "_steps" / f"dt={first}"
         (
-            next_users_state(previous, today, archived, day)
+            users_state_range(previous, daily, archived, first, last)
             .withColumn("_leaving", F.col("days_seen_bits") == 0)
-            .write.partitionBy("_leaving")
+            .write.partitionBy("_leaving", "dt")
             .parquet(str(step_dir))
         )
-        state_dir = staging / USERS_STATE.path / f"dt={day}"
-        state_dir.parent.mkdir(parents=True, exist_ok=True)
-        if (step_dir / "_leaving=false").is_dir():
-            (step_dir / "_leaving=false").rename(state_dir)
-        else:  # nobody active in the last 64 days: an empty state, still a partition
-            _empty(spark, STATE_FILE_SCHEMA).write.parquet(str(state_dir))
-        if (step_dir / "_leaving=true").is_dir():
-            staged_archive.mkdir(parents=True, exist_ok=True)
-            (step_dir / "_leaving=true").rename(staged_archive / f"dt={day}")
-            archive_parts[staged_archive].append(staged_archive / f"dt={day}")
-            if day < plan.end:  # the next step must see who left today
-                archived = _read_archive(spark, archive_parts)
+        left = False
+        for day in _days(first, last):
+            state_dir = staging / USERS_STATE.path / f"dt={day}"
+            state_dir.parent.mkdir(parents=True, exist_ok=True)
+            if (step_dir / "_leaving=false" / f"dt={day}").is_dir():
+                (step_dir / "_leaving=false" / f"dt={day}").rename(state_dir)
+            else:  # nobody active in the last 64 days: an empty state, still a partition
+                _empty(spark, STATE_FILE_SCHEMA).write.parquet(str(state_dir))
+            if (step_dir / "_leaving=true" / f"dt={day}").is_dir():
+                staged_archive.mkdir(parents=True, exist_ok=True)
+                (step_dir / "_leaving=true" / f"dt={day}").rename(staged_archive / f"dt={day}")
+                archive_parts[staged_archive].append(staged_archive / f"dt={day}")
+                left = True
+        if left and last < plan.end:  # the next step must see who left
+            archived = _read_archive(spark, archive_parts)
         previous = spark.read.schema(STATE_FILE_SCHEMA).parquet(str(state_dir))
+        first = last + timedelta(days=1)
     # The mart of every recomputed day in one job, from the staged states.
     states = (
         spark.read.schema(STATE_SCHEMA)

@@ -10,8 +10,9 @@ Outputs:
   `days_seen_bits = 0`. Only users away for 64+ days are ever looked up there.
 
 The step reads one day of state and one day of activity, so its cost follows the number of
-recently active users, not the length of history. The chain of steps is run by
-`jobs/active_users/job.py`, which also decides where it must restart after late data.
+recently active users, not the length of history. `users_state_range` gives the rows of several
+consecutive steps in one job (a run recomputing days after late data, a backfill). The chain is
+run by `jobs/active_users/job.py`, which also decides where it must restart after late data.
 """
 
 from __future__ import annotations
@@ -114,3 +115,101 @@ def next_users_state(
         ),
     )
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields])
+
+
+def users_state_range(
+    previous: DataFrame, daily: DataFrame, archived: DataFrame, start: date, end: date
+) -> DataFrame:
+    """state(start-1) + user_daily(start..end) -> the rows of every day start..end, with `dt`:
+    what `next_users_state` gives step after step, in one job (a backfill's chain of N days
+    costs one shuffle instead of N steps, each with its write and read-back).
+
+    `previous`: users_state of start-1; `daily`: user_daily rows (with `event_date`) in
+    [start, end]; `archived`: at most one row per user (see `latest_archived`) of users who
+    left the state before `start`. Each user's activity in the range is gathered once, sorted,
+    and each day's row is read off it and off the user's row before the range (their state of
+    start-1, or else their archived row). A user who leaves and comes back inside the range
+    carries their history, as the archive carries it between steps. Rows with
+    `days_seen_bits == 0` are the users leaving the window on their `dt`.
+    """
+    columns = [c for c in FILE_SCHEMA.fieldNames() if c != "user_id"]
+    activity = F.struct(
+        F.col("event_date").alias("d"),
+        F.col("event_count").cast("long").alias("n"),
+        F.col("platform").alias("platform"),
+        F.col("account_id").alias("account_id"),
+    )
+    none = F.lit(None)
+    # One shuffle: the three sources stacked, then gathered per user.
+    stacked = (
+        previous.select("user_id", F.struct(*columns).alias("p"), none.alias("a"), none.alias("t"))
+        .unionByName(
+            archived.select(
+                "user_id", none.alias("p"), F.struct(*columns).alias("a"), none.alias("t")
+            )
+        )
+        .unionByName(daily.select("user_id", none.alias("p"), none.alias("a"), activity.alias("t")))
+    )
+    users = stacked.groupBy("user_id").agg(
+        F.max("p").alias("p"),
+        F.max("a").alias("a"),
+        F.array_sort(F.collect_list("t")).alias("acts"),
+    )
+    known = F.col("p").isNotNull()
+    # Users only in the archive, not back in the range, are in none of its days.
+    users = users.where(known | (F.size("acts") > 0))
+
+    def before(column: str) -> Column:
+        """The user's value before the range: their state of start-1, else their archived row."""
+        return F.when(known, F.col(f"p.{column}")).otherwise(F.col(f"a.{column}"))
+
+    base = users.select(
+        "user_id",
+        "acts",
+        F.when(known, F.col("p.days_seen_bits")).otherwise(F.lit(0).cast("long")).alias("b0"),
+        *[before(c).alias(f"b_{c}") for c in columns if c != "days_seen_bits"],
+        F.explode(F.sequence(F.lit(0), F.lit((end - start).days))).alias("k"),
+    ).withColumn("dt", F.date_add(F.lit(start).cast(T.DateType()), F.col("k")))
+
+    def bits(day: str, shift: str) -> Column:
+        """The 64-day bits on `day`: the bits before the range shifted by `shift` (a shift of
+        64 or more empties them), or'ed with the range's active days within 64 days."""
+        return F.expr(
+            f"(CASE WHEN {shift} < 64 THEN shiftleft(b0, {shift}) ELSE 0L END)"
+            f" | aggregate(filter(acts, x -> x.d <= {day} AND datediff({day}, x.d) < 64),"
+            f" 0L, (acc, x) -> acc | shiftleft(1L, datediff({day}, x.d)))"
+        )
+
+    so_far = "filter(acts, x -> x.d <= dt)"
+    rows = base.select(
+        "user_id",
+        "dt",
+        bits("dt", "k + 1").alias("days_seen_bits"),
+        bits("date_sub(dt, 1)", "k").alias("_bits_before"),
+        F.coalesce(F.col("b_first_seen_date"), F.expr("try_element_at(acts, 1).d")).alias(
+            "first_seen_date"
+        ),
+        F.coalesce(F.expr(f"try_element_at({so_far}, -1).d"), F.col("b_last_seen_date")).alias(
+            "last_seen_date"
+        ),
+        (F.coalesce(F.col("b_active_days_total"), F.lit(0)) + F.expr(f"size({so_far})")).alias(
+            "active_days_total"
+        ),
+        (
+            F.coalesce(F.col("b_events_total"), F.lit(0))
+            + F.expr(f"aggregate({so_far}, 0L, (acc, x) -> acc + x.n)")
+        ).alias("events_total"),
+        *[
+            F.coalesce(
+                F.expr(f"try_element_at(filter({so_far}, x -> x.{c} IS NOT NULL), -1).{c}"),
+                F.col(f"b_{c}"),
+            ).alias(c)
+            for c in ("platform", "account_id")
+        ],
+    )
+    # In the state on dt (some bit set), or leaving it on dt (in it the day before).
+    rows = rows.where((F.col("days_seen_bits") != 0) | (F.col("_bits_before") != 0))
+    return rows.select(
+        *[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields],
+        F.col("dt").cast(T.DateType()),
+    )

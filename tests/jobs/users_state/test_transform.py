@@ -1,4 +1,5 @@
-"""Unit tests of one step of the incremental users state, on literal rows."""
+"""Unit tests of the incremental users state on literal rows: one step, and several days in one
+job checked against the steps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.users_state.schema import FILE_SCHEMA as USERS_STATE_SCHEMA
-from jobs.users_state.transform import latest_archived, next_users_state
+from jobs.users_state.transform import latest_archived, next_users_state, users_state_range
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +90,69 @@ def test_latest_archived_keeps_each_users_last_departure(spark):
         latest_archived(spark.createDataFrame(rows, ARCHIVE_WITH_DT)),
         spark.createDataFrame(expected, USERS_STATE_SCHEMA),
     )
+
+
+def daily_row(user: str, day: date, events: int, platform=None, account=None):
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    return (user, events, 1, 1, noon, noon, platform, account, platform, None, None, None, day)
+
+
+def stepped(spark, previous, daily, archived, start: date, days: int) -> list[tuple]:
+    """The reference: `next_users_state` day after day; the rows leaving on a day join the
+    archive the next step sees (as the job's chain does)."""
+    rows, state = [], list(previous)
+    archive = {r[0]: r for r in archived}
+    for n in range(days):
+        day = start + timedelta(days=n)
+        today = [r[:-1] for r in daily if r[-1] == day]
+        out = next_users_state(
+            spark.createDataFrame(state, USERS_STATE_SCHEMA),
+            spark.createDataFrame(today, TODAY_SCHEMA),
+            spark.createDataFrame(list(archive.values()), USERS_STATE_SCHEMA),
+            day,
+        ).collect()
+        rows += [(*r, day) for r in out]
+        state = [tuple(r) for r in out if r.days_seen_bits != 0]
+        archive.update({r.user_id: tuple(r) for r in out if r.days_seen_bits == 0})
+    return sorted(rows, key=lambda r: (r[-1], r[0]))
+
+
+def test_several_days_in_one_job_equal_the_steps(spark):
+    start, days = D, 6
+    previous = [
+        # only bit 62 set: in the state on D (bit 63), leaving on D+1, back on D+3
+        ("comes_back", 1 << 62, days_ago(300), days_ago(63), 9, 30, "web", "a1"),
+        # only bit 63 set: leaving on D itself
+        ("leaves_first", BIT63, days_ago(64), days_ago(64), 1, 1, "ios", None),
+        ("steady", 0b1, days_ago(10), days_ago(1), 4, 8, None, "a2"),
+        ("quiet", 0b110, days_ago(5), days_ago(2), 2, 2, "android", None),
+    ]
+    archived = [
+        ("returns", 0, days_ago(400), days_ago(100), 20, 70, "web", "a3"),
+        ("gone", 0, days_ago(500), days_ago(200), 5, 5, "ios", None),
+        ("leaves_first", 0, days_ago(700), days_ago(600), 3, 3, "web", None),
+    ]
+    daily = [
+        daily_row("comes_back", start + timedelta(days=3), 2, platform="ios"),
+        daily_row("returns", start + timedelta(days=2), 4),  # no platform: the archive's
+        daily_row("fresh", start, 3, platform="ios"),
+        daily_row("fresh", start + timedelta(days=4), 1),  # no platform: the day-0 one
+        *[daily_row("steady", start + timedelta(days=n), n + 1) for n in range(days)],
+        daily_row("late", start + timedelta(days=5), 7, platform="web", account="a9"),
+    ]
+    ranged = users_state_range(
+        spark.createDataFrame(previous, USERS_STATE_SCHEMA),
+        spark.createDataFrame(daily, USER_DAILY_SCHEMA),
+        spark.createDataFrame(archived, USERS_STATE_SCHEMA),
+        start,
+        start + timedelta(days=days - 1),
+    )
+    got = sorted((tuple(r) for r in ranged.collect()), key=lambda r: (r[-1], r[0]))
+    expected = stepped(spark, previous, daily, archived, start, days)
+    assert got == expected
+    # The cases happened: a departure on D, one on D+1 and the comeback, no row for "gone".
+    leaving = {(r[0], r[-1]) for r in got if r[1] == 0}
+    assert leaving == {("leaves_first", start), ("comes_back", start + timedelta(days=1))}
+    back = [r for r in got if r[0] == "comes_back" and r[-1] == start + timedelta(days=3)]
+    assert back == [("comes_back", 1, days_ago(300), back[0][3], 10, 32, "ios", "a1", back[0][-1])]
+    assert "gone" not in {r[0] for r in got}

@@ -1,0 +1,189 @@
+"""Benchmark: one nightly DAG run of a small day, group by group (issue 12, target 2: under
+20 s of summed task time).
+
+    make demo                                   # once: a 28-day warehouse in data/
+    .venv/bin/python -m bench.nightly_run       # re-runs its last day as a nightly run, 4 times
+    .venv/bin/python -m bench.nightly_run --data /tmp/clone/data --day 2024-03-21 --reps 3
+
+The demo's warehouse is copied to a temporary folder (the demo's own is left alone); its
+arrival day is re-ingested from the demo's landing area and every table group is run for it as
+the DAG's tasks of a nightly (scheduled) run do, in the DAG's order, then the daily report: the
+same calls the tasks make, in one process, against a local Spark Connect server (the demo's
+engine, started here unless --master names one). Re-ingesting a day marks the dates its events
+touch (a few, with late events), so every repetition recomputes the same snapshots: the same
+work each time. The first repetition after the server starts warms its JVM up and is reported
+apart.
+
+Printed: per group the median seconds over the measured repetitions, its run report's phases
+and its Spark Connect round trips (plans executed, plans analysed); the summed time against
+the 20 s target; the Spark JVM's CPU seconds per repetition. Not included: what Airflow adds
+per task (a forked process, its supervisor and API calls: the demo's trivial tasks take about
+0.2 s) and the waits for locks when runs overlap. Record results in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from contextlib import nullcontext
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from include.demo.run_demo import DEMO_SETTINGS
+from include.demo.spark_connect import connect_server
+from include.pulse.config import PulseConfig
+from include.pulse.spark import get_spark
+from jobs import daily_report, pipeline, registry
+
+TARGET_SECONDS = 20.0
+RPCS = ("_execute_and_fetch", "_analyze")  # SparkConnectClient: run a plan, analyse a plan
+
+
+def count_round_trips() -> collections.Counter:
+    """Count the Spark Connect client's round trips by kind (a private API: bench only)."""
+    from pyspark.sql.connect.client.core import SparkConnectClient
+
+    counts: collections.Counter = collections.Counter()
+    for name in RPCS:
+        original = getattr(SparkConnectClient, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            counts[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        setattr(SparkConnectClient, name, counted)
+    return counts
+
+
+def jvm_cpu_seconds(port: int) -> float | None:
+    """User + system CPU seconds of the local Spark Connect server's JVM (None if not found)."""
+    found = subprocess.run(
+        ["pgrep", "-f", f"java.*binding.port={port}"], capture_output=True, text=True
+    ).stdout.split()
+    if not found:
+        return None
+    fields = Path(f"/proc/{found[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def landing_days(landing: Path) -> list[date]:
+    return sorted(date.fromisoformat(p.name.removeprefix("dt=")) for p in landing.glob("dt=*"))
+
+
+def one_run(config: PulseConfig, master: str, day: date, counts: collections.Counter) -> dict:
+    """The nightly run of `day`: every group, then the report. Seconds, phases, round trips."""
+    cutoff = day - timedelta(days=config.lateness_days)
+    out: dict[str, dict[str, Any]] = {}
+    for group in registry.groups():
+        counts.clear()
+        started = time.perf_counter()
+        spark = get_spark(master, app_name=f"bench-{group}")
+        # The ingest is driven by arrival days (no cutoff), the others by marks, as in the DAG.
+        report = pipeline.run(
+            spark, config, group, day, late_cutoff=None if group == "events" else cutoff
+        )
+        out[group] = {
+            "seconds": time.perf_counter() - started,
+            "phases": report.get("seconds") or {},
+            "dates": len(report.get("days_recomputed") or []),
+            "rpc": dict(counts),
+        }
+    started = time.perf_counter()
+    daily_report.run_task(config, day.isoformat())
+    out["daily_report"] = {"seconds": time.perf_counter() - started, "phases": {}, "rpc": {}}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("data"), help="a demo's data folder")
+    parser.add_argument("--day", type=date.fromisoformat, help="default: the last landing day")
+    parser.add_argument("--reps", type=int, default=4, help="repetitions, the first a warm-up")
+    parser.add_argument("--master", help="a running Spark (sc://...); default: start one here")
+    args = parser.parse_args(argv)
+
+    landing = (args.data / "landing").resolve()
+    days = landing_days(landing)
+    if not days or not (args.data / "warehouse").is_dir():
+        parser.error(f"no demo data in {args.data}: run `make demo` first")
+    day = args.day or days[-1]
+    work = Path(tempfile.mkdtemp(prefix="pulse-bench-nightly-"))
+    shutil.copytree(args.data / "warehouse", work / "warehouse", symlinks=True)
+    env = {
+        **DEMO_SETTINGS,
+        "PULSE_LANDING_URI": str(landing),
+        "PULSE_WAREHOUSE_URI": str(work / "warehouse"),
+        "PULSE_START_DATE": days[0].isoformat(),
+        "PULSE_END_DATE": days[-1].isoformat(),
+    }
+    config = PulseConfig.from_env(env)
+    counts = count_round_trips()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
+    print(f"nightly run of {day} on a copy of {args.data / 'warehouse'} ({work})")
+    try:
+        port = free_port()
+        server = (
+            nullcontext(args.master)
+            if args.master
+            else connect_server(port, work / "spark_connect.log")
+        )
+        with server as master:
+            runs, cpu = [], []
+            for rep in range(args.reps):
+                before = jvm_cpu_seconds(port) if not args.master else None
+                runs.append(one_run(config, master, day, counts))
+                after = jvm_cpu_seconds(port) if not args.master else None
+                cpu.append(None if before is None or after is None else after - before)
+                total = sum(g["seconds"] for g in runs[-1].values())
+                label = "warm-up" if rep == 0 else f"run {rep}"
+                print(f"  {label}: {total:.1f} s summed, JVM CPU {_fmt(cpu[-1])} s", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _print_table(runs[1:] or runs, cpu[1:] or cpu)
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def _print_table(runs: list[dict], cpu: list[float | None]) -> None:
+    print(f"\nmedian of {len(runs)} measured run(s), seconds:")
+    print(f"{'group':26} {'median':>7} {'dates':>5} {'executed':>8} {'analysed':>8}  phases")
+    total = 0.0
+    for group in runs[0]:
+        seconds = statistics.median(r[group]["seconds"] for r in runs)
+        total += seconds
+        phases = {
+            name: statistics.median(r[group]["phases"].get(name, 0.0) for r in runs)
+            for name in runs[0][group]["phases"]
+        }
+        rpc = runs[-1][group]["rpc"]
+        shown = ", ".join(f"{k} {v:.1f}" for k, v in phases.items() if v >= 0.05)
+        print(
+            f"{group:26} {seconds:7.1f} {runs[-1][group].get('dates', ''):>5}"
+            f" {rpc.get('_execute_and_fetch', 0):8} {rpc.get('_analyze', 0):8}  {shown}"
+        )
+    measured = [c for c in cpu if c is not None]
+    print(f"{'summed task time':26} {total:7.1f}   (target: under {TARGET_SECONDS:.0f} s)")
+    if measured:
+        print(f"Spark JVM CPU per run: {statistics.median(measured):.1f} s (median)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
