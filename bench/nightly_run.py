@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                 total = sum(g["seconds"] for g in runs[-1].values())
                 label = "warm-up" if rep == 0 else f"run {rep}"
                 print(f"  {label}: {total:.1f} s summed, JVM CPU {_fmt(cpu[-1])} s", flush=True)
+            # Before the server stops: a client left open retries a stopped server at exit.
+            get_spark(master).stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print_table(runs[1:] or runs, cpu[1:] or cpu)
