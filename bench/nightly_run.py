@@ -42,6 +42,7 @@ from include.demo.run_demo import DEMO_SETTINGS
 from include.demo.spark_connect import connect_server
 from include.pulse.config import PulseConfig
 from include.pulse.spark import get_spark
+from include.pulse.warehouse import partition_dirs
 from jobs import daily_report, pipeline, registry
 
 TARGET_SECONDS = 20.0
@@ -82,7 +83,7 @@ def free_port() -> int:
 
 
 def landing_days(landing: Path) -> list[date]:
-    return sorted(date.fromisoformat(p.name.removeprefix("dt=")) for p in landing.glob("dt=*"))
+    return [date.fromisoformat(p.name.removeprefix("dt=")) for p in partition_dirs(landing, "dt=*")]
 
 
 def one_run(config: PulseConfig, master: str, day: date, counts: collections.Counter) -> dict:

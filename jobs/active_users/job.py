@@ -193,7 +193,8 @@ def _recompute_chain(
                 left = True
         if left and last < plan.end:  # the next step must see who left
             archived = _read_archive(spark, archive_parts)
-        previous = spark.read.schema(STATE_FILE_SCHEMA).parquet(str(state_dir))
+        last_state = staging / USERS_STATE.path / f"dt={last}"
+        previous = spark.read.schema(STATE_FILE_SCHEMA).parquet(str(last_state))
         first = last + timedelta(days=1)
     # The mart of every recomputed day in one job, from the staged states.
     states = (

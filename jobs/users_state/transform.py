@@ -170,6 +170,8 @@ def users_state_range(
         *[before(c).alias(f"b_{c}") for c in columns if c != "days_seen_bits"],
         F.explode(F.sequence(F.lit(0), F.lit((end - start).days))).alias("k"),
     ).withColumn("dt", F.date_add(F.lit(start).cast(T.DateType()), F.col("k")))
+    # The user's activity in the range up to dt, which every running value reads.
+    base = base.withColumn("so_far", F.expr("filter(acts, x -> x.d <= dt)"))
 
     def bits(day: str, shift: str) -> Column:
         """The 64-day bits on `day`: the bits before the range shifted by `shift` (a shift of
@@ -180,7 +182,6 @@ def users_state_range(
             f" 0L, (acc, x) -> acc | shiftleft(1L, datediff({day}, x.d)))"
         )
 
-    so_far = "filter(acts, x -> x.d <= dt)"
     rows = base.select(
         "user_id",
         "dt",
@@ -189,19 +190,19 @@ def users_state_range(
         F.coalesce(F.col("b_first_seen_date"), F.expr("try_element_at(acts, 1).d")).alias(
             "first_seen_date"
         ),
-        F.coalesce(F.expr(f"try_element_at({so_far}, -1).d"), F.col("b_last_seen_date")).alias(
+        F.coalesce(F.expr("try_element_at(so_far, -1).d"), F.col("b_last_seen_date")).alias(
             "last_seen_date"
         ),
-        (F.coalesce(F.col("b_active_days_total"), F.lit(0)) + F.expr(f"size({so_far})")).alias(
+        (F.coalesce(F.col("b_active_days_total"), F.lit(0)) + F.size("so_far")).alias(
             "active_days_total"
         ),
         (
             F.coalesce(F.col("b_events_total"), F.lit(0))
-            + F.expr(f"aggregate({so_far}, 0L, (acc, x) -> acc + x.n)")
+            + F.expr("aggregate(so_far, 0L, (acc, x) -> acc + x.n)")
         ).alias("events_total"),
         *[
             F.coalesce(
-                F.expr(f"try_element_at(filter({so_far}, x -> x.{c} IS NOT NULL), -1).{c}"),
+                F.expr(f"try_element_at(filter(so_far, x -> x.{c} IS NOT NULL), -1).{c}"),
                 F.col(f"b_{c}"),
             ).alias(c)
             for c in ("platform", "account_id")
