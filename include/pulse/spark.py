@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,8 +26,25 @@ SPARK_CONF: dict[str, str] = {
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "512",
 }
 
+# The JVM's optimising compiler (C2) stays away from the classes Spark generates for each query
+# (Janino's `GeneratedClass`); they run as C1's code. On a nightly run of small days, the JIT
+# compilers took about 45 % of the local JVM's CPU, mostly C2 on these classes: each query's
+# code is new, sees a few thousand rows and is dropped. Without it: JVM CPU -21 %, run time
+# -9 % (docs/benchmarks.md).
+COMPILER_DIRECTIVES = Path(__file__).with_name("jvm_compiler_directives.json")
+DRIVER_JAVA_OPTIONS = (
+    f"-XX:+UnlockDiagnosticVMOptions -XX:CompilerDirectivesFile={COMPILER_DIRECTIVES}"
+    if " " not in str(COMPILER_DIRECTIVES)  # spark-submit splits the options at spaces
+    else ""
+)
+
 # Local sessions are small: a day of events fits in a few partitions.
 LOCAL_CONF: dict[str, str] = {
+    "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
+    # Compiled query code is cached by its source; a nightly run's groups make far more than
+    # the default 100 distinct classes, so each night compiled most of them again (Janino, then
+    # the JIT). With 2,000 a long-lived JVM reuses them: JVM CPU -25 to -36 % a run.
+    "spark.sql.codegen.cache.maxEntries": "2000",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
     "spark.ui.enabled": "false",
