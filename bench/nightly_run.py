@@ -4,6 +4,7 @@
     make demo                                   # once: a 28-day warehouse in data/
     .venv/bin/python -m bench.nightly_run       # re-runs its last day as a nightly run, 4 times
     .venv/bin/python -m bench.nightly_run --data /tmp/clone/data --day 2024-03-21 --reps 3
+    .venv/bin/python -m bench.nightly_run --compare --distinct-days --reps 5
 
 The demo's warehouse is copied to a temporary folder (the demo's own is left alone); its
 arrival day is re-ingested from the demo's landing area and every table group is run for it as
@@ -11,8 +12,11 @@ the DAG's tasks of a nightly (scheduled) run do, in the DAG's order, then the da
 same calls the tasks make, in one process, against a local Spark Connect server (the demo's
 engine, started here unless --master names one). Re-ingesting a day marks the dates its events
 touch (a few, with late events), so every repetition recomputes the same snapshots: the same
-work each time. The first repetition after the server starts warms its JVM up and is reported
-apart.
+work each time (`--distinct-days`: each repetition runs the next day instead, as successive
+nights do; a re-run of the same day can reuse compiled query code that a new day cannot). The
+first repetition after the server starts warms its JVM up and is reported apart. `--compare`
+runs everything twice, first with Spark's own JIT and compiled-code cache settings, then with
+Pulse's (`include/pulse/spark.py`), and prints the two side by side.
 
 Printed: per group the median seconds over the measured repetitions, its run report's phases
 and its Spark Connect round trips (plans executed, plans analysed); the summed time against
@@ -110,62 +114,111 @@ def one_run(config: PulseConfig, master: str, day: date, counts: collections.Cou
     return out
 
 
+# The reference of --compare: Spark's own JIT and compiled-code cache (`include/pulse/spark.py`).
+SPARK_DEFAULTS = {"spark.driver.extraJavaOptions": "", "spark.sql.codegen.cache.maxEntries": "100"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data"), help="a demo's data folder")
     parser.add_argument("--day", type=date.fromisoformat, help="default: the last landing day")
     parser.add_argument("--reps", type=int, default=4, help="repetitions, the first a warm-up")
     parser.add_argument("--master", help="a running Spark (sc://...); default: start one here")
+    parser.add_argument(
+        "--distinct-days",
+        action="store_true",
+        help="repetition i runs the day reps-1-i days before --day, as successive nights do"
+        " (default: every repetition runs --day)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run twice, each on a fresh server and warehouse copy: first with Spark's own JVM"
+        " and code-cache settings (the reference), then with Pulse's",
+    )
     args = parser.parse_args(argv)
+    if args.compare and args.master:
+        parser.error("--compare starts its own servers: leave --master out")
 
     landing = (args.data / "landing").resolve()
     days = landing_days(landing)
     if not days or not (args.data / "warehouse").is_dir():
         parser.error(f"no demo data in {args.data}: run `make demo` first")
-    day = args.day or days[-1]
+    last = args.day or days[-1]
+    run_days = [
+        last - timedelta(days=args.reps - 1 - rep) if args.distinct_days else last
+        for rep in range(args.reps)
+    ]
+    counts = count_round_trips()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
+    setups = [("Spark's defaults", SPARK_DEFAULTS)] if args.compare else []
+    setups.append(("Pulse's settings", None))
+    totals = []
+    for label, overrides in setups:
+        print(f"\n{label}: nightly runs of {', '.join(map(str, run_days))}")
+        runs, cpu = measure(args, days, run_days, overrides, counts)
+        totals.append((label, *_print_table(runs[1:] or runs, cpu[1:] or cpu)))
+    if args.compare:
+        (_, ref_s, ref_cpu), (_, new_s, new_cpu) = totals
+        print(f"\nsummed task time: {new_s:.1f} s vs {ref_s:.1f} s ({new_s / ref_s:.2f}x)")
+        if ref_cpu and new_cpu:
+            ratio = new_cpu / ref_cpu
+            print(f"Spark JVM CPU per run: {new_cpu:.1f} s vs {ref_cpu:.1f} s ({ratio:.2f}x)")
+    return 0
+
+
+def measure(
+    args: argparse.Namespace,
+    days: list[date],
+    run_days: list[date],
+    overrides: dict[str, str] | None,
+    counts: collections.Counter,
+) -> tuple[list[dict], list[float | None]]:
+    """The repetitions on a fresh copy of the demo's warehouse (and a fresh server)."""
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-nightly-"))
     shutil.copytree(args.data / "warehouse", work / "warehouse", symlinks=True)
     env = {
         **DEMO_SETTINGS,
-        "PULSE_LANDING_URI": str(landing),
+        "PULSE_LANDING_URI": str((args.data / "landing").resolve()),
         "PULSE_WAREHOUSE_URI": str(work / "warehouse"),
         "PULSE_START_DATE": days[0].isoformat(),
         "PULSE_END_DATE": days[-1].isoformat(),
     }
     config = PulseConfig.from_env(env)
-    counts = count_round_trips()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
-    print(f"nightly run of {day} on a copy of {args.data / 'warehouse'} ({work})")
+    print(f"  on a copy of {args.data / 'warehouse'} ({work})")
     try:
         port = free_port()
         server = (
             nullcontext(args.master)
             if args.master
-            else connect_server(port, work / "spark_connect.log")
+            else connect_server(port, work / "spark_connect.log", overrides=overrides)
         )
         with server as master:
             runs, cpu = [], []
-            for rep in range(args.reps):
+            for rep, day in enumerate(run_days):
                 before = jvm_cpu_seconds(port) if not args.master else None
                 runs.append(one_run(config, master, day, counts))
                 after = jvm_cpu_seconds(port) if not args.master else None
                 cpu.append(None if before is None or after is None else after - before)
                 total = sum(g["seconds"] for g in runs[-1].values())
                 label = "warm-up" if rep == 0 else f"run {rep}"
-                print(f"  {label}: {total:.1f} s summed, JVM CPU {_fmt(cpu[-1])} s", flush=True)
+                print(
+                    f"  {label} ({day}): {total:.1f} s summed, JVM CPU {_fmt(cpu[-1])} s",
+                    flush=True,
+                )
             # Before the server stops: a client left open retries a stopped server at exit.
             get_spark(master).stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _print_table(runs[1:] or runs, cpu[1:] or cpu)
-    return 0
+    return runs, cpu
 
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
-def _print_table(runs: list[dict], cpu: list[float | None]) -> None:
+def _print_table(runs: list[dict], cpu: list[float | None]) -> tuple[float, float | None]:
+    """Print the medians; return the summed seconds and the JVM CPU per run (medians)."""
     print(f"\nmedian of {len(runs)} measured run(s), seconds:")
     print(f"{'group':26} {'median':>7} {'dates':>5} {'executed':>8} {'analysed':>8}  phases")
     total = 0.0
@@ -184,8 +237,10 @@ def _print_table(runs: list[dict], cpu: list[float | None]) -> None:
         )
     measured = [c for c in cpu if c is not None]
     print(f"{'summed task time':26} {total:7.1f}   (target: under {TARGET_SECONDS:.0f} s)")
-    if measured:
-        print(f"Spark JVM CPU per run: {statistics.median(measured):.1f} s (median)")
+    median_cpu = statistics.median(measured) if measured else None
+    if median_cpu is not None:
+        print(f"Spark JVM CPU per run: {median_cpu:.1f} s (median)")
+    return total, median_cpu
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time as clock
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -31,17 +31,25 @@ def spark_env() -> dict[str, str]:
     return {**os.environ, "PYSPARK_PYTHON": str(BIN / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
 
 
-def command(port: int, master: str = "local[*]", memory: str = "4g") -> list[str]:
+def command(
+    port: int,
+    master: str = "local[*]",
+    memory: str = "4g",
+    overrides: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The server's command line; `overrides` replace settings (an empty value drops one)."""
     conf = {
         **SPARK_CONF,
         **LOCAL_CONF,
         "spark.driver.memory": memory,
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
+        **(overrides or {}),
     }
     args = [str(BIN / "spark-submit"), "--master", master, "--class", SERVER_CLASS]
     for key, value in conf.items():
-        args += ["--conf", f"{key}={value}"]
+        if value:
+            args += ["--conf", f"{key}={value}"]
     return args
 
 
@@ -52,14 +60,18 @@ def listening(port: int) -> bool:
 
 @contextmanager
 def connect_server(
-    port: int, log: Path, master: str = "local[*]", timeout: float = 180
+    port: int,
+    log: Path,
+    master: str = "local[*]",
+    timeout: float = 180,
+    overrides: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Run a server on 127.0.0.1:`port` for the block; yield its `sc://` URL. Its output goes to
     `log`; the whole process group is stopped at the end."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         server = subprocess.Popen(
-            command(port, master),
+            command(port, master, overrides=overrides),
             env=spark_env(),
             stdout=out,
             stderr=subprocess.STDOUT,

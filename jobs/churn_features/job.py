@@ -130,11 +130,10 @@ def _train(
     }
 
 
-def _score(context: Context, store: ModelStore, feats: DataFrame, day: date) -> DataFrame | None:
-    current = store.current(day)
-    if current is None:
-        return None
-    version, card = current
+def _score(
+    store: ModelStore, version: date, card: Mapping[str, Any], feats: DataFrame
+) -> DataFrame:
+    """Predictions of the snapshots in `feats` with model `version` (one transform for all)."""
     cal = card["calibration_map"]
     raw = raw_probability(store.load(version), feats)
     scored = raw.withColumn(
@@ -175,28 +174,45 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     context.cached.append(feats)
     store = ModelStore(context.warehouse.root)
     training: dict[str, Any] = {}
-    scored: dict[date, DataFrame | None] = {}
-    backtests: list[dict[str, Any]] = []
+    # In order: a version trained on a day scores that day and the later ones.
+    versions: dict[date, date | None] = {}
+    cards: dict[date, dict[str, Any]] = {}
     for day in dts:
         if retrain_due(store, day, cfg.churn_retrain_days, context.day):
             training[day.isoformat()] = _train(context, day, daily, feats, set(dts))
-        scored[day] = _score(context, store, feats.where(F.col("dt") == F.lit(day)), day)
+        current = store.current(day)
+        versions[day] = current[0] if current else None
+        if current:
+            cards[current[0]] = current[1]
+    # One transform per model version, not one per day: a plan analysed once.
+    by_version = {
+        version: _score(
+            store,
+            version,
+            card,
+            feats.where(F.col("dt").isin([d for d, v in versions.items() if v == version])),
+        )
+        for version, card in sorted(cards.items())
+    }
+    scored: dict[date, DataFrame | None] = {
+        day: by_version[v].where(F.col("dt") == F.lit(day)) if v is not None else None
+        for day, v in versions.items()
+    }
+    backtests: list[dict[str, Any]] = []
+    for day in dts:
         then = day - timedelta(days=cfg.churn_horizon_days)
         if then in scored:  # planned too: this run's predictions (or none)
             if scored[then] is not None:
                 backtests += _backtest(context, daily, day, scored[then])
         else:
             backtests += _backtest(context, daily, day, None)
-    frames = [f for f in scored.values() if f is not None]
+    frames = list(by_version.values())
     preds = frames[0] if frames else spark.createDataFrame([], PREDICTIONS_SCHEMA)
     for frame in frames[1:]:
         preds = preds.unionByName(frame)
     context.summary["churn"] = {
         "training": training,
-        "scored": {
-            d.isoformat(): (store.current(d)[0] if f is not None else None)  # type: ignore[index]
-            for d, f in scored.items()
-        },
+        "scored": {d.isoformat(): v for d, v in versions.items()},
         "unscored_why": {
             d.isoformat(): "no promoted model trained at or before this day"
             for d, f in scored.items()

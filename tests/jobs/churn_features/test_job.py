@@ -11,6 +11,7 @@ drops to 1 a day for the 5 days up to its snapshot, then leaves.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from pyspark.ml.classification import GBTClassifier, RandomForestClassifier
 
 from include.pulse.config import PulseConfig
+from include.pulse.warehouse import Warehouse
 from jobs import pipeline
 from jobs.churn_features import model as churn_model
 from tests.jobs.runs import ingest as ingest_day
@@ -74,18 +76,21 @@ def make_config(root: Path, **extra: str) -> PulseConfig:
     )
 
 
+# Small forests: the tests are about the group's flow, not the model's quality.
+SMALL_CANDIDATES = {
+    "random_forest": lambda: RandomForestClassifier(
+        labelCol="churned", numTrees=5, maxDepth=3, seed=churn_model.SEED
+    ),
+    "gradient_boosted_trees": lambda: GBTClassifier(
+        labelCol="churned", maxIter=3, maxDepth=2, seed=churn_model.SEED
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
-    small = {
-        "random_forest": lambda: RandomForestClassifier(
-            labelCol="churned", numTrees=5, maxDepth=3, seed=churn_model.SEED
-        ),
-        "gradient_boosted_trees": lambda: GBTClassifier(
-            labelCol="churned", maxIter=3, maxDepth=2, seed=churn_model.SEED
-        ),
-    }
     patch = pytest.MonkeyPatch()
-    patch.setattr(churn_model, "CANDIDATES", small)
+    patch.setattr(churn_model, "CANDIDATES", SMALL_CANDIDATES)
     root = tmp_path_factory.mktemp("churn")
     config = make_config(root)
     folder = config.landing_folder(ARRIVAL)
@@ -155,6 +160,34 @@ def test_the_backtest_scores_the_predictions_of_a_horizon_ago(runs):
     assert everyone["roc_auc"] == 1.0
     assert reports[T2]["churn"]["backtest"][0]["roc_auc"] == 1.0
     assert rows(config, "churn_backtest").get(T1) is None  # no predictions at T1 - 7
+
+
+def test_a_recompute_across_a_retrain_scores_each_day_with_its_version(
+    runs, spark, tmp_path, monkeypatch
+):
+    # One run recomputes T1 and T2 (a change on T1): the days are scored by version, T1 with
+    # the model of T1 (not retrained: a later run's recompute), T2 with the model of T2.
+    config, _, _ = runs
+    shutil.copytree(config.local_warehouse, tmp_path / "warehouse")
+    copy = make_config(tmp_path)
+    before = rows(copy, "churn_predictions")
+    monkeypatch.setattr(churn_model, "CANDIDATES", SMALL_CANDIDATES)
+    Warehouse(copy.local_warehouse).mark("churn_features", T1.isoformat())
+    report = pipeline.run(spark, copy, "churn_features", T2)
+    assert report["days_recomputed"] == [str(T1), str(T2)]
+    assert report["churn"]["scored"] == {str(T1): str(T1), str(T2): str(T2)}
+    assert list(report["churn"]["training"]) == [str(T2)]  # its own day's re-run
+    after = rows(copy, "churn_predictions")
+
+    def by_user(day_rows: list[dict]) -> dict[str, dict]:
+        return {r["user_id"]: r for r in day_rows}
+
+    assert by_user(after[T1]) == by_user(before[T1])
+    assert {r["model_version"] for r in after[T2]} == {T2}
+    assert set(by_user(after[T2])) == set(by_user(before[T2]))
+    backtest = {r["risk_band"]: r for r in rows(copy, "churn_backtest")[T2]}
+    assert (backtest["all"]["users"], backtest["all"]["churned"]) == (22, 6)
+    assert backtest["all"]["model_version"] == T1
 
 
 def test_labels_count_only_the_return_event_when_it_is_set(spark, tmp_path):
