@@ -32,9 +32,11 @@ SPARK_CONF: dict[str, str] = {
 # code is new, sees a few thousand rows and is dropped. Without it: JVM CPU -21 %, run time
 # -9 % (docs/benchmarks.md).
 COMPILER_DIRECTIVES = Path(__file__).with_name("jvm_compiler_directives.json")
+# A missing or malformed file stops the JVM from starting (tests/include/test_spark.py checks
+# this one); spark-submit splits the options at spaces. Either way, Spark's defaults instead.
 DRIVER_JAVA_OPTIONS = (
     f"-XX:+UnlockDiagnosticVMOptions -XX:CompilerDirectivesFile={COMPILER_DIRECTIVES}"
-    if " " not in str(COMPILER_DIRECTIVES)  # spark-submit splits the options at spaces
+    if COMPILER_DIRECTIVES.is_file() and " " not in str(COMPILER_DIRECTIVES)
     else ""
 )
 
