@@ -29,8 +29,8 @@ SPARK_CONF: dict[str, str] = {
 # The JVM's optimising compiler (C2) stays away from the classes Spark generates for each query
 # (Janino's `GeneratedClass`); they run as C1's code. On a nightly run of small days, the JIT
 # compilers took about 45 % of the local JVM's CPU, mostly C2 on these classes: each query's
-# code is new, sees a few thousand rows and is dropped. Without it: JVM CPU -21 %, run time
-# -9 % (docs/benchmarks.md).
+# code is new, sees a few thousand rows and is dropped. Measured with the directive: JVM CPU
+# -21 %, run time -9 % (docs/benchmarks.md).
 COMPILER_DIRECTIVES = Path(__file__).with_name("jvm_compiler_directives.json")
 # A missing or malformed file stops the JVM from starting (tests/include/test_spark.py checks
 # this one); spark-submit splits the options at spaces. Either way, Spark's defaults instead.

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-
-import pytest
 
 from include.demo.spark_connect import command
 from include.pulse.spark import COMPILER_DIRECTIVES, DRIVER_JAVA_OPTIONS, LOCAL_CONF
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="needs a JVM")
 def test_the_jvm_accepts_the_compiler_directives():
     # A malformed file stops the JVM from starting at all; a pattern HotSpot does not parse
     # is reported and not added.
