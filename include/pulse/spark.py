@@ -42,7 +42,8 @@ DRIVER_JAVA_OPTIONS = (
 
 # Local sessions are small: a day of events fits in a few partitions.
 LOCAL_CONF: dict[str, str] = {
-    "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
+    # Left out when empty: an empty value would override the options of spark-defaults.conf.
+    **({"spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS} if DRIVER_JAVA_OPTIONS else {}),
     # Compiled query code is cached by its source; a nightly run's groups make far more than
     # the default 100 distinct classes, so each night compiled most of them again (Janino, then
     # the JIT). With 2,000 a long-lived JVM reuses them: JVM CPU -25 to -36 % a run.
