@@ -86,7 +86,9 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
+        # Tasks of parallel runs that wait for a table lock hold an executor slot: with 4
+        # slots three backfill runs left a third of the 2 cores idle (docs/benchmarks.md).
+        "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
