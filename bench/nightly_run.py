@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
@@ -90,27 +91,46 @@ def landing_days(landing: Path) -> list[date]:
     return [date.fromisoformat(p.name.removeprefix("dt=")) for p in partition_dirs(landing, "dt=*")]
 
 
-def one_run(config: PulseConfig, master: str, day: date, counts: collections.Counter) -> dict:
-    """The nightly run of `day`: every group, then the report. Seconds, phases, round trips."""
+def one_run(
+    config: PulseConfig,
+    master: str,
+    day: date,
+    counts: collections.Counter,
+    jvm_cpu: Callable[[], float | None] = lambda: None,
+) -> dict:
+    """The nightly run of `day`: every group, then the report. Seconds, phases, round trips,
+    and the Spark JVM's CPU seconds during each group (`jvm_cpu()`: None when unknown)."""
     cutoff = day - timedelta(days=config.lateness_days)
     out: dict[str, dict[str, Any]] = {}
     for group in registry.groups():
         counts.clear()
+        cpu_before = jvm_cpu()
         started = time.perf_counter()
         spark = get_spark(master, app_name=f"bench-{group}")
         # The ingest is driven by arrival days (no cutoff), the others by marks, as in the DAG.
         report = pipeline.run(
             spark, config, group, day, late_cutoff=None if group == "events" else cutoff
         )
+        seconds = time.perf_counter() - started
+        cpu_after = jvm_cpu()
         out[group] = {
-            "seconds": time.perf_counter() - started,
+            "seconds": seconds,
             "phases": report.get("seconds") or {},
             "dates": len(report.get("days_recomputed") or []),
             "rpc": dict(counts),
+            "jvm_cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         }
+    cpu_before = jvm_cpu()
     started = time.perf_counter()
     daily_report.run_task(config, day.isoformat())
-    out["daily_report"] = {"seconds": time.perf_counter() - started, "phases": {}, "rpc": {}}
+    seconds = time.perf_counter() - started
+    cpu_after = jvm_cpu()
+    out["daily_report"] = {
+        "seconds": seconds,
+        "phases": {},
+        "rpc": {},
+        "jvm_cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+    }
     return out
 
 
@@ -197,7 +217,8 @@ def measure(
             runs, cpu = [], []
             for rep, day in enumerate(run_days):
                 before = jvm_cpu_seconds(port) if not args.master else None
-                runs.append(one_run(config, master, day, counts))
+                probe = (lambda: None) if args.master else (lambda: jvm_cpu_seconds(port))
+                runs.append(one_run(config, master, day, counts, probe))
                 after = jvm_cpu_seconds(port) if not args.master else None
                 cpu.append(None if before is None or after is None else after - before)
                 total = sum(g["seconds"] for g in runs[-1].values())
@@ -220,7 +241,10 @@ def _fmt(value: float | None) -> str:
 def _print_table(runs: list[dict], cpu: list[float | None]) -> tuple[float, float | None]:
     """Print the medians; return the summed seconds and the JVM CPU per run (medians)."""
     print(f"\nmedian of {len(runs)} measured run(s), seconds:")
-    print(f"{'group':26} {'median':>7} {'dates':>5} {'executed':>8} {'analysed':>8}  phases")
+    print(
+        f"{'group':26} {'median':>7} {'JVM CPU':>7} {'dates':>5} {'executed':>8} {'analysed':>8}"
+        "  phases"
+    )
     total = 0.0
     for group in runs[0]:
         seconds = statistics.median(r[group]["seconds"] for r in runs)
@@ -230,9 +254,11 @@ def _print_table(runs: list[dict], cpu: list[float | None]) -> tuple[float, floa
             for name in runs[0][group]["phases"]
         }
         rpc = runs[-1][group]["rpc"]
+        cpus = [r[group].get("jvm_cpu") for r in runs]
+        cpu_text = _fmt(statistics.median(cpus) if None not in cpus else None)
         shown = ", ".join(f"{k} {v:.1f}" for k, v in phases.items() if v >= 0.05)
         print(
-            f"{group:26} {seconds:7.1f} {runs[-1][group].get('dates', ''):>5}"
+            f"{group:26} {seconds:7.1f} {cpu_text:>7} {runs[-1][group].get('dates', ''):>5}"
             f" {rpc.get('_execute_and_fetch', 0):8} {rpc.get('_analyze', 0):8}  {shown}"
         )
     measured = [c for c in cpu if c is not None]
