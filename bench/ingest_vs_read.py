@@ -564,7 +564,8 @@ def fresh_processes(root: Path, landing: Path, day: date) -> None:
             print(f"{name} subprocess failed ({run.returncode}); stderr tail:")
             print(run.stderr[-3000:])
             raise SystemExit(1)
-    report = _last_json_object(ingest.stdout)
+    # `python -m jobs.pipeline` prints the reports by group.
+    report = _last_json_object(ingest.stdout)["events"]
     result_line = next(line for line in plain.stdout.splitlines() if line.startswith(RESULT_PREFIX))
     result = json.loads(result_line.removeprefix(RESULT_PREFIX))
     ingest_rows, plain_rows = int(report["rows_read"]), int(result["rows"])

@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
@@ -79,19 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     config = PulseConfig.from_env()
     warehouse = config.local_warehouse
 
-    print(f"[1/4] generating {args.users} users x {args.days} days into {config.landing_uri}")
-    manifest = generate_events(
-        Path(config.landing_uri), users=args.users, days=args.days, start_date=first,
-        seed=args.seed, clean=True,
-    )  # fmt: skip
-    print(f"      {manifest['totals']['rows']} rows in {manifest['totals']['files']} files")
     shutil.rmtree(warehouse, ignore_errors=True)  # a demo run starts from an empty warehouse
     if config.warehouse_is_remote:
         _prepare_bucket(config)
-
     home = DATA / "airflow"
     shutil.rmtree(home, ignore_errors=True)
-    with ExitStack() as stack:
+
+    print(f"[1/4] generating {args.users} users x {args.days} days into {config.landing_uri}")
+    # The generator (Python), the Spark JVM and Airflow start side by side: each alone leaves
+    # one of 2 cores idle, one after the other they took ~45 s (docs/benchmarks.md). The
+    # backfill is created once the landing area is complete.
+    with ThreadPoolExecutor(max_workers=1) as pool, ExitStack() as stack:
+        generated = pool.submit(
+            generate_events, Path(config.landing_uri), users=args.users, days=args.days,
+            start_date=first, seed=args.seed, clean=True,
+        )  # fmt: skip
         env = config.as_env()
         if "PULSE_SPARK_MASTER" not in os.environ:
             # One Spark for every task: a local Spark Connect server (JVM started once).
@@ -100,15 +103,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"      Spark Connect server at {env['PULSE_SPARK_MASTER']}")
         airflow = LocalAirflow(home.resolve(), port=args.port, extra_env=env, preload=args.preload)
-        runs, tasks = _backfill(airflow, config, args, first, last)
+        runs, tasks, manifest = _backfill(airflow, config, args, first, last, generated)
     elapsed = time.monotonic() - started
     print()
     _task_times(tasks)
     return _summary(config, runs, manifest, airflow, elapsed)
 
 
-def _backfill(airflow: LocalAirflow, config: PulseConfig, args, first: date, last: date):
-    """Start Airflow, backfill first..last through the REST API, stop; the runs and tasks."""
+def _backfill(
+    airflow: LocalAirflow, config: PulseConfig, args, first: date, last: date, generated: Future
+) -> tuple[list[dict], list[dict], dict]:
+    """Start Airflow, wait for the generator, backfill first..last through the REST API, stop;
+    the runs, their tasks and the generator's manifest."""
     print(
         f"[2/4] starting airflow standalone (AIRFLOW_HOME={airflow.home}, "
         f"UI http://127.0.0.1:{args.port})"
@@ -116,6 +122,8 @@ def _backfill(airflow: LocalAirflow, config: PulseConfig, args, first: date, las
     airflow.start()
     try:
         airflow.wait_for_dag(DAG_ID)
+        manifest = generated.result()
+        print(f"      {manifest['totals']['rows']} rows in {manifest['totals']['files']} files")
         print(f"[3/4] backfill {first} .. {last} through the REST API (POST /api/v2/backfills)")
         backfill = airflow.create_backfill(
             DAG_ID, first, last, config.timezone, max_active_runs=args.max_active_runs
@@ -126,7 +134,8 @@ def _backfill(airflow: LocalAirflow, config: PulseConfig, args, first: date, las
         # The backfill's runs only: the scheduler's own nightly run (after PULSE_END_DATE,
         # skipped at `arrival_day`) is not part of the demo's figures.
         ids = {run["dag_run_id"] for run in runs}
-        return runs, [ti for ti in airflow.task_instances(DAG_ID) if ti["dag_run_id"] in ids]
+        tasks = [ti for ti in airflow.task_instances(DAG_ID) if ti["dag_run_id"] in ids]
+        return runs, tasks, manifest
     finally:
         airflow.stop()
 
