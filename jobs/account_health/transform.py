@@ -10,6 +10,7 @@ from jobs.account_health.schema import SCHEMA
 from jobs.user_engagement.transform import (
     WEEKS,
     Rules,
+    exact_avg,
     ratio,
 )
 
@@ -35,7 +36,7 @@ def account_health(
             (F.max("total_actions") / F.sum("total_actions")).alias("top_user_share"),
             F.count(F.when(F.col("is_power_user"), 1)).alias("power_users"),
             F.count(F.when(F.col("uses_core"), 1)).alias("core_users"),
-            F.avg("health_score").alias("health_score"),
+            exact_avg(F.col("health_score")).alias("health_score"),
         )
     )
     # Trend and weekly pattern over every user of the account seen in the 90 days.

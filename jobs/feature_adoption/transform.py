@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 from jobs.feature_adoption.schema import SCHEMA
 from jobs.user_engagement.transform import (
     Rules,
+    exact_avg,
     ratio,
 )
 
@@ -43,7 +44,7 @@ def feature_adoption(
         F.percentile(F.datediff("first_use_date", "first_seen_date"), 0.5).alias(
             "median_days_to_adopt"
         ),
-        F.avg(score).alias("adoption_score"),
+        exact_avg(score).alias("adoption_score"),
     )
     new = (
         first_use.join(days, F.col("first_use_date") == F.col("dt"))
