@@ -213,6 +213,12 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    quarantined {totals['quarantined']}  {dict(sorted(reasons.items()))}")
     balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
     print(f"    read = clean + duplicates + quarantined: {balanced}")
+    from include.pulse.reader import tables as catalog_of
+
+    events = catalog_of(str(warehouse)).get("events", {}).get("rows")
+    # Each report counts its rows as its run saw them (docs/tables.md): when a later day was
+    # ingested first, a row both days deliver is clean in both reports, once in the table.
+    print(f"  events table: {events} rows (each event once, from its earliest arrival)")
     mart = _active_users(warehouse)
     published = True
     if config.warehouse_is_remote:

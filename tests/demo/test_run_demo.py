@@ -88,6 +88,10 @@ def test_the_demo_runs_one_day_and_exits_0(tmp_path: Path, spark_connect: str):
     assert "  runs: 1 backfill runs, {'success': 1}" in out
     assert re.search(r"rows read (\d+) \(generator wrote \1\)", out)
     assert "read = clean + duplicates + quarantined: True" in out
+    # One day: what its report counted clean is what the table holds.
+    clean = re.search(r"^    clean +(\d+) ", out, re.MULTILINE)
+    assert clean
+    assert f"  events table: {clean.group(1)} rows " in out
     assert re.search(r"^  demo wall time: \d+\.\d min$", out, re.MULTILINE)
     assert (tmp_path / "data/warehouse/marts/active_users").is_dir()
     # The summary ends with the page to open: the last day's daily report.
