@@ -87,7 +87,7 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         # Tasks of parallel runs that wait for a table lock hold an executor slot: with 4
-        # slots three backfill runs left a third of the 2 cores idle (docs/benchmarks.md).
+        # slots the 28-day demo's tasks waited 587 s in all for one (docs/benchmarks.md).
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),

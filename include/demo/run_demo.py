@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(home, ignore_errors=True)
 
     print(f"[1/4] generating {args.users} users x {args.days} days into {config.landing_uri}")
-    # The generator (Python), the Spark JVM and Airflow start side by side: each alone leaves
-    # one of 2 cores idle, one after the other they took ~45 s (docs/benchmarks.md). The
-    # backfill is created once the landing area is complete.
+    # The generator (Python), the Spark JVM and Airflow start side by side rather than one
+    # after the other: the first run starts 41 s after `make demo`, not 60 s
+    # (docs/benchmarks.md). The backfill is created once the landing area is complete.
     with ThreadPoolExecutor(max_workers=1) as pool, ExitStack() as stack:
         generated = pool.submit(
             generate_events, Path(config.landing_uri), users=args.users, days=args.days,
