@@ -211,7 +211,8 @@ def test_ui_backfill_reprocessing_every_day_changes_nothing(airflow, ui):
 
     # Airflow answers 503 when SQLite refuses its write because another component wrote in
     # between (a stale read snapshot waits for no lock), then deletes the backfill it had begun
-    # and the runs it had taken over (`_cleanup_partial_backfill`, airflow/models/backfill.py):
+    # and the runs it had taken over (`_cleanup_partial_backfill`, airflow/models/backfill.py;
+    # apache/airflow#67900 made it a 503, #68705 would keep the creation in one transaction):
     # the form is submitted again, as a person would, up to three times.
     for attempt in range(3):
         ui.open_dag(DAG_ID)
