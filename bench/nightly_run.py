@@ -91,6 +91,19 @@ def landing_days(landing: Path) -> list[date]:
     return [date.fromisoformat(p.name.removeprefix("dt=")) for p in partition_dirs(landing, "dt=*")]
 
 
+def measured(
+    action: Callable[[], Any], jvm_cpu: Callable[[], float | None]
+) -> tuple[Any, float, float | None]:
+    """`action()`'s result, its wall seconds, and the JVM CPU seconds it took (None: unknown)."""
+    cpu_before = jvm_cpu()
+    started = time.perf_counter()
+    result = action()
+    seconds = time.perf_counter() - started
+    cpu_after = jvm_cpu()
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return result, seconds, cpu
+
+
 def one_run(
     config: PulseConfig,
     master: str,
@@ -104,33 +117,26 @@ def one_run(
     out: dict[str, dict[str, Any]] = {}
     for group in registry.groups():
         counts.clear()
-        cpu_before = jvm_cpu()
-        started = time.perf_counter()
-        spark = get_spark(master, app_name=f"bench-{group}")
         # The ingest is driven by arrival days (no cutoff), the others by marks, as in the DAG.
-        report = pipeline.run(
-            spark, config, group, day, late_cutoff=None if group == "events" else cutoff
+        report, seconds, cpu = measured(
+            lambda group=group: pipeline.run(
+                get_spark(master, app_name=f"bench-{group}"),
+                config,
+                group,
+                day,
+                late_cutoff=None if group == "events" else cutoff,
+            ),
+            jvm_cpu,
         )
-        seconds = time.perf_counter() - started
-        cpu_after = jvm_cpu()
         out[group] = {
             "seconds": seconds,
             "phases": report.get("seconds") or {},
             "dates": len(report.get("days_recomputed") or []),
             "rpc": dict(counts),
-            "jvm_cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+            "jvm_cpu": cpu,
         }
-    cpu_before = jvm_cpu()
-    started = time.perf_counter()
-    daily_report.run_task(config, day.isoformat())
-    seconds = time.perf_counter() - started
-    cpu_after = jvm_cpu()
-    out["daily_report"] = {
-        "seconds": seconds,
-        "phases": {},
-        "rpc": {},
-        "jvm_cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
-    }
+    _, seconds, cpu = measured(lambda: daily_report.run_task(config, day.isoformat()), jvm_cpu)
+    out["daily_report"] = {"seconds": seconds, "phases": {}, "rpc": {}, "jvm_cpu": cpu}
     return out
 
 
@@ -215,12 +221,13 @@ def measure(
         )
         with server as master:
             runs, cpu = [], []
+            probe = (lambda: None) if args.master else (lambda: jvm_cpu_seconds(port))
             for rep, day in enumerate(run_days):
-                before = jvm_cpu_seconds(port) if not args.master else None
-                probe = (lambda: None) if args.master else (lambda: jvm_cpu_seconds(port))
-                runs.append(one_run(config, master, day, counts, probe))
-                after = jvm_cpu_seconds(port) if not args.master else None
-                cpu.append(None if before is None or after is None else after - before)
+                run, _, run_cpu = measured(
+                    lambda day=day: one_run(config, master, day, counts, probe), probe
+                )
+                runs.append(run)
+                cpu.append(run_cpu)
                 total = sum(g["seconds"] for g in runs[-1].values())
                 label = "warm-up" if rep == 0 else f"run {rep}"
                 print(

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"      Spark Connect server at {env['PULSE_SPARK_MASTER']}")
         airflow = LocalAirflow(home.resolve(), port=args.port, extra_env=env, preload=args.preload)
-        runs, tasks, manifest = _backfill(airflow, config, args, first, last, generated)
+        runs, tasks = _backfill(airflow, config, args, first, last, generated)
+    manifest = generated.result()
     elapsed = time.monotonic() - started
     print()
     _task_times(tasks)
@@ -112,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _backfill(
     airflow: LocalAirflow, config: PulseConfig, args, first: date, last: date, generated: Future
-) -> tuple[list[dict], list[dict], dict]:
+) -> tuple[list[dict], list[dict]]:
     """Start Airflow, wait for the generator, backfill first..last through the REST API, stop;
-    the runs, their tasks and the generator's manifest."""
+    the runs and their tasks."""
     print(
         f"[2/4] starting airflow standalone (AIRFLOW_HOME={airflow.home}, "
         f"UI http://127.0.0.1:{args.port})"
@@ -134,8 +135,7 @@ def _backfill(
         # The backfill's runs only: the scheduler's own nightly run (after PULSE_END_DATE,
         # skipped at `arrival_day`) is not part of the demo's figures.
         ids = {run["dag_run_id"] for run in runs}
-        tasks = [ti for ti in airflow.task_instances(DAG_ID) if ti["dag_run_id"] in ids]
-        return runs, tasks, manifest
+        return runs, [ti for ti in airflow.task_instances(DAG_ID) if ti["dag_run_id"] in ids]
     finally:
         airflow.stop()
 
@@ -194,6 +194,8 @@ def _prepare_bucket(config: PulseConfig) -> None:
 
 
 def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
+    from include.pulse.reader import read_pandas, tables
+
     warehouse = config.local_warehouse
     states = Counter(r["state"] for r in runs)
     reports = [
@@ -213,17 +215,13 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    quarantined {totals['quarantined']}  {dict(sorted(reasons.items()))}")
     balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
     print(f"    read = clean + duplicates + quarantined: {balanced}")
-    from include.pulse.reader import tables as catalog_of
-
-    events = catalog_of(str(warehouse)).get("events", {}).get("rows")
+    events = tables(str(warehouse)).get("events", {}).get("rows")
     # Each report counts its rows as its run saw them (docs/tables.md): when a later day was
     # ingested first, a row both days deliver is clean in both reports, once in the table.
     print(f"  events table: {events} rows (each event once, from its earliest arrival)")
     mart = _active_users(warehouse)
     published = True
     if config.warehouse_is_remote:
-        from include.pulse.reader import read_pandas, tables
-
         catalog = tables(config.warehouse_uri)
         remote = read_pandas(config.warehouse_uri, "marts/active_users").to_dict("records")
         published = sorted(remote, key=lambda row: row["dt"]) == mart
