@@ -181,6 +181,8 @@ class Fit:
 
 
 def fit(paths: Iterable[PathCount], exact_limit: int = EXACT_SHAPLEY_CHANNELS) -> Fit:
-    paths = list(paths)
+    # In one order whatever order Spark collected them in: the fits add floats, and a sum of
+    # floats depends on its order (the weights would differ in their last bits).
+    paths = sorted(paths, key=lambda p: (p.channels, p.conversions, p.nulls))
     shapley, method = shapley_values(channel_set_rates(paths), exact_limit)
     return Fit(markov_removal_effects(paths), shapley, method)

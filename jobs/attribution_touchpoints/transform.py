@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from include.pulse.aggregates import ordered_sum
 from jobs.attribution_touchpoints.models import NONE_CHANNEL, SEPARATOR
 from jobs.attribution_touchpoints.schema import MODELS
 from jobs.user_daily.transform import Exclusions, activity
@@ -298,7 +299,7 @@ def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
             .when((position == 1) | (position == n), F.lit(0.4))
             .otherwise(F.lit(0.2) / (n - 2))
         ).alias("position_based"),
-        credit(F.col("decay") / F.sum("decay").over(group)).alias("time_decay"),
+        credit(F.col("decay") / ordered_sum(F.col("decay"), over=group)).alias("time_decay"),
     )
 
 
@@ -370,7 +371,7 @@ def paths_table(
     [dt - W + 1, dt] and the non-converting paths as of dt, with their counts."""
     converting = (
         paths.groupBy("conversion_date", "path")
-        .agg(F.count(F.lit(1)).alias("conversions"), F.sum("revenue").alias("value"))
+        .agg(F.count(F.lit(1)).alias("conversions"), ordered_sum(F.col("revenue")).alias("value"))
         .select(
             F.explode(_snapshots(dts, _in_window(F.col("conversion_date"), rules))).alias("dt"),
             "path",
@@ -391,7 +392,7 @@ def paths_table(
         .groupBy("dt", "path")
         .agg(
             F.sum("conversions").cast("long").alias("total_conversions"),
-            F.sum("value").cast("double").alias("total_conversion_value"),
+            ordered_sum(F.col("value")).alias("total_conversion_value"),
             F.sum("nulls").cast("long").alias("total_null"),
         )
         .select(
@@ -439,8 +440,8 @@ def data_driven_credits(credited: DataFrame, weights: Weights) -> DataFrame:
     rows = credited.withColumn("k", touches_of_channel)
     for model in FITTED_MODELS:
         per_touch = weights.lookup(model, F.col("conversion_date"), F.col("channel")) / F.col("k")
-        total = F.sum(per_touch).over(group)
-        equal = (F.lit(1.0) / F.col("k")) / F.sum(F.lit(1.0) / F.col("k")).over(group)
+        total = ordered_sum(per_touch, over=group)
+        equal = (F.lit(1.0) / F.col("k")) / ordered_sum(F.lit(1.0) / F.col("k"), over=group)
         rows = rows.withColumn(model, F.when(total > 0, per_touch / total).otherwise(equal))
     return rows.drop("k")
 
@@ -492,8 +493,8 @@ def channels_table(
     one_day = _long(day_rows.withColumn("dt", F.col("conversion_date")), 1, MODELS, F.lit(1.0))
     in_window = _snapshots(dts, _in_window(F.col("conversion_date"), rules))
     daily = credited.groupBy("conversion_date", "channel").agg(
-        *[F.sum(m).alias(m) for m in RULE_MODELS],
-        *[F.sum(F.col(m) * F.col("revenue")).alias(f"value_{m}") for m in RULE_MODELS],
+        *[ordered_sum(F.col(m)).alias(m) for m in RULE_MODELS],
+        *[ordered_sum(F.col(m) * F.col("revenue")).alias(f"value_{m}") for m in RULE_MODELS],
     )
     rule_based = (
         daily.select(F.explode(in_window).alias("dt"), "*")
@@ -518,17 +519,18 @@ def channels_table(
     )
     sets = (
         paths.groupBy("conversion_date", "channels")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum("revenue").alias("value"))
+        .agg(F.count(F.lit(1)).alias("n"), ordered_sum(F.col("revenue")).alias("value"))
         .select("channels", "n", "value", F.explode(in_window).alias("dt"))
     )
     fitted = [_fitted_window(sets, weights, model, window) for model in FITTED_MODELS]
     long_window = rule_based.unionByName(fitted[0]).unionByName(fitted[1])
     rows = long_window if window == 1 else one_day.unionByName(long_window)
     totals = rows.groupBy("dt", "window_days", "model", "channel").agg(
-        F.sum("conversions").alias("conversions"), F.sum("revenue").alias("revenue")
+        ordered_sum(F.col("conversions")).alias("conversions"),
+        ordered_sum(F.col("revenue")).alias("revenue"),
     )
-    share = F.col("conversions") / F.sum("conversions").over(
-        Window.partitionBy("dt", "window_days", "model")
+    share = F.col("conversions") / ordered_sum(
+        F.col("conversions"), over=Window.partitionBy("dt", "window_days", "model")
     )
     effect = F.when(
         F.col("model") == "markov", weights.lookup("markov", F.col("dt"), F.col("channel"))

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from include.pulse.aggregates import ordered_sum
 from jobs.churn_features.schema import SCHEMA
 
 LOOKBACK_DAYS = 90  # the longest feature window (active_days_90, events_90)
@@ -86,7 +87,7 @@ def features(
             within(active_days, F.lit(1)).alias("active_days_window"),
             within(active_days, F.col("event_count")).alias("events_window"),
             # Null when none of the user's days in the window has a revenue value.
-            F.sum(F.when(age < active_days, F.col("revenue"))).alias("revenue_in_window"),
+            ordered_sum(F.when(age < active_days, F.col("revenue"))).alias("revenue_in_window"),
             latest("account_id").alias("account_id"),
             latest("platform").alias("platform"),
             latest("first_plan").alias("plan"),

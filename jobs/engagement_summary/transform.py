@@ -10,6 +10,7 @@ from jobs.engagement_summary.schema import SCHEMA
 from jobs.user_engagement.transform import (
     INACTIVE_HIGH,
     Rules,
+    exact_avg,
     ratio,
 )
 
@@ -29,7 +30,7 @@ def engagement_summary(
         F.percentile("total_actions", 0.5).alias("median_actions_per_user"),
         F.count(F.when(F.col("is_power_user"), 1)).alias("power_users"),
         F.sum("sessions").alias("sessions"),
-        F.avg("feature_breadth").alias("feature_adoption_rate"),
+        exact_avg(F.col("feature_breadth")).alias("feature_adoption_rate"),
     )
     seen = horizon.groupBy("dt").agg(
         F.count(F.lit(1)).alias("seen_90"),

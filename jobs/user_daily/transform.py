@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from include.pulse.aggregates import ordered_sum
 from jobs.user_daily.schema import SCHEMA
 
 
@@ -61,6 +62,6 @@ def user_daily(events: DataFrame, revenue_property: str = "revenue") -> DataFram
         _on_event(F.min, "platform").alias("first_platform"),
         _on_event(F.min, "channel").alias("first_channel"),
         _on_event(F.min, "plan").alias("first_plan"),
-        F.sum(revenue_value(revenue_property)).alias("revenue"),
+        ordered_sum(revenue_value(revenue_property)).alias("revenue"),
     )
     return daily.select(*[F.col(f.name).cast(f.dataType) for f in SCHEMA.fields])

@@ -5,6 +5,7 @@ the non-converting paths."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -131,3 +132,55 @@ def test_every_conversion_is_credited_exactly_once_by_every_model(spark):
             if r["model"] == model and r["window_days"] == 1
         )  # fmt: skip
         assert credited == pytest.approx(revenue, abs=1e-9)
+
+
+def test_the_marts_do_not_depend_on_how_the_rows_are_partitioned(spark):
+    # Credits are fractions and revenue any double: their sums are added in sorted order
+    # (`ordered_sum`) and the fits read the paths sorted. Otherwise the order of additions
+    # follows the partitions (how many, which rows where: the files of another backfill
+    # order, a cluster's shuffle), and the totals differ in their last bits, or more.
+    names = EVENTS_SCHEMA.fieldNames()
+    # Three ads conversions whose revenue sums to 0 or 1 depending on the order of addition
+    # (1e16 + 1 rounds to 1e16 in doubles).
+    extra = []
+    for n, revenue in enumerate(("1e16", "1", "-1e16")):
+        for at, name, props in (
+            ("2024-03-10 01:00", "page_view", {}),
+            ("2024-03-10 03:00", "purchase", {"revenue": revenue}),
+        ):
+            ts = datetime.fromisoformat(at).replace(tzinfo=UTC)
+            extra.append(
+                {
+                    "event_id": f"big{n}-{name}",
+                    "user_id": f"u9{n}",
+                    "event_name": name,
+                    "event_ts": ts,
+                    "session_id": "s9",
+                    "channel": "ads" if name == "page_view" else None,
+                    "properties": json.dumps(props),
+                    "event_date": D,
+                }
+            )
+    rows = [
+        tuple({**r, "source_file": "fixture"}.get(n) for n in names)
+        for r in [*events(ZONE), *extra]
+    ]
+    settings = ("spark.sql.shuffle.partitions", "spark.sql.adaptive.coalescePartitions.enabled")
+    saved = {key: spark.conf.get(key) for key in settings}
+    outputs = []
+    try:
+        for partitions, ordered in ((1, rows), (7, rows[::-1])):
+            spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+            spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+            frame = spark.createDataFrame(ordered, EVENTS_SCHEMA).repartition(partitions)
+            out = attribution_marts(frame, [D], rules(ZONE))
+            outputs.append(
+                {table: sorted(map(repr, mart.collect())) for table, mart in out.frames.items()}
+            )
+            for cached in out.cached:
+                cached.unpersist()
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
+    assert all(outputs[0].values())
+    assert outputs[0] == outputs[1]
