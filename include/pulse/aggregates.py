@@ -18,8 +18,9 @@ def ordered_sum(value: Column, over: WindowSpec | None = None) -> Column:
     ascending order; null when there are none, as `F.sum`. The same values give the same
     double in any order.
 
-    It holds the group's values in memory (`collect_list`): for the per-user, per-conversion
-    and per-day groups Pulse sums, which hold at most a day's rows of one key.
+    It holds each group's values in memory (`collect_list`): fine for the groups Pulse sums (a
+    user's day or window, a conversion's touches, a day's touches of one channel, a window's
+    daily totals), not for a table-wide total.
     """
     collected = F.collect_list(value.cast("double"))
     values = F.array_sort(collected if over is None else collected.over(over))

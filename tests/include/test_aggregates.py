@@ -40,5 +40,6 @@ def test_over_a_window_and_with_nulls_zeros_and_nan(spark):
     assert _total(spark, [None, None], ordered_sum(F.col("v"))) is None  # as F.sum
     assert _total(spark, [None, 2.5], ordered_sum(F.col("v"))) == 2.5
     negative_zero = _total(spark, [-0.0, -0.0], ordered_sum(F.col("v")))
-    assert negative_zero == 0.0 and math.copysign(1.0, negative_zero) == 1.0
+    assert negative_zero == 0.0
+    assert math.copysign(1.0, negative_zero) == 1.0
     assert math.isnan(_total(spark, [1.0, float("nan")], ordered_sum(F.col("v"))))
