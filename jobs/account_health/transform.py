@@ -6,11 +6,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from include.pulse.aggregates import exact_avg
 from jobs.account_health.schema import SCHEMA
 from jobs.user_engagement.transform import (
     WEEKS,
     Rules,
-    exact_avg,
     ratio,
 )
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from include.pulse.aggregates import exact_avg
 from jobs.engagement_summary.schema import SCHEMA
 from jobs.user_engagement.transform import (
     INACTIVE_HIGH,
     Rules,
-    exact_avg,
     ratio,
 )
 

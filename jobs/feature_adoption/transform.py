@@ -6,10 +6,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from include.pulse.aggregates import exact_avg
 from jobs.feature_adoption.schema import SCHEMA
 from jobs.user_engagement.transform import (
     Rules,
-    exact_avg,
     ratio,
 )
 

@@ -14,7 +14,6 @@ from datetime import date
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
 from jobs.user_engagement.schema import SCHEMA
@@ -63,21 +62,6 @@ class Rules:
 
 def ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator.cast("double") / denominator)
-
-
-# Scores are below 10^3 and a day has far fewer than 10^20 users: the sums fit.
-_EXACT = T.DecimalType(38, 12)
-
-
-def exact_avg(score: Column) -> Column:
-    """The mean of a bounded score (|x| < 1,000), the same whatever order the rows come in.
-
-    A sum of doubles depends on the order Spark adds them in, and that order follows the
-    files' layout: a backfill that wrote the same rows in other files gave a mean one bit
-    apart. Each value is rounded to 12 decimals as a decimal (the same for a value wherever
-    it is), the decimals are summed exactly, and the mean is returned as a double.
-    """
-    return F.avg(score.cast(_EXACT)).cast(T.DoubleType())
 
 
 def snapshot_days(dts: list[date], spark: SparkSession) -> DataFrame:

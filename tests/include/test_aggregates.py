@@ -1,4 +1,5 @@
-"""`ordered_sum`: the same values give the same double in any order, where `F.sum` does not."""
+"""`ordered_sum` and `exact_avg`: the same values give the same double in any order, where
+`F.sum` and `F.avg` do not."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from include.pulse.aggregates import ordered_sum
+from include.pulse.aggregates import exact_avg, ordered_sum
 
 # Added left to right, these give 0.6000000000000001 in one order and 0.6 in the other.
 FORWARD = [0.1, 0.2, 0.3]
@@ -43,3 +44,13 @@ def test_over_a_window_and_with_nulls_zeros_and_nan(spark):
     assert negative_zero == 0.0
     assert math.copysign(1.0, negative_zero) == 1.0
     assert math.isnan(_total(spark, [1.0, float("nan")], ordered_sum(F.col("v"))))
+
+
+def test_the_mean_of_bounded_scores_does_not_depend_on_the_order_of_the_rows(spark):
+    # A plain mean of the same rows written in other files would differ in its last bit
+    # (feature_adoption, account_health and engagement_summary use exact_avg).
+    means = [
+        _frame(spark, values).agg(exact_avg(F.col("v")).alias("m")).first()["m"]
+        for values in (FORWARD, BACKWARD)
+    ]
+    assert means == [0.2, 0.2]

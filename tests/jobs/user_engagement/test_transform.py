@@ -155,18 +155,6 @@ def test_the_percentile_power_rule_matches_the_reference(spark):
     assert powers != {r["user_id"] for r in got["user_engagement"]}
 
 
-def test_the_mean_scores_do_not_depend_on_the_order_of_the_rows(spark):
-    # In doubles (0.1 + 0.2) + 0.3 and (0.3 + 0.2) + 0.1 differ, and so would a plain mean of
-    # the same rows written in other files (feature_adoption and account_health use it).
-    from pyspark.sql import functions as F
-
-    means = []
-    for order in ([0.1, 0.2, 0.3], [0.3, 0.2, 0.1]):
-        frame = spark.createDataFrame([(v,) for v in order], "score double").coalesce(1)
-        means.append(frame.agg(engagement.exact_avg(F.col("score")).alias("m")).first()["m"])
-    assert means == [0.2, 0.2]
-
-
 def test_without_tiers_every_event_is_a_feature(spark):
     got = compute(spark, Rules(window_days=30), dts=[D])
     assert_same(got, expected(dts=[D], window=30))
