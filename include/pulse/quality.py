@@ -100,6 +100,30 @@ def describe(result: ExpectationValidationResult) -> str:
     return f"{head}: observed_value={res.get('observed_value')!r}{extra}"
 
 
+def cache_docs_templates() -> None:
+    """Keep GX's Data Docs templates compiled across builds and processes.
+
+    GX renders Data Docs through a new Jinja `Environment` per view, so every build compiles
+    its ~50 templates again: about 60 % of a group's build (0.15-0.25 s, seven groups a run).
+    Jinja's bytecode cache stores compiled templates keyed by name and source checksum, in a
+    per-user directory Jinja creates with mode 0700 (never in the warehouse: it holds code).
+    """
+    from great_expectations.render.view import view
+    from jinja2 import FileSystemBytecodeCache
+
+    if getattr(view.DefaultJinjaView, "_pulse_bytecode_cache", None) is not None:
+        return
+    cache = FileSystemBytecodeCache()
+    build_view = view.DefaultJinjaView.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        build_view(self, *args, **kwargs)
+        self.env.bytecode_cache = cache
+
+    view.DefaultJinjaView.__init__ = init
+    view.DefaultJinjaView._pulse_bytecode_cache = cache
+
+
 class QualityGate:
     """Validations of one run, written with their Data Docs under `out_dir`."""
 
@@ -113,6 +137,7 @@ class QualityGate:
         # The folder shows the latest attempt of the day, pass or fail.
         shutil.rmtree(out_dir, ignore_errors=True)
         self.summaries: dict[str, dict[str, Any]] = {}
+        cache_docs_templates()
         self._context: AbstractDataContext = gx.get_context(mode="ephemeral")
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
         for site in list(self._context.list_data_docs_sites()):  # the default is a temp dir

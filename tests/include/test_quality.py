@@ -4,7 +4,9 @@ same rows of the same suites."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +151,28 @@ def test_a_prediction_by_an_unknown_model_version_is_refused_by_both_engines(spa
     assert refused[0] == refused[1] == refused[2]
     assert len(refused[0]) == 1
     assert "expect_column_values_to_be_in_set" in refused[0][0]
+
+
+def test_data_docs_templates_stay_compiled_between_builds(tmp_path):
+    """GX compiles its Data Docs templates anew for each build; the gate gives its views
+    Jinja's bytecode cache, so a second build loads them compiled and writes the same site."""
+    import pandas as pd
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    frame = pd.DataFrame({"dt": [pd.Timestamp(DAY)], "day": [0], "retained_share": [1.0]})
+    sites = []
+    for run in ("first", "second"):
+        gate = QualityGate(tmp_path / run, "test")
+        with pytest.raises(QualityError):  # a failed suite builds its docs too
+            gate.validate(frame, "retention_curve")
+        sites.append(gate.out_dir / "docs")
+    cache = DefaultJinjaView().env.bytecode_cache
+    assert cache is not None
+    assert sorted(p.name for p in Path(cache.directory).glob("__jinja2_*.cache"))
+
+    def pages(site: Path) -> list[str]:  # the validation's time is in its page's path
+        paths = (str(p.relative_to(site)) for p in site.rglob("*.html"))
+        return sorted(re.sub(r"/\d{8}T\d{6}\.\d+Z/", "/<time>/", path) for path in paths)
+
+    assert pages(sites[0])
+    assert pages(sites[0]) == pages(sites[1])

@@ -194,3 +194,49 @@ def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory,
         assert table_rows(reverse.local_warehouse, table) == table_rows(
             config.local_warehouse, table
         ), table
+
+
+def test_a_failed_audit_publishes_nothing_and_waits_for_the_other_writes(
+    spark, tmp_path, forward, monkeypatch
+):
+    """The runner audits the first table while the others are still being written: its
+    failure fails the run only once those writes are done, and nothing is published."""
+    import shutil
+
+    from include.pulse import runner
+    from include.pulse.quality import QualityError
+    from include.pulse.warehouse import Warehouse
+    from jobs.retention_cohorts.job import JOB
+
+    config, _, _, _ = forward
+    copy = make_config(tmp_path, "UTC")
+    shutil.copytree(config.local_warehouse, copy.local_warehouse)
+    Warehouse(copy.local_warehouse).mark("retention_cohorts", D.isoformat())
+    tables = JOB.tables  # the first is written alone, then the second while the first is audited
+    before = {t.path: table_rows(copy.local_warehouse, t.path) for t in tables}
+    files = sorted(p for p in copy.local_warehouse.rglob("*") if "marts" in p.parts)
+    contents = {p: p.read_bytes() for p in files if p.is_file()}
+    at_discard: list[tuple[bool, bool]] = []
+    discard = Warehouse.discard
+
+    def failing_audit(spark, quality, job, context, table, folder):
+        raise QualityError(f"suite {table.suite!r} failed (test)")  # the first table's
+
+    def recording_discard(self, path):
+        # The other table's write, under way when the audit failed, has committed: its
+        # folder has its parquet and no `_temporary` left (Spark removes it on commit).
+        other = path / tables[1].path
+        at_discard.append((any(other.rglob("*.parquet")), any(other.rglob("_temporary"))))
+        return discard(self, path)
+
+    monkeypatch.setattr(runner, "_audit", failing_audit)
+    monkeypatch.setattr(Warehouse, "discard", recording_discard)
+    with pytest.raises(QualityError, match="failed \\(test\\)"):
+        pipeline.run(spark, copy, "retention_cohorts", D)
+    assert at_discard == [(True, False)]
+    assert sorted(p for p in copy.local_warehouse.rglob("*") if "marts" in p.parts) == files
+    assert {p: p.read_bytes() for p in files if p.is_file()} == contents
+    assert {t.path: table_rows(copy.local_warehouse, t.path) for t in tables} == before
+    staging = copy.local_warehouse / "_staging" / "retention_cohorts"
+    assert not staging.exists() or not any(staging.iterdir())
+    assert Warehouse(copy.local_warehouse).marks("retention_cohorts")  # still to do
