@@ -60,13 +60,6 @@ class Stopwatch:
         self.seconds[phase] = round(self.seconds.get(phase, 0.0) + delta, 3)
         log.info("%s: %s took %.1fs", self.job, phase, delta)
 
-    def move(self, seconds: float, source: str, target: str) -> None:
-        """Count `seconds` of `source`'s time as `target`'s (work done inside another phase),
-        so the phases still add up to the run's time."""
-        seconds = min(seconds, self.seconds.get(source, 0.0))
-        self.seconds[source] = round(self.seconds.get(source, 0.0) - seconds, 3)
-        self.seconds[target] = round(self.seconds.get(target, 0.0) + seconds, 3)
-
 
 @dataclass(frozen=True)
 class PlanRequest:
@@ -265,24 +258,17 @@ def _rebuild(job: Job, context: Context, downstream: tuple[str, ...]) -> dict[st
     context.staging = warehouse.new_staging(job.name, f"dt={label}")
     try:
         frames = job.build(context)
-        audit_seconds: list[float] = []
-
-        def audit(table: Table) -> int:
-            started = clock.perf_counter()
-            rows = _audit(spark, quality, job, context, table, context.staging / table.path)
-            audit_seconds.append(clock.perf_counter() - started)
-            return rows
-
-        rows = _stage_and_audit(
-            job.tables,
-            frames,
+        _stage_all(
+            [(table, frames[table.name]) for table in job.tables if table.name in frames],
             context.staging,
             single_date=len(plan.dates) == 1,
-            audit=audit,
         )
         watch.lap("build_and_stage")
-        # The audits ran while other tables were being written: report their own time.
-        watch.move(sum(audit_seconds), "build_and_stage", "audit")
+        rows: dict[str, int] = {}
+        for table in job.tables:
+            folder = context.staging / table.path
+            rows[table.name] = _audit(spark, quality, job, context, table, folder)
+        watch.lap("audit")
         # Mark before publishing: a crash in between leaves downstream work pending, not lost.
         for group in downstream:
             for d in plan.dates:
@@ -312,43 +298,29 @@ def _rebuild(job: Job, context: Context, downstream: tuple[str, ...]) -> dict[st
     }
 
 
-def _stage_and_audit(
-    tables: tuple[Table, ...],
-    frames: Mapping[str, DataFrame],
-    staging: Path,
-    single_date: bool,
-    audit: Callable[[Table], int],
-) -> dict[str, int]:
-    """Write every table of the group under `staging` and audit each; the rows per table.
+def _stage_all(staged: list[tuple[Table, DataFrame]], staging: Path, single_date: bool) -> None:
+    """Write every table of the group under `staging`.
 
-    The first table with a frame is written alone: it computes the frames `build` cached,
-    which the others read. The others are then written at the same time, from threads (Spark
-    runs the jobs of one session concurrently, Spark Connect included: a small mart's write
-    is mostly latency), while this thread audits, in the tables' order, each table as soon as
-    it is written: the audits (GX, in Python) overlap the writes (in the JVM). A failed write
-    or audit fails the run once the writes still under way have finished, so nothing writes
-    into a staging folder that is being discarded. One date: `coalesce(1)` gives the
-    partition its one file without the shuffle that `repartition(key)` needs to give each of
-    several dates one file.
+    The first table is written alone: it computes the frames `build` cached, which the others
+    read. The others are then written at the same time, from threads (Spark runs the jobs of
+    one session concurrently, Spark Connect included): a small mart's write is mostly
+    latency (planning, scheduling, committing), so overlapping them is most of the gain on
+    a nightly run. One date: `coalesce(1)` gives the partition its one file without the
+    shuffle that `repartition(key)` needs to give each of several dates one file.
     """
 
-    def write(table: Table) -> None:
+    def write(item: tuple[Table, DataFrame]) -> None:
+        table, frame = item
         key = table.partition_key
-        frame = frames[table.name]
         out = frame.coalesce(1) if single_date else frame.repartition(key)
         out.write.partitionBy(key).parquet(str(staging / table.path))
 
-    written = [table for table in tables if table.name in frames]
-    if written:
-        write(written[0])
-    with ThreadPoolExecutor(max_workers=max(1, len(written) - 1)) as pool:
-        pending = {table.name: pool.submit(write, table) for table in written[1:]}
-        rows: dict[str, int] = {}
-        for table in tables:
-            if table.name in pending:
-                pending[table.name].result()  # re-raises the write's failure
-            rows[table.name] = audit(table)
-    return rows
+    if not staged:
+        return
+    write(staged[0])
+    if len(staged) > 1:
+        with ThreadPoolExecutor(max_workers=len(staged) - 1) as pool:
+            list(pool.map(write, staged[1:]))  # re-raises the first failure
 
 
 def _audit(

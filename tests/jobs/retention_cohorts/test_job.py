@@ -196,11 +196,9 @@ def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory,
         ), table
 
 
-def test_a_failed_audit_publishes_nothing_and_waits_for_the_other_writes(
-    spark, tmp_path, forward, monkeypatch
-):
-    """The runner audits the first table while the others are still being written: its
-    failure fails the run only once those writes are done, and nothing is published."""
+def test_a_failed_audit_publishes_nothing(spark, tmp_path, forward, monkeypatch):
+    """A group's first table fails its suite: the run fails with the suite's error once every
+    table is staged, publishes nothing, leaves no staging folder and keeps its marks."""
     import shutil
 
     from include.pulse import runner
@@ -212,7 +210,7 @@ def test_a_failed_audit_publishes_nothing_and_waits_for_the_other_writes(
     copy = make_config(tmp_path, "UTC")
     shutil.copytree(config.local_warehouse, copy.local_warehouse)
     Warehouse(copy.local_warehouse).mark("retention_cohorts", D.isoformat())
-    tables = JOB.tables  # the first is written alone, then the second while the first is audited
+    tables = JOB.tables
     before = {t.path: table_rows(copy.local_warehouse, t.path) for t in tables}
     files = sorted(p for p in copy.local_warehouse.rglob("*") if "marts" in p.parts)
     contents = {p: p.read_bytes() for p in files if p.is_file()}
@@ -223,8 +221,8 @@ def test_a_failed_audit_publishes_nothing_and_waits_for_the_other_writes(
         raise QualityError(f"suite {table.suite!r} failed (test)")  # the first table's
 
     def recording_discard(self, path):
-        # The other table's write, under way when the audit failed, has committed: its
-        # folder has its parquet and no `_temporary` left (Spark removes it on commit).
+        # Every table was staged whole before the audits: the other table's folder has its
+        # parquet and no `_temporary` left (Spark removes it on commit).
         other = path / tables[1].path
         at_discard.append((any(other.rglob("*.parquet")), any(other.rglob("_temporary"))))
         return discard(self, path)
