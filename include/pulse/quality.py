@@ -104,16 +104,18 @@ def cache_docs_templates() -> None:
     """Keep GX's Data Docs templates compiled across builds and processes.
 
     GX renders Data Docs through a new Jinja `Environment` per view, so every build compiles
-    its ~50 templates again: about 60 % of a group's build (0.15-0.25 s, seven groups a run).
+    its ~50 templates again: about 60 % of a group's build (0.15-0.3 s, seven groups a run).
     Jinja's bytecode cache stores compiled templates keyed by name and source checksum, in a
     per-user directory Jinja creates with mode 0700 (never in the warehouse: it holds code).
+    It is only a saving: without a safe folder the docs are built uncached.
     """
     from great_expectations.render.view import view
-    from jinja2 import FileSystemBytecodeCache
 
     if getattr(view.DefaultJinjaView, "_pulse_bytecode_cache", None) is not None:
         return
-    cache = FileSystemBytecodeCache()
+    cache = docs_template_cache()
+    if cache is None:
+        return
     build_view = view.DefaultJinjaView.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -122,6 +124,32 @@ def cache_docs_templates() -> None:
 
     view.DefaultJinjaView.__init__ = init
     view.DefaultJinjaView._pulse_bytecode_cache = cache
+
+
+def docs_template_cache(directory: str | None = None) -> Any:
+    """Jinja's file bytecode cache, made never to fail a build: an entry it cannot read or
+    write (a folder removed by a temp cleaner, a full disk, a damaged file) is a miss. None
+    when Jinja finds no safe per-user folder (one owned by someone else, say)."""
+    import pickle
+
+    from jinja2 import FileSystemBytecodeCache
+
+    class MissOnError(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    try:
+        return MissOnError(directory)
+    except (RuntimeError, OSError) as exc:
+        logging.getLogger(__name__).warning("Data Docs templates not cached: %s", exc)
+        return None
 
 
 class QualityGate:

@@ -176,3 +176,34 @@ def test_data_docs_templates_stay_compiled_between_builds(tmp_path):
 
     assert pages(sites[0])
     assert pages(sites[0]) == pages(sites[1])
+
+
+def test_the_docs_template_cache_never_fails_a_build(tmp_path, monkeypatch):
+    """An entry the cache cannot read or write is a miss, and without a safe folder there is
+    no cache: the templates still render."""
+    import shutil
+
+    from jinja2 import DictLoader, Environment, FileSystemBytecodeCache
+    from jinja2.bccache import bc_magic
+
+    from include.pulse.quality import docs_template_cache
+
+    def render(cache) -> str:  # a new environment each time: no in-memory template reuse
+        env = Environment(loader=DictLoader({"page": "{{ x }}!"}), bytecode_cache=cache)
+        return env.get_template("page").render(x=1)
+
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    cache = docs_template_cache(str(folder))
+    assert render(cache) == "1!"
+    (entry,) = folder.glob("__jinja2_*.cache")
+    entry.write_bytes(bc_magic + b"damaged")  # the right header, then no valid checksum
+    assert render(cache) == "1!"
+    shutil.rmtree(folder)  # a temp cleaner removed the folder: writing fails, a miss
+    assert render(cache) == "1!"
+
+    def unsafe(self):
+        raise RuntimeError("Cannot determine safe temp directory.")
+
+    monkeypatch.setattr(FileSystemBytecodeCache, "_get_default_cache_dir", unsafe)
+    assert docs_template_cache() is None
