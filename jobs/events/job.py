@@ -98,7 +98,6 @@ def run(
     watch.lap("normalize")
 
     staging = warehouse.new_staging("events", f"dt={day}")
-    cached: list[DataFrame] = []
     try:
         quarantine = quarantine_rows(normalized)
         if counts["quarantined"]:
@@ -121,9 +120,10 @@ def run(
             # dates it planned are rebuilt too, or a date it emptied would keep stale rows.
             plan_path = warehouse.report_path("events", day).with_suffix(".plan.json")
             interrupted = (warehouse.read_json(plan_path) or {}).get("event_dates", [])
-            # Read twice (the dates to rebuild, then the winners): scanned once.
-            index = _key_index(spark, warehouse, staging, arrival_date).persist()
-            cached.append(index)
+            # Read twice (the dates to rebuild, then the winners) and not cached: it holds every
+            # copy ever landed, and caching it cost more than two scans of its three narrow
+            # columns (at 18M landed keys: 35-42 s against 12-13 s; docs/benchmarks.md).
+            index = _key_index(spark, warehouse, staging, arrival_date)
             touched = sorted(
                 new_dates
                 | partition_values(old_landed, "event_date")
@@ -204,7 +204,7 @@ def run(
             plan_path.unlink(missing_ok=True)
     finally:
         warehouse.discard(staging)
-        for frame in (raw, files, normalized, landed, *cached):
+        for frame in (raw, files, normalized, landed):
             frame.unpersist()
     return report
 
