@@ -1,19 +1,19 @@
 """Benchmark: the ingest's cross-day deduplication as the landed history grows (prints figures).
 
-    .venv/bin/python -m bench.ingest_history        # 100,000 keys a day; 30 and 180 days
+    .venv/bin/python -m bench.ingest_history        # 100,000 keys a day; 30 and 365 days
     .venv/bin/python -m bench.ingest_history --events-per-day 20000 --days 10,60 --repeats 1
 
-An `event_id` is one event whatever its date, so an arrival day's ingest looks at every copy
-ever landed to decide which copy of an event wins (`jobs/events/job.py`): `_key_index` (the
-keys of every landed copy), `_dates_sharing_keys` (the dates whose winner this arrival may
-change) and `_rebuild_events` (the touched dates' events, each from its earliest arrival),
-then the touched dates are written. This bench times those steps, the way the job calls them,
-after a synthetic history of H days of E keys each (`landed_events/event_date=X/
-arrival_date=X/`, SHA-256 keys as the ingest makes them), for each H of --days, in one warm
-`local[*]` session. The arrival of day H delivers E new keys (3 % of them late, for the 3
-days before) and re-delivers E / 200 keys landed in the 7 days before. Only the columns these
-steps read are real; the others are constants. The rest of the ingest (reading and
-normalising the landing files, the audits) does not depend on history: see
+An arrival day's ingest decides which copy of an event wins within the dedup window
+(`PULSE_DEDUP_WINDOW_DAYS`, `jobs/events/job.py`): it lists the `landed_events` folders (names
+only), `_dates_sharing_keys` (the dates of later copies this arrival's copies decide; none in a
+nightly run) and `_rebuild_events` (the touched dates' events, each copy judged against the
+keys of the window before it), then the touched dates are written. This bench times those
+steps, the way the job calls them, after a synthetic history of H days of E keys each
+(`landed_events/event_date=X/arrival_date=X/`, SHA-256 keys as the ingest makes them), for each
+H of --days, in one warm `local[*]` session. The arrival of day H delivers E new keys (3 % of
+them late, for the 3 days before) and re-delivers E / 200 keys landed in the 7 days before.
+Only the columns these steps read are real; the others are constants. The rest of the ingest
+(reading and normalising the landing files, the audits) does not depend on history: see
 `bench/ingest_vs_read.py`.
 
 Printed per H: seconds of each step (median of --repeats), rows, and the total's ratio to the
@@ -82,28 +82,27 @@ def build(spark: object, root: Path, days: int, per_day: int) -> tuple[Path, dat
     return staging, arrival
 
 
-def measure(spark: object, root: Path, staging: Path, arrival: date) -> dict[str, float]:
+def measure(spark: object, root: Path, staging: Path, arrival: date, window: int) -> dict[str, float]:
     """The job's dedup steps for `arrival`, as `jobs/events/job.py: run` calls them."""
-    from include.pulse.warehouse import Warehouse
+    from include.pulse.warehouse import Warehouse, partition_dirs
     from jobs.events import job
 
     warehouse = Warehouse(root)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    index = job._key_index(spark, warehouse, staging, arrival)  # not cached, as in the job
-    keys = index.count()
-    seconds["key_index"] = time.perf_counter() - t0
+    landed_dirs = partition_dirs(warehouse.table("landed_events"), "event_date=*/arrival_date=*")
+    seconds["list_folders"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    sharing = job._dates_sharing_keys(spark, index, [], arrival)
+    sharing = job._dates_sharing_keys(spark, staging, landed_dirs, [], arrival, window)
     seconds["dates_sharing_keys"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     own = {(arrival - timedelta(days=k)).isoformat() for k in range(4)}
     touched = sorted(own | sharing)
-    events = job._rebuild_events(spark, warehouse, staging, arrival, touched, index)
+    events = job._rebuild_events(spark, warehouse, staging, landed_dirs, arrival, touched, window)
     out = root / "_out" / f"{time.monotonic_ns()}"
     events.repartition("event_date").write.partitionBy("event_date").parquet(str(out))
     seconds["rebuild_and_write"] = time.perf_counter() - t0
-    seconds["keys"] = keys
+    seconds["folders"] = len(landed_dirs)
     seconds["touched"] = len(touched)
     seconds["rows"] = spark.read.parquet(str(out)).count()  # type: ignore[attr-defined]
     shutil.rmtree(out)
@@ -113,15 +112,16 @@ def measure(spark: object, root: Path, staging: Path, arrival: date) -> dict[str
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events-per-day", type=int, default=100_000)
-    parser.add_argument("--days", default="30,180", help="history lengths, comma-separated")
+    parser.add_argument("--days", default="30,365", help="history lengths, comma-separated")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--window", type=int, default=7, help="PULSE_DEDUP_WINDOW_DAYS")
     args = parser.parse_args(argv)
     from include.pulse.spark import get_spark
 
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs; {args.master}")
     spark = get_spark(args.master)
-    steps = ("key_index", "dates_sharing_keys", "rebuild_and_write")
+    steps = ("list_folders", "dates_sharing_keys", "rebuild_and_write")
     first_total = None
     for days in [int(d) for d in args.days.split(",")]:
         root = Path(tempfile.mkdtemp(prefix=f"pulse-bench-history-{days}-"))
@@ -129,14 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             started = time.perf_counter()
             staging, arrival = build(spark, root, days, args.events_per_day)
             built = time.perf_counter() - started
-            runs = [measure(spark, root, staging, arrival) for _ in range(args.repeats)]
+            runs = [measure(spark, root, staging, arrival, args.window) for _ in range(args.repeats)]
         finally:
             shutil.rmtree(root, ignore_errors=True)
         median = {k: statistics.median(r[k] for r in runs) for k in steps}
         total = sum(median.values())
         first_total = first_total or total
         print(
-            f"history {days} days ({int(runs[0]['keys']):,} landed keys, built in {built:.0f}s);"
+            f"history {days} days ({days * args.events_per_day:,} landed keys in"
+            f" {int(runs[0]['folders']):,} folders, built in {built:.0f}s); window {args.window}:"
             f" arrival {arrival}: "
             + ", ".join(f"{k} {median[k]:.1f}s" for k in steps)
             + f"; total {total:.1f}s = {total / first_total:.2f}x the first;"

@@ -147,6 +147,17 @@ SETTINGS: tuple[Setting, ...] = (
         " (>= `PULSE_LATENESS_DAYS`)",
         minimum=1,
     ),
+    # Segment, Mixpanel and Snowplow all bound how far apart two copies of an event may arrive:
+    # an unbounded rule makes every night read the key of every copy ever landed.
+    Setting(
+        "dedup_window_days", "PULSE_DEDUP_WINDOW_DAYS", _int, "7",
+        "how many arrival days apart two copies of an event may land and still be one event: a"
+        " copy is a duplicate when another copy arrived in that many days before it, at any"
+        " event date (a chain of copies keeps its earliest), or earlier at the same event"
+        " date, however long before; a later copy with another event date is a new event"
+        " (\"De-duplication\" below)",
+        minimum=0,
+    ),
     Setting(
         "max_chain_days", "PULSE_MAX_CHAIN_DAYS", _int, "400",
         "the most days one run of the `active_users` group recomputes of the users-state chain;"
@@ -355,6 +366,7 @@ class PulseConfig:
     timezone: str = "UTC"
     lateness_days: int = 3
     max_event_age_days: int = 365
+    dedup_window_days: int = 7
     max_chain_days: int = 400
     spark_master: str = "local[*]"
     landing_ready_marker: str | None = None

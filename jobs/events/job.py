@@ -115,22 +115,23 @@ def run(
         # touch the same dates must not interleave, or one would publish without the other.
         with warehouse.table_locks(writes=("events", "landed_events", "quarantine")):
             landed_root = warehouse.table("landed_events")
-            old_landed = partition_dirs(landed_root, f"event_date=*/arrival_date={day}")
+            # Folder names only (no file is read): which arrival delivered rows of which date.
+            landed_dirs = partition_dirs(landed_root, "event_date=*/arrival_date=*")
+            old_landed = [p for p in landed_dirs if partition_values([p], "arrival_date") == {day}]
             # A crashed earlier attempt of this day may have published part of its plan: the
             # dates it planned are rebuilt too, or a date it emptied would keep stale rows.
             plan_path = warehouse.report_path("events", day).with_suffix(".plan.json")
             interrupted = (warehouse.read_json(plan_path) or {}).get("event_dates", [])
-            # Read twice (the dates to rebuild, then the winners) and not cached: it holds every
-            # copy ever landed, and caching it cost more than two scans of its three narrow
-            # columns (at 18M landed keys: 35-42 s against 12-13 s; docs/benchmarks.md).
-            index = _key_index(spark, warehouse, staging, arrival_date)
+            window = config.dedup_window_days
             touched = sorted(
                 new_dates
                 | partition_values(old_landed, "event_date")
                 | set(interrupted)
-                | _dates_sharing_keys(spark, index, old_landed, arrival_date)
+                | _dates_sharing_keys(spark, staging, landed_dirs, old_landed, arrival_date, window)
             )
-            events = _rebuild_events(spark, warehouse, staging, arrival_date, touched, index)
+            events = _rebuild_events(
+                spark, warehouse, staging, landed_dirs, arrival_date, touched, window
+            )
             if events is not None:
                 (
                     events.repartition("event_date")
@@ -139,7 +140,8 @@ def run(
                 )
             watch.lap("rebuild_events")
             clean_by_date: dict[str, int] = {}
-            if (staging / "events").exists():
+            # Every touched date may have lost its rows: then Spark wrote no partition at all.
+            if partition_dirs(staging / "events", "event_date=*"):
                 clean_by_date = _staged_by_date(staging / "events", arrival_date)
                 parameters = {
                     "max_event_ts": latest_allowed_event_ts(arrival_date, touched, config.timezone),
@@ -234,31 +236,38 @@ def _staged_by_date(folder: Path, arrival_date: date) -> dict[str, int]:
     )
 
 
-def _key_index(
-    spark: SparkSession, warehouse: Warehouse, staging: Path, arrival_date: date
-) -> DataFrame:
-    """(dedup_key, event_date, arrival_date) of every landed copy: the other arrivals' as
-    published, this arrival's as staged (its published rows are being replaced).
+def _arrival(path: Path) -> date:
+    return date.fromisoformat(partition_values([path], "arrival_date").pop())
 
-    An `event_id` names one event whatever its date: a re-delivery with a corrected time is
-    the same event. Deciding which copy wins therefore looks at all dates, not only the ones
-    this run rebuilds; only these three narrow columns are read.
+
+def _key_index(
+    spark: SparkSession,
+    staging: Path,
+    landed_dirs: list[Path],
+    arrivals: set[date],
+    arrival_date: date,
+) -> DataFrame | None:
+    """(dedup_key, event_date, arrival_date) of the copies that arrived on `arrivals`: other
+    days' as published, this day's as staged (its published rows are being replaced).
+
+    Only the listed arrival days' folders are read, three narrow columns of them: what the
+    dedup window needs, whatever the length of history (`first_arrivals`).
     """
     columns = ("dedup_key", "event_date", "arrival_date")
     frames = []
-    landed_root = warehouse.table("landed_events")
-    if partition_dirs(landed_root, "event_date=*/arrival_date=*"):
+    published = [p for p in landed_dirs if _arrival(p) in arrivals and _arrival(p) != arrival_date]
+    if published:
         frames.append(
             spark.read.schema(LANDED_SCHEMA)
-            .parquet(str(landed_root))
-            .where(F.col("arrival_date") != F.lit(arrival_date))
+            .option("basePath", str(published[0].parents[1]))
+            .parquet(*[str(p) for p in published])
             .select(*columns)
         )
     ours = staging / "landed_events"
-    if ours.exists() and any(ours.iterdir()):
+    if arrival_date in arrivals and ours.exists() and any(ours.iterdir()):
         frames.append(spark.read.schema(LANDED_SCHEMA).parquet(str(ours)).select(*columns))
     if not frames:
-        return spark.createDataFrame([], "dedup_key string, event_date date, arrival_date date")
+        return None
     index = frames[0]
     for frame in frames[1:]:
         index = index.unionByName(frame)
@@ -266,33 +275,48 @@ def _key_index(
 
 
 def _dates_sharing_keys(
-    spark: SparkSession, index: DataFrame, old_landed: list[Path], arrival_date: date
+    spark: SparkSession,
+    staging: Path,
+    landed_dirs: list[Path],
+    old_landed: list[Path],
+    arrival_date: date,
+    window: int,
 ) -> set[str]:
-    """Event dates of other arrivals' copies of the events this arrival delivers now or
-    delivered in its previous run (`old_landed`): which copy wins there may change."""
-    keys = index.where(F.col("arrival_date") == F.lit(arrival_date)).select("dedup_key")
-    if old_landed:
-        previous = spark.read.schema(LANDED_SCHEMA).parquet(*[str(p) for p in old_landed])
-        keys = keys.unionByName(previous.select("dedup_key"))
-    return {
-        str(row[0])
-        for row in index.where(F.col("arrival_date") != F.lit(arrival_date))
-        .join(keys, "dedup_key", "left_semi")
-        .select("event_date")
-        .distinct()
-        .collect()
-    }
+    """Event dates of later copies whose verdict this arrival's copies decide: copies that
+    arrived in the `window` days after it (a copy is judged by the window before it) of the
+    events this arrival delivers now or delivered in its previous run (`old_landed`).
+
+    A nightly run has no later arrival: no file is read.
+    """
+    later = {arrival_date + timedelta(days=k) for k in range(1, window + 1)}
+    index = _key_index(spark, staging, landed_dirs, later, arrival_date)
+    if index is None:
+        return set()
+    ours = staging / "landed_events"
+    # Two roots: read apart (Spark refuses paths of two tables in one read).
+    keys = [
+        spark.read.schema(LANDED_SCHEMA).parquet(*paths).select("dedup_key")
+        for paths in ([str(p) for p in old_landed], [str(ours)] if ours.exists() else [])
+        if paths
+    ]
+    if not keys:
+        return set()
+    wanted = keys[0] if len(keys) == 1 else keys[0].unionByName(keys[1])
+    sharing = index.join(wanted, "dedup_key", "left_semi").select("event_date").distinct()
+    return {str(row[0]) for row in sharing.collect()}
 
 
 def _rebuild_events(
     spark: SparkSession,
     warehouse: Warehouse,
     staging: Path,
+    landed_dirs: list[Path],
     arrival_date: date,
     touched: list[str],
-    index: DataFrame,
+    window: int,
 ) -> DataFrame | None:
-    """Events of the touched dates: other arrivals as published, this arrival as staged."""
+    """Events of the touched dates: other arrivals as published, this arrival as staged, each
+    copy judged against the copies of the `window` days before it (`first_arrivals`)."""
     if not touched:
         return None
     landed_root = warehouse.table("landed_events")
@@ -317,7 +341,16 @@ def _rebuild_events(
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
-    return first_arrivals(union, index)
+    # The arrival days of the rows being judged, from the folder names, and the window before
+    # each: the only copies a verdict can depend on (besides the rows' own dates, read above).
+    rebuilt = set(touched)
+    judged = {_arrival(p) for p in landed_dirs if partition_values([p], "event_date") & rebuilt}
+    judged.add(arrival_date)
+    before = {a - timedelta(days=k) for a in judged for k in range(1, window + 1)}
+    index = _key_index(spark, staging, landed_dirs, before, arrival_date)
+    if index is None:
+        index = spark.createDataFrame([], "dedup_key string, event_date date, arrival_date date")
+    return first_arrivals(union, index, window)
 
 
 def _describe_bad_files(files: DataFrame) -> str:

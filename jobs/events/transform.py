@@ -318,31 +318,39 @@ def latest_allowed_event_ts(arrival_date: date, touched: list[str], timezone: st
     return future_limit_utc(last, timezone)
 
 
-def first_arrivals(landed: DataFrame, index: DataFrame) -> DataFrame:
-    """Keep each event from the earliest arrival day that delivered it, at whatever event date.
+def first_arrivals(landed: DataFrame, index: DataFrame, window_days: int) -> DataFrame:
+    """The rows of `landed` that are not a copy of an event delivered earlier.
 
-    `index` holds (dedup_key, arrival_date) of every landed copy of every event, at all dates;
-    `landed` the full rows of the dates being rebuilt. A day holds each key at most once (at
-    one date), so (dedup_key, earliest arrival_date) names one row, and the result does not
-    depend on the order the days were processed in.
+    A copy (arrival day A, event date X) of a key is a duplicate when another copy of that key
+    arrived on [A - window_days, A - 1], at any event date, or arrived before A at X itself,
+    however long before. The verdict depends only on which copies exist, never on which run
+    saw them first, so days processed in any order give the same rows: a chain of copies each
+    within the window keeps its earliest, and a copy later than the window with another event
+    time is a new event (`PULSE_DEDUP_WINDOW_DAYS`, README "De-duplication").
+
+    `landed`: the full rows of the event dates being rebuilt, every arrival of those dates;
+    `index`: (dedup_key, event_date, arrival_date) of the copies that arrived within the window
+    before any row of `landed`, at other dates (rows of `landed` itself may be in it too).
     Output: `EVENT_COLUMNS` + `event_date`.
-
-    Only the index rows of the keys in `landed` are aggregated: the index grows with history
-    (every copy ever landed) while `landed` is a few days, and the earliest arrival of a key
-    depends on that key's rows alone (at 18M landed keys this took the rebuild from 49 to 19 s;
-    docs/benchmarks.md).
     """
-    wanted = landed.select("dedup_key").distinct()
-    first = (
-        index.join(wanted, "dedup_key", "left_semi")
-        .groupBy("dedup_key")
-        .agg(F.min("arrival_date").alias("_first_arrival"))
+    copies = index.select("dedup_key", "event_date", "arrival_date").unionByName(
+        landed.select("dedup_key", "event_date", "arrival_date")
     )
-    return (
-        landed.join(first, "dedup_key")
-        .where(F.col("arrival_date") == F.col("_first_arrival"))
-        .select(*EVENT_COLUMNS, "event_date")
+    earlier = copies.select(
+        F.col("dedup_key").alias("_key"),
+        F.col("event_date").alias("_date"),
+        F.col("arrival_date").alias("_arrival"),
     )
+    arrival = F.col("arrival_date")
+    copy_of_earlier = (
+        (F.col("dedup_key") == F.col("_key"))
+        & (F.col("_arrival") < arrival)
+        & (
+            (F.col("_arrival") >= F.date_sub(arrival, window_days))
+            | (F.col("_date") == F.col("event_date"))
+        )
+    )
+    return landed.join(earlier, copy_of_earlier, "left_anti").select(*EVENT_COLUMNS, "event_date")
 
 
 def file_columns(raw: DataFrame) -> DataFrame:

@@ -25,8 +25,24 @@ def user_daily_row(user: str, events: int, names: int, first=TS, last=LATER) -> 
     return (user, events, 1, names, first, last, "web", None, "web", None, None, None, DAY)
 
 
-def event_row(event_id: str | None, user: str, name: str, ts: datetime = TS) -> tuple:
-    return (event_id, user, name, ts, None, "web", None, None, None, None, "a.jsonl", DAY, DAY)
+def event_row(
+    event_id: str | None, user: str, name: str, ts: datetime = TS, event_date: date = DAY
+) -> tuple:
+    return (
+        event_id,
+        user,
+        name,
+        ts,
+        None,
+        "web",
+        None,
+        None,
+        None,
+        None,
+        "a.jsonl",
+        DAY,
+        event_date,
+    )
 
 
 def check(spark, tmp_path, rows, schema, suite, pandas_rows, parameters=None, staged=False):
@@ -80,9 +96,21 @@ CASES = {
         [
             "expect_column_max_to_be_between(event_ts)",
             "expect_column_value_lengths_to_be_between(user_id)",
-            "expect_column_values_to_be_unique(event_id)",
             "expect_column_values_to_match_regex(event_name)",
+            "expect_compound_columns_to_be_unique(event_date,event_id)",
         ],
+    ),
+    "events: one id at two dates (a copy later than the dedup window), null ids": (
+        "events",
+        [
+            event_row("e1", "u1", "page_view"),
+            event_row(
+                "e1", "u1", "page_view", datetime(2024, 3, 14, tzinfo=UTC), date(2024, 3, 14)
+            ),
+            event_row(None, "u1", "page_view"),
+            event_row(None, "u2", "page_view"),
+        ],
+        4,
     ),
 }
 

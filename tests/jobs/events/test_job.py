@@ -304,6 +304,34 @@ def test_an_event_id_is_kept_once_across_event_dates_in_any_order(spark, tmp_pat
     }
 
 
+@pytest.mark.parametrize("order", ["forward", "reverse", "shuffled"])
+def test_the_dedup_window_decides_the_same_events_in_any_order(spark, tmp_path, order):
+    """PULSE_DEDUP_WINDOW_DAYS=2. E is re-delivered every 2 days with a new time (one event: a
+    chain keeps its first copy), then 3 days after the chain's last copy (a new event). F is
+    re-delivered 7 days later at its own time: a duplicate, however late."""
+    config = replace(make_config(tmp_path), dedup_window_days=2)
+    days = [date(2024, 3, 1), date(2024, 3, 3), date(2024, 3, 5), date(2024, 3, 8)]
+    land(config, days[0], event("E", "2024-03-01T10:00:00Z"), event("F", "2024-03-01T11:00:00Z"))
+    land(config, days[1], event("E", "2024-03-02T10:00:00Z"))
+    land(config, days[2], event("E", "2024-03-04T10:00:00Z"))
+    land(config, days[3], event("E", "2024-03-07T10:00:00Z"), event("F", "2024-03-01T11:00:00Z"))
+    runs = {
+        "forward": days,
+        "reverse": days[::-1],
+        "shuffled": [days[2], days[0], days[3], days[1]],
+    }[order]
+    reports = {d: ingest(spark, config, d) for d in runs}
+    assert events_by_date(config) == {
+        "2024-03-01": [("E", "2024-03-01"), ("F", "2024-03-01")],
+        "2024-03-07": [("E", "2024-03-08")],
+    }
+    # The run of the last day to be processed sees every copy: its rows add up.
+    last = reports[runs[-1]]
+    assert last["rows_read"] == last["clean"] + last["duplicates"] + last["quarantined"]
+    if runs[-1] == days[3]:
+        assert (last["clean"], last["duplicates_of_earlier_arrivals"]) == (1, 1)
+
+
 def test_a_crash_mid_publish_is_repaired_by_the_retry(spark, tmp_path, monkeypatch):
     """A corrected re-delivery covers fewer event dates; its run dies after the first
     partition moved. The retry rebuilds the dates the crashed attempt planned: no stale row."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from include.pulse.landing import list_landing_day, read_landing_day
+from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from jobs.events.transform import (
     RAW_SCHEMA,
     file_columns,
@@ -478,7 +479,7 @@ def test_first_arrivals_keeps_the_earliest_arrival_of_each_event(spark):
     late = landed_on(date(2024, 3, 15), row(event_id="e1"), row(event_id="e3"))
     early = landed_on(ARRIVAL, row(event_id="e1"), row(event_id="e2"))
     landed = late.unionByName(early)
-    result = first_arrivals(landed, landed).select("event_id", "arrival_date")
+    result = first_arrivals(landed, landed, 7).select("event_id", "arrival_date")
     expected = [("e1", ARRIVAL), ("e2", ARRIVAL), ("e3", date(2024, 3, 15))]
     assertDataFrameEqual(
         result, spark.createDataFrame(expected, "event_id string, arrival_date date")
@@ -495,11 +496,111 @@ def test_first_arrivals_looks_at_copies_outside_the_rebuilt_dates(spark):
     early_elsewhere = landed_on(ARRIVAL, row(event_id="e1", timestamp="2024-03-12T09:00:00Z"))
     late = landed_on(date(2024, 3, 15), row(event_id="e1"), row(event_id="e2"))
     index = late.unionByName(early_elsewhere).select("dedup_key", "event_date", "arrival_date")
-    result = first_arrivals(late, index).select("event_id", "arrival_date")
+    result = first_arrivals(late, index, 7).select("event_id", "arrival_date")
     expected = [("e2", date(2024, 3, 15))]
     assertDataFrameEqual(
         result, spark.createDataFrame(expected, "event_id string, arrival_date date")
     )
+
+
+def copies_frame(spark, copies):
+    """Landed rows of (event_id, event_date, arrival_date) copies; the other columns constant."""
+    rows = [
+        (f"id:{key}", key, "u1", "page_viewed", datetime(e.year, e.month, e.day, 12), e, a)
+        for key, e, a in copies
+    ]
+    frame = spark.createDataFrame(
+        rows,
+        "dedup_key string, event_id string, user_id string, event_name string,"
+        " event_ts timestamp, event_date date, arrival_date date",
+    )
+    for column in EVENTS_SCHEMA.fieldNames():
+        if column not in frame.columns:
+            frame = frame.withColumn(column, F.lit(None).cast("string"))
+    return frame
+
+
+def kept_by_rule(copies, window_days):
+    """The dedup window rule transcribed (README "De-duplication"): a copy is a duplicate when
+    another copy of its key arrived in the window days before it, or before it at its date."""
+    return sorted(
+        (key, e, a)
+        for key, e, a in copies
+        if not any(
+            k == key and a2 < a and ((a - a2).days <= window_days or e2 == e)
+            for k, e2, a2 in copies
+        )
+    )
+
+
+def test_the_dedup_window_keeps_the_first_copy_of_a_chain_and_later_events_apart(spark):
+    """Window 7 days. E: copies 5 and 6 days apart form one chain (its first copy wins); a copy
+    13 days after the chain's last is a new event. F: re-delivered 19 days later at the same
+    event date: still a duplicate. G / H: 7 days apart (a duplicate) / 8 days apart (new)."""
+    d = date
+    copies = [
+        ("E", d(2024, 3, 1), d(2024, 3, 1)),
+        ("E", d(2024, 3, 5), d(2024, 3, 6)),
+        ("E", d(2024, 3, 11), d(2024, 3, 12)),
+        ("E", d(2024, 3, 24), d(2024, 3, 25)),
+        ("F", d(2024, 3, 1), d(2024, 3, 1)),
+        ("F", d(2024, 3, 1), d(2024, 3, 20)),
+        ("G", d(2024, 3, 1), d(2024, 3, 1)),
+        ("G", d(2024, 3, 2), d(2024, 3, 8)),
+        ("H", d(2024, 3, 1), d(2024, 3, 1)),
+        ("H", d(2024, 3, 2), d(2024, 3, 9)),
+    ]
+    landed = copies_frame(spark, copies)
+    result = first_arrivals(landed, landed.limit(0), 7)
+    got = sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in result.collect())
+    assert got == [
+        ("E", d(2024, 3, 1), d(2024, 3, 1)),
+        ("E", d(2024, 3, 24), d(2024, 3, 25)),
+        ("F", d(2024, 3, 1), d(2024, 3, 1)),
+        ("G", d(2024, 3, 1), d(2024, 3, 1)),
+        ("H", d(2024, 3, 1), d(2024, 3, 1)),
+        ("H", d(2024, 3, 2), d(2024, 3, 9)),
+    ]
+    assert got == kept_by_rule(copies, 7)
+    # Without a window only the same-date rule is left; a huge one keeps one copy per event.
+    for window in (0, 10_000):
+        kept = first_arrivals(landed, landed.limit(0), window).collect()
+        rows = sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in kept)
+        assert rows == kept_by_rule(copies, window)
+    assert {r["event_id"] for r in first_arrivals(landed, landed, 10_000).collect()} == set("EFGH")
+    assert first_arrivals(landed, landed, 10_000).count() == 4
+
+
+def test_the_dedup_window_matches_the_rule_on_random_copies(spark):
+    """200 copies of 15 events over 40 arrival days (seeded), window 3: exactly the rows the
+    plain-Python rule keeps, whether the earlier copies come as landed rows or as the index."""
+    import random
+
+    rng = random.Random(29)
+    start = date(2024, 3, 1)
+    copies = set()
+    while len(copies) < 200:
+        arrival = start + timedelta(days=rng.randrange(40))
+        event_date = arrival - timedelta(days=rng.randrange(3))
+        copies.add((f"k{rng.randrange(15)}", event_date, arrival))
+    # A day holds each key once (the ingest de-duplicates within a day first).
+    by_day = {}
+    for key, e, a in sorted(copies):
+        by_day.setdefault((key, a), (key, e, a))
+    copies = sorted(by_day.values())
+    landed = copies_frame(spark, copies)
+    expected = kept_by_rule(copies, 3)
+    assert 15 < len(expected) < len(copies)
+    got = first_arrivals(landed, landed.limit(0), 3).collect()
+    assert sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in got) == expected
+    # The rebuilt dates alone, the rest of the window as index rows: the same verdicts.
+    rebuilt = {e for _, e, _ in copies[::7]}
+    part = landed.where(F.col("event_date").isin(sorted(rebuilt)))
+    index = landed.select("dedup_key", "event_date", "arrival_date")
+    got = first_arrivals(part, index, 3).collect()
+    assert sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in got) == [
+        c for c in expected if c[1] in rebuilt
+    ]
 
 
 def test_file_columns_flags_files_without_required_columns(spark):
