@@ -82,7 +82,9 @@ def build(spark: object, root: Path, days: int, per_day: int) -> tuple[Path, dat
     return staging, arrival
 
 
-def measure(spark: object, root: Path, staging: Path, arrival: date, window: int) -> dict[str, float]:
+def measure(
+    spark: object, root: Path, staging: Path, arrival: date, window: int
+) -> dict[str, float]:
     """The job's dedup steps for `arrival`, as `jobs/events/job.py: run` calls them."""
     from include.pulse.warehouse import Warehouse, partition_dirs
     from jobs.events import job
@@ -129,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             started = time.perf_counter()
             staging, arrival = build(spark, root, days, args.events_per_day)
             built = time.perf_counter() - started
-            runs = [measure(spark, root, staging, arrival, args.window) for _ in range(args.repeats)]
+            runs = [
+                measure(spark, root, staging, arrival, args.window) for _ in range(args.repeats)
+            ]
         finally:
             shutil.rmtree(root, ignore_errors=True)
         median = {k: statistics.median(r[k] for r in runs) for k in steps}
