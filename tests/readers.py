@@ -27,6 +27,8 @@ TABLES = (
     "users_archive",
     "marts/active_users",
     "user_feature_daily",
+    "user_first_seen",
+    "user_feature_first_seen",
     "marts/user_engagement",
     "marts/feature_adoption",
     "marts/engagement_summary",

@@ -84,22 +84,18 @@ def first_period_start(day: date, shape: Shape) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def cohort_users(daily: DataFrame, start_days: DataFrame | None = None) -> DataFrame:
+def cohort_users(first_seen: DataFrame, start_days: DataFrame | None = None) -> DataFrame:
     """One row per user: `user_id, cohort_day` and the breakdown values of the user's first event.
 
-    `daily`: `user_daily` rows of all history. `cohort_day` is the user's first active day, or
-    with `start_days` (user_id, event_date of a start event) the first day of that event; users
-    without one are in no cohort.
+    `first_seen`: `user_first_seen` rows (one per user: the first active day and the first_*
+    attributes of that day). `cohort_day` is the user's first active day, or with `start_days`
+    (user_id, event_date of a start event) the first day of that event; users without one are
+    in no cohort.
     """
-    first = daily.groupBy("user_id").agg(
-        F.min(F.struct("event_date", *[F.col(f"first_{d}").alias(d) for d in DIMENSIONS])).alias(
-            "first"
-        )
-    )
-    users = first.select(
+    users = first_seen.select(
         "user_id",
-        F.col("first.event_date").alias("cohort_day"),
-        *[F.coalesce(F.col(f"first.{d}"), F.lit(UNKNOWN)).alias(d) for d in DIMENSIONS],
+        F.col("first_seen_date").alias("cohort_day"),
+        *[F.coalesce(F.col(f"first_{d}"), F.lit(UNKNOWN)).alias(d) for d in DIMENSIONS],
     )
     if start_days is None:
         return users

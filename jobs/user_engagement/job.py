@@ -7,8 +7,9 @@ their inputs (definitions in docs/marts.md):
 - `marts/account_health`       one row per account (events that carry `account_id`);
 - `marts/usage_alerts`         one row per alert that fires on D.
 
-Inputs: `user_daily` and `user_feature_daily` over the 90 days up to D, `users_state` of D
-(first-seen dates) and `marts/active_users` of D.
+Inputs: `user_daily` and `user_feature_daily` over the 90 days up to D,
+`user_feature_first_seen` up to D (each user's first use of each feature, one row a pair),
+`users_state` of D (first-seen dates) and `marts/active_users` of D.
 
 Which days: a change on X alters every snapshot whose 90 days include X, so the run
 recomputes its own day and every computed day in [X, X+89] (nightly runs: not before D minus
@@ -53,6 +54,8 @@ from jobs.user_engagement.transform import (
 )
 from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
+from jobs.user_feature_first_seen import TABLE as USER_FEATURE_FIRST_SEEN
+from jobs.user_feature_first_seen.schema import SCHEMA as USER_FEATURE_FIRST_SEEN_SCHEMA
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
 
@@ -101,17 +104,15 @@ def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> I
     def dated(table: Table, schema: T.StructType, low: date | None) -> DataFrame:
         return read_partitions(spark, warehouse, table, schema, low, dts[-1])
 
-    feature_history = dated(USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, None)
     states = dated(USERS_STATE, STATE_SCHEMA, dts[0])
     mart_schema = T.StructType(
         [T.StructField("dau_mau", T.DoubleType()), T.StructField("dt", T.DateType())]
     )
     return Inputs(
         daily=dated(USER_DAILY, USER_DAILY_SCHEMA, first),
-        feature_daily=feature_history.where(F.col("event_date") >= F.lit(first)),
-        first_use=feature_history.groupBy("user_id", "feature").agg(
-            F.min("event_date").alias("first_use_date")
-        ),
+        feature_daily=dated(USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, first),
+        # One narrow row per user and feature ever used, not a scan of all activity.
+        first_use=dated(USER_FEATURE_FIRST_SEEN, USER_FEATURE_FIRST_SEEN_SCHEMA, None),
         first_seen=states.where(F.col("dt").isin(dts)).select("dt", "user_id", "first_seen_date"),
         active_users=dated(ACTIVE_USERS, mart_schema, dts[0]),
     )

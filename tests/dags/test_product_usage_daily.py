@@ -54,8 +54,9 @@ def test_policy(dag):
         "ingest_events": {"wait_for_landing"},
         "user_daily": {"ingest_events"},
         "active_users": {"user_daily"},
-        "retention_cohorts": {"user_daily"},
-        "user_engagement": {"user_daily", "active_users"},
+        "user_first_seen": {"user_daily"},
+        "retention_cohorts": {"user_daily", "user_first_seen"},
+        "user_engagement": {"user_daily", "active_users", "user_first_seen"},
         "attribution_touchpoints": {"ingest_events"},
         "churn_features": {"user_daily", "user_engagement"},
         # Object storage gets a day's tables once every group is done.
@@ -69,6 +70,7 @@ GROUP_TASKS = {
     "ingest_events",
     "user_daily",
     "active_users",
+    "user_first_seen",
     "user_engagement",
     "retention_cohorts",
     "attribution_touchpoints",
@@ -212,6 +214,7 @@ def test_each_group_task_names_its_tables_in_its_docs(dag):
 TABLES = {
     "ingest_events": {"pulse.events", "pulse.landed_events", "pulse.quarantine"},
     "user_daily": {"pulse.user_daily", "pulse.user_feature_daily"},
+    "user_first_seen": {"pulse.user_first_seen", "pulse.user_feature_first_seen"},
     "active_users": {"pulse.users_state", "pulse.users_archive", "pulse.active_users"},
     "user_engagement": {
         "pulse.user_engagement",

@@ -13,6 +13,8 @@ from jobs.retention_cohorts.job import Inputs, retention_marts
 from jobs.retention_cohorts.transform import Rules, Shape, first_period_start
 from jobs.user_daily.transform import user_daily
 from jobs.user_feature_daily.transform import user_feature_daily
+from jobs.user_feature_first_seen.transform import user_feature_first_seen
+from jobs.user_first_seen.transform import user_first_seen
 from tests.retention_data import (
     SHAPES,
     D,
@@ -36,7 +38,14 @@ def inputs(spark: Any, timezone: str) -> Inputs:
         [tuple({**r, "source_file": "fixture"}.get(n) for n in names) for r in rows],
         EVENTS_SCHEMA,
     )
-    return Inputs(daily=user_daily(frame), feature_daily=user_feature_daily(frame))
+    daily, feature_daily = user_daily(frame), user_feature_daily(frame)
+    # The first-seen tables as one run over all history builds them (nothing seen before).
+    return Inputs(
+        first_seen=user_first_seen(daily, daily.limit(0)),
+        daily=daily,
+        feature_first_seen=user_feature_first_seen(feature_daily, feature_daily.limit(0)),
+        feature_daily=feature_daily,
+    )
 
 
 _computed: dict[tuple, dict] = {}
