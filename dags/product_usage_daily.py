@@ -14,9 +14,8 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    every `events/event_date=X/` partition D touches, validates them (GX suite `events`), then
    publishes all partitions atomically and marks the changed dates for `user_daily`.
 3. One task per table group, in the order the tables read each other (`jobs/registry.py`):
-   `user_daily` (`user_daily`, `user_feature_daily`) >> `active_users` (`users_state`,
-   `users_archive`, `active_users`) >> `user_engagement` (the five engagement marts), and
-   `user_daily` >> `retention_cohorts` (`retention_cohorts`, `retention_curve`). Each runs
+   `user_daily` first, then the marts (each task's doc lists its tables; the groups' order and
+   tables are in docs/architecture.md). Each runs
    the one runner (`include/pulse/runner.py`): read the marks its upstream groups left, plan
    the dates (a late event or a backfill of day X never leaves X+1.. stale), build, validate
    every table with its suite, mark its downstream groups, publish, report. The dependency on

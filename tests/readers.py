@@ -25,6 +25,7 @@ TABLES = (
     "user_daily",
     "users_state",
     "users_archive",
+    "users_archive_latest",
     "marts/active_users",
     "user_feature_daily",
     "user_first_seen",

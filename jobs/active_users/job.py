@@ -2,7 +2,10 @@
 `active_users` mart (Mozilla's `clients_last_seen` pattern).
 
 Input: `user_daily`. Outputs: `users_state/dt=D/`, `users_archive/dt=D/`, `marts/active_users/
-dt=D/` for every day the chain recomputes (definitions in docs/marts.md).
+dt=D/` for every day the chain recomputes (definitions in docs/marts.md), and on every 28th of
+those days `users_archive_latest/dt=D/`, the latest departure of each user who ever left: a
+run reads the last such snapshot before its start and the departures after it, not the whole
+archive.
 
 Why the chain restarts where it does: the state of D depends on every earlier day, so any change
 to `user_daily` of X (late events, a backfill, a re-run) makes the state and the mart stale from
@@ -43,6 +46,7 @@ from jobs.active_users.transform import active_users, check_columns
 from jobs.user_daily import TABLE as USER_DAILY
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.users_archive import TABLE as USERS_ARCHIVE
+from jobs.users_archive_latest import TABLE as USERS_ARCHIVE_LATEST
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import FILE_SCHEMA as STATE_FILE_SCHEMA
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
@@ -52,6 +56,10 @@ from jobs.users_state.transform import latest_archived, users_state_range
 # day of a step reads the user's gathered activity of the step, so the step's cost grows with
 # its length squared: 16 keeps it a small multiple of a one-day step.
 CHAIN_STEP_DAYS = 16
+# Every 28th day the chain writes `users_archive_latest` (the latest departure of each user
+# who ever left), so a run reads one snapshot and at most 27 days of departures, not every
+# `users_archive` partition of history.
+ARCHIVE_SNAPSHOT_DAYS = 28
 
 log = logging.getLogger(__name__)
 
@@ -140,21 +148,39 @@ def _read_archive(spark: SparkSession, roots: dict[Path, list[Path]]) -> DataFra
     return latest_archived(archive)
 
 
+def is_archive_snapshot_day(day: date) -> bool:
+    """The days `users_archive_latest` has a partition: every 28th day from 1970-01-01, a
+    fixed grid whatever the run order."""
+    return (day - date(1970, 1, 1)).days % ARCHIVE_SNAPSHOT_DAYS == 0
+
+
+def _dt(path: Path) -> date:
+    return date.fromisoformat(path.name.removeprefix("dt="))
+
+
+def _archive_before(warehouse: Warehouse, start: date) -> dict[Path, list[Path]]:
+    """The archive a chain restarting at `start` reads: the latest snapshot before it and the
+    departures after that snapshot, never every partition (without a snapshot: all of them)."""
+    published_archive = warehouse.table(USERS_ARCHIVE.path)
+    published_latest = warehouse.table(USERS_ARCHIVE_LATEST.path)
+    snapshots = [p for p in partition_dirs(published_latest, "dt=*") if _dt(p) < start]
+    since = _dt(snapshots[-1]) if snapshots else date.min
+    return {
+        published_latest: snapshots[-1:],
+        published_archive: [
+            p for p in partition_dirs(published_archive, "dt=*") if since < _dt(p) < start
+        ],
+    }
+
+
 def _recompute_chain(
     spark: SparkSession, warehouse: Warehouse, staging: Path, plan: ChainPlan
 ) -> list[Row]:
     """Run the steps plan.start .. plan.end into staging; return the mart rows."""
     assert plan.start is not None
-    published_archive = warehouse.table(USERS_ARCHIVE.path)
     staged_archive = staging / USERS_ARCHIVE.path
-    archive_parts: dict[Path, list[Path]] = {
-        published_archive: [
-            p
-            for p in partition_dirs(published_archive, "dt=*")
-            if date.fromisoformat(p.name.removeprefix("dt=")) < plan.start
-        ],
-        staged_archive: [],
-    }
+    staged_latest = staging / USERS_ARCHIVE_LATEST.path
+    archive_parts = {**_archive_before(warehouse, plan.start), staged_archive: []}
     archived = _read_archive(spark, archive_parts)
     before = plan.start - timedelta(days=1)
     previous_dir = warehouse.partition(USERS_STATE.path, ("dt", before.isoformat()))
@@ -191,6 +217,16 @@ def _recompute_chain(
                 (step_dir / "_leaving=true" / f"dt={day}").rename(staged_archive / f"dt={day}")
                 archive_parts[staged_archive].append(staged_archive / f"dt={day}")
                 left = True
+        # A snapshot of who ever left, on the grid's days: later steps and runs start from it.
+        for day in filter(is_archive_snapshot_day, _days(first, last)):
+            target = staged_latest / f"dt={day}"
+            upto = {
+                root: [p for p in paths if _dt(p) <= day] for root, paths in archive_parts.items()
+            }
+            _read_archive(spark, upto).coalesce(1).write.parquet(str(target))
+            later = [p for p in archive_parts[staged_archive] if _dt(p) > day]
+            archive_parts = {staged_latest: [target], staged_archive: later}
+            left = True
         if left and last < plan.end:  # the next step must see who left
             archived = _read_archive(spark, archive_parts)
         last_state = staging / USERS_STATE.path / f"dt={last}"
@@ -245,7 +281,7 @@ def parameters(context: Context, table: Table) -> dict[str, Any]:
 
 JOB = Job(
     name=ACTIVE_USERS.group,
-    tables=(USERS_STATE, USERS_ARCHIVE, ACTIVE_USERS),
+    tables=(USERS_STATE, USERS_ARCHIVE, USERS_ARCHIVE_LATEST, ACTIVE_USERS),
     plan=plan,
     build=build,
     checks={ACTIVE_USERS.name: check_columns},

@@ -1,10 +1,11 @@
 """The churn group: `marts/churn_features`, `marts/churn_predictions`, `marts/churn_backtest`
 by dt (definitions: docs/marts.md "Churn").
 
-Inputs: `user_daily` (every partition up to the last planned dt: the features' 90 days and a
-user's first day), the `user_engagement` rows of the planned dates (health, segment, features
-used) and, on a retrain day, the stored `churn_features` of the training snapshots (computed
-from `user_daily` when a snapshot is not stored). Per planned dt, in order:
+Inputs: `user_daily` in bounded windows (the features' 90 days, or PULSE_CHURN_ACTIVE_DAYS if
+longer, before each planned dt; a training or backtest label's horizon), `user_first_seen` (a
+user's first day, for tenure), the `user_engagement` rows of the planned dates (health,
+segment, features used) and, on a retrain day, the stored `churn_features` of the training
+snapshots (computed from `user_daily` when a snapshot is not stored). Per planned dt, in order:
 
 1. features of the population at dt (all planned dates in one Spark job);
 2. on a retrain day (no model trained at or before dt, that model is PULSE_CHURN_RETRAIN_DAYS
@@ -43,6 +44,8 @@ from jobs.user_engagement import TABLE as USER_ENGAGEMENT
 from jobs.user_engagement.schema import SCHEMA as USER_ENGAGEMENT_SCHEMA
 from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
+from jobs.user_first_seen import TABLE as USER_FIRST_SEEN
+from jobs.user_first_seen.schema import SCHEMA as USER_FIRST_SEEN_SCHEMA
 
 
 def _engagement(context: Context, dts: list[date]) -> DataFrame:
@@ -52,13 +55,36 @@ def _engagement(context: Context, dts: list[date]) -> DataFrame:
     return frame.where(F.col("dt").isin(dts))
 
 
-def _activity(context: Context, daily: DataFrame, last: date) -> DataFrame:
-    """The days that count as activity for a label: any, or the return event's."""
+def _daily(context: Context, first: date, last: date) -> DataFrame:
+    """`user_daily` of [first, last]: every read of this group is a bounded window."""
+    return read_partitions(
+        context.spark, context.warehouse, USER_DAILY, USER_DAILY_SCHEMA, first, last
+    )
+
+
+def _feature_window(context: Context, dts: list[date]) -> DataFrame:
+    """`user_daily` of the days the features of `dts` look at (the longest window before
+    each, up to the last)."""
+    window = max(context.config.churn_active_days, LOOKBACK_DAYS)
+    return _daily(context, dts[0] - timedelta(days=window - 1), dts[-1])
+
+
+def _first_seen(context: Context, last: date) -> DataFrame:
+    """(user_id, first_seen_date) of every user first seen by `last`: tenure, not a scan of
+    all of `user_daily`."""
+    return read_partitions(
+        context.spark, context.warehouse, USER_FIRST_SEEN, USER_FIRST_SEEN_SCHEMA, None, last
+    ).select("user_id", "first_seen_date")
+
+
+def _activity(context: Context, first: date, last: date) -> DataFrame:
+    """The days in [first, last] that count as activity for a label: any, or the return
+    event's."""
     event = context.config.retention_return_event
     if event is None:
-        return daily.select("user_id", "event_date")
+        return _daily(context, first, last).select("user_id", "event_date")
     days = read_partitions(
-        context.spark, context.warehouse, USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, None, last
+        context.spark, context.warehouse, USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, first, last
     )
     return days.where(F.col("feature") == event).select("user_id", "event_date").distinct()
 
@@ -75,13 +101,14 @@ def retrain_due(store: ModelStore, day: date, every: int, run_day: date) -> bool
     return (day - latest).days >= every
 
 
-def _train(
-    context: Context, day: date, daily: DataFrame, fresh: DataFrame, fresh_dates: set[date]
-) -> dict[str, Any]:
+def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]) -> dict[str, Any]:
     """Train a version on `day` if the history allows; the report's entry."""
     cfg = context.config
     snapshots = training_snapshots(day, cfg.churn_horizon_days, cfg.churn_training_snapshots)
-    first_day = daily.agg(F.min("event_date")).first()[0]
+    # The first day of history from the folder names: no data is read to know it.
+    first_day = min(
+        (d for d in computed_dates(context.warehouse, USER_DAILY) if d <= day), default=None
+    )
     if first_day is None or snapshots[0] < first_day:
         missing = (first_day - snapshots[0]).days if first_day else None
         return {
@@ -105,12 +132,19 @@ def _train(
         )  # fmt: skip
     if to_compute:
         parts.append(
-            features(daily, _engagement(context, to_compute), to_compute, cfg.churn_active_days)
+            features(
+                _feature_window(context, to_compute),
+                _first_seen(context, to_compute[-1]),
+                _engagement(context, to_compute),
+                to_compute,
+                cfg.churn_active_days,
+            )
         )
     population = parts[0]
     for part in parts[1:]:
         population = population.unionByName(part)
-    rows = labels(population, _activity(context, daily, day), cfg.churn_horizon_days)
+    activity = _activity(context, snapshots[0] + timedelta(days=1), day)
+    rows = labels(population, activity, cfg.churn_horizon_days)
     trained: Trained = train(rows, snapshots, day)
     started = time.perf_counter()
     folder = ModelStore(context.warehouse.root).write(trained)
@@ -143,9 +177,7 @@ def _score(
     return predictions(scored, card["feature_importances"], version)
 
 
-def _backtest(
-    context: Context, daily: DataFrame, day: date, preds: DataFrame | None
-) -> list[dict[str, Any]]:
+def _backtest(context: Context, day: date, preds: DataFrame | None) -> list[dict[str, Any]]:
     """The predictions made at day - H (this run's, or stored) against what happened."""
     h = context.config.churn_horizon_days
     then = day - timedelta(days=h)
@@ -157,7 +189,7 @@ def _backtest(
         )
     labelled = labels(
         preds.select("dt", "user_id", "risk_band", "churn_probability", "model_version"),
-        _activity(context, daily, day),
+        _activity(context, then + timedelta(days=1), day),
         h,
     ).collect()
     rows = [
@@ -169,8 +201,13 @@ def _backtest(
 def build(context: Context) -> Mapping[str, DataFrame]:
     cfg, spark = context.config, context.spark
     dts = list(context.plan.dates)
-    daily = read_partitions(spark, context.warehouse, USER_DAILY, USER_DAILY_SCHEMA, None, dts[-1])
-    feats = features(daily, _engagement(context, dts), dts, cfg.churn_active_days).persist()
+    feats = features(
+        _feature_window(context, dts),
+        _first_seen(context, dts[-1]),
+        _engagement(context, dts),
+        dts,
+        cfg.churn_active_days,
+    ).persist()
     context.cached.append(feats)
     store = ModelStore(context.warehouse.root)
     training: dict[str, Any] = {}
@@ -179,7 +216,7 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     cards: dict[date, dict[str, Any]] = {}
     for day in dts:
         if retrain_due(store, day, cfg.churn_retrain_days, context.day):
-            training[day.isoformat()] = _train(context, day, daily, feats, set(dts))
+            training[day.isoformat()] = _train(context, day, feats, set(dts))
         current = store.current(day)
         versions[day] = current[0] if current else None
         if current:
@@ -203,9 +240,9 @@ def build(context: Context) -> Mapping[str, DataFrame]:
         then = day - timedelta(days=cfg.churn_horizon_days)
         if then in scored:  # planned too: this run's predictions (or none)
             if scored[then] is not None:
-                backtests += _backtest(context, daily, day, scored[then])
+                backtests += _backtest(context, day, scored[then])
         else:
-            backtests += _backtest(context, daily, day, None)
+            backtests += _backtest(context, day, None)
     frames = list(by_version.values())
     preds = frames[0] if frames else spark.createDataFrame([], PREDICTIONS_SCHEMA)
     for frame in frames[1:]:

@@ -28,13 +28,19 @@ def snapshot_frame(spark_or_frame: DataFrame, dts: list[date]) -> DataFrame:
 
 
 def features(
-    daily: DataFrame, engagement: DataFrame | None, dts: list[date], active_days: int
+    daily: DataFrame,
+    first_seen: DataFrame,
+    engagement: DataFrame | None,
+    dts: list[date],
+    active_days: int,
 ) -> DataFrame:
     """The features of every user of the population at each D in `dts` (schema: SCHEMA).
 
-    `daily`: user_daily rows (any range; rows after D are ignored for D). `engagement`: the
-    user_engagement rows of the dates `dts` (None or missing users: health 0, segment
-    `not_in_window`, features_used 0).
+    `daily`: user_daily rows (at least the `max(active_days, LOOKBACK_DAYS)` days up to each D;
+    rows after D are ignored for D). `first_seen`: (user_id, first_seen_date) from
+    `user_first_seen`, for tenure (a user of the population at D was first seen by D).
+    `engagement`: the user_engagement rows of the dates `dts` (None or missing users: health
+    0, segment `not_in_window`, features_used 0).
     """
     window = max(active_days, LOOKBACK_DAYS)
     d = daily.select(
@@ -49,7 +55,7 @@ def features(
         "revenue",
     )
     # A user of the population at D has a day <= D, so their first day overall is <= D.
-    first_day = daily.groupBy("user_id").agg(F.min("event_date").alias("first_day"))
+    first_day = first_seen.select("user_id", F.col("first_seen_date").alias("first_day"))
     joined = d.join(
         F.broadcast(snapshot_frame(daily, dts)),
         (F.col("event_date") <= F.col("dt"))

@@ -58,7 +58,7 @@ def test_policy(dag):
         "retention_cohorts": {"user_daily", "user_first_seen"},
         "user_engagement": {"user_daily", "active_users", "user_first_seen"},
         "attribution_touchpoints": {"ingest_events"},
-        "churn_features": {"user_daily", "user_engagement"},
+        "churn_features": {"user_daily", "user_first_seen", "user_engagement"},
         # Object storage gets a day's tables once every group is done.
         "publish": {"attribution_touchpoints", "retention_cohorts", "churn_features"},
         # The day's page reads the published marts (from the bucket with object storage).
@@ -215,7 +215,12 @@ TABLES = {
     "ingest_events": {"pulse.events", "pulse.landed_events", "pulse.quarantine"},
     "user_daily": {"pulse.user_daily", "pulse.user_feature_daily"},
     "user_first_seen": {"pulse.user_first_seen", "pulse.user_feature_first_seen"},
-    "active_users": {"pulse.users_state", "pulse.users_archive", "pulse.active_users"},
+    "active_users": {
+        "pulse.users_state",
+        "pulse.users_archive",
+        "pulse.users_archive_latest",
+        "pulse.active_users",
+    },
     "user_engagement": {
         "pulse.user_engagement",
         "pulse.feature_adoption",

@@ -101,6 +101,7 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_TIMEZONE": "Europe/Paris",
         "PULSE_LATENESS_DAYS": "5",
         "PULSE_MAX_EVENT_AGE_DAYS": "3650",
+        "PULSE_DEDUP_WINDOW_DAYS": "14",
         "PULSE_MAX_CHAIN_DAYS": "4000",
         "PULSE_SPARK_MASTER": "sc://spark:15002",
         "PULSE_LANDING_READY_MARKER": "_SUCCESS",

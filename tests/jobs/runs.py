@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from include.pulse.config import PulseConfig
-from jobs import pipeline
+from jobs import pipeline, registry
 
 
 def ingest(spark: Any, config: PulseConfig, day: date, **options: Any) -> dict[str, Any]:
@@ -17,7 +17,20 @@ def ingest(spark: Any, config: PulseConfig, day: date, **options: Any) -> dict[s
 def build(
     spark: Any, config: PulseConfig, day: date, group: str, late_cutoff: date | None = None
 ) -> dict[str, Any]:
-    """The `user_daily` task, then `group`'s (its other upstream groups ran before); the
-    report of `group`."""
-    pipeline.run(spark, config, "user_daily", day, late_cutoff=late_cutoff)
+    """The tasks of every group `group` reads from, after the ingest, in the DAG's order (a
+    group with nothing to do does nothing), then `group`'s; the report of `group`."""
+    for upstream in upstream_groups(group):
+        pipeline.run(spark, config, upstream, day, late_cutoff=late_cutoff)
     return pipeline.run(spark, config, group, day, late_cutoff=late_cutoff)
+
+
+def upstream_groups(group: str) -> list[str]:
+    """The mart groups `group` reads from, directly or not, in the DAG's order."""
+    found: set[str] = set()
+    todo = [group]
+    while todo:
+        for upstream in registry.upstream_groups(todo.pop()):
+            if upstream not in found and upstream != pipeline.INGEST:
+                found.add(upstream)
+                todo.append(upstream)
+    return [g for g in registry.groups() if g in found]

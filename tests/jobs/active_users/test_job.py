@@ -35,7 +35,7 @@ from tests.readers import table_rows
 pytestmark = pytest.mark.integration
 
 MART = "marts/active_users"
-MARTS_TABLES = ("user_daily", "users_state", "users_archive", MART)
+MARTS_TABLES = ("user_daily", "users_state", "users_archive", "users_archive_latest", MART)
 
 
 def make_config(tmp_path: Path, lateness: int = 3) -> PulseConfig:
@@ -145,6 +145,29 @@ def test_users_away_64_days_left_the_state_and_came_back_with_their_history(chai
     assert mart_rows(config)[FIRST_DAY + timedelta(days=70)]["resurrected_users"] >= 1
 
 
+def test_archive_snapshots_are_the_latest_departure_of_each_user(chain):
+    """users_archive_latest on the grid's days (17, 45, 73 of the 75) holds, per user, the
+    users_archive row with the latest dt on or before its own dt; no other day has one."""
+    config, _, _ = chain
+    root = Path(config.warehouse_uri)
+    departures = table_rows(root, "users_archive")
+    snapshots: dict[date, dict[str, dict]] = defaultdict(dict)
+    for row in table_rows(root, "users_archive_latest"):
+        snapshots[date.fromisoformat(str(row.pop("dt")))][row.pop("user_id")] = row
+    grid = [d for d in ALL_DAYS if (d - date(1970, 1, 1)).days % 28 == 0]
+    assert [(d - FIRST_DAY).days for d in grid] == [17, 45, 73]
+    assert set(snapshots) <= set(grid)
+    for day in grid:
+        latest: dict[str, dict] = {}
+        for row in sorted(departures, key=lambda r: str(r["dt"])):
+            if date.fromisoformat(str(row["dt"])) <= day:
+                latest[row["user_id"]] = {
+                    k: v for k, v in row.items() if k not in ("user_id", "dt")
+                }
+        assert snapshots.get(day, {}) == latest, day
+    assert "u12" in snapshots[grid[-1]]  # left on day 65 (back on 70): not vacuous
+
+
 def test_user_daily_equals_brute_force(chain):
     config, rows, _ = chain
     expected = defaultdict(lambda: [0, set(), set()])
@@ -178,6 +201,12 @@ def test_rerunning_any_day_changes_nothing(spark, chain):
         str(middle),
         str(ALL_DAYS[-1]),
     )
+    assert tables(config) == before
+    # From the last day: the chain reads the day-73 archive snapshot (u12 and others in it).
+    Warehouse(config.warehouse_uri).mark("user_daily", ALL_DAYS[-1].isoformat())
+    assert build(spark, config, ALL_DAYS[-1], "active_users")["days_recomputed"] == [
+        str(ALL_DAYS[-1])
+    ]
     assert tables(config) == before
 
 

@@ -98,6 +98,7 @@ def runs(spark, tmp_path_factory):
     (folder / "events.jsonl").write_text("\n".join(json.dumps(r) for r in history()) + "\n")
     ingest_day(spark, config, ARRIVAL)
     pipeline.run(spark, config, "user_daily", ARRIVAL)
+    pipeline.run(spark, config, "user_first_seen", ARRIVAL)
     try:
         # Six weekly snapshots need history from T1 - 7 - 35 = S0 - 14: 14 days missing.
         cold = pipeline.run(
@@ -214,9 +215,19 @@ def test_labels_count_only_the_return_event_when_it_is_set(spark, tmp_path):
     spark.createDataFrame(
         [(u, f, 1, 1, day) for u, f, day in uses], FEATURE_SCHEMA
     ).write.partitionBy("event_date").parquet(str(warehouse.table(USER_FEATURE_DAILY.path)))
-    daily = spark.createDataFrame(
-        sorted({(u, day) for u, _, day in uses}), "user_id string, event_date date"
-    )
+    from datetime import datetime
+
+    from jobs.user_daily import TABLE as USER_DAILY
+    from jobs.user_daily.schema import SCHEMA as DAILY_SCHEMA
+
+    ts = datetime(2024, 3, 1)
+    spark.createDataFrame(
+        [
+            (u, 1, 1, 1, ts, ts, None, None, None, None, None, None, day)
+            for u, day in sorted({(u, day) for u, _, day in uses})
+        ],
+        DAILY_SCHEMA,
+    ).write.partitionBy("event_date").parquet(str(warehouse.table(USER_DAILY.path)))
     population = spark.createDataFrame(
         [(d, u) for u in ("u1", "u2", "u3")], "dt date, user_id string"
     )
@@ -227,7 +238,7 @@ def test_labels_count_only_the_return_event_when_it_is_set(spark, tmp_path):
             warehouse=warehouse,
             config=make_config(tmp_path, PULSE_RETENTION_RETURN_EVENT=return_event or ""),
         )
-        activity = _activity(context, daily, after[-1])
+        activity = _activity(context, d + timedelta(days=1), after[-1])
         return {r["user_id"]: r["churned"] for r in labels(population, activity, 7).collect()}
 
     # The reference, from the definition: returned iff a counted day is in (d, d + 7].

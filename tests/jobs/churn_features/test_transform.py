@@ -161,6 +161,13 @@ def frames(spark: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     return daily, engagement
 
 
+def first_days(rows: list[dict[str, Any]]) -> dict[str, date]:
+    found: dict[str, date] = {}
+    for r in rows:
+        found[r["user_id"]] = min(found.get(r["user_id"], r["event_date"]), r["event_date"])
+    return found
+
+
 _computed: dict[str, dict[str, dict[str, Any]]] = {}  # ROWS' features: tests only read them
 
 
@@ -169,8 +176,14 @@ def computed(
 ) -> dict[str, dict[str, Any]]:
     if rows is ROWS and active_days == 90 and "ROWS" in _computed:
         return _computed["ROWS"]
-    daily, engagement = frames(spark, rows)
-    frame = features(daily, engagement, [d], active_days)
+    # Only the window the job reads (older days are no input); tenure from each user's first
+    # day, as user_first_seen has it (plain Python over every row).
+    oldest = d - timedelta(days=max(active_days, 90))
+    daily, engagement = frames(spark, [r for r in rows if r["event_date"] > oldest])
+    first_seen = spark.createDataFrame(
+        sorted(first_days(rows).items()), "user_id string, first_seen_date date"
+    )
+    frame = features(daily, first_seen, engagement, [d], active_days)
     assert [(f.name, f.dataType) for f in frame.schema] == [(f.name, f.dataType) for f in SCHEMA]
     out = frame.collect()
     got = {
@@ -235,13 +248,16 @@ def test_no_leakage_rows_after_d_change_no_feature(spark):
 
 def test_labels_churned_means_no_activity_in_the_horizon(spark):
     daily, _ = frames(spark, ROWS)
-    pop = features(daily, None, [D - timedelta(days=40)], 90).select("dt", "user_id")
+    first_seen = spark.createDataFrame(
+        sorted(first_days(ROWS).items()), "user_id string, first_seen_date date"
+    )
+    pop = features(daily, first_seen, None, [D - timedelta(days=40)], 90).select("dt", "user_id")
     got = {r["user_id"]: r["churned"] for r in labels(pop, daily, 30).collect()}
     # At D - 40 (horizon (D-40, D-10]): ann active at D-20 -> stays; cat last seen D-89 and
     # dan D-90 -> churned; bob, first seen D-35, is not in the population yet.
     assert got == {"ann": 0.0, "cat": 1.0, "dan": 1.0}
     # The horizon's end is inclusive: bob (seen D-35, then D-29) at D-35 with H = 6 and 5.
-    pop = features(daily, None, [D - timedelta(days=35)], 90).select("dt", "user_id")
+    pop = features(daily, first_seen, None, [D - timedelta(days=35)], 90).select("dt", "user_id")
     six = {r["user_id"]: r["churned"] for r in labels(pop, daily, 6).collect()}
     five = {r["user_id"]: r["churned"] for r in labels(pop, daily, 5).collect()}
     assert (six["bob"], five["bob"]) == (0.0, 1.0)

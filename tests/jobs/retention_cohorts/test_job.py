@@ -67,6 +67,7 @@ def land(config: PulseConfig) -> None:
 def ingest(spark, config: PulseConfig, arrival: date) -> None:
     ingest_day(spark, config, arrival)
     pipeline.run(spark, config, "user_daily", arrival)
+    pipeline.run(spark, config, "user_first_seen", arrival)
 
 
 def published(config: PulseConfig, table: str, key: tuple[str, ...]) -> dict[date, dict]:

@@ -19,7 +19,7 @@ from tests.activity_data import (
     write_events,
 )
 from tests.engagement_data import inputs_from_events, reference
-from tests.jobs.runs import build
+from tests.jobs.runs import upstream_groups
 from tests.jobs.user_engagement.test_transform import assert_same as assert_matches
 from tests.readers import table_rows
 
@@ -81,7 +81,8 @@ def warehouse_runs(spark, tmp_path_factory):
     config = make_config(tmp_path_factory.mktemp("engagement"))
     rows = activity_events(days=DAYS)
     write_events(spark, Path(config.warehouse_uri), rows)
-    build(spark, config, LAST, "active_users")
+    for group in upstream_groups("user_engagement"):  # user_daily, active_users, first seen
+        pipeline.run(spark, config, group, LAST)
     reports = [
         pipeline.run(spark, config, "user_engagement", LAST - timedelta(days=n)) for n in (2, 1, 0)
     ]
@@ -117,7 +118,8 @@ def test_a_late_event_recomputes_every_affected_snapshot(warehouse_runs, spark):
     rows = [*rows, late]
     write_events(spark, Path(config.warehouse_uri), rows)
     Warehouse(config.warehouse_uri).mark("user_daily", late_day.isoformat())
-    build(spark, config, LAST, "active_users")
+    for group in upstream_groups("user_engagement"):  # user_daily, active_users, first seen
+        pipeline.run(spark, config, group, LAST)
     report = pipeline.run(spark, config, "user_engagement", LAST)
     # The snapshots of late_day and after are recomputed; the one before is untouched.
     assert report["days_recomputed"] == [str(late_day), str(LAST)]

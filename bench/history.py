@@ -1,0 +1,334 @@
+"""Benchmark: what one night costs after H days of history, group by group (prints figures).
+
+    .venv/bin/python -m bench.history                       # H = 30 and 365, 100k events a day
+    .venv/bin/python -m bench.history --history 30,365 --events-per-day 100000 --users 50000 \
+        --seed 29 --nights 3
+
+For each H of --history, in a fresh warehouse and one warm `local[*]` session:
+1. a synthetic history of H days is written straight to the warehouse (untimed): every day's
+   events (3 % of them arriving 1-3 days late, 0.5 % re-delivered within the week) as
+   `landed_events` (each copy, with its key) and `events` (each event's first copy), as the
+   ingest would have left them; then one backfill-style run of every mart group for day H
+   builds the derived tables (user_daily and the first-seen tables of every day, the
+   users-state chain, each mart's snapshot of H; churn trains its first model when the history
+   allows);
+2. --nights nightly runs follow (H+1, H+2, ...): the day's delivery lands as JSON lines (E new
+   events, 3 % late, 0.5 % re-deliveries of the last week's events) and the DAG's work runs as
+   its tasks do, in its order: the ingest, every mart group with the nightly cutoff, the daily
+   report. (The `publish` task, which uploads what changed to object storage, is measured by
+   `bench/publish.py`; a local warehouse has nothing to publish.)
+
+Per group: the median over the nights of its seconds, the Spark JVM's CPU seconds and the
+input bytes its Spark stages read (from the Spark UI's REST API). The last lines put each
+group's H_last / H_first ratio side by side and name the worst:
+`flat: worst group <name> <ratio>x seconds, <ratio>x bytes`. Record results in
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+START = date(2024, 1, 1)
+LATE_PERCENT = 3  # of a day's events, 1-3 days late
+REDELIVERED_PER_MILLE = 5  # of a day's events, copies of events of the week before
+FEATURES = ("page_view", "search", "export", "share", "settings", "purchase")
+PLATFORMS = ("web", "ios", "android")
+CHANNELS = ("direct", "seo", "ads", "email", "social")
+PLANS = ("free", "pro", "team")
+
+
+def events_frame(spark: Any, first_id: int, count: int, first_day: date, users: int, seed: int):
+    """`count` events numbered from `first_id`, spread over days from `first_day` by number
+    (`per_day` a day is the caller's choice), every column a function of the number."""
+    from pyspark.sql import functions as F
+
+    def pick(values: tuple[str, ...], salt: int) -> Any:
+        index = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + salt)), F.lit(len(values)))
+        return F.element_at(F.array(*[F.lit(v) for v in values]), (index + 1).cast("int"))
+
+    # A skewed user pool: half the events from a tenth of the users.
+    heavy = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 1)), F.lit(2)) == 0
+    user = F.when(
+        heavy, F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 2)), F.lit(max(1, users // 10)))
+    ).otherwise(F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 3)), F.lit(users)))
+    second = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 4)), F.lit(86_400))
+    return spark.range(first_id, first_id + count).select(
+        F.col("id"),
+        F.concat(F.lit("e"), F.col("id").cast("string")).alias("event_id"),
+        F.concat(F.lit("u"), user.cast("string")).alias("user_id"),
+        pick(FEATURES, 5).alias("event_name"),
+        second.alias("_second"),
+        pick(PLATFORMS, 6).alias("platform"),
+        pick(CHANNELS, 7).alias("channel"),
+        pick(PLANS, 8).alias("plan"),
+        F.concat(F.lit("s"), user.cast("string"), F.lit("-"), (second / 1800).cast("int")).alias(
+            "session_id"
+        ),
+        F.when(F.col("event_name") == "purchase", F.lit('{"revenue":"9.5"}'))
+        .otherwise(F.lit("{}"))
+        .alias("properties"),
+    )
+
+
+def with_days(frame: Any, per_day: int, first_id: int, first_day: date) -> Any:
+    """event_date by number (per_day a day from first_day), 3 % of them arriving 1-3 days
+    late, the event time within the event date (UTC)."""
+    from pyspark.sql import functions as F
+
+    offset = ((F.col("id") - F.lit(first_id)) / F.lit(per_day)).cast("int")
+    arrival = F.date_add(F.lit(first_day), offset)
+    lag = F.pmod(F.col("id"), F.lit(100))
+    late_by = F.when(lag < LATE_PERCENT, lag + 1).otherwise(F.lit(0))
+    event_date = F.date_sub(arrival, late_by.cast("int"))
+    ts = F.timestamp_seconds(F.unix_seconds(F.to_timestamp(event_date)) + F.col("_second"))
+    return frame.select(
+        "*",
+        event_date.alias("event_date"),
+        arrival.alias("arrival_date"),
+        ts.alias("event_ts"),
+    )
+
+
+def write_history(spark: Any, root: Path, days: int, per_day: int, users: int, seed: int) -> int:
+    """`landed_events` and `events` of days [START, START + days) as the ingest leaves them."""
+    from pyspark.sql import functions as F
+
+    from jobs.events.schema import EVENT_COLUMNS
+
+    base = with_days(events_frame(spark, 0, days * per_day, START, users, seed), per_day, 0, START)
+    # Re-deliveries: 0.5 % of the events arrive again 1-6 days after their first arrival.
+    again = base.where(F.pmod(F.col("id"), F.lit(1000)) < REDELIVERED_PER_MILLE).withColumn(
+        "arrival_date",
+        F.date_add("arrival_date", (F.pmod(F.col("id"), F.lit(6)) + 1).cast("int")),
+    )
+    again = again.where(F.col("arrival_date") < F.lit(START + timedelta(days=days)))
+
+    def landed(frame: Any) -> Any:
+        return frame.select(
+            *[
+                F.lit("history.jsonl").alias(c) if c == "source_file" else F.col(c)
+                for c in EVENT_COLUMNS
+                if c not in ("account_id",)
+            ],
+            F.lit(None).cast("string").alias("account_id"),
+            F.concat(F.lit("id:"), F.col("event_id")).alias("dedup_key"),
+            "event_date",
+        ).select(*EVENT_COLUMNS, "dedup_key", "event_date")
+
+    copies = landed(base).unionByName(landed(again))
+    copies.repartition("event_date", "arrival_date").write.partitionBy(
+        "event_date", "arrival_date"
+    ).parquet(str(root / "landed_events"))
+    # Each event from its first copy (a re-delivery always arrives later).
+    landed(base).drop("dedup_key").repartition("event_date").write.partitionBy(
+        "event_date"
+    ).parquet(str(root / "events"))
+    return days * per_day
+
+
+def write_delivery(
+    spark: Any, landing: Path, day: date, per_day: int, users: int, seed: int, first_id: int
+) -> int:
+    """The landing folder of arrival day `day`: per_day new events (3 % late) and 0.5 % copies
+    of the week before's events, as JSON lines."""
+    from pyspark.sql import functions as F
+
+    new = with_days(
+        events_frame(spark, first_id, per_day, day, users, seed), per_day, first_id, day
+    )
+    old_first = max(0, first_id - 7 * per_day)
+    old = events_frame(spark, old_first, first_id - old_first, START, users, seed)
+    old = with_days(old, per_day, 0, START).where(
+        F.pmod(F.col("id"), F.lit(1000 // REDELIVERED_PER_MILLE)) == 0
+    )
+    columns = [
+        "event_id",
+        "user_id",
+        "event_name",
+        F.date_format("event_ts", "yyyy-MM-dd'T'HH:mm:ss'Z'").alias("timestamp"),
+        "session_id",
+        "platform",
+        "channel",
+        "plan",
+        F.from_json("properties", "map<string,string>").alias("properties"),
+    ]
+    folder = landing / f"dt={day}"
+    new.select(*columns).unionByName(old.select(*columns)).coalesce(2).write.json(str(folder))
+    return per_day
+
+
+class Probe:
+    """The local Spark JVM's CPU seconds and the input bytes of its completed stages."""
+
+    def __init__(self, spark: Any) -> None:
+        self.url = spark.sparkContext.uiWebUrl
+        self.app = spark.sparkContext.applicationId
+        found = subprocess.run(
+            ["pgrep", "-P", str(os.getpid()), "java"], capture_output=True, text=True
+        ).stdout.split()
+        self.pid = int(found[0]) if found else None
+        self.counted: set[tuple[int, int]] = set()
+
+    def cpu(self) -> float | None:
+        if self.pid is None:
+            return None
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def new_input_bytes(self) -> int:
+        """Input bytes of the stages completed since the last call."""
+        url = f"{self.url}/api/v1/applications/{self.app}/stages?status=complete"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            stages = json.load(response)
+        total = 0
+        for stage in stages:
+            key = (stage["stageId"], stage["attemptId"])
+            if key not in self.counted:
+                self.counted.add(key)
+                total += int(stage.get("inputBytes", 0))
+        return total
+
+    def measure(self, action: Callable[[], Any]) -> dict[str, float]:
+        self.new_input_bytes()
+        cpu = self.cpu()
+        started = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - started
+        after = self.cpu()
+        return {
+            "seconds": seconds,
+            "jvm_cpu": (after - cpu) if cpu is not None and after is not None else float("nan"),
+            "input_bytes": float(self.new_input_bytes()),
+        }
+
+
+def one_history(spark: Any, args: argparse.Namespace, days: int) -> dict[str, list[dict]]:
+    """Build H = `days` of history, then the nights; each group's measures per night."""
+    from include.pulse.config import PulseConfig
+    from jobs import daily_report, pipeline, registry
+
+    root = Path(tempfile.mkdtemp(prefix=f"pulse-bench-history-{days}-"))
+    try:
+        config = PulseConfig.from_env(
+            {
+                "PULSE_LANDING_URI": str(root / "landing"),
+                "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+                "PULSE_START_DATE": START.isoformat(),
+                "PULSE_QUALITY_PANDAS_ROWS": "200000",
+            }
+        )
+        warehouse = root / "warehouse"
+        started = time.perf_counter()
+        rows = write_history(spark, warehouse, days, args.events_per_day, args.users, args.seed)
+        last = START + timedelta(days=days - 1)
+        for group in registry.groups():
+            if group != pipeline.INGEST:
+                pipeline.run(spark, config, group, last)
+        print(
+            f"history H={days}: {rows:,} events {START} .. {last}, derived tables built in"
+            f" {time.perf_counter() - started:.0f} s (untimed)",
+            flush=True,
+        )
+        probe = Probe(spark)
+        nights: dict[str, list[dict]] = {}
+        next_id = days * args.events_per_day
+        for night in range(1, args.nights + 1):
+            day = last + timedelta(days=night)
+            next_id += write_delivery(
+                spark, root / "landing", day, args.events_per_day, args.users, args.seed, next_id
+            )
+            cutoff = day - timedelta(days=config.lateness_days)
+            for group in registry.groups():
+                figures = probe.measure(
+                    lambda group=group, day=day, cutoff=cutoff: pipeline.run(
+                        spark,
+                        config,
+                        group,
+                        day,
+                        late_cutoff=None if group == pipeline.INGEST else cutoff,
+                    )
+                )
+                nights.setdefault(group, []).append(figures)
+            figures = probe.measure(lambda day=day: daily_report.run_task(config, day.isoformat()))
+            nights.setdefault("daily_report", []).append(figures)
+            total = sum(n[-1]["seconds"] for n in nights.values())
+            print(f"  night {night} ({day}): {total:.1f} s summed", flush=True)
+        return nights
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", default="30,365", help="history lengths H, comma-separated")
+    parser.add_argument("--events-per-day", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument("--nights", type=int, default=3, help="measured nights per H")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouses")
+    args = parser.parse_args(argv)
+
+    from include.pulse import spark as pulse_spark
+
+    # The UI's REST API gives each stage's input bytes: on, and keeping every stage.
+    pulse_spark.LOCAL_CONF.update(
+        {
+            "spark.ui.enabled": "true",
+            "spark.ui.port": "0",
+            "spark.ui.retainedStages": "1000000",
+            "spark.ui.retainedJobs": "1000000",
+        }
+    )
+    spark = pulse_spark.get_spark("local[*]", app_name="bench-history")
+    histories = [int(h) for h in args.history.split(",")]
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs; {args.events_per_day:,} events"
+        f" a day, {args.users:,} users, seed {args.seed}, {args.nights} nights per H"
+    )
+    results = {h: one_history(spark, args, h) for h in histories}
+    spark.stop()
+
+    def median(h: int, group: str, key: str) -> float:
+        return statistics.median(n[key] for n in results[h][group])
+
+    groups = list(results[histories[0]])
+    print(f"\nmedians of {args.nights} nights: seconds / JVM CPU s / input MB, per H")
+    header = "".join(f" | H={h:<4} s   cpu     MB" for h in histories)
+    print(f"{'group':24}{header} | ratio s  ratio MB")
+    worst = ("", 0.0, 0.0)
+    for group in groups:
+        cells = "".join(
+            f" | {median(h, group, 'seconds'):6.1f} {median(h, group, 'jvm_cpu'):6.1f}"
+            f" {median(h, group, 'input_bytes') / 1e6:7.1f}"
+            for h in histories
+        )
+        first, last = histories[0], histories[-1]
+        ratio_s = median(last, group, "seconds") / median(first, group, "seconds")
+        bytes_first = median(first, group, "input_bytes")
+        ratio_b = median(last, group, "input_bytes") / bytes_first if bytes_first else 1.0
+        print(f"{group:24}{cells} | {ratio_s:6.2f}x {ratio_b:7.2f}x")
+        if max(ratio_s, ratio_b) > max(worst[1], worst[2]):
+            worst = (group, ratio_s, ratio_b)
+    totals = [sum(median(h, g, "seconds") for g in groups) for h in histories]
+    print(f"{'summed':24}" + "".join(f" | {t:6.1f}" + " " * 15 for t in totals))
+    print(f"flat: worst group {worst[0]} {worst[1]:.2f}x seconds, {worst[2]:.2f}x bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
