@@ -42,6 +42,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_spark_endpoints.py",
     "tests/jobs/events/test_transform.py",
     "tests/jobs/churn_features/test_job.py",
+    "tests/jobs/user_first_seen/test_job.py",
 )
 
 

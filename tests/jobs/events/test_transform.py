@@ -520,6 +520,11 @@ def copies_frame(spark, copies):
     return frame
 
 
+def kept(frame):
+    """The copies a `first_arrivals` result keeps, as (event_id, event_date, arrival_date)."""
+    return sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in frame.collect())
+
+
 def kept_by_rule(copies, window_days):
     """The dedup window rule transcribed (README "De-duplication"): a copy is a duplicate when
     another copy of its key arrived in the window days before it, or before it at its date."""
@@ -551,8 +556,7 @@ def test_the_dedup_window_keeps_the_first_copy_of_a_chain_and_later_events_apart
         ("H", d(2024, 3, 2), d(2024, 3, 9)),
     ]
     landed = copies_frame(spark, copies)
-    result = first_arrivals(landed, landed.limit(0), 7)
-    got = sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in result.collect())
+    got = kept(first_arrivals(landed, landed.limit(0), 7))
     assert got == [
         ("E", d(2024, 3, 1), d(2024, 3, 1)),
         ("E", d(2024, 3, 24), d(2024, 3, 25)),
@@ -564,9 +568,7 @@ def test_the_dedup_window_keeps_the_first_copy_of_a_chain_and_later_events_apart
     assert got == kept_by_rule(copies, 7)
     # Without a window only the same-date rule is left; a huge one keeps one copy per event.
     for window in (0, 10_000):
-        kept = first_arrivals(landed, landed.limit(0), window).collect()
-        rows = sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in kept)
-        assert rows == kept_by_rule(copies, window)
+        assert kept(first_arrivals(landed, landed.limit(0), window)) == kept_by_rule(copies, window)
     assert {r["event_id"] for r in first_arrivals(landed, landed, 10_000).collect()} == set("EFGH")
     assert first_arrivals(landed, landed, 10_000).count() == 4
 
@@ -591,16 +593,12 @@ def test_the_dedup_window_matches_the_rule_on_random_copies(spark):
     landed = copies_frame(spark, copies)
     expected = kept_by_rule(copies, 3)
     assert 15 < len(expected) < len(copies)
-    got = first_arrivals(landed, landed.limit(0), 3).collect()
-    assert sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in got) == expected
+    assert kept(first_arrivals(landed, landed.limit(0), 3)) == expected
     # The rebuilt dates alone, the rest of the window as index rows: the same verdicts.
     rebuilt = {e for _, e, _ in copies[::7]}
     part = landed.where(F.col("event_date").isin(sorted(rebuilt)))
     index = landed.select("dedup_key", "event_date", "arrival_date")
-    got = first_arrivals(part, index, 3).collect()
-    assert sorted((r["event_id"], r["event_date"], r["arrival_date"]) for r in got) == [
-        c for c in expected if c[1] in rebuilt
-    ]
+    assert kept(first_arrivals(part, index, 3)) == [c for c in expected if c[1] in rebuilt]
 
 
 def test_file_columns_flags_files_without_required_columns(spark):
