@@ -45,26 +45,34 @@ from typing import Any
 START = date(2024, 1, 1)
 LATE_PERCENT = 3  # of a day's events, 1-3 days late
 REDELIVERED_PER_MILLE = 5  # of a day's events, copies of events of the week before
+ROTATION_DAYS = 180  # the light users' pool slides through all of them in this many days
 FEATURES = ("page_view", "search", "export", "share", "settings", "purchase")
 PLATFORMS = ("web", "ios", "android")
 CHANNELS = ("direct", "seo", "ads", "email", "social")
 PLANS = ("free", "pro", "team")
 
 
-def events_frame(spark: Any, first_id: int, count: int, first_day: date, users: int, seed: int):
-    """`count` events numbered from `first_id`, spread over days from `first_day` by number
-    (`per_day` a day is the caller's choice), every column a function of the number."""
+def events_frame(spark: Any, first_id: int, count: int, per_day: int, users: int, seed: int):
+    """`count` events numbered from `first_id` (event n arrives on day n // per_day from
+    START), every column a function of the number."""
     from pyspark.sql import functions as F
 
     def pick(values: tuple[str, ...], salt: int) -> Any:
         index = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + salt)), F.lit(len(values)))
         return F.element_at(F.array(*[F.lit(v) for v in values]), (index + 1).cast("int"))
 
-    # A skewed user pool: half the events from a tenth of the users.
+    # Half the events from a tenth of the users, always active; the other half from a pool of
+    # the rest that slides through them every ROTATION_DAYS: each is active for half of it,
+    # then away longer than the 64-day state (they churn, leave, come back, as users do).
+    heavy_users = max(1, users // 10)
+    light_users = max(1, users - heavy_users)
+    day = (F.col("id") / F.lit(per_day)).cast("long")
+    offset = (day * F.lit(light_users) / F.lit(ROTATION_DAYS)).cast("long")
+    in_pool = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 3)), F.lit(max(1, light_users // 2)))
     heavy = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 1)), F.lit(2)) == 0
     user = F.when(
-        heavy, F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 2)), F.lit(max(1, users // 10)))
-    ).otherwise(F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 3)), F.lit(users)))
+        heavy, F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 2)), F.lit(heavy_users))
+    ).otherwise(F.lit(heavy_users) + F.pmod(offset + in_pool, F.lit(light_users)))
     second = F.pmod(F.xxhash64(F.col("id"), F.lit(seed + 4)), F.lit(86_400))
     return spark.range(first_id, first_id + count).select(
         F.col("id"),
@@ -109,7 +117,9 @@ def write_history(spark: Any, root: Path, days: int, per_day: int, users: int, s
 
     from jobs.events.schema import EVENT_COLUMNS
 
-    base = with_days(events_frame(spark, 0, days * per_day, START, users, seed), per_day, 0, START)
+    base = with_days(
+        events_frame(spark, 0, days * per_day, per_day, users, seed), per_day, 0, START
+    )
     # Re-deliveries: 0.5 % of the events arrive again 1-6 days after their first arrival.
     again = base.where(F.pmod(F.col("id"), F.lit(1000)) < REDELIVERED_PER_MILLE).withColumn(
         "arrival_date",
@@ -148,10 +158,10 @@ def write_delivery(
     from pyspark.sql import functions as F
 
     new = with_days(
-        events_frame(spark, first_id, per_day, day, users, seed), per_day, first_id, day
+        events_frame(spark, first_id, per_day, per_day, users, seed), per_day, first_id, day
     )
     old_first = max(0, first_id - 7 * per_day)
-    old = events_frame(spark, old_first, first_id - old_first, START, users, seed)
+    old = events_frame(spark, old_first, first_id - old_first, per_day, users, seed)
     old = with_days(old, per_day, 0, START).where(
         F.pmod(F.col("id"), F.lit(1000 // REDELIVERED_PER_MILLE)) == 0
     )
@@ -266,7 +276,8 @@ def one_history(spark: Any, args: argparse.Namespace, days: int) -> dict[str, li
             figures = probe.measure(lambda day=day: daily_report.run_task(config, day.isoformat()))
             nights.setdefault("daily_report", []).append(figures)
             total = sum(n[-1]["seconds"] for n in nights.values())
-            print(f"  night {night} ({day}): {total:.1f} s summed", flush=True)
+            groups = ", ".join(f"{g} {n[-1]['seconds']:.1f}" for g, n in nights.items())
+            print(f"  night {night} ({day}): {total:.1f} s summed ({groups})", flush=True)
         return nights
     finally:
         if not args.keep:

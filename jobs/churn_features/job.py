@@ -32,7 +32,14 @@ from jobs.churn_backtest import TABLE as CHURN_BACKTEST
 from jobs.churn_backtest.schema import SCHEMA as BACKTEST_SCHEMA
 from jobs.churn_backtest.transform import backtest_rows
 from jobs.churn_features import TABLE as CHURN_FEATURES
-from jobs.churn_features.model import ModelStore, Trained, calibrate, raw_probability, train
+from jobs.churn_features.model import (
+    ModelStore,
+    Trained,
+    calibrate,
+    missing_class,
+    raw_probability,
+    train,
+)
 from jobs.churn_features.schema import SCHEMA as FEATURES_SCHEMA
 from jobs.churn_features.transform import LOOKBACK_DAYS, features, labels, training_snapshots
 from jobs.churn_predictions import TABLE as CHURN_PREDICTIONS
@@ -145,6 +152,9 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
         population = population.unionByName(part)
     activity = _activity(context, snapshots[0] + timedelta(days=1), day)
     rows = labels(population, activity, cfg.churn_horizon_days)
+    why = missing_class(rows, snapshots[-1])
+    if why is not None:  # e.g. nobody churned: the previous version stays in force
+        return {"status": "one_class", "snapshots_needed": snapshots, "why": why}
     trained: Trained = train(rows, snapshots, day)
     started = time.perf_counter()
     folder = ModelStore(context.warehouse.root).write(trained)

@@ -71,6 +71,22 @@ def pipeline(classifier: Any) -> Pipeline:
     return Pipeline(stages=[indexer, assembler, classifier])
 
 
+def missing_class(rows: DataFrame, newest: date) -> str | None:
+    """Why no model can be fitted and validated on `rows` (`churned` labelled snapshots, the
+    newest validating): a side whose users all churned or none did (a classifier fitted on one
+    class has no P(churn), and AUC needs both). None when both sides have both classes."""
+    sides = {
+        bool(r["validates"]): int(r["classes"])
+        for r in rows.groupBy((F.col("dt") == F.lit(newest)).alias("validates"))
+        .agg(F.count_distinct(LABEL).alias("classes"))
+        .collect()
+    }
+    for validates, name in ((False, "the fitting snapshots have"), (True, f"{newest} has")):
+        if sides.get(validates, 0) < 2:
+            return f"{name} one class of {LABEL!r} at most: a model needs users of both"
+    return None
+
+
 def raw_probability(model: PipelineModel, frame: DataFrame) -> DataFrame:
     """`frame` with `raw_probability`: the model's P(churn), before calibration."""
     scored = model.transform(frame)

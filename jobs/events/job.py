@@ -6,7 +6,9 @@ Outputs, each partition replaced atomically after validation (see `include/pulse
   so that any day can be re-run or backfilled without re-reading the others' landing files.
 - `quarantine/dt=D/`: D's rejected rows with a reason code and their raw text.
 - `events/event_date=X/`: for every date X that D touches (now or in its previous run), all
-  arrivals' rows of X, each event once: the copy from the earliest arrival day wins.
+  arrivals' rows of X, each event once: a copy is dropped when another copy of the event
+  arrived in the `PULSE_DEDUP_WINDOW_DAYS` days before it (at any date) or earlier at X
+  (`first_arrivals`); only the keys of those windows are read, never all of history.
 - `_runs/events/dt=D.json`: the run report (rows read = clean + duplicates + quarantined).
 - a mark per events partition published, for each downstream group (`user_daily`).
 The transforms are in `jobs/events/transform.py`, `jobs/landed_events/transform.py` and

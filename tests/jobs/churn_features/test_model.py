@@ -21,6 +21,7 @@ from jobs.churn_features.model import (
     ModelStore,
     Trained,
     calibrate,
+    missing_class,
     raw_probability,
     train,
 )
@@ -113,3 +114,22 @@ def test_same_rows_same_model_and_scores(trained, spark, tmp_path):
     assert sorted(p.name for p in store.root.iterdir()) == [folder.name]
     assert not (folder / "pipeline").exists()
     assert store.current(first.version) is None  # no promoted version any more
+
+
+def test_a_side_with_one_class_is_named_before_any_fit(spark):
+    """Nobody churned in the fitting snapshots (a classifier would have no P(churn)), or in the
+    validating one (no AUC): the reason names the side; both classes on both sides: None."""
+    old, new = date(2024, 3, 1), date(2024, 3, 8)
+
+    def rows(*labels):
+        return spark.createDataFrame(list(labels), "dt date, user_id string, churned double")
+
+    both = rows((old, "a", 0.0), (old, "b", 1.0), (new, "a", 1.0), (new, "b", 0.0))
+    assert missing_class(both, new) is None
+    none_churned = rows((old, "a", 0.0), (old, "b", 0.0), (new, "a", 1.0), (new, "b", 0.0))
+    assert missing_class(none_churned, new) == (
+        "the fitting snapshots have one class of 'churned' at most: a model needs users of both"
+    )
+    one_validating = rows((old, "a", 0.0), (old, "b", 1.0), (new, "a", 1.0), (new, "b", 1.0))
+    assert missing_class(one_validating, new).startswith("2024-03-08 has one class")
+    assert missing_class(rows((old, "a", 0.0), (old, "b", 1.0)), new).startswith("2024-03-08 has")
