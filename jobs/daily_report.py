@@ -22,6 +22,14 @@ day (late events, a backfill in another order) renders that day's page again if 
 
 Pure functions (`render`, the `*_section` functions) turn pyarrow tables and run reports into
 HTML; `load` reads, `write_report` writes, `run_task` is the DAG's `daily_report` task.
+
+Bounded in users and history: the snapshots with a row per user or account
+(`user_engagement`, `account_health`, `usage_alerts`, `churn_predictions`) stay in Arrow and
+are aggregated there (`counts`, `exact_sum`, `top_rows`); only bounded results (per-segment,
+per-band and per-kind counts, the 25 most severe alerts) become Python objects. What a page
+reads of history is bounded too: `active_users` the 90 days up to D, the run reports of D,
+and of the retention snapshot (every cohort since the first day) the weekly heatmap shows the
+`RETENTION_COHORTS` (12) newest cohorts.
 """
 
 from __future__ import annotations
@@ -32,7 +40,6 @@ import math
 import os
 import re
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -65,8 +72,8 @@ MARTS: dict[str, list[str] | None] = {
     "marts/retention_cohorts": None,
     "marts/retention_curve": None,
     "marts/feature_adoption": None,
-    "marts/user_engagement": ["segment", "health_score"],
-    "marts/account_health": ["account_id", "health_score", "usage_pattern"],
+    "marts/user_engagement": ["segment"],
+    "marts/account_health": ["health_score", "usage_pattern"],
     "marts/usage_alerts": None,
     "marts/attribution_channels": None,
     "marts/churn_predictions": ["risk_band", "churn_probability", "model_version"],
@@ -75,6 +82,8 @@ SEVERITIES = ("critical", "high", "medium", "warning")
 RISK_BANDS = ("high", "medium", "low")
 SEGMENTS = ("champion", "power", "regular", "casual", "at_risk", "dormant")
 ALERTS_LISTED = 25  # the most severe alerts shown one by one (all are counted)
+# The retention heatmap's newest cohorts: a snapshot holds every cohort since the first day.
+RETENTION_COHORTS = 12
 NAV = {
     "quality": "data quality",
     "activity": "active users",
@@ -132,7 +141,73 @@ def load(warehouse_uri: str | Path, day: date, client: Any = None) -> Inputs:
 
 
 def _rows(table: pa.Table | None) -> list[dict[str, Any]]:
+    """Python rows of a table whose size does not grow with users or history (the 90 days of
+    `active_users`, features, channels, the aggregates below). Per-user snapshots go through
+    `counts`, `exact_sum`, `top_rows` instead: only bounded results become Python objects."""
     return [] if table is None else table.to_pylist()
+
+
+def _where(table: pa.Table | None, **equal: Any) -> pa.Table | None:
+    """The rows whose columns equal the given values (pyarrow filter)."""
+    import pyarrow.compute as pc
+
+    if table is None or not equal:
+        return table
+    mask = None
+    for column, value in equal.items():
+        test = pc.equal(table[column], value)
+        mask = test if mask is None else pc.and_(mask, test)
+    return table.filter(mask)
+
+
+def counts(table: pa.Table, keys: Sequence[str]) -> dict[tuple[Any, ...], int]:
+    """Rows per distinct value of `keys` (nulls a group of their own), counted by pyarrow."""
+    grouped = table.select(list(keys)).group_by(list(keys), use_threads=False)
+    result = grouped.aggregate([([], "count_all")])
+    found = zip(
+        *(result[k].to_pylist() for k in keys), result["count_all"].to_pylist(), strict=True
+    )
+    return {tuple(row[:-1]): row[-1] for row in found}
+
+
+def exact_sum(values: pa.Array | pa.ChunkedArray) -> float:
+    """`math.fsum` of the non-null values (the correctly rounded sum, whatever their order),
+    computed with numpy on the column's buffer rather than on a Python float per value.
+
+    Each double is an integer mantissa times a power of two (`frexp`); the mantissas of one
+    exponent are summed exactly in int64 (split in 26-bit halves, so n < 2^36 values cannot
+    overflow), and only those per-exponent totals (a few dozen) meet in a Python Fraction.
+    """
+    from fractions import Fraction
+
+    import numpy as np
+    import pyarrow.compute as pc
+
+    floats = np.asarray(pc.drop_null(values).to_numpy(), dtype=np.float64)
+    if floats.size == 0:
+        return 0.0
+    if not np.isfinite(floats).all():
+        return math.fsum(floats)  # inf / nan: fsum's own rules
+    mantissas, exponents = np.frexp(floats)
+    order = np.argsort(exponents, kind="stable")
+    exponents = exponents[order]
+    ints = (mantissas[order] * 2.0**53).astype(np.int64)  # exact: 53-bit mantissas
+    starts = np.flatnonzero(np.r_[True, exponents[1:] != exponents[:-1]])
+    high = np.add.reduceat(ints >> 26, starts)
+    low = np.add.reduceat(ints & ((1 << 26) - 1), starts)
+    total = Fraction(0)
+    for e, h, lo in zip(exponents[starts].tolist(), high.tolist(), low.tolist(), strict=True):
+        total += Fraction((h << 26) + lo) * Fraction(2) ** (e - 53)
+    return float(total)  # int / int: correctly rounded, like fsum
+
+
+def top_rows(table: pa.Table, sort_keys: Sequence[tuple[str, str]], n: int) -> list[dict]:
+    """The first `n` rows in the order of `sort_keys` (a stable sort: ties keep the table's
+    order), as Python rows; the others stay in Arrow."""
+    import pyarrow.compute as pc
+
+    indices = pc.sort_indices(table, sort_keys=list(sort_keys))
+    return table.take(indices[:n]).to_pylist()
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,7 +551,7 @@ def retention_section(
 ) -> str:
     """The cohort triangle of snapshot D (all users, by `grain`) as a heatmap, and the weighted
     retention curve."""
-    cells = [r for r in _rows(cohorts) if r["grain"] == grain and r["dimension"] == "all"]
+    cells = _rows(_newest_cohorts(_where(cohorts, grain=grain, dimension="all")))
     parts = []
     if not cells:
         why = "no marts/retention_cohorts table" if cohorts is None else f"no snapshot {day}"
@@ -484,8 +559,7 @@ def retention_section(
     else:
         parts.append(_heatmap(cells, grain))
     points = sorted(
-        (r for r in _rows(curve) if r["grain"] == grain and r["dimension"] == "all"),
-        key=lambda r: r["period_number"],
+        _rows(_where(curve, grain=grain, dimension="all")), key=lambda r: r["period_number"]
     )
     if not points:
         why = "no marts/retention_curve table" if curve is None else "no complete period yet"
@@ -513,6 +587,21 @@ def retention_section(
             + details("the numbers", data_table("retention_curve", columns, points))
         )
     return section("retention", f"Retention by {grain}ly cohort", "".join(parts))
+
+
+def _newest_cohorts(cells: pa.Table | None) -> pa.Table | None:
+    """The cells of the `RETENTION_COHORTS` newest cohorts: a snapshot holds every cohort
+    since the first day (its triangle grows with the square of the history); the page shows
+    the recent ones, whose periods are then at most that many too."""
+    import pyarrow.compute as pc
+
+    if cells is None or cells.num_rows == 0:
+        return cells
+    starts = pc.unique(cells["cohort_start"])
+    if len(starts) <= RETENTION_COHORTS:
+        return cells
+    newest = pc.take(starts, pc.array_sort_indices(starts, order="descending")[:RETENTION_COHORTS])
+    return cells.filter(pc.is_in(cells["cohort_start"], value_set=newest))
 
 
 def _heatmap(cells: list[dict[str, Any]], grain: str) -> str:
@@ -617,16 +706,18 @@ def adoption_section(day: date, adoption: pa.Table | None, top: int = 20) -> str
 def segments_section(day: date, engagement: pa.Table | None, accounts: pa.Table | None) -> str:
     """Users by segment, accounts by health score (10-point bands) and usage pattern."""
     parts = []
-    users = _rows(engagement)
+    users = 0 if engagement is None else engagement.num_rows
     if not users:
         why = "no marts/user_engagement table" if engagement is None else f"no snapshot {day}"
         parts.append(empty("segments", why))
     else:
-        counts = Counter(r["segment"] for r in users)
-        order = [s for s in SEGMENTS if s in counts] + sorted(set(counts) - set(SEGMENTS))
-        rows = [{"segment": s, "users": counts[s], "share": counts[s] / len(users)} for s in order]
+        by_segment = {k[0]: n for k, n in counts(engagement, ["segment"]).items()}
+        order = [s for s in SEGMENTS if s in by_segment] + sorted(set(by_segment) - set(SEGMENTS))
+        rows = [
+            {"segment": s, "users": by_segment[s], "share": by_segment[s] / users} for s in order
+        ]
         figure, axes = _figure(height=2.4)
-        axes.bar(order, [counts[s] for s in order], color=COLORS[0])
+        axes.bar(order, [by_segment[s] for s in order], color=COLORS[0])
         axes.set_ylabel("users")
         columns = [
             Column("segment", "segment"),
@@ -635,18 +726,18 @@ def segments_section(day: date, engagement: pa.Table | None, accounts: pa.Table 
         ]
         parts.append(
             '<div class="metrics">'
-            + metric("engaged_users", len(users), label="users active in the window")
+            + metric("engaged_users", users, label="users active in the window")
             + "</div>"
             + svg(figure, "segments")
             + data_table("segments", columns, rows, "users by segment")
         )
-    health = _rows(accounts)
+    health = 0 if accounts is None else accounts.num_rows
     parts.append("<h3>Account health</h3>")
     if not health:
         why = "no marts/account_health table" if accounts is None else f"no snapshot {day}"
         parts.append(empty("account_health", why))
     else:
-        bands = Counter(min(9, int(r["health_score"] // 10)) for r in health)
+        bands = {k[0]: n for k, n in counts(_score_bands(accounts), ["band"]).items()}
         band_rows = [
             {"band": f"{10 * b}-{10 * b + 10}", "accounts": bands.get(b, 0)} for b in range(10)
         ]
@@ -656,14 +747,14 @@ def segments_section(day: date, engagement: pa.Table | None, accounts: pa.Table 
         )
         axes.set_xlabel("health score")
         axes.set_ylabel("accounts")
-        patterns = Counter(r["usage_pattern"] for r in health)
+        patterns = {k[0]: n for k, n in counts(accounts, ["usage_pattern"]).items()}
         pattern_rows = [
             {"usage_pattern": p, "accounts": n}
             for p, n in sorted(patterns.items(), key=lambda item: (-item[1], item[0]))
         ]
         parts.append(
             '<div class="metrics">'
-            + metric("accounts", len(health), label="accounts active in the window")
+            + metric("accounts", health, label="accounts active in the window")
             + "</div>"
             + svg(figure, "account-health")
             + data_table(
@@ -682,25 +773,42 @@ def segments_section(day: date, engagement: pa.Table | None, accounts: pa.Table 
     return section("segments", "Segments and account health", "".join(parts))
 
 
+def _score_bands(accounts: pa.Table) -> pa.Table:
+    """Each account's 10-point band of `health_score`: `min(9, int(score // 10))` as Python
+    computes it (a floor of score / 10 that rounded up to the next integer steps back)."""
+    import pyarrow.compute as pc
+
+    score = pc.cast(accounts["health_score"], "float64")
+    band = pc.floor(pc.divide(score, 10.0))
+    band = pc.if_else(pc.greater(pc.multiply(band, 10.0), score), pc.subtract(band, 1.0), band)
+    band = pc.cast(pc.min_element_wise(band, 9.0), "int64")
+    return accounts.select([]).append_column("band", band)
+
+
 def alerts_section(day: date, alerts: pa.Table | None) -> str:
-    rows = _rows(alerts)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if alerts is None:
         return section("alerts", "Open usage alerts", empty("usage_alerts", "no alert ever fired"))
-    if not rows:
+    total = alerts.num_rows
+    if not total:
         return section("alerts", "Open usage alerts", empty("usage_alerts", f"none on {day}"))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-
-    def order(r: Mapping[str, Any]) -> tuple:
-        return (rank.get(r["severity"], len(rank)), r["alert"], r["entity_type"], r["entity_id"])
-
-    counts = Counter((r["alert"], r["severity"], r["entity_type"]) for r in rows)
+    kinds = counts(alerts, ["alert", "severity", "entity_type"])
     summary = [
         {"alert": a, "severity": s, "entity_type": e, "alerts": n}
         for (a, s, e), n in sorted(
-            counts.items(), key=lambda item: (rank.get(item[0][1], len(rank)), item[0])
+            kinds.items(), key=lambda item: (rank.get(item[0][1], len(rank)), item[0])
         )
     ]
-    listed = sorted(rows, key=order)[:ALERTS_LISTED]
+    # Most severe first (an unknown severity after the known ones), then by kind and entity.
+    ranked = alerts.append_column(
+        "_rank",
+        pc.fill_null(pc.index_in(alerts["severity"], value_set=pa.array(SEVERITIES)), len(rank)),
+    )
+    by = ("_rank", "alert", "entity_type", "entity_id")
+    listed = top_rows(ranked, [(k, "ascending") for k in by], ALERTS_LISTED)
     columns = [
         Column("entity_type", "entity"),
         Column("entity_id", "id"),
@@ -712,7 +820,7 @@ def alerts_section(day: date, alerts: pa.Table | None) -> str:
     ]
     body = (
         '<div class="metrics">'
-        + metric("alerts_open", len(rows), label="alerts firing")
+        + metric("alerts_open", total, label="alerts firing")
         + "</div>"
         + data_table(
             "alerts_summary",
@@ -729,7 +837,7 @@ def alerts_section(day: date, alerts: pa.Table | None) -> str:
             "alerts",
             columns,
             listed,
-            f"the {len(listed)} most severe of {len(rows)} (marts/usage_alerts has them all)",
+            f"the {len(listed)} most severe of {total} (marts/usage_alerts has them all)",
         )
     )
     return section("alerts", f"Open usage alerts on {day.isoformat()}", body)
@@ -787,32 +895,34 @@ def attribution_section(day: date, channels: pa.Table | None) -> str:
 
 
 def churn_section(day: date, predictions: pa.Table | None) -> str:
-    rows = _rows(predictions)
-    if not rows:
+    import pyarrow.compute as pc
+
+    scored = 0 if predictions is None else predictions.num_rows
+    if not scored:
         why = (
             "no marts/churn_predictions table (no model trained yet: cold start)"
             if predictions is None
             else f"no predictions on {day}"
         )
         return section("churn", "Churn risk", empty("churn", why))
-    counts = Counter(r["risk_band"] for r in rows)
-    bands = [b for b in RISK_BANDS if b in counts] + sorted(set(counts) - set(RISK_BANDS))
+    by_band = {k[0]: n for k, n in counts(predictions, ["risk_band"]).items()}
+    bands = [b for b in RISK_BANDS if b in by_band] + sorted(set(by_band) - set(RISK_BANDS))
     band_rows = []
     for band in bands:
-        scores = [r["churn_probability"] for r in rows if r["risk_band"] == band]
+        scores = _where(predictions, risk_band=band)["churn_probability"]
         band_rows.append(
             {
                 "risk_band": band,
-                "users": counts[band],
-                "share": counts[band] / len(rows),
-                "mean_probability": math.fsum(scores) / len(scores),
+                "users": by_band[band],
+                "share": by_band[band] / scored,
+                "mean_probability": exact_sum(scores) / (len(scores) - scores.null_count),
             }
         )
     figure, axes = _figure(width=5.0, height=2.2)
     palette = {"high": COLORS[4], "medium": COLORS[1], "low": COLORS[2]}
-    axes.bar(bands, [counts[b] for b in bands], color=[palette.get(b, COLORS[7]) for b in bands])
+    axes.bar(bands, [by_band[b] for b in bands], color=[palette.get(b, COLORS[7]) for b in bands])
     axes.set_ylabel("users")
-    versions = sorted({r["model_version"] for r in rows})
+    versions = sorted(pc.unique(predictions["model_version"]).to_pylist())
     columns = [
         Column("risk_band", "risk band"),
         Column("users", "users", fmt_int),
@@ -821,7 +931,7 @@ def churn_section(day: date, predictions: pa.Table | None) -> str:
     ]
     body = (
         '<div class="metrics">'
-        + metric("churn_scored_users", len(rows), label="users scored")
+        + metric("churn_scored_users", scored, label="users scored")
         + metric("churn_model_version", ", ".join(map(str, versions)), fmt_text, label="model")
         + "</div>"
         + svg(figure, "churn")

@@ -5,6 +5,7 @@ number the page shows, read back with the stdlib's html.parser, equals the rows 
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -449,3 +450,62 @@ def test_run_task_writes_the_days_page_into_a_local_warehouse(warehouse, tmp_pat
     assert result["written"] == [str(path)]
     assert result["published"] == [f"{warehouse}/reports/dt=2024-03-28/index.html"]
     assert Page(path.read_text()).metrics["dau"][0] == "4"
+
+
+# Per-user snapshots are aggregated by pyarrow (`counts`, `exact_sum`, `top_rows`): the figures
+# below are checked against literals or a plain-Python reference on literal rows.
+
+
+def test_exact_sum_is_fsum_whatever_the_values():
+    values = [0.1] * 10 + [1e16, 1.0, -1e16, 5e-324, 0.0, -0.0, 0.7, 1 / 3, 2.0**-60, None]
+    floats = [v for v in values if v is not None]
+    assert daily_report.exact_sum(pa.array(values, pa.float64())) == math.fsum(floats)
+    assert daily_report.exact_sum(pa.array([0.1] * 10)) == 1.0  # a plain sum gives 0.9999...
+    chunked = pa.chunked_array([[0.9, 0.6], [], [1e-300]])
+    assert daily_report.exact_sum(chunked) == math.fsum([0.9, 0.6, 1e-300])
+    assert daily_report.exact_sum(pa.array([], pa.float64())) == 0.0
+
+
+def test_health_bands_floor_like_python_at_the_edges():
+    scores = [0.0, 9.999999999999998, 10.0, 59.99999999999999, 60.0, 99.9, 100.0]
+    html = daily_report.segments_section(
+        D, None, pa.table({"health_score": scores, "usage_pattern": ["p"] * len(scores)})
+    )
+    bands = dict(Page(html).values("account_health", "band", "accounts"))
+    assert bands == {
+        "0-10": "2", "10-20": "1", "20-30": "0", "30-40": "0", "40-50": "0",
+        "50-60": "1", "60-70": "1", "70-80": "0", "80-90": "0", "90-100": "2",
+    }  # fmt: skip
+
+
+def test_alerts_list_the_25_most_severe_and_count_them_all():
+    severities = ["warning", "critical", "unknown", "high", "medium"]
+    rows = [
+        {"entity_type": "user", "entity_id": f"u{i:02d}", "alert": ("b", "a")[i % 2],
+         "severity": severities[i % 5], "observed": float(i), "threshold": 1.0, "detail": None}
+        for i in range(40)
+    ]  # fmt: skip
+    page = Page(daily_report.alerts_section(D, pa.Table.from_pylist(rows)))
+    rank = {"critical": 0, "high": 1, "medium": 2, "warning": 3}
+    expected = sorted(rows, key=lambda r: (rank.get(r["severity"], 4), r["alert"], r["entity_id"]))[
+        :25
+    ]
+    assert [r[0] for r in page.values("alerts", "entity_id")] == [r["entity_id"] for r in expected]
+    assert page.metrics["alerts_open"][0] == "40"
+    assert page.values("alerts_summary", "alert", "severity", "alerts") == [
+        (alert, severity, "4")
+        for severity in ("critical", "high", "medium", "warning", "unknown")
+        for alert in ("a", "b")
+    ]
+
+
+def test_the_heatmap_shows_the_12_newest_weekly_cohorts():
+    starts = [date(2024, 1, 1) + timedelta(weeks=w) for w in range(14)]
+    cells = [
+        {"grain": "week", "cohort_start": s, "period_number": 0, "cohort_size": 5, "retained": 5,
+         "retention_rate": 1.0, "is_complete": True, "dimension": "all", "dimension_value": "all"}
+        for s in starts
+    ]  # fmt: skip
+    html = daily_report.retention_section(D, pa.Table.from_pylist(cells), None)
+    shown = [r["cohort_start"]["text"] for r in Page(html).rows("retention_week")]
+    assert shown == [s.isoformat() for s in starts[2:]]
