@@ -17,7 +17,9 @@ is already there), 2 and 3, including the partitions the crashed attempt touched
 kept in `{work}/_publishing/`). Run reports, quality results, the daily reports and the churn
 model versions (`_runs/`, `_quality/`, `reports/`, `models/`) are mirrored file by file
 (:func:`publish_files` alone: the `daily_report` task, which runs after the publish).
-`_catalog.json` is written last.
+`_catalog.json` is written last. A table whose local manifest file is the one the last
+publish flipped (same size, mtime and inode, `{work}/_publishing/tables.json`) is neither read
+nor fetched: its catalog line is the bucket's, so a publish costs the tables that changed.
 
 Credentials and endpoint come the standard AWS ways (environment, `AWS_ENDPOINT_URL`, profiles)
 or are passed in from the Airflow connection `pulse_s3` (see `include/pulse/connections.py`).
@@ -87,6 +89,9 @@ _DENIED_CODES = {
 # the churn group's run (a rename) before it publishes; mirrored file by file after it.
 _MIRRORED_FOLDERS = ("_runs", "_quality", "reports", "models")
 _LEDGER = "_publishing/files.json"
+# Each table's manifest as last flipped in the bucket (size, mtime, inode of the local file):
+# a publish reads and compares only the manifests that changed since.
+_TABLES_LEDGER = "_publishing/tables.json"
 
 
 class StorageError(RuntimeError):
@@ -317,7 +322,7 @@ class ObjectStore:
             return self._retrying(f"get {relative}", get)
 
     def put_json(self, relative: str, payload: dict[str, Any]) -> None:
-        body = (json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n").encode()
+        body = manifest.dumps(payload).encode()
         digest = hashlib.md5(body, usedforsecurity=False)
 
         def put() -> None:
@@ -488,11 +493,26 @@ def publish(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
             "Nothing was changed."
         )
     local_catalog = warehouse.read_catalog() or manifest.empty_catalog()
-    names = sorted(set(local_catalog["tables"]) | set((remote_catalog or {}).get("tables", {})))
+    remote_tables = (remote_catalog or {}).get("tables", {})
+    names = sorted(set(local_catalog["tables"]) | set(remote_tables))
     catalog = manifest.empty_catalog()
+    fingerprints_path = warehouse.root / _TABLES_LEDGER
+    saved = warehouse.read_json(fingerprints_path) or {}
+    # A ledger describes one target, and the bucket's catalog says what it holds.
+    fingerprints = saved.get("tables", {}) if saved.get("target") == str(store.location) else {}
     for table in names:
+        fingerprint = _manifest_fingerprint(warehouse, table)
+        if table in remote_tables and fingerprint and fingerprints.get(table) == fingerprint:
+            # The manifest file is the one this publish last flipped: nothing to read or send.
+            catalog["tables"][table] = remote_tables[table]
+            continue
         published = _publish_table(warehouse, store, table, report)
         catalog = manifest.with_table(catalog, published)
+        fingerprints[table] = fingerprint
+        warehouse.write_json(
+            fingerprints_path, {"target": str(store.location), "tables": fingerprints}
+        )
+    catalog["tables"] = dict(sorted(catalog["tables"].items()))
     _mirror_files(warehouse, store, report)
     catalog["work_id"] = work_id
     catalog["published_at"] = datetime.now(UTC).isoformat()
@@ -500,6 +520,17 @@ def publish(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     report.seconds = round(time.monotonic() - started, 3)
     log.info("published to %s: %s", store.location, report.as_dict())
     return report
+
+
+def _manifest_fingerprint(warehouse: Warehouse, table: str) -> list[int] | None:
+    """(size, mtime in ns, inode) of the local `_manifest.json`: a manifest is only ever
+    replaced whole (a new file renamed over it), so an equal fingerprint is an unchanged
+    manifest, known without reading it. None when the table has no manifest."""
+    try:
+        stat = (warehouse.table(table) / manifest.MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def _publish_table(
@@ -649,7 +680,7 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
             target.parent.mkdir(parents=True, exist_ok=True)
             staging.rename(target)
             report.partitions_published += 1
-        warehouse.write_json(warehouse.table(table) / manifest.MANIFEST, table_manifest)
+        warehouse.write_compact(warehouse.table(table) / manifest.MANIFEST, table_manifest)
     ledger: dict[str, list[Any]] = {}
     for relative, size in mirrored.items():
         path = _safe_relative(root, relative, "key")
@@ -661,7 +692,7 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     if catalog.get("work_id"):
         (warehouse.root / "_work_id").write_text(catalog["work_id"] + "\n")
     local_catalog = {k: v for k, v in catalog.items() if k not in ("work_id", "published_at")}
-    warehouse.write_json(warehouse.root / manifest.CATALOG, local_catalog)
+    warehouse.write_compact(warehouse.root / manifest.CATALOG, local_catalog)
     report.tables_published = sorted(catalog["tables"])
     report.seconds = round(time.monotonic() - started, 3)
     return report

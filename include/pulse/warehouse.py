@@ -124,15 +124,39 @@ class Warehouse:
     def publish_partition(self, staged: Path | None, target: Path) -> None:
         """Make `staged` the content of `target` (None: remove `target`) in one atomic step,
         then record it in the table's manifest and the catalog."""
-        table, partition = manifest.split_partition_path(target.relative_to(self.root))
-        entry = None
-        if staged is not None:
-            _strip_markers(staged)
-            manifest.name_by_content(staged)
-            entry = manifest.partition_entry(staged, partition, self.run_id)
-        with self.lock(manifest.lock_name(table)):
-            self._swap(staged, target)
-            self._record(table, partition, entry)
+        self.publish_partitions([(staged, target)])
+
+    def publish_partitions(self, items: Iterable[tuple[Path | None, Path]]) -> None:
+        """`publish_partition` for a batch (a run's partitions, of one table or several): each
+        partition swapped in one atomic step as above, then each table's manifest written
+        once and the catalog once, so the bookkeeping costs one write per table changed rather
+        than one per partition. The tables' manifest locks are taken in name order (then the
+        catalog's) and held until the catalog is written, as a single publish holds its one."""
+        by_table: dict[str, list[tuple[Path | None, Path, str, dict[str, Any] | None]]] = {}
+        for staged, target in items:
+            table, partition = manifest.split_partition_path(target.relative_to(self.root))
+            entry = None
+            if staged is not None:
+                _strip_markers(staged)
+                manifest.name_by_content(staged)
+                entry = manifest.partition_entry(staged, partition, self.run_id)
+            by_table.setdefault(table, []).append((staged, target, partition, entry))
+        with ExitStack() as held:
+            changed = []
+            for table in sorted(by_table):
+                held.enter_context(self.lock(manifest.lock_name(table)))
+                for staged, target, _, _ in by_table[table]:
+                    self._swap(staged, target)
+                changes = {partition: entry for _, _, partition, entry in by_table[table]}
+                updated = self._record_manifest(table, changes)
+                if updated is not None:
+                    changed.append(updated)
+            if changed:
+                with self.lock("catalog"):
+                    catalog = self.read_catalog() or manifest.empty_catalog()
+                    for updated in changed:
+                        catalog = manifest.with_table(catalog, updated)
+                    self.write_compact(self.root / manifest.CATALOG, catalog)
 
     def _swap(self, staged: Path | None, target: Path) -> None:
         if staged is None:
@@ -182,17 +206,18 @@ class Warehouse:
             removed.append(path)
         return removed
 
-    def _record(self, table: str, partition: str, entry: dict[str, Any] | None) -> None:
-        """Update `{table}/_manifest.json`, then the table's line in `_catalog.json`."""
+    def _record_manifest(
+        self, table: str, changes: dict[str, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Write `{table}/_manifest.json` with `changes` applied (once); the new manifest, or
+        None when nothing changed (identical content re-published)."""
         current = self.read_manifest(table) or manifest.empty_manifest(table)
-        updated = manifest.with_partition(current, partition, entry)
-        if updated == current:
-            return
+        updated = manifest.with_partitions(current, changes)
+        if updated is current:
+            return None
         updated["updated_at"] = datetime.now(UTC).isoformat()
-        self.write_json(self.table(table) / manifest.MANIFEST, updated)
-        with self.lock("catalog"):
-            catalog = self.read_json(self.root / manifest.CATALOG) or manifest.empty_catalog()
-            self.write_json(self.root / manifest.CATALOG, manifest.with_table(catalog, updated))
+        self.write_compact(self.table(table) / manifest.MANIFEST, updated)
+        return updated
 
     def work_id(self) -> str:
         """A random id of this warehouse folder, made once: an object-store mirror records it
@@ -224,9 +249,16 @@ class Warehouse:
 
     def write_json(self, path: Path, payload: dict[str, Any]) -> None:
         """Write a small JSON document atomically (write aside, then rename over)."""
+        self._write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+    def write_compact(self, path: Path, payload: dict[str, Any]) -> None:
+        """`write_json` for manifests and the catalog: compact JSON (`manifest.dumps`)."""
+        self._write_text(path, manifest.dumps(payload))
+
+    def _write_text(self, path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
 
     def mark(self, table: str, day: str) -> None:

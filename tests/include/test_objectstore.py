@@ -466,3 +466,30 @@ def test_the_command_line_publishes_with_the_config(tmp_path, bucket, s3_env):
     assert failed.returncode != 0
     assert "publish failed: checking s3://no-such-bucket/warehouse" in failed.stderr
     assert "bucket 'no-such-bucket' does not exist" in failed.stderr
+
+
+def test_a_publish_reads_only_the_manifests_that_changed(tmp_path, bucket, s3_env, monkeypatch):
+    """The catalog lines of unchanged tables are the bucket's: their manifests are neither read
+    locally nor fetched, and the bucket's catalog is the one a full publish writes."""
+    warehouse = build(tmp_path / "work", V1)
+    store = store_for(bucket)
+    publish(warehouse, store)
+    staging = warehouse.root / "_staging" / "again"
+    staging.mkdir(parents=True)
+    pq.write_table(pa.table({"user_id": pa.array([7], pa.int64()), "table": ["events"]}),
+                   staging / "part-0.parquet")  # fmt: skip
+    warehouse.publish_partition(
+        staging, warehouse.partition("events", ("event_date", "2024-03-09"))
+    )
+    fetched: list[str] = []
+    get_json = ObjectStore.get_json
+    monkeypatch.setattr(
+        ObjectStore, "get_json", lambda self, key: (fetched.append(key), get_json(self, key))[1]
+    )
+    report = publish(warehouse, store)
+    assert fetched == [manifest.CATALOG, f"events/{manifest.MANIFEST}"]
+    assert (report.tables_published, report.partitions_published) == (["events"], 1)
+    remote = store.get_json(manifest.CATALOG)["tables"]
+    local = warehouse.read_catalog()["tables"]
+    assert remote == local
+    assert publish(warehouse, store).tables_published == []

@@ -228,3 +228,43 @@ def test_a_partition_moved_to_trash_is_dated_by_when_it_was_trashed(tmp_path, mo
     later = datetime.now(UTC) + timedelta(hours=2, seconds=1)
     assert warehouse.sweep(timedelta(hours=2), now=later) == [trash]
     assert not trash.exists()
+
+
+def test_a_batch_writes_each_manifest_once_and_the_catalog_once(tmp_path, monkeypatch):
+    """`publish_partitions`: the same manifests and catalog as one `publish_partition` per
+    partition, with one write per table changed and one of the catalog."""
+    one_by_one = Warehouse(tmp_path / "one", run_id="r")
+    batched = Warehouse(tmp_path / "batch", run_id="r")
+    items = [("t", "2024-03-01", [1, 2]), ("t", "2024-03-02", [3]), ("u", "2024-03-01", [4])]
+    for table, day, rows in items:
+        folder = staged(tmp_path / "one-staging", f"{table}{day}", {"part-0.parquet": rows})
+        one_by_one.publish_partition(folder, one_by_one.partition(table, ("dt", day)))
+    writes: list[str] = []
+    original = Warehouse._write_text
+    monkeypatch.setattr(
+        Warehouse,
+        "_write_text",
+        lambda self, path, text: (writes.append(path.name), original(self, path, text))[1],
+    )
+    batched.publish_partitions(
+        (
+            staged(tmp_path / "batch-staging", f"{table}{day}", {"part-0.parquet": rows}),
+            batched.partition(table, ("dt", day)),
+        )
+        for table, day, rows in items
+    )
+    assert sorted(writes) == ["_catalog.json", "_manifest.json", "_manifest.json"]
+    for table in ("t", "u"):
+        a, b = one_by_one.read_manifest(table), batched.read_manifest(table)
+        for entry in (*a["partitions"].values(), *b["partitions"].values()):
+            entry.pop("published_at")
+        assert (a["partitions"], a["schema"]) == (b["partitions"], b["schema"])
+    drop = ("updated_at",)
+    lines = [
+        {t: {k: v for k, v in line.items() if k not in drop} for t, line in w.items()}
+        for w in (one_by_one.read_catalog()["tables"], batched.read_catalog()["tables"])
+    ]
+    assert lines[0] == lines[1]
+    writes.clear()
+    batched.publish_partitions([])  # nothing changed: nothing written
+    assert writes == []
