@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import time as clock
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -170,15 +170,26 @@ def read_partitions(
     schema: T.StructType,
     first: date | None = None,
     last: date | None = None,
+    dates: Collection[date] | None = None,
 ) -> DataFrame:
-    """The table's partitions in [first, last] (None: unbounded) with the columns of `schema`
-    (the partition column included); an empty frame when there are none."""
+    """The table's partitions in [first, last] (None: unbounded), and among `dates` when
+    given, with the columns of `schema` (the partition column included); an empty frame when
+    there are none."""
     key = table.partition_key
+    wanted = None if dates is None else {d.isoformat() for d in dates}
+
+    def keep(value: str) -> bool:
+        day = date.fromisoformat(value)
+        return (
+            (first is None or day >= first)
+            and (last is None or day <= last)
+            and (wanted is None or value in wanted)
+        )
+
     folders = [
         str(folder)
         for folder in partition_dirs(warehouse.table(table.path), f"{key}=*")
-        if (first is None or date.fromisoformat(folder.name.split("=", 1)[1]) >= first)
-        and (last is None or date.fromisoformat(folder.name.split("=", 1)[1]) <= last)
+        if keep(folder.name.split("=", 1)[1])
     ]
     if not folders:
         return spark.createDataFrame([], schema)

@@ -2,8 +2,12 @@
 `marts/attribution_channels` and `marts/attribution_paths`, snapshots by `dt` (definitions:
 docs/marts.md "Attribution").
 
-Input: `events` of [D - W - L - 1, D] for the snapshots D of the run (W the fitting window, L
-the lookback), exclusions applied. The work:
+Input: a conversion's path and rule-based credits depend only on the events of its lookback,
+so a snapshot's window is summed from two sources: the conversion days that have a snapshot
+(their `attribution_touchpoints` rows, read back) and the others, computed from `events` of
+[day - L - 2, D] (the run's own days, and window days never computed: before the first run).
+A nightly run reads L + 3 days of events and W days of touchpoints, whatever the history. The
+work:
 
 1. in Spark: touches, conversions, each touch's conversion, the rule-based credits, and the
    path table of each snapshot (one collect of the distinct paths: small, whatever the events);
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,12 +32,23 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from include.pulse.runner import Context, Job, Plan, PlanRequest, read_partitions, snapshot_planner
+from include.pulse.runner import (
+    Context,
+    Job,
+    Plan,
+    PlanRequest,
+    computed_dates,
+    read_partitions,
+    reported_dates,
+    snapshot_planner,
+)
 from jobs.attribution_channels import TABLE as ATTRIBUTION_CHANNELS
 from jobs.attribution_paths import TABLE as ATTRIBUTION_PATHS
 from jobs.attribution_touchpoints import TABLE as ATTRIBUTION_TOUCHPOINTS
 from jobs.attribution_touchpoints.models import PathCount, fit, parse_path
+from jobs.attribution_touchpoints.schema import SCHEMA as TOUCHPOINTS_SCHEMA
 from jobs.attribution_touchpoints.transform import (
+    WINDOW_COLUMNS,
     Rules,
     Weights,
     channels_table,
@@ -45,6 +60,7 @@ from jobs.attribution_touchpoints.transform import (
     open_paths,
     paths_table,
     relevant_events,
+    stored_credits,
     touches,
     touchpoints,
 )
@@ -84,13 +100,29 @@ def fit_weights(paths: DataFrame, dts: list[date]) -> tuple[Weights, dict[str, A
     return Weights(markov, shapley), figures
 
 
-def attribution_marts(events: DataFrame, dts: list[date], rules: Rules) -> Marts:
-    """The three marts for the snapshot days `dts` from `events` (all partitions the snapshots
-    need: `Rules.first_event_date(dts[0])` .. `dts[-1]`)."""
+def attribution_marts(
+    events: DataFrame,
+    dts: list[date],
+    rules: Rules,
+    stored: DataFrame | None = None,
+    fresh: Sequence[date] | None = None,
+) -> Marts:
+    """The three marts for the snapshot days `dts`.
+
+    `fresh`: the conversion days computed from `events` (default: every day of the windows),
+    which must hold the partitions from `rules.first_event_date(fresh[0])` to `dts[-1]`;
+    `stored`: the credited touches of the other window days (`stored_credits` of their
+    snapshots)."""
+    fresh_days = list(fresh) if fresh is not None else sorted(rules.window(dts))
     relevant = relevant_events(events, rules)
     journey = journeys(touches(relevant), conversions(relevant, rules)).persist()
-    credited = credited_touches(journey, rules).persist()
-    per_conversion = conversion_paths(credited)
+    credited = (
+        credited_touches(journey, rules).where(F.col("conversion_date").isin(fresh_days)).persist()
+    )
+    window_rows = credited.select(*WINDOW_COLUMNS)
+    if stored is not None:
+        window_rows = window_rows.unionByName(stored.select(*WINDOW_COLUMNS))
+    per_conversion = conversion_paths(window_rows)
     paths = paths_table(per_conversion, open_paths(journey, dts, rules), dts, rules).persist()
     weights, fits = fit_weights(paths, dts)
     day_rows = data_driven_credits(credited.where(F.col("conversion_date").isin(dts)), weights)
@@ -121,7 +153,7 @@ def attribution_marts(events: DataFrame, dts: list[date], rules: Rules) -> Marts
         frames={
             ATTRIBUTION_TOUCHPOINTS.name: touchpoints(day_rows),
             ATTRIBUTION_CHANNELS.name: channels_table(
-                day_rows, credited, per_conversion, weights, dts, rules
+                day_rows, window_rows, per_conversion, weights, dts, rules
             ),
             ATTRIBUTION_PATHS.name: paths,
         },
@@ -139,17 +171,33 @@ def plan(request: PlanRequest) -> Plan:
 def build(context: Context) -> Mapping[str, DataFrame]:
     dts = list(context.plan.dates)
     rules = Rules.from_config(context.config)
+    # A conversion's credited touches depend on its lookback only: the window's days that
+    # have a snapshot are read back from it, the others computed from events.
+    computed = computed_dates(context.warehouse, ATTRIBUTION_PATHS) | reported_dates(
+        context.warehouse, ATTRIBUTION_TOUCHPOINTS.group
+    )
+    fresh = rules.fresh_days(dts, computed)
+    stored_days = rules.window(dts) - set(fresh)
     events = read_partitions(
         context.spark,
         context.warehouse,
         EVENTS,
         EVENTS_SCHEMA,
-        first=rules.first_event_date(dts[0]),
+        first=rules.first_event_date(fresh[0]),
         last=dts[-1],
     )
-    marts = attribution_marts(events, dts, rules)
+    stored = read_partitions(
+        context.spark,
+        context.warehouse,
+        ATTRIBUTION_TOUCHPOINTS,
+        TOUCHPOINTS_SCHEMA,
+        dates=stored_days,
+    )
+    marts = attribution_marts(events, dts, rules, stored_credits(stored), fresh)
     context.cached.extend(marts.cached)
     context.summary.update(marts.summary)
+    context.summary["window_days_read_back"] = len(stored_days)
+    context.summary["window_days_computed"] = len(fresh)
     # The Spark passes up to the path table, its collect and the fits (the rest is staging).
     context.watch.lap("paths_and_fit")
     return marts.frames

@@ -20,7 +20,7 @@ docs/marts.md "Attribution".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -74,9 +74,21 @@ class Rules:
         of C .. C + W - 1."""
         return self.window_days + self.lookback_days + 1
 
-    def first_event_date(self, first_dt: date) -> date:
-        """The earliest events partition a run whose first snapshot is `first_dt` reads."""
-        return first_dt - timedelta(days=self.window_days + self.lookback_days + 1)
+    def first_event_date(self, first_conversion_day: date) -> date:
+        """The earliest events partition the paths of the conversions of
+        `first_conversion_day` (and the open paths as of that day) need: its touches are at
+        most L x 24 h older, so on local dates from day - L - 1; one more day of margin."""
+        return first_conversion_day - timedelta(days=self.lookback_days + 2)
+
+    def window(self, dts: Sequence[date]) -> set[date]:
+        """The conversion days the snapshots `dts` sum over: [dt - W + 1, dt] for each."""
+        return {dt - timedelta(days=back) for dt in dts for back in range(self.window_days)}
+
+    def fresh_days(self, dts: Sequence[date], stored: Set[date]) -> list[date]:
+        """The conversion days a run computes from events: its snapshot days, and the days of
+        their windows with no stored snapshot (before the first run, or a snapshot never
+        computed). The others' credited touches are read back from their snapshot."""
+        return sorted(set(dts) | (self.window(dts) - set(stored)))
 
 
 def _property(name: str) -> Column:
@@ -301,6 +313,26 @@ def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
         ).alias("position_based"),
         credit(F.col("decay") / ordered_sum(F.col("decay"), over=group)).alias("time_decay"),
     )
+
+
+# What a stored snapshot keeps of its conversions that the windows of later snapshots sum:
+# a conversion's path and rule-based credits depend on its own lookback only, so a day's rows
+# are the same whichever snapshot computed them.
+WINDOW_COLUMNS = (
+    "user_id",
+    "conversion_id",
+    "conversion_date",
+    "revenue",
+    "position",
+    "channel",
+    *RULE_MODELS,
+)
+
+
+def stored_credits(touchpoint_rows: DataFrame) -> DataFrame:
+    """`marts/attribution_touchpoints` rows read back -> the `WINDOW_COLUMNS` of
+    `credited_touches` (their `dt` is the conversion's date)."""
+    return touchpoint_rows.withColumn("conversion_date", F.col("dt")).select(*WINDOW_COLUMNS)
 
 
 def _path_text(touch: Column) -> Column:

@@ -137,6 +137,36 @@ def test_a_late_conversion_recomputes_the_snapshots_it_reaches(forward):
     )
 
 
+def test_nightly_snapshots_read_their_window_back_and_equal_the_reference(
+    spark, tmp_path_factory, forward
+):
+    """One run a day, as in production: each snapshot reads back the credited touches of the
+    window days that have a snapshot and computes only its own day from events. Snapshot D
+    (4 of its 5 window days read back) equals the reference and the one computed whole; then
+    the late conversion of D - 1 recomputes what it reaches, exactly."""
+    _, _, on_time, _ = forward
+    nightly = make_config(tmp_path_factory.mktemp("attribution-nightly"))
+    land(nightly)
+    ingest(spark, nightly, ARRIVAL)
+    days = [D - timedelta(days=back) for back in range(WINDOW - 1, -1, -1)]
+    reports = [pipeline.run(spark, nightly, "attribution_touchpoints", d) for d in days]
+    assert [r["days_recomputed"] for r in reports] == [[str(d)] for d in days]
+    assert [(r["window_days_read_back"], r["window_days_computed"]) for r in reports] == [
+        (back, WINDOW - back) for back in range(WINDOW)
+    ]
+    tables = snapshot(nightly)
+    assert_equal_to_reference(tables, D, late=False)
+    for table in TABLES:
+        assert published(tables, table, D) == published(on_time, table, D), table
+    ingest(spark, nightly, LATE_ARRIVAL)
+    after = pipeline.run(spark, nightly, "attribution_touchpoints", LATE_ARRIVAL)
+    reached = [str(d) for d in days if d >= D - timedelta(days=1)] + [str(LATE_ARRIVAL)]
+    assert after["days_recomputed"] == reached
+    tables = snapshot(nightly)
+    for dt in (D, LATE_ARRIVAL):
+        assert_equal_to_reference(tables, dt, late=True)
+
+
 def test_the_published_path_table_refits_to_the_published_weights(forward):
     """The fit counted in Spark equals the fit of `attribution_paths` read back with pyarrow."""
     config, _, _, _ = forward
