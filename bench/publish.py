@@ -12,6 +12,11 @@ incompressible bytes) plus one large file published with multipart, then times:
 - a publish after one partition changed,
 - reading the whole table back with the manifest-following reader.
 
+`--bookkeeping 30,365` instead times the local bookkeeping alone: publishing one small
+partition (`Warehouse.publish_partition`: name by content, swap, manifest, catalog) into a
+table that already has 30, then 365 partitions, in a warehouse of 20 other tables (median of
+15), and a `publish` to moto after that one change.
+
 Record results in docs/benchmarks.md.
 """
 
@@ -67,6 +72,45 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     raise SystemExit("moto_server did not start")
 
 
+def bookkeeping(existing: int, endpoint: str, repeats: int = 15) -> tuple[float, float]:
+    """(median ms of one local publish_partition, ms of the object-store publish after it)
+    into a table holding `existing` partitions."""
+    import statistics
+    from datetime import date, timedelta
+
+    def staged(warehouse: Warehouse, n: int) -> Path:
+        folder = warehouse.root / "_staging" / f"b-{time.monotonic_ns()}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table({"n": [n, n + 1]}), folder / "part-0.parquet")
+        return folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = Warehouse(Path(tmp) / "work", run_id="bench")
+        first = date(2023, 1, 1)
+        for i in range(existing):
+            day = (first + timedelta(days=i)).isoformat()
+            warehouse.publish_partition(staged(warehouse, i), warehouse.partition("t", ("dt", day)))
+        for t in range(20):
+            target = warehouse.partition(f"other{t}", ("dt", "2024-01-01"))
+            warehouse.publish_partition(staged(warehouse, t), target)
+        client = s3_client(endpoint)
+        bucket = f"pulse-bookkeeping-{existing}"
+        client.create_bucket(Bucket=bucket)
+        store = ObjectStore(client, S3Location(bucket, "warehouse"))
+        publish(warehouse, store)
+        seconds = []
+        for k in range(repeats):
+            day = (first + timedelta(days=existing + k % 3)).isoformat()
+            folder = staged(warehouse, 1000 + k)
+            t0 = time.perf_counter()
+            warehouse.publish_partition(folder, warehouse.partition("t", ("dt", day)))
+            seconds.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        publish(warehouse, store)
+        remote = time.perf_counter() - t0
+    return 1000 * statistics.median(seconds), 1000 * remote
+
+
 def timed(label: str, action) -> float:
     t0 = time.perf_counter()
     result = action()
@@ -81,12 +125,21 @@ def main() -> None:
     parser.add_argument("--file-mb", type=int, default=4)
     parser.add_argument("--large-mb", type=int, default=96)
     parser.add_argument("--endpoint", default=None)
+    parser.add_argument("--bookkeeping", default=None, help="e.g. 30,365")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     server, endpoint = (None, args.endpoint) if args.endpoint else start_moto()
     try:
+        if args.bookkeeping:
+            for existing in (int(n) for n in args.bookkeeping.split(",")):
+                local, remote = bookkeeping(existing, endpoint)
+                print(
+                    f"{existing:>4} partitions: publish_partition {local:6.2f} ms (median), "
+                    f"publish to S3 after it {remote:7.1f} ms"
+                )
+            return
         with tempfile.TemporaryDirectory() as tmp:
             warehouse = Warehouse(Path(tmp) / "work")
             days = [f"2024-03-{d:02d}" for d in range(1, args.partitions + 1)]
