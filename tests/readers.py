@@ -40,6 +40,7 @@ TABLES = (
     "marts/attribution_paths",
     "marts/attribution_touchpoints",
     "marts/attribution_channels",
+    "attribution_paths_daily",
     "marts/churn_features",
     "marts/churn_predictions",
     "marts/churn_backtest",

@@ -284,13 +284,18 @@ def _rebuild(job: Job, context: Context, downstream: tuple[str, ...]) -> dict[st
         for group in downstream:
             for d in plan.dates:
                 warehouse.mark(group, d.isoformat())
+        # One batch: each table's manifest and the catalog are written once for the run.
+        batch = []
         for d in plan.dates:
             for table in job.tables:
                 staged = context.staging / table.path / f"{table.partition_key}={d}"
-                warehouse.publish_partition(
-                    staged if staged.is_dir() else None,
-                    warehouse.partition(table.path, (table.partition_key, d.isoformat())),
+                batch.append(
+                    (
+                        staged if staged.is_dir() else None,
+                        warehouse.partition(table.path, (table.partition_key, d.isoformat())),
+                    )
                 )
+        warehouse.publish_partitions(batch)
         watch.lap("publish")
         docs = quality.write_docs()
         watch.lap("data_docs")

@@ -42,25 +42,29 @@ from include.pulse.runner import (
     reported_dates,
     snapshot_planner,
 )
+from include.pulse.table import Table
 from jobs.attribution_channels import TABLE as ATTRIBUTION_CHANNELS
 from jobs.attribution_paths import TABLE as ATTRIBUTION_PATHS
+from jobs.attribution_paths_daily import TABLE as ATTRIBUTION_PATHS_DAILY
 from jobs.attribution_touchpoints import TABLE as ATTRIBUTION_TOUCHPOINTS
 from jobs.attribution_touchpoints.models import PathCount, fit, parse_path
-from jobs.attribution_touchpoints.schema import SCHEMA as TOUCHPOINTS_SCHEMA
 from jobs.attribution_touchpoints.transform import (
-    WINDOW_COLUMNS,
     Rules,
     Weights,
     channels_table,
     conversion_paths,
     conversions,
     credited_touches,
+    daily_paths,
+    daily_rule_credits,
     data_driven_credits,
     journeys,
     open_paths,
+    paths_daily_table,
     paths_table,
     relevant_events,
-    stored_credits,
+    stored_daily_paths,
+    stored_daily_rule_credits,
     touches,
     touchpoints,
 )
@@ -104,26 +108,26 @@ def attribution_marts(
     events: DataFrame,
     dts: list[date],
     rules: Rules,
-    stored: DataFrame | None = None,
+    stored: Stored | None = None,
     fresh: Sequence[date] | None = None,
 ) -> Marts:
-    """The three marts for the snapshot days `dts`.
+    """The marts for the snapshot days `dts`.
 
     `fresh`: the conversion days computed from `events` (default: every day of the windows),
     which must hold the partitions from `rules.first_event_date(fresh[0])` to `dts[-1]`;
-    `stored`: the credited touches of the other window days (`stored_credits` of their
-    snapshots)."""
+    `stored`: the daily aggregates of the other window days, read back."""
     fresh_days = list(fresh) if fresh is not None else sorted(rules.window(dts))
     relevant = relevant_events(events, rules)
     journey = journeys(touches(relevant), conversions(relevant, rules)).persist()
     credited = (
         credited_touches(journey, rules).where(F.col("conversion_date").isin(fresh_days)).persist()
     )
-    window_rows = credited.select(*WINDOW_COLUMNS)
+    per_day = daily_paths(conversion_paths(credited)).persist()
+    window_paths, rule_credits = per_day, daily_rule_credits(credited)
     if stored is not None:
-        window_rows = window_rows.unionByName(stored.select(*WINDOW_COLUMNS))
-    per_conversion = conversion_paths(window_rows)
-    paths = paths_table(per_conversion, open_paths(journey, dts, rules), dts, rules).persist()
+        window_paths = window_paths.unionByName(stored.paths)
+        rule_credits = rule_credits.unionByName(stored.rule_credits)
+    paths = paths_table(window_paths, open_paths(journey, dts, rules), dts, rules).persist()
     weights, fits = fit_weights(paths, dts)
     day_rows = data_driven_credits(credited.where(F.col("conversion_date").isin(dts)), weights)
     counts = {
@@ -153,11 +157,12 @@ def attribution_marts(
         frames={
             ATTRIBUTION_TOUCHPOINTS.name: touchpoints(day_rows),
             ATTRIBUTION_CHANNELS.name: channels_table(
-                day_rows, window_rows, per_conversion, weights, dts, rules
+                day_rows, rule_credits, window_paths, weights, dts, rules
             ),
             ATTRIBUTION_PATHS.name: paths,
+            ATTRIBUTION_PATHS_DAILY.name: paths_daily_table(per_day, dts),
         },
-        cached=[journey, credited, paths],
+        cached=[journey, credited, per_day, paths],
         summary=summary,
     )
 
@@ -168,11 +173,29 @@ def plan(request: PlanRequest) -> Plan:
     return snapshot_planner(rules.horizon_days)(request)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """The daily aggregates of window days that have a snapshot, read back."""
+
+    paths: DataFrame  # `daily_paths` rows
+    rule_credits: DataFrame  # `daily_rule_credits` rows
+
+
+def _stored(context: Context, days: set[date]) -> Stored:
+    def read(table: Table) -> DataFrame:
+        return read_partitions(context.spark, context.warehouse, table, table.schema(), dates=days)
+
+    return Stored(
+        stored_daily_paths(read(ATTRIBUTION_PATHS_DAILY)),
+        stored_daily_rule_credits(read(ATTRIBUTION_CHANNELS)),
+    )
+
+
 def build(context: Context) -> Mapping[str, DataFrame]:
     dts = list(context.plan.dates)
     rules = Rules.from_config(context.config)
-    # A conversion's credited touches depend on its lookback only: the window's days that
-    # have a snapshot are read back from it, the others computed from events.
+    # A conversion's path and rule-based credits depend on its lookback only: the window's
+    # days that have a snapshot are read back as daily aggregates, the others computed.
     computed = computed_dates(context.warehouse, ATTRIBUTION_PATHS) | reported_dates(
         context.warehouse, ATTRIBUTION_TOUCHPOINTS.group
     )
@@ -186,14 +209,7 @@ def build(context: Context) -> Mapping[str, DataFrame]:
         first=rules.first_event_date(fresh[0]),
         last=dts[-1],
     )
-    stored = read_partitions(
-        context.spark,
-        context.warehouse,
-        ATTRIBUTION_TOUCHPOINTS,
-        TOUCHPOINTS_SCHEMA,
-        dates=stored_days,
-    )
-    marts = attribution_marts(events, dts, rules, stored_credits(stored), fresh)
+    marts = attribution_marts(events, dts, rules, _stored(context, stored_days), fresh)
     context.cached.extend(marts.cached)
     context.summary.update(marts.summary)
     context.summary["window_days_read_back"] = len(stored_days)
@@ -208,7 +224,12 @@ JOB = Job(
     # The path table first: the runner takes the snapshots computed from the first table's
     # partitions, and it has rows whenever either other one does (a day without conversions
     # but with conversions in its window has no touchpoints, yet its channels must be redone).
-    tables=(ATTRIBUTION_PATHS, ATTRIBUTION_TOUCHPOINTS, ATTRIBUTION_CHANNELS),
+    tables=(
+        ATTRIBUTION_PATHS,
+        ATTRIBUTION_TOUCHPOINTS,
+        ATTRIBUTION_CHANNELS,
+        ATTRIBUTION_PATHS_DAILY,
+    ),
     plan=plan,
     build=build,
 )

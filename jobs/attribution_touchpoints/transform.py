@@ -315,37 +315,69 @@ def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
     )
 
 
-# What a stored snapshot keeps of its conversions that the windows of later snapshots sum:
-# a conversion's path and rule-based credits depend on its own lookback only, so a day's rows
-# are the same whichever snapshot computed them.
-WINDOW_COLUMNS = (
-    "user_id",
-    "conversion_id",
-    "conversion_date",
-    "revenue",
-    "position",
-    "channel",
-    *RULE_MODELS,
-)
-
-
-def stored_credits(touchpoint_rows: DataFrame) -> DataFrame:
-    """`marts/attribution_touchpoints` rows read back -> the `WINDOW_COLUMNS` of
-    `credited_touches` (their `dt` is the conversion's date)."""
-    return touchpoint_rows.withColumn("conversion_date", F.col("dt")).select(*WINDOW_COLUMNS)
-
-
 def _path_text(touch: Column) -> Column:
     """`a > b > c` from an array of structs sorted in path order."""
     return F.array_join(F.transform(touch, lambda t: t["channel"]), SEPARATOR)
 
 
 def conversion_paths(credited: DataFrame) -> DataFrame:
-    """One row per conversion: conversion_date, revenue, `path` and `channels` (its distinct
-    channels, sorted)."""
+    """One row per conversion: conversion_date, revenue and `path`."""
     return credited.groupBy("user_id", "conversion_id", "conversion_date", "revenue").agg(
         _path_text(F.array_sort(F.collect_list(F.struct("position", "channel")))).alias("path"),
-        F.array_sort(F.collect_set("channel")).alias("channels"),
+    )
+
+
+def daily_paths(per_conversion: DataFrame) -> DataFrame:
+    """(conversion_date, path, conversions, conversion_value): each day's converting paths
+    summed (the value added in sorted order, so a day's sum is the same wherever computed)."""
+    return per_conversion.groupBy("conversion_date", "path").agg(
+        F.count(F.lit(1)).cast("long").alias("conversions"),
+        ordered_sum(F.col("revenue")).alias("conversion_value"),
+    )
+
+
+def daily_rule_credits(credited: DataFrame) -> DataFrame:
+    """(conversion_date, model, channel, conversions, revenue): each day's rule-based credits
+    per channel; the same figures as the day's `window_days = 1` rows of
+    `marts/attribution_channels`."""
+    daily = credited.groupBy("conversion_date", "channel").agg(
+        *[ordered_sum(F.col(m)).alias(m) for m in RULE_MODELS],
+        *[ordered_sum(F.col(m) * F.col("revenue")).alias(f"value_{m}") for m in RULE_MODELS],
+    )
+    pairs = F.array(
+        *[
+            F.struct(
+                F.lit(m).alias("model"),
+                F.col(m).alias("conversions"),
+                F.col(f"value_{m}").alias("revenue"),
+            )
+            for m in RULE_MODELS
+        ]
+    )
+    return daily.select("conversion_date", "channel", F.explode(pairs).alias("x")).select(
+        "conversion_date", "x.model", "channel", "x.conversions", "x.revenue"
+    )
+
+
+def stored_daily_paths(rows: DataFrame) -> DataFrame:
+    """`attribution_paths_daily` rows read back -> `daily_paths` rows."""
+    return rows.select(
+        F.col("dt").alias("conversion_date"), "path", "conversions", "conversion_value"
+    )
+
+
+def stored_daily_rule_credits(channel_rows: DataFrame) -> DataFrame:
+    """`marts/attribution_channels` rows read back -> `daily_rule_credits` rows (their one-day
+    rows of the rule-based models)."""
+    return channel_rows.where(
+        (F.col("window_days") == 1) & F.col("model").isin(list(RULE_MODELS))
+    ).select(F.col("dt").alias("conversion_date"), "model", "channel", "conversions", "revenue")
+
+
+def paths_daily_table(daily: DataFrame, dts: Sequence[date]) -> DataFrame:
+    """`attribution_paths_daily` of the snapshot days."""
+    return daily.where(F.col("conversion_date").isin(list(dts))).select(
+        "path", "conversions", "conversion_value", F.col("conversion_date").alias("dt")
     )
 
 
@@ -397,20 +429,17 @@ def _day_end(dt: Column, timezone: str) -> Column:
 
 
 def paths_table(
-    paths: DataFrame, opened: DataFrame, dts: Sequence[date], rules: Rules
+    daily: DataFrame, opened: DataFrame, dts: Sequence[date], rules: Rules
 ) -> DataFrame:
     """`marts/attribution_paths`: per dt, the distinct paths of the conversions in
-    [dt - W + 1, dt] and the non-converting paths as of dt, with their counts."""
-    converting = (
-        paths.groupBy("conversion_date", "path")
-        .agg(F.count(F.lit(1)).alias("conversions"), ordered_sum(F.col("revenue")).alias("value"))
-        .select(
-            F.explode(_snapshots(dts, _in_window(F.col("conversion_date"), rules))).alias("dt"),
-            "path",
-            "conversions",
-            "value",
-            F.lit(0).cast("long").alias("nulls"),
-        )
+    [dt - W + 1, dt] (from `daily_paths` of those days) and the non-converting paths as of dt,
+    with their counts."""
+    converting = daily.select(
+        F.explode(_snapshots(dts, _in_window(F.col("conversion_date"), rules))).alias("dt"),
+        "path",
+        "conversions",
+        F.col("conversion_value").alias("value"),
+        F.lit(0).cast("long").alias("nulls"),
     )
     non_converting = opened.select(
         "dt",
@@ -507,7 +536,7 @@ def _long(frame: DataFrame, window_days: int, models: Sequence[str], times: Colu
 
 def channels_table(
     day_rows: DataFrame,
-    credited: DataFrame,
+    rule_credits: DataFrame,
     paths: DataFrame,
     weights: Weights,
     dts: Sequence[date],
@@ -516,42 +545,30 @@ def channels_table(
     """`marts/attribution_channels`.
 
     `day_rows`: the snapshot days' touchpoint rows, every model credited (window_days = 1).
-    Window W: the rule-based credits of every conversion in [dt - W + 1, dt] (summed per
-    conversion day and channel first, so a day's totals are copied to W windows at most), and
-    the fitted models' weights of dt applied to those conversions' channel sets (a conversion
-    with the distinct channels S gives k the share w_k / sum over S: the split among k's
-    touches does not change k's total)."""
+    Window W: the rule-based credits of every conversion in [dt - W + 1, dt] (`rule_credits`:
+    `daily_rule_credits` of those days, so a day's totals are copied to W windows at most),
+    and the fitted models' weights of dt applied to those conversions' channel sets (from
+    `paths`: `daily_paths` of those days; a conversion with the distinct channels S gives k
+    the share w_k / sum over S: the split among k's touches does not change k's total)."""
     window = rules.window_days
     one_day = _long(day_rows.withColumn("dt", F.col("conversion_date")), 1, MODELS, F.lit(1.0))
     in_window = _snapshots(dts, _in_window(F.col("conversion_date"), rules))
-    daily = credited.groupBy("conversion_date", "channel").agg(
-        *[ordered_sum(F.col(m)).alias(m) for m in RULE_MODELS],
-        *[ordered_sum(F.col(m) * F.col("revenue")).alias(f"value_{m}") for m in RULE_MODELS],
+    rule_based = rule_credits.select(
+        F.explode(in_window).alias("dt"),
+        F.lit(window).alias("window_days"),
+        "model",
+        "channel",
+        "conversions",
+        "revenue",
     )
-    rule_based = (
-        daily.select(F.explode(in_window).alias("dt"), "*")
-        .select(
-            "dt",
-            F.lit(window).alias("window_days"),
-            "channel",
-            F.explode(
-                F.array(
-                    *[
-                        F.struct(
-                            F.lit(m).alias("model"),
-                            F.col(m).alias("conversions"),
-                            F.col(f"value_{m}").alias("revenue"),
-                        )
-                        for m in RULE_MODELS
-                    ]
-                )
-            ).alias("x"),
-        )
-        .select("dt", "window_days", "x.model", "channel", "x.conversions", "x.revenue")
-    )
+    channels = F.array_sort(F.array_distinct(F.split(F.col("path"), SEPARATOR, -1)))
     sets = (
-        paths.groupBy("conversion_date", "channels")
-        .agg(F.count(F.lit(1)).alias("n"), ordered_sum(F.col("revenue")).alias("value"))
+        paths.withColumn("channels", channels)
+        .groupBy("conversion_date", "channels")
+        .agg(
+            F.sum("conversions").alias("n"),
+            ordered_sum(F.col("conversion_value")).alias("value"),
+        )
         .select("channels", "n", "value", F.explode(in_window).alias("dt"))
     )
     fitted = [_fitted_window(sets, weights, model, window) for model in FITTED_MODELS]

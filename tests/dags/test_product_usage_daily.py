@@ -233,6 +233,7 @@ TABLES = {
         "pulse.attribution_touchpoints",
         "pulse.attribution_channels",
         "pulse.attribution_paths",
+        "pulse.attribution_paths_daily",
     },
     "churn_features": {
         "pulse.churn_features",
