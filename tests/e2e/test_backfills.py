@@ -135,14 +135,15 @@ def test_the_same_days_published_to_object_storage_give_the_same_tables(airflow,
     # (users_archive: nobody left in three days, so users_archive_latest's snapshot of
     # 2024-03-14, a day of its 28-day grid, is there but empty; no account_id, no alert in
     # this fixture; no conversion either: attribution_paths holds the non-converting paths of
-    # u4 and u9; three days are a churn cold start: features, no model, so no predictions and
-    # no backtest)
+    # u4 and u9, attribution_paths_daily nothing; three days are a churn cold start:
+    # features, no model, so no predictions and no backtest)
     assert set(published) == set(TABLES) - {
         "users_archive",
         "marts/account_health",
         "marts/usage_alerts",
         "marts/attribution_touchpoints",
         "marts/attribution_channels",
+        "attribution_paths_daily",
         "marts/churn_predictions",
         "marts/churn_backtest",
     }
