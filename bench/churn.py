@@ -2,7 +2,8 @@
 feature build and scoring, and a retrain day (fit of both candidates, baselines, calibration,
 refit, version write).
 
-    .venv/bin/python -m bench.churn --driver-memory 8g    # 1M users, 8 snapshots (the issue's)
+    .venv/bin/python -m bench.churn                       # 1M users, 8 snapshots, 2g heap
+    .venv/bin/python -m bench.churn --users 200000 --compare-full
     .venv/bin/python -m bench.churn --users 20000 --snapshots 3 --horizon 14
 
 `user_daily` is written straight into a temporary warehouse with `spark.range` and hashes
@@ -11,7 +12,10 @@ refit, version write).
 generated for the oldest snapshot to have 90 days of history. Then, in one warm Spark session
 (`local[*]` unless --master): a first run on a day before any model (features only: the
 nightly feature cost, after a warm-up), the retrain day T (features, training, scoring), and
-T + 1 (features and scoring with the stored version: the nightly cost). Peak memory: the
+T + 1 (features and scoring with the stored version: the nightly cost). The fits use at most
+PULSE_CHURN_TRAIN_ROWS_MAX rows (`--train-rows-max`, default the setting's); `--compare-full`
+then re-runs the retrain day with no cap (`0`) and prints both validation ROC AUCs and their
+difference (the cap's cost; the full fit may need more heap than the default). Peak memory: the
 driver process's max RSS (the JVM's is reported by `ps` at the end). Record results in
 docs/benchmarks.md.
 """
@@ -19,6 +23,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import resource
@@ -87,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshots", type=int, default=8)
     parser.add_argument("--horizon", type=int, default=30)
     parser.add_argument("--master", default="local[*]")
-    # A local session's JVM heap (the pipeline's default is 2g, sized for a day of events):
-    # 1M users x 8 snapshots of training rows need more in one local JVM.
+    # A local session's JVM heap: the pipeline's default (2g); the fits are capped at
+    # PULSE_CHURN_TRAIN_ROWS_MAX rows, so 1M users fit in it.
     parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--train-rows-max", type=int, default=None)
+    parser.add_argument("--compare-full", action="store_true")
     args = parser.parse_args(argv)
     LOCAL_CONF["spark.driver.memory"] = args.driver_memory
     # The retrain day T: the oldest snapshot T - H - 7(N - 1) has 90 days of history.
@@ -103,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                 "PULSE_WAREHOUSE_URI": str(root),
                 "PULSE_CHURN_HORIZON_DAYS": str(args.horizon),
                 "PULSE_CHURN_TRAINING_SNAPSHOTS": str(args.snapshots),
+                **(
+                    {"PULSE_CHURN_TRAIN_ROWS_MAX": str(args.train_rows_max)}
+                    if args.train_rows_max is not None
+                    else {}
+                ),
             }
         )
         started = time.perf_counter()
@@ -126,18 +138,41 @@ def main(argv: list[str] | None = None) -> int:
             ("retrain day", train_day),
             ("nightly scoring", train_day + timedelta(days=1)),
         )
+        if args.compare_full:  # last: a re-run of the retrain day retrains it, with no cap
+            full = dataclasses.replace(config, churn_train_rows_max=0)
+            runs += (("retrain day, no cap", train_day),)
+        aucs = {}
         for label, day in runs:
             load = os.getloadavg()[0]
             started = time.perf_counter()
-            report = pipeline.run(spark, config, "churn_features", day)
+            report = pipeline.run(
+                spark, full if label.endswith("no cap") else config, "churn_features", day
+            )
             seconds = time.perf_counter() - started
             churn = report.get("churn", {})
             training = churn.get("training", {}).get(day.isoformat(), {})
+            aucs[label] = training.get("validation_roc_auc")
             print(
                 f"{label:>24} {day}: {seconds:.1f} s, rows {report.get('rows')},"
                 f" phases {report['seconds']}, training {training.get('status')}"
                 f" {training.get('seconds')}, AUC {training.get('validation_roc_auc')}"
                 f" vs recency {training.get('recency_rule_roc_auc')}, load {load:.1f}"
+            )
+            if training.get("training_rows"):
+                sizes = training["training_rows"]
+                print(
+                    f"{'':>24} rows_max {sizes['rows_max']}: "
+                    + ", ".join(
+                        f"{step} {s['sampled']:,} of {s['rows']:,}"
+                        for step in ("fit", "calibration", "refit")
+                        if (s := sizes.get(step))
+                    )
+                )
+        if args.compare_full and None not in (aucs["retrain day"], aucs["retrain day, no cap"]):
+            capped, every = aucs["retrain day"], aucs["retrain day, no cap"]
+            print(
+                f"validation ROC AUC: capped {capped:.4f}, full {every:.4f},"
+                f" difference {capped - every:+.4f}"
             )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         jvm = subprocess.run(

@@ -338,6 +338,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "churn_train_rows_max", "PULSE_CHURN_TRAIN_ROWS_MAX", _int, "200000",
+        "the most rows a churn model is fitted on: above it, the fit, the isotonic calibration"
+        " and the refit each use a sample stratified by label (each class keeps its share; the"
+        " rows of smallest hash of user and snapshot), recorded in the model card; validation"
+        " figures always cover every row; `0`: no cap",
+        minimum=0,
+    ),
+    Setting(
         "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
         "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
         " from staging, or collected in one Spark job), a bigger one with Spark (one Spark job"
@@ -408,6 +416,7 @@ class PulseConfig:
     churn_horizon_days: int = 30
     churn_training_snapshots: int = 8
     churn_retrain_days: int = 7
+    churn_train_rows_max: int = 200_000
     # Quality checks (include/pulse/quality.py).
     quality_pandas_rows: int = 200_000
 

@@ -155,7 +155,7 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
     why = missing_class(rows, snapshots[-1])
     if why is not None:  # e.g. nobody churned: the previous version stays in force
         return {"status": "one_class", "snapshots_needed": snapshots, "why": why}
-    trained: Trained = train(rows, snapshots, day)
+    trained: Trained = train(rows, snapshots, day, rows_max=cfg.churn_train_rows_max)
     started = time.perf_counter()
     folder = ModelStore(context.warehouse.root).write(trained)
     seconds = {**(trained.seconds or {}), "write_version": round(time.perf_counter() - started, 3)}
@@ -170,6 +170,7 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
         "recency_rule_roc_auc": card["baselines"]["recency_rule"]["roc_auc"],
         "calibrated_brier": card["validation"]["calibrated"]["brier"],
         "rows_by_snapshot": card["rows_by_snapshot"],
+        "training_rows": card["training_rows"],
         "seconds": seconds,
     }
 
@@ -201,11 +202,8 @@ def _backtest(context: Context, day: date, preds: DataFrame | None) -> list[dict
         preds.select("dt", "user_id", "risk_band", "churn_probability", "model_version"),
         _activity(context, then + timedelta(days=1), day),
         h,
-    ).collect()
-    rows = [
-        (r["risk_band"], r["churn_probability"], r["churned"], r["model_version"]) for r in labelled
-    ]
-    return backtest_rows(day, then, rows) if rows else []
+    )
+    return backtest_rows(day, then, labelled)
 
 
 def build(context: Context) -> Mapping[str, DataFrame]:

@@ -11,6 +11,10 @@ fitted on the validation snapshot. Promoted only if its validation ROC AUC beats
 rule's; a promoted model is refitted on every labelled snapshot for scoring (the calibration
 map learnt on validation is kept for it). Seeds are fixed; the inputs are hash-partitioned in
 TRAINING_PARTITIONS and sorted before any fit, so the same warehouse gives the same model.
+Above PULSE_CHURN_TRAIN_ROWS_MAX rows, the fit, the calibration and the refit each use a sample
+stratified by label (`stratified_sample`, deterministic); the validation figures are aggregated
+in Spark over every validation row (`metrics.spark_scores`): nothing of a size that grows with
+users reaches the driver.
 
 Storage: `{warehouse}/models/churn/version=<T>/` holds `metrics.json`, `model_card.md` and,
 when promoted, `pipeline/` (a Spark `PipelineModel`). It is written in a temporary folder and
@@ -38,7 +42,7 @@ from pyspark.ml.classification import (
 from pyspark.ml.feature import StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.regression import IsotonicRegression
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.churn_features import metrics
@@ -58,6 +62,10 @@ CANDIDATES = {
     ),
 }
 BASELINE_FEATURES = ("recency_days", "active_days_window")  # recency + frequency
+SAMPLING = (
+    "above rows_max rows: a sample stratified by churned (each class keeps its share), the"
+    " rows of smallest xxhash64(user_id, dt, seed) in each class"
+)
 
 
 def pipeline(classifier: Any) -> Pipeline:
@@ -138,9 +146,57 @@ class Trained:
         return bool(self.metrics["promoted"])
 
 
-def _collect(frame: DataFrame, columns: list[str]) -> dict[str, np.ndarray]:
-    rows = frame.select("user_id", *columns).orderBy("user_id").collect()
-    return {c: np.array([r[c] for r in rows], dtype=float) for c in columns}
+def stratified_sample(rows: DataFrame, rows_max: int) -> tuple[DataFrame, dict[str, Any]]:
+    """`rows` itself when it has at most `rows_max` rows (0: no cap), else a stratified sample
+    of `rows_max`: each class of `churned` keeps its share (largest remainders), and within a
+    class the rows with the smallest `xxhash64(user_id, dt, SEED)`: the same rows give the same
+    sample whatever their order or partitioning. Also the counts, for the model card."""
+    by_class = {
+        int(r[LABEL]): int(r["rows"])
+        for r in rows.groupBy(LABEL).agg(F.count(F.lit(1)).alias("rows")).collect()
+    }
+    total = sum(by_class.values())
+    info: dict[str, Any] = {
+        "rows": total,
+        "churned": by_class.get(1, 0),
+        "sampled": total,
+        "sampled_churned": by_class.get(1, 0),
+    }
+    if rows_max <= 0 or total <= rows_max:
+        return rows, info
+    share = {c: n * rows_max / total for c, n in by_class.items()}
+    keep = {c: int(x) for c, x in share.items()}
+    for c in sorted(share, key=lambda c: (keep[c] - share[c], c))[: rows_max - sum(keep.values())]:
+        keep[c] += 1
+    # A uniform key in [0, 1): the first pass keeps a margin above each class's share (a
+    # filter, no shuffle), the exact cut ranks only those.
+    key = F.xxhash64(F.col("user_id"), F.col("dt").cast("string"), F.lit(SEED)).bitwiseAND(
+        F.lit((1 << 53) - 1)
+    ) / F.lit(float(1 << 53))
+    margin = F.lit(0.0)
+    for c, n in by_class.items():
+        margin = F.when(
+            F.col(LABEL) == F.lit(float(c)), F.lit(min(1.0, keep[c] / n * 1.1 + 64 / n))
+        ).otherwise(margin)
+    rank = F.row_number().over(Window.partitionBy(LABEL).orderBy("_key", "user_id", "dt"))
+    cut = F.lit(0)
+    for c in by_class:
+        cut = F.when(F.col(LABEL) == F.lit(float(c)), F.lit(keep[c])).otherwise(cut)
+    sample = (
+        rows.withColumn("_key", key)
+        .where(F.col("_key") < margin)
+        .withColumn("_rank", rank)
+        .where(F.col("_rank") <= cut)
+        .drop("_key", "_rank")
+    )
+    info.update(sampled=sum(keep.values()), sampled_churned=keep.get(1, 0))
+    return sample, info
+
+
+def _ordered(rows: DataFrame) -> DataFrame:
+    """Hash partitions in a fixed number, sorted within: the forest's bootstrap is seeded per
+    partition, and orderBy's range partitioner samples with a seed that changes per run."""
+    return rows.repartition(TRAINING_PARTITIONS, "user_id").sortWithinPartitions("dt", "user_id")
 
 
 def train(
@@ -148,10 +204,14 @@ def train(
     snapshots: list[date],
     version: date,
     candidates_spec: dict[str, Any] | None = None,
+    rows_max: int = 0,
 ) -> Trained:
     """Fit, validate, calibrate, compare with the baselines and (if promoted) refit.
     `rows`: churn_features of `snapshots` with `churned`; the last snapshot validates.
-    `candidates_spec`: the classifiers to try (default CANDIDATES; tests use smaller ones)."""
+    `candidates_spec`: the classifiers to try (default CANDIDATES; tests use smaller ones).
+    `rows_max` (PULSE_CHURN_TRAIN_ROWS_MAX; 0: no cap): the fit, the calibration and the
+    refit each use a `stratified_sample` of their rows when they have more; the validation
+    figures are always over every validation row, aggregated in Spark (`spark_scores`)."""
     spec = CANDIDATES if candidates_spec is None else candidates_spec
     clock = [time.perf_counter()]
     seconds: dict[str, float] = {}
@@ -162,52 +222,62 @@ def train(
         clock[0] = now
 
     newest = snapshots[-1]
-    # Hash partitions in a fixed number, sorted within: the forest's bootstrap is seeded per
-    # partition, and orderBy's range partitioner samples with a seed that changes per run.
-    ordered = (
-        rows.repartition(TRAINING_PARTITIONS, "user_id")
-        .sortWithinPartitions("dt", "user_id")
-        .persist()
-    )
-    fit_rows = ordered.where(F.col("dt") < F.lit(newest))
+    ordered = _ordered(rows)
+    fit_all = ordered.where(F.col("dt") < F.lit(newest))
     valid = ordered.where(F.col("dt") == F.lit(newest))
-    base = _collect(valid, [LABEL, *BASELINE_FEATURES])
-    y = base[LABEL]
-    train_rate = float(fit_rows.agg(F.avg(LABEL)).first()[0])
-    candidates: dict[str, dict[str, Any]] = {}
-    raw: dict[str, np.ndarray] = {}
-    for name, make in spec.items():
-        fitted = pipeline(make()).fit(fit_rows)
-        raw[name] = _collect(raw_probability(fitted, valid), ["raw_probability"])["raw_probability"]
-        candidates[name] = {k: v for k, v in metrics.scores(y, raw[name]).items()}
-    lap("labels_and_fit_candidates")
-    best = max(spec, key=lambda n: candidates[n]["roc_auc"] or 0.0)
+    fit_sample, fit_info = stratified_sample(fit_all, rows_max)
+    # At most rows_max rows (or the sample's): kept for the fits' many passes.
+    fit_rows = (fit_sample if fit_sample is fit_all else _ordered(fit_sample)).persist()
+    train_rate = float(fit_all.agg(F.avg(LABEL)).first()[0])
+    lap("labels_and_sample")
+    fitted = {name: pipeline(make()).fit(fit_rows) for name, make in spec.items()}
     logistic = Pipeline(
         stages=[
             VectorAssembler(inputCols=list(BASELINE_FEATURES), outputCol="features"),
             LogisticRegression(labelCol=LABEL, maxIter=20),  # two features: converges early
         ]
     ).fit(fit_rows)
-    lr_p = _collect(
-        logistic.transform(valid).withColumn("raw_probability", vector_to_array("probability")[1]),
-        ["raw_probability"],
-    )["raw_probability"]
-    baselines = {
-        "base_rate": metrics.scores(y, np.full(len(y), train_rate)),
-        "recency_rule": {"roc_auc": metrics.roc_auc(y, base["recency_days"])},
-        "logistic_recency_frequency": metrics.scores(y, lr_p),
-    }
-    lap("baseline_logistic")
-    # Isotonic calibration on the validation snapshot (Spark MLlib, one small job).
-    spark = rows.sparkSession
-    valid_raw = spark.createDataFrame(
-        [(float(a), float(b)) for a, b in zip(raw[best], y, strict=True)],
-        "raw_probability double, churned double",
+    fit_rows.unpersist()
+    lap("fit_candidates_and_logistic")
+    # Every validation row scored by each model in one frame, narrow, kept for the figures.
+    scored = valid
+    for name, model_ in fitted.items():
+        scored = raw_probability(model_, scored).withColumnRenamed("raw_probability", f"_p_{name}")
+    scored = logistic.transform(scored).withColumn("_p_logistic", vector_to_array("probability")[1])
+    scored = scored.select(
+        "user_id", "dt", LABEL, *BASELINE_FEATURES, *[f"_p_{n}" for n in [*spec, "logistic"]]
+    ).persist()
+    figures = metrics.spark_scores(
+        scored,
+        {
+            **{name: F.col(f"_p_{name}") for name in spec},
+            "base_rate": F.lit(train_rate),
+            "logistic_recency_frequency": F.col("_p_logistic"),
+        },
+        label=LABEL,
     )
-    iso = IsotonicRegression(featuresCol="raw_probability", labelCol=LABEL).fit(valid_raw)
+    recency = metrics.spark_scores(
+        scored, {"recency_rule": F.col("recency_days")}, label=LABEL, extended=False
+    )
+    candidates = {name: figures[(name,)] for name in spec}
+    baselines = {
+        "base_rate": figures[("base_rate",)],
+        "recency_rule": {"roc_auc": recency[("recency_rule",)]["roc_auc"]},
+        "logistic_recency_frequency": figures[("logistic_recency_frequency",)],
+    }
+    lap("validation_figures")
+    best = max(spec, key=lambda n: candidates[n]["roc_auc"] or 0.0)
+    # Isotonic calibration on the validation snapshot (Spark MLlib), on a sample above the cap.
+    cal_rows, cal_info = stratified_sample(scored, rows_max)
+    iso = IsotonicRegression(featuresCol=f"_p_{best}", labelCol=LABEL).fit(cal_rows)
     boundaries = [float(x) for x in iso.boundaries.toArray()]
     values = [float(x) for x in iso.predictions.toArray()]
-    calibrated = calibrate_np(raw[best], boundaries, values)
+    calibrated = metrics.spark_scores(
+        scored,
+        {"calibrated": calibrate(F.col(f"_p_{best}"), boundaries, values)},
+        label=LABEL,
+    )[("calibrated",)]
+    scored.unpersist()
     lap("calibration")
     recency_auc = baselines["recency_rule"]["roc_auc"]
     best_auc = candidates[best]["roc_auc"]
@@ -220,22 +290,25 @@ def train(
     )
     counts = {
         str(r["dt"]): [int(r["rows"]), int(r["churned"])]
-        for r in ordered.groupBy("dt")
+        for r in rows.groupBy("dt")
         .agg(F.count(F.lit(1)).alias("rows"), F.sum(LABEL).alias("churned"))
         .orderBy("dt")
         .collect()
     }
     model = None
     importances: dict[str, float] = {}
+    refit_info = None
     if promoted:
-        model = pipeline(spec[best]()).fit(ordered)
+        refit_sample, refit_info = stratified_sample(ordered, rows_max)
+        refit_rows = (refit_sample if refit_sample is ordered else _ordered(refit_sample)).persist()
+        model = pipeline(spec[best]()).fit(refit_rows)
+        refit_rows.unpersist()
         weights = model.stages[-1].featureImportances.toArray()
         importances = {
             name.removesuffix("_index"): round(float(w), 6)
             for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
         }
     lap("refit")
-    ordered.unpersist()
     card = {
         "version": version.isoformat(),
         "promoted": promoted,
@@ -248,9 +321,16 @@ def train(
             "validation": newest.isoformat(),
         },
         "rows_by_snapshot": counts,  # [rows, churned]
+        "training_rows": {
+            "rows_max": rows_max,
+            "method": SAMPLING,
+            "fit": fit_info,
+            "calibration": cal_info,
+            "refit": refit_info,
+        },
         "validation": {
             "raw": candidates[best],
-            "calibrated": metrics.scores(y, calibrated),
+            "calibrated": calibrated,
             "candidates": {n: {"roc_auc": c["roc_auc"]} for n, c in candidates.items()},
         },
         "calibration_map": {"method": "isotonic", "boundaries": boundaries, "values": values},
@@ -268,6 +348,27 @@ def _round(value: Any) -> Any:
     if isinstance(value, list):
         return [_round(v) for v in value]
     return value
+
+
+def _sampling_line(info: dict[str, Any] | None) -> str:
+    """What the fits were fitted on: every row, or a sample above the cap."""
+    if not info:
+        return "- fitted on: every row"
+    cap = info["rows_max"]
+    parts = []
+    for step in ("fit", "calibration", "refit"):
+        s = info.get(step)
+        if s is None:
+            continue
+        if s["sampled"] < s["rows"]:
+            parts.append(
+                f"{step} on a stratified sample of {s['sampled']} of {s['rows']} rows"
+                f" ({s['sampled_churned']} of {s['churned']} churned)"
+            )
+        else:
+            parts.append(f"{step} on all {s['rows']} rows")
+    limit = f"cap {cap} rows" if cap else "no cap"
+    return f"- fitted on ({limit}): " + "; ".join(parts)
 
 
 def model_card(card: dict[str, Any]) -> str:
@@ -288,6 +389,7 @@ def model_card(card: dict[str, Any]) -> str:
         f" validated on {card['training_window']['validation']}",
         "- rows (churned) by snapshot: "
         + ", ".join(f"{d}: {n} ({c})" for d, (n, c) in card["rows_by_snapshot"].items()),
+        _sampling_line(card.get("training_rows")),
         "",
         "| validation | ROC AUC | PR AUC | Brier | log loss | top-decile lift |",
         "|---|---|---|---|---|---|",

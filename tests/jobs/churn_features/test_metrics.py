@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.churn_features import metrics
 from jobs.churn_features.model import calibrate_np
@@ -54,3 +55,59 @@ def test_brier_log_loss_lift_and_calibration():
 def test_the_isotonic_map_interpolates_and_is_flat_outside():
     got = calibrate_np(np.array([0.0, 0.2, 0.3, 0.5, 0.9]), [0.2, 0.4], [0.1, 0.5])
     assert list(got) == pytest.approx([0.1, 0.1, 0.3, 0.5, 0.5])
+
+
+# Literal rows with ties inside and across classes, in two groups (a band and "all").
+ROWS = [  # (user_id, group, churned, p)
+    ("u01", "a", 1, 0.9),
+    ("u02", "a", 0, 0.8),
+    ("u03", "a", 1, 0.6),
+    ("u04", "a", 0, 0.6),
+    ("u05", "a", 0, 0.1),
+    ("u06", "b", 1, 0.35),
+    ("u07", "b", 1, 0.35),
+    ("u08", "b", 0, 0.35),
+    ("u09", "b", 0, 0.2),
+    ("u10", "b", 1, 0.2),
+    ("u11", "b", 0, 0.05),
+    ("u12", "b", 0, 1.0),
+    ("u13", "b", 1, 0.0),
+]
+
+
+def test_spark_scores_equal_the_numpy_scores_per_group(spark):
+    frame = spark.createDataFrame(
+        [(u, g, float(y), p) for u, g, y, p in ROWS],
+        "user_id string, grp string, churned double, p double",
+    ).repartition(3)  # the figures must not depend on where the rows are
+    got = metrics.spark_scores(frame, {"m": F.col("p"), "flat": F.lit(0.25)}, by=("grp",))
+    assert set(got) == {(g, n) for g in "ab" for n in ("m", "flat")}
+    for group in "ab":
+        chosen = sorted(r for r in ROWS if r[1] == group)  # numpy's rows: ordered by user_id
+        y = [r[2] for r in chosen]
+        for name, p in (("m", [r[3] for r in chosen]), ("flat", [0.25] * len(chosen))):
+            want, have = metrics.scores(y, p), got[(group, name)]
+            assert have["roc_auc"] == want["roc_auc"]  # exact: summed in integers
+            assert have["rows"] == want["rows"]
+            for key in ("churn_rate", "mean_probability", "pr_auc", "brier", "log_loss"):
+                assert have[key] == pytest.approx(want[key], abs=1e-12), (group, name, key)
+            assert have["top_decile_lift"] == pytest.approx(want["top_decile_lift"], abs=1e-12)
+            for h, w in zip(have["calibration"], want["calibration"], strict=True):
+                assert (h["bin"], h["rows"]) == (w["bin"], w["rows"])
+                for key in ("mean_probability", "observed_rate"):
+                    assert h[key] == pytest.approx(w[key], abs=1e-12)
+    # By hand: group a's 4.5 of 6 pairs; group b: positives .35 .35 .2 0 against negatives
+    # .35 .2 .05 1.0: (0.5 + 1 + 1) x 2 + (0 + 0.5 + 1) + 0 = 6.5 of 16.
+    assert got[("a", "m")]["roc_auc"] == 4.5 / 6
+    assert got[("b", "m")]["roc_auc"] == 6.5 / 16
+    assert got[("a", "flat")]["roc_auc"] == 0.5
+
+
+def test_spark_scores_have_no_auc_with_one_class(spark):
+    frame = spark.createDataFrame(
+        [("u1", 1.0, 0.3), ("u2", 1.0, 0.7)], "user_id string, churned double, p double"
+    )
+    got = metrics.spark_scores(frame, {"m": F.col("p")}, extended=False)[("m",)]
+    assert got["roc_auc"] is None
+    assert got["pr_auc"] == 1.0
+    assert "log_loss" not in got

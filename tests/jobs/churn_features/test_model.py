@@ -22,7 +22,9 @@ from jobs.churn_features.model import (
     Trained,
     calibrate,
     missing_class,
+    model_card,
     raw_probability,
+    stratified_sample,
     train,
 )
 from jobs.churn_features.schema import CATEGORICAL, DOUBLES, NUMERIC, SCHEMA
@@ -133,3 +135,36 @@ def test_a_side_with_one_class_is_named_before_any_fit(spark):
     one_validating = rows((old, "a", 0.0), (old, "b", 1.0), (new, "a", 1.0), (new, "b", 1.0))
     assert missing_class(one_validating, new).startswith("2024-03-08 has one class")
     assert missing_class(rows((old, "a", 0.0), (old, "b", 1.0)), new).startswith("2024-03-08 has")
+
+
+def test_above_the_cap_the_fits_use_a_stratified_deterministic_sample(spark, trained, tmp_path):
+    frame, full, _ = trained
+    # 1,800 rows of which 1,200 fit: a cap of 300 samples each step.
+    sample, info = stratified_sample(frame, 300)
+    rows = [(r["user_id"], r["dt"], r["churned"]) for r in sample.collect()]
+    churned = sum(1 for r in frame.collect() if r["churned"] == 1.0)
+    assert (info["rows"], info["churned"], info["sampled"]) == (1800, churned, 300)
+    assert abs(info["sampled_churned"] - 300 * churned / 1800) <= 0.5  # the class's share
+    assert len(rows) == len(set(rows)) == 300
+    assert sum(1 for r in rows if r[2] == 1.0) == info["sampled_churned"]
+    # The same rows in another order and partitioning give the same sample.
+    again, _ = stratified_sample(frame.orderBy(F.rand(3)).repartition(5), 300)
+    assert sorted(rows) == sorted((r["user_id"], r["dt"], r["churned"]) for r in again.collect())
+    # At or under the cap: the rows themselves.
+    same, info = stratified_sample(frame, 1800)
+    assert same is frame
+    assert info["sampled"] == info["rows"] == 1800
+
+    capped = train(frame, SNAPSHOTS, SNAPSHOTS[-1] + timedelta(days=7), SMALL, rows_max=300)
+    sizes = capped.metrics["training_rows"]
+    assert sizes["rows_max"] == 300
+    assert (sizes["fit"]["rows"], sizes["fit"]["sampled"]) == (1200, 300)
+    assert (sizes["calibration"]["rows"], sizes["calibration"]["sampled"]) == (600, 300)
+    assert (sizes["refit"]["rows"], sizes["refit"]["sampled"]) == (1800, 300)
+    assert full.metrics["training_rows"]["fit"]["sampled"] == 1200  # no cap: every row
+    # Validation figures cover every validation row either way.
+    assert capped.metrics["validation"]["raw"]["rows"] == 600
+    assert capped.metrics["baselines"]["recency_rule"] == full.metrics["baselines"]["recency_rule"]
+    text = ModelStore(tmp_path).write(capped).joinpath("model_card.md").read_text()
+    assert "fit on a stratified sample of 300 of 1200 rows" in text
+    assert "- fitted on (no cap): fit on all 1200 rows" in model_card(full.metrics)
