@@ -53,9 +53,9 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, PokeReturnValue
 
 from include.pulse.config import PulseConfig
 from jobs import registry
+from jobs.registry import INGEST
 
 CONFIG = PulseConfig.from_env()
-INGEST = "events"
 # Task ids: the group's name (its main table), but the ingest keeps its verb.
 TASK_IDS = {INGEST: "ingest_events"}
 

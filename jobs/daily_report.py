@@ -373,8 +373,10 @@ def _docs_link(run: Mapping[str, Any]) -> str:
 
 def quality_section(day: date, runs: Mapping[str, Mapping[str, Any] | None]) -> str:
     """The day's data-quality verdict: the ingest's counts and every group's GX suites."""
+    from jobs.registry import INGEST
+
     parts = []
-    events = runs.get("events")
+    events = runs.get(INGEST)
     suites = []
     for group, run in sorted(runs.items()):
         for name, suite in sorted(((run or {}).get("quality") or {}).get("suites", {}).items()):
@@ -403,7 +405,8 @@ def quality_section(day: date, runs: Mapping[str, Mapping[str, Any] | None]) -> 
         f"{metric('verdict', verdict, fmt_text)}</p>"
     )
     if events is None:
-        parts.append(empty("events_run", f"no run report _runs/events/dt={day.isoformat()}.json"))
+        missing = f"_runs/{INGEST}/dt={day.isoformat()}.json"
+        parts.append(empty("events_run", f"no run report {missing}"))
     else:
         read = events.get("rows_read", 0)
         clean, dups, quarantined = (

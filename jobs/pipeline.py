@@ -2,8 +2,8 @@
 --date 2024-03-10` (settings from `PULSE_*`; a repeated `--group` runs several, in that order,
 in one Spark session). The orchestration layer: it maps a group to its job
 (`jobs/<group>/job.py`) and its downstream groups (from the registry), and hands both to the
-one runner (`include/pulse/runner.py`); the `events` group has its own job, driven by arrival
-days rather than by marks.
+one runner (`include/pulse/runner.py`), the ingest (`INGEST`, driven by arrival days rather
+than by marks) included.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from include.pulse.config import PulseConfig
 from jobs import registry
+from jobs.registry import INGEST
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-INGEST = "events"  # the group that reads the landing area
 
 
 def run(
@@ -34,15 +33,11 @@ def run(
     run_id: str | None = None,
     late_cutoff: date | None = None,
 ) -> dict[str, Any]:
-    """Bring `group`'s tables up to date for `day` (arrival day for `events`); its report."""
-    downstream = registry.downstream_groups(group)
-    if group == INGEST:
-        from jobs.events import job as ingest
-
-        return ingest.run(spark, config, day, run_id=run_id, downstream=downstream)
+    """Bring `group`'s tables up to date for `day` (the arrival day for `INGEST`); its report."""
     from include.pulse import runner
 
     job = importlib.import_module(f"jobs.{group}.job").JOB
+    downstream = registry.downstream_groups(group)
     return runner.run(spark, config, job, day, run_id, late_cutoff, downstream)
 
 

@@ -18,6 +18,9 @@ from pathlib import Path
 from include.pulse.table import Table
 
 JOBS_DIR = Path(__file__).resolve().parent
+# The group that reads the landing area (its runs are driven by arrival days, not by marks);
+# named after its main table, like every group.
+INGEST = "events"
 
 
 @cache

@@ -195,11 +195,12 @@ def _prepare_bucket(config: PulseConfig) -> None:
 
 def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     from include.pulse.reader import read_pandas, tables
+    from jobs.registry import INGEST
 
     warehouse = config.local_warehouse
     states = Counter(r["state"] for r in runs)
     reports = [
-        json.loads(p.read_text()) for p in sorted((warehouse / "_runs/events").glob("*.json"))
+        json.loads(p.read_text()) for p in sorted((warehouse / "_runs" / INGEST).glob("*.json"))
     ]
     totals = Counter()
     reasons: Counter[str] = Counter()

@@ -6,12 +6,18 @@
 
 A group's own code is a `Job`: its tables, a planner (which partitions a run rebuilds, from the
 marks and what is already computed) and `build` (read the inputs, return one DataFrame per
-table, or write into the staging folder itself, as the users-state chain does). The runner
-owns the rest, so every group has the same guarantees:
+table, or write into the staging folder itself, as the users-state chain does). A job driven
+by its own input rather than by marks (the ingest: a landing delivery) also has `prepare`
+(read, check and stage that input before the tables are locked) and says which partitions
+each table replaces (`partitions`). The runner owns the rest, so every group has the same
+guarantees:
 
 - nothing is published unless every table of the group passed its suite;
 - downstream groups are marked *before* anything is published, so a crash in between leaves
   work pending rather than lost (marks are idempotent: extra ones only cost a recompute);
+- the plan is written (`_runs/<group>/dt=D.plan.json`) before anything is marked or
+  published and removed with the report: a planner whose dates derive from the tables a
+  crash left half-published rebuilds the dates the crashed attempt planned (`interrupted`);
 - a run that finds nothing to do (no marks, its day computed) does nothing: no GX, no Spark job;
 - the run report (`_runs/<group>/dt=D.json`) has the seconds of each phase, so a regression
   shows where it is.
@@ -25,7 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import time as clock
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -74,6 +80,11 @@ class PlanRequest:
     # Days a finished run of the group reported: computed too, even when a snapshot came out
     # empty and left no partition (e.g. a window with no events yet).
     reported: frozenset[date] = frozenset()
+    # The dates an attempt of this run's day planned and did not finish (it crashed after
+    # writing its plan, perhaps half-way through publishing).
+    interrupted: frozenset[date] = frozenset()
+    # What the job's `prepare` returned (None without one).
+    prepared: Any = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,10 @@ class Context:
     plan: Plan
     watch: Stopwatch
     run_id: str | None = None
+    # The run's GX gate, made when there is work (before `prepare`, else before `build`).
+    quality: QualityGate | None = None
+    # What the job's `prepare` returned.
+    prepared: Any = None
     # Filled by `build` for the report (e.g. the day's headline figures).
     summary: dict[str, Any] = field(default_factory=dict)
     # Frames `build` cached: released when the run ends.
@@ -146,6 +161,18 @@ class Job:
     )
     # Suite parameters, e.g. the number of rows expected.
     parameters: Callable[[Context, Table], dict[str, Any]] | None = None
+    # Work on the run's own input that reads no table (e.g. a landing delivery read, checked
+    # with `context.quality` and staged): done before the tables are locked, so that parallel
+    # runs overlap it. Its result is the planner's `prepared` and the context's; a job with
+    # one always has work (its input is published even when the plan has no date).
+    prepare: Callable[[Context], Any] | None = None
+    # The partitions a run replaces, per table, as (key, value) pairs from the table's folder
+    # down (staged at the same path under `staging/<table.path>/`; not staged: removed).
+    # Default: each planned date under the table's partition key.
+    partitions: Callable[[Context, Table], Iterable[tuple[tuple[str, str], ...]]] | None = None
+    # Whether a table's suite gates this run's publish (None: every table's, an empty table
+    # audited when nothing was staged).
+    audited: Callable[[Context, Table], bool] | None = None
 
 
 def reported_dates(warehouse: Warehouse, group: str) -> set[date]:
@@ -213,96 +240,105 @@ def run(
     for every date published.
     """
     started_at = datetime.now(UTC)
-    watch = Stopwatch(job.name)
     warehouse = Warehouse(config.local_warehouse, run_id=run_id)
+    context = Context(
+        spark, config, warehouse, Path(), day, Plan((), frozenset()), Stopwatch(job.name), run_id
+    )
     own = {t.name for t in job.tables}
     reads = {name for t in job.tables for name in t.upstream} - own
-    with warehouse.table_locks(writes=own, reads=reads):
-        watch.lap("wait_for_locks")
-        marks = warehouse.marks(job.name)
-        plan = job.plan(
-            PlanRequest(
-                day=day,
-                marked=frozenset(date.fromisoformat(d) for d in marks),
-                computed=frozenset(computed_dates(warehouse, job.tables[0])),
-                late_cutoff=late_cutoff,
-                warehouse=warehouse,
-                config=config,
-                reported=frozenset(reported_dates(warehouse, job.name)),
-            )
-        )
-        log.info("%s: %d date(s) to rebuild %s", job.name, len(plan.dates), _span(plan.dates))
-        watch.lap("plan")
-        report: dict[str, Any] = {
-            "job": job.name,
-            "day": day.isoformat(),
-            "run_id": run_id,
-            "started_at": started_at.isoformat(),
-            "late_cutoff": late_cutoff.isoformat() if late_cutoff else None,
-            "days_recomputed": [d.isoformat() for d in plan.dates],
-            # Dates whose changes a nightly run did not go back to: the tables from the
-            # earliest of them on wait for a backfill (or manual run) to include them.
-            "late_changes_pending": [d.isoformat() for d in plan.pending],
-            "plan": {k: _plain(v) for k, v in plan.details.items()},
-        }
-        if plan.dates:
-            context = Context(spark, config, warehouse, Path(), day, plan, watch, run_id)
-            report.update(_rebuild(job, context, downstream))
-        warehouse.clear_marks([p for d in plan.consumed for p in marks.get(d.isoformat(), [])])
-        report["seconds"] = watch.seconds
-        report["finished_at"] = datetime.now(UTC).isoformat()
-        warehouse.write_json(warehouse.report_path(job.name, day.isoformat()), report)
+    try:
+        if job.prepare is not None:
+            _open_work(job, context)
+            context.prepared = job.prepare(context)
+        with warehouse.table_locks(writes=own, reads=reads):
+            context.watch.lap("wait_for_locks")
+            report = _locked_run(job, context, started_at, late_cutoff, downstream)
+    finally:
+        _release(context)
     return report
 
 
-def _rebuild(job: Job, context: Context, downstream: tuple[str, ...]) -> dict[str, Any]:
-    """Build, stage, audit, mark downstream, publish: nothing is published if anything fails."""
-    from include.pulse.quality import QualityGate  # GX only when there is work
-
-    spark, warehouse, plan, watch = context.spark, context.warehouse, context.plan, context.watch
-    label = context.day.isoformat()
-    quality = QualityGate(
-        warehouse.root / "_quality" / job.name / f"dt={label}",
-        context.run_id or label,
-        pandas_rows=context.config.quality_pandas_rows,
-    )
-    context.staging = warehouse.new_staging(job.name, f"dt={label}")
-    try:
-        frames = job.build(context)
-        _stage_all(
-            [(table, frames[table.name]) for table in job.tables if table.name in frames],
-            context.staging,
-            single_date=len(plan.dates) == 1,
+def _locked_run(
+    job: Job,
+    context: Context,
+    started_at: datetime,
+    late_cutoff: date | None,
+    downstream: tuple[str, ...],
+) -> dict[str, Any]:
+    """Plan, rebuild when there is work, clear the settled marks, write the report."""
+    warehouse, day = context.warehouse, context.day
+    marks = warehouse.marks(job.name)
+    journal = _journal_path(warehouse, job.name, day)
+    context.plan = job.plan(
+        PlanRequest(
+            day=day,
+            marked=frozenset(date.fromisoformat(d) for d in marks),
+            computed=frozenset(computed_dates(warehouse, job.tables[0])),
+            late_cutoff=late_cutoff,
+            warehouse=warehouse,
+            config=context.config,
+            reported=frozenset(reported_dates(warehouse, job.name)),
+            interrupted=_interrupted_dates(warehouse, journal),
+            prepared=context.prepared,
         )
-        watch.lap("build_and_stage")
-        rows: dict[str, int] = {}
-        for table in job.tables:
+    )
+    plan = context.plan
+    log.info("%s: %d date(s) to rebuild %s", job.name, len(plan.dates), _span(plan.dates))
+    context.watch.lap("plan")
+    report: dict[str, Any] = {
+        "job": job.name,
+        "day": day.isoformat(),
+        "run_id": context.run_id,
+        "started_at": started_at.isoformat(),
+        "late_cutoff": late_cutoff.isoformat() if late_cutoff else None,
+        "days_recomputed": [d.isoformat() for d in plan.dates],
+        # Dates whose changes a nightly run did not go back to: the tables from the
+        # earliest of them on wait for a backfill (or manual run) to include them.
+        "late_changes_pending": [d.isoformat() for d in plan.pending],
+        "plan": {k: _plain(v) for k, v in plan.details.items()},
+    }
+    if plan.dates or job.prepare is not None:
+        report.update(_rebuild(job, context, downstream, journal))
+    warehouse.clear_marks([p for d in plan.consumed for p in marks.get(d.isoformat(), [])])
+    report["seconds"] = context.watch.seconds
+    report["finished_at"] = datetime.now(UTC).isoformat()
+    warehouse.write_json(warehouse.report_path(job.name, day.isoformat()), report)
+    journal.unlink(missing_ok=True)
+    return report
+
+
+def _rebuild(
+    job: Job, context: Context, downstream: tuple[str, ...], journal: Path
+) -> dict[str, Any]:
+    """Build, stage, audit, mark downstream, publish: nothing is published if anything fails."""
+    _open_work(job, context)
+    quality, plan, watch = context.quality, context.plan, context.watch
+    assert quality is not None
+    frames = job.build(context)
+    _stage_all(
+        [(table, frames[table.name]) for table in job.tables if table.name in frames],
+        context.staging,
+        single_date=len(plan.dates) == 1,
+    )
+    watch.lap("build_and_stage")
+    rows: dict[str, int] = {}
+    for table in job.tables:
+        if job.audited is None or job.audited(context, table):
             folder = context.staging / table.path
-            rows[table.name] = _audit(spark, quality, job, context, table, folder)
-        watch.lap("audit")
-        # Mark before publishing: a crash in between leaves downstream work pending, not lost.
-        for group in downstream:
-            for d in plan.dates:
-                warehouse.mark(group, d.isoformat())
-        # One batch: each table's manifest and the catalog are written once for the run.
-        batch = []
+            rows[table.name] = _audit(context.spark, quality, job, context, table, folder)
+    watch.lap("audit")
+    # The plan is on disk and the downstream groups know every date before anything moves:
+    # a crash from here on leaves work pending (and the dates to redo), never lost.
+    context.warehouse.write_json(
+        journal, {"run_id": context.run_id, "dates": [d.isoformat() for d in plan.dates]}
+    )
+    for group in downstream:
         for d in plan.dates:
-            for table in job.tables:
-                staged = context.staging / table.path / f"{table.partition_key}={d}"
-                batch.append(
-                    (
-                        staged if staged.is_dir() else None,
-                        warehouse.partition(table.path, (table.partition_key, d.isoformat())),
-                    )
-                )
-        warehouse.publish_partitions(batch)
-        watch.lap("publish")
-        docs = quality.write_docs()
-        watch.lap("data_docs")
-    finally:
-        warehouse.discard(context.staging)
-        for frame in context.cached:
-            frame.unpersist()
+            context.warehouse.mark(group, d.isoformat())
+    _publish(job, context)
+    watch.lap("publish")
+    docs = quality.write_docs()
+    watch.lap("data_docs")
     return {
         "rows": rows,
         **{k: _plain(v) for k, v in context.summary.items()},
@@ -312,6 +348,57 @@ def _rebuild(job: Job, context: Context, downstream: tuple[str, ...]) -> dict[st
             "suites": quality.summaries,
         },
     }
+
+
+def _open_work(job: Job, context: Context) -> None:
+    """The run's GX gate and staging folder, once (GX is imported only when there is work)."""
+    if context.quality is not None:
+        return
+    from include.pulse.quality import QualityGate
+
+    label = context.day.isoformat()
+    context.quality = QualityGate(
+        context.warehouse.root / "_quality" / job.name / f"dt={label}",
+        context.run_id or label,
+        pandas_rows=context.config.quality_pandas_rows,
+    )
+    context.staging = context.warehouse.new_staging(job.name, f"dt={label}")
+
+
+def _release(context: Context) -> None:
+    """Remove the staging folder (what was published has left it) and release cached frames."""
+    if context.quality is not None:  # a staging folder was made with it
+        context.warehouse.discard(context.staging)
+    for frame in context.cached:
+        frame.unpersist()
+
+
+def _publish(job: Job, context: Context) -> None:
+    """Every partition the run replaces, in one batch: each table's manifest and the catalog
+    are written once for the run. A partition not staged is removed."""
+    warehouse, batch = context.warehouse, []
+    for table in job.tables:
+        if job.partitions is not None:
+            paths = list(job.partitions(context, table))
+        else:
+            paths = [((table.partition_key, d.isoformat()),) for d in context.plan.dates]
+        for keys in paths:
+            staged = context.staging.joinpath(table.path, *[f"{k}={v}" for k, v in keys])
+            target = warehouse.partition(table.path, *keys)
+            batch.append((staged if staged.is_dir() else None, target))
+    warehouse.publish_partitions(batch)
+
+
+def _journal_path(warehouse: Warehouse, group: str, day: date) -> Path:
+    return warehouse.report_path(group, day.isoformat()).with_suffix(".plan.json")
+
+
+def _interrupted_dates(warehouse: Warehouse, journal: Path) -> frozenset[date]:
+    """The dates a crashed attempt planned (its journal; the ingest once wrote `event_dates`)."""
+    payload = warehouse.read_json(journal) or {}
+    return frozenset(
+        date.fromisoformat(d) for d in payload.get("dates", payload.get("event_dates", []))
+    )
 
 
 def _stage_all(staged: list[tuple[Table, DataFrame]], staging: Path, single_date: bool) -> None:

@@ -1,4 +1,4 @@
-"""The ingest job of one arrival day: the `events` group (`landed_events`, `quarantine`, `events`).
+"""The ingest of one arrival day: the `events` group (`landed_events`, `quarantine`, `events`).
 
 Input: `{landing}/dt=D/`, the files that arrived on day D (see `include/pulse/landing.py`).
 Outputs, each partition replaced atomically after validation (see `include/pulse/warehouse.py`):
@@ -10,19 +10,21 @@ Outputs, each partition replaced atomically after validation (see `include/pulse
   arrived in the `PULSE_DEDUP_WINDOW_DAYS` days before it (at any date) or earlier at X
   (`first_arrivals`); only the keys of those windows are read, never all of history.
 - `_runs/events/dt=D.json`: the run report (rows read = clean + duplicates + quarantined).
-- a mark per events partition published, for each downstream group (`user_daily`).
-The transforms are in `jobs/events/transform.py`, `jobs/landed_events/transform.py` and
-`jobs/quarantine/transform.py`; this module does the I/O. It is not the generic runner's job
-(`include/pulse/runner.py`): it is driven by arrival days, not by marks.
+- a mark per events partition published, for each downstream group (`user_daily`, ...).
+
+It runs through the one runner (`include/pulse/runner.py`) like every group, driven by the
+arrival day rather than by marks: `prepare` reads the delivery, audits it (GX suite `landing`)
+and stages D's `landed_events` and `quarantine` before the tables are locked; the planner
+(under the lock) derives the event dates D touches from what is published; `build` rebuilds
+them and checks the accounting; the runner audits `events`, writes the plan, marks, publishes
+and reports. The transforms are in `jobs/events/transform.py`, `jobs/landed_events/transform.py`
+and `jobs/quarantine/transform.py`; this module does the I/O.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import sys
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,10 @@ from pyspark.sql import functions as F
 
 from include.pulse.config import PulseConfig
 from include.pulse.landing import LandingDay, list_landing_day, read_landing_day
-from include.pulse.quality import QualityGate
-from include.pulse.runner import Stopwatch
-from include.pulse.spark import get_spark
+from include.pulse.runner import Context, Job, Plan, PlanRequest
+from include.pulse.table import Table
 from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
-from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.events import TABLE as EVENTS
 from jobs.events.transform import (
     EVENT_NAME_ALIASES,
     TIME_ALIASES,
@@ -45,50 +46,41 @@ from jobs.events.transform import (
     latest_allowed_event_ts,
     normalize,
 )
+from jobs.landed_events import TABLE as LANDED_EVENTS
 from jobs.landed_events.schema import SCHEMA as LANDED_SCHEMA
 from jobs.landed_events.transform import landed_events
+from jobs.quarantine import TABLE as QUARANTINE
 from jobs.quarantine.transform import quarantine_rows
-
-log = logging.getLogger(__name__)
-
-
-def _count_by(frame: DataFrame, column: str) -> dict[str, int]:
-    return {str(row[0]): int(row[1]) for row in frame.groupBy(column).count().collect()}
+from jobs.registry import INGEST
 
 
-def run(
-    spark: SparkSession,
-    config: PulseConfig,
-    arrival_date: date,
-    run_id: str | None = None,
-    downstream: tuple[str, ...] = ("user_daily",),
-) -> dict[str, Any]:
-    """Ingest arrival day `arrival_date`; return (and write) the run report.
+@dataclass
+class Arrival:
+    """What `prepare` read and staged of arrival day D, for the planner, `build` and the rest."""
 
-    Re-running a day replaces exactly that day's contribution; days may run in any order or in
-    parallel (the events rebuild holds a warehouse lock) and give the same tables.
-    """
-    started_at = datetime.now(UTC)
-    watch = Stopwatch("events")
-    warehouse = Warehouse(config.local_warehouse, run_id=run_id)
-    day = arrival_date.isoformat()
-    landing = list_landing_day(config.landing_folder(arrival_date))
-    raw = read_landing_day(spark, landing).persist()
-    quality = QualityGate(
-        warehouse.root / "_quality" / "events" / f"dt={day}",
-        run_id or day,
-        pandas_rows=config.quality_pandas_rows,
+    spark: SparkSession
+    staging: Path  # the run's staging folder: D's `landed_events` and `quarantine` are in it
+    landing: LandingDay
+    counts: dict[str, Any]  # rows_read, quarantined by reason, duplicates_within_day
+    contribution_rows: int  # D's rows once each (staged in `landed_events`)
+    new_dates: set[str]  # the event dates of those rows
+    old_landed: list[Path] = field(default_factory=list)  # D's published landed partitions
+    clean_by_date: dict[str, int] = field(default_factory=dict)  # D's rows kept in `events`
+
+
+def prepare(context: Context) -> Arrival:
+    """Read D's delivery, audit it, normalise it and stage D's `landed_events` and
+    `quarantine` (no table is read: parallel runs of other days overlap this)."""
+    landing = list_landing_day(context.config.landing_folder(context.day))
+    raw = _cached(context, read_landing_day(context.spark, landing))
+    context.watch.lap("start")
+    _audit_landing(context, raw)
+    context.watch.lap("read_and_audit_landing")
+    config = context.config
+    normalized = _cached(
+        context, normalize(raw, context.day, config.timezone, config.max_event_age_days)
     )
-    watch.lap("start")
-
-    # Audit the delivery as a whole before any row is judged: a wrong export fails the run.
-    files = file_columns(raw).persist()
-    # One row per landing file: checked in pandas (a Spark job per GX metric costs seconds).
-    quality.validate(files.toPandas(), "landing", context=lambda: _describe_bad_files(files))
-    watch.lap("read_and_audit_landing")
-
-    normalized = normalize(raw, arrival_date, config.timezone, config.max_event_age_days).persist()
-    landed = landed_events(normalized).persist()
+    landed = _cached(context, landed_events(normalized))
     by_reason = _count_by(normalized, "reason")  # "None": the rows that passed
     by_copy = _count_by(landed, "is_duplicate")
     counts = {
@@ -96,121 +88,141 @@ def run(
         "quarantined": {k: n for k, n in by_reason.items() if k != "None"},
         "duplicates_within_day": by_copy.get("True", 0),
     }
+    context.watch.lap("normalize")
+    new_dates = _stage_arrival(context, normalized, landed, bool(counts["quarantined"]))
+    context.watch.lap("stage_arrival")
+    return Arrival(
+        context.spark, context.staging, landing, counts, by_copy.get("False", 0), new_dates
+    )
+
+
+def _audit_landing(context: Context, raw: DataFrame) -> None:
+    """The delivery as a whole, before any row is judged: a wrong export fails the run."""
+    assert context.quality is not None  # the runner makes it before `prepare`
+    files = _cached(context, file_columns(raw))
+    # One row per landing file: checked in pandas (a Spark job per GX metric costs seconds).
+    context.quality.validate(
+        files.toPandas(), "landing", context=lambda: _describe_bad_files(files)
+    )
+
+
+def _stage_arrival(
+    context: Context, normalized: DataFrame, landed: DataFrame, any_quarantined: bool
+) -> set[str]:
+    """Stage `quarantine/dt=D/` (when D has rejects) and D's `landed_events`; D's event dates."""
+    staging, day = context.staging, context.day.isoformat()
+    if any_quarantined:
+        quarantine = quarantine_rows(normalized).coalesce(1)
+        quarantine.write.parquet(str(staging / QUARANTINE.path / f"dt={day}"))
     contribution = landed.where(~F.col("is_duplicate")).drop("is_duplicate")
-    watch.lap("normalize")
+    (
+        contribution.repartition("event_date")
+        .write.partitionBy("event_date", "arrival_date")
+        .parquet(str(staging / LANDED_EVENTS.path))
+    )
+    staged = partition_dirs(staging / LANDED_EVENTS.path, "event_date=*/arrival_date=*")
+    return partition_values(staged, "event_date")
 
-    staging = warehouse.new_staging("events", f"dt={day}")
-    try:
-        quarantine = quarantine_rows(normalized)
-        if counts["quarantined"]:
-            quarantine.coalesce(1).write.parquet(str(staging / "quarantine"))
+
+def plan(request: PlanRequest) -> Plan:
+    """The event dates D touches: those of its rows now and in its previous run, those a
+    crashed attempt planned, and those of later copies whose verdict D's copies decide.
+
+    Arrival days are not marks: a nightly run's lateness cutoff does not apply (rows later
+    than it are counted in the report as `rows_beyond_lateness_window`)."""
+    arrival: Arrival = request.prepared
+    assert request.config is not None
+    landed_dirs, old_landed = _landed_folders(request.warehouse, request.day)
+    sharing = _dates_sharing_keys(
+        arrival.spark,
+        arrival.staging,
+        landed_dirs,
+        old_landed,
+        request.day,
+        request.config.dedup_window_days,
+    )
+    touched = (
+        arrival.new_dates
+        | partition_values(old_landed, "event_date")
+        | {d.isoformat() for d in request.interrupted}
+        | sharing
+    )
+    return Plan(tuple(sorted(date.fromisoformat(d) for d in touched)), frozenset())
+
+
+def build(context: Context) -> dict[str, DataFrame]:
+    """Rebuild the touched dates' `events` into staging; the report's accounting (which
+    fails the run, before anything is published, when rows do not add up)."""
+    arrival: Arrival = context.prepared
+    day, staging = context.day, context.staging
+    touched = [d.isoformat() for d in context.plan.dates]
+    landed_dirs, arrival.old_landed = _landed_folders(context.warehouse, day)
+    window = context.config.dedup_window_days
+    events = _rebuild_events(
+        context.spark, context.warehouse, staging, landed_dirs, day, touched, window
+    )
+    if events is not None:
         (
-            contribution.repartition("event_date")
-            .write.partitionBy("event_date", "arrival_date")
-            .parquet(str(staging / "landed_events"))
+            events.repartition("event_date")
+            .write.partitionBy("event_date")
+            .parquet(str(staging / EVENTS.path))
         )
-        staged_landed = partition_dirs(staging / "landed_events", "event_date=*/arrival_date=*")
-        new_dates = partition_values(staged_landed, "event_date")
-        watch.lap("stage_arrival")
+    context.watch.lap("rebuild_events")
+    # Every touched date may have lost its rows: then Spark wrote no partition at all.
+    if partition_dirs(staging / EVENTS.path, "event_date=*"):
+        arrival.clean_by_date = _staged_by_date(staging / EVENTS.path, day)
+    context.summary.update(_report(context.config, day, arrival, touched))
+    return {}  # written above: the runner audits and publishes the staged partitions
 
-        # Rebuilding an events partition reads every arrival's rows for that date: runs that
-        # touch the same dates must not interleave, or one would publish without the other.
-        with warehouse.table_locks(writes=("events", "landed_events", "quarantine")):
-            landed_root = warehouse.table("landed_events")
-            # Folder names only (no file is read): which arrival delivered rows of which date.
-            landed_dirs = partition_dirs(landed_root, "event_date=*/arrival_date=*")
-            old_landed = [p for p in landed_dirs if partition_values([p], "arrival_date") == {day}]
-            # A crashed earlier attempt of this day may have published part of its plan: the
-            # dates it planned are rebuilt too, or a date it emptied would keep stale rows.
-            plan_path = warehouse.report_path("events", day).with_suffix(".plan.json")
-            interrupted = (warehouse.read_json(plan_path) or {}).get("event_dates", [])
-            window = config.dedup_window_days
-            touched = sorted(
-                new_dates
-                | partition_values(old_landed, "event_date")
-                | set(interrupted)
-                | _dates_sharing_keys(spark, staging, landed_dirs, old_landed, arrival_date, window)
-            )
-            events = _rebuild_events(
-                spark, warehouse, staging, landed_dirs, arrival_date, touched, window
-            )
-            if events is not None:
-                (
-                    events.repartition("event_date")
-                    .write.partitionBy("event_date")
-                    .parquet(str(staging / "events"))
-                )
-            watch.lap("rebuild_events")
-            clean_by_date: dict[str, int] = {}
-            # Every touched date may have lost its rows: then Spark wrote no partition at all.
-            if partition_dirs(staging / "events", "event_date=*"):
-                clean_by_date = _staged_by_date(staging / "events", arrival_date)
-                parameters = {
-                    "max_event_ts": latest_allowed_event_ts(arrival_date, touched, config.timezone),
-                    "min_rows": 1 if clean_by_date else 0,
-                }
-                # Small: audited from the staged files with pyarrow (no Spark job); large:
-                # read back with Spark.
-                staged = quality.validate_staged(
-                    staging / "events", EVENTS_SCHEMA, "event_date", "events", parameters
-                )
-                if staged is None:
-                    quality.validate_written(
-                        spark.read.schema(EVENTS_SCHEMA).parquet(str(staging / "events")),
-                        "events",
-                        parameters=parameters,
-                    )
-            watch.lap("audit_events")
-            report = _report(
-                config,
-                arrival_date,
-                run_id,
-                started_at,
-                landing,
-                counts,
-                clean_by_date,
-                contribution_rows=by_copy.get("False", 0),
-                touched=touched,
-            )
 
-            # The plan is on disk and the downstream groups know every date before anything
-            # moves: a crash from here on is repaired by the retry, and the marts follow.
-            warehouse.write_json(plan_path, {"run_id": run_id, "event_dates": touched})
-            for event_date in touched:
-                for group in downstream:
-                    warehouse.mark(group, event_date)
-            # Publish: D's own partitions, then every events partition it touched.
-            for old in old_landed:
-                if partition_values([old], "event_date") - new_dates:
-                    warehouse.publish_partition(None, old)
-            for staged in staged_landed:
-                target = landed_root / staged.relative_to(staging / "landed_events")
-                warehouse.publish_partition(staged, target)
-            warehouse.publish_partition(
-                staging / "quarantine" if counts["quarantined"] else None,
-                warehouse.partition("quarantine", ("dt", day)),
-            )
-            for event_date in touched:
-                staged = staging / "events" / f"event_date={event_date}"
-                warehouse.publish_partition(
-                    staged if staged.exists() else None,
-                    warehouse.partition("events", ("event_date", event_date)),
-                )
-            report["quality"] = {
-                "results": str(quality.out_dir),
-                "data_docs": str(quality.write_docs()),
-                "suites": quality.summaries,
-            }
-            watch.lap("publish")
-            report["seconds"] = watch.seconds
-            report["finished_at"] = datetime.now(UTC).isoformat()
-            warehouse.write_json(warehouse.report_path("events", day), report)
-            plan_path.unlink(missing_ok=True)
-    finally:
-        warehouse.discard(staging)
-        for frame in (raw, files, normalized, landed):
-            frame.unpersist()
-    return report
+def parameters(context: Context, table: Table) -> dict[str, Any]:
+    """The `events` suite's bounds on the partitions the run publishes."""
+    arrival: Arrival = context.prepared
+    touched = [d.isoformat() for d in context.plan.dates] or [context.day.isoformat()]
+    return {
+        "max_event_ts": latest_allowed_event_ts(context.day, touched, context.config.timezone),
+        "min_rows": 1 if arrival.clean_by_date else 0,
+    }
+
+
+def audited(context: Context, table: Table) -> bool:
+    """The staged `events` partitions, if any, pass the `events` suite before anything is
+    published. `landed_events` rows are checked there again once merged across arrivals,
+    and the delivery itself by the `landing` suite in `prepare`."""
+    staged = context.staging / EVENTS.path
+    return table.name == EVENTS.name and bool(partition_dirs(staged, "event_date=*"))
+
+
+def partitions(context: Context, table: Table) -> list[tuple[tuple[str, str], ...]]:
+    """What a run of D replaces: `quarantine/dt=D/`, D's `landed_events` partitions (staged
+    now, or published before at a date D no longer delivers: removed), the touched dates."""
+    arrival: Arrival = context.prepared
+    day = context.day.isoformat()
+    if table.name == QUARANTINE.name:
+        return [(("dt", day),)]
+    if table.name == LANDED_EVENTS.name:
+        dates = arrival.new_dates | partition_values(arrival.old_landed, "event_date")
+        return [(("event_date", x), ("arrival_date", day)) for x in sorted(dates)]
+    return [((table.partition_key, d.isoformat()),) for d in context.plan.dates]
+
+
+def _cached(context: Context, frame: DataFrame) -> DataFrame:
+    """`frame`, persisted until the run ends (the runner releases `context.cached`)."""
+    frame = frame.persist()
+    context.cached.append(frame)
+    return frame
+
+
+def _count_by(frame: DataFrame, column: str) -> dict[str, int]:
+    return {str(row[0]): int(row[1]) for row in frame.groupBy(column).count().collect()}
+
+
+def _landed_folders(warehouse: Warehouse, day: date) -> tuple[list[Path], list[Path]]:
+    """Every published `landed_events` partition, and D's: folder names only, no file read
+    (which arrival delivered rows of which date)."""
+    landed_dirs = partition_dirs(warehouse.table(LANDED_EVENTS.path), "event_date=*/arrival_date=*")
+    ours = {day.isoformat()}
+    return landed_dirs, [p for p in landed_dirs if partition_values([p], "arrival_date") == ours]
 
 
 def _staged_by_date(folder: Path, arrival_date: date) -> dict[str, int]:
@@ -376,19 +388,13 @@ def _describe_bad_files(files: DataFrame) -> str:
 
 
 def _report(
-    config: PulseConfig,
-    arrival_date: date,
-    run_id: str | None,
-    started_at: datetime,
-    landing: LandingDay,
-    counts: dict[str, Any],
-    clean_by_date: dict[str, int],
-    contribution_rows: int,
-    touched: list[str],
+    config: PulseConfig, arrival_date: date, arrival: Arrival, touched: list[str]
 ) -> dict[str, Any]:
+    """The ingest's own report fields; raises `AccountingError` when rows do not add up."""
+    counts, clean_by_date = arrival.counts, arrival.clean_by_date
     clean = sum(clean_by_date.values())
     quarantined = sum(counts["quarantined"].values())
-    earlier = contribution_rows - clean
+    earlier = arrival.contribution_rows - clean
     duplicates = counts["duplicates_within_day"] + earlier
     if counts["rows_read"] != clean + duplicates + quarantined:
         raise AccountingError(
@@ -398,12 +404,9 @@ def _report(
     day = arrival_date.isoformat()
     horizon = (arrival_date - timedelta(days=config.lateness_days)).isoformat()
     return {
-        "job": "events",
         "arrival_date": day,
-        "run_id": run_id,
-        "started_at": started_at.isoformat(),
         "timezone": config.timezone,
-        "files": [str(p.relative_to(landing.folder)) for p in landing.files],
+        "files": [str(p.relative_to(arrival.landing.folder)) for p in arrival.landing.files],
         "rows_read": counts["rows_read"],
         "clean": clean,
         "duplicates": duplicates,
@@ -424,21 +427,13 @@ class AccountingError(RuntimeError):
     """Rows read do not add up to clean + duplicates + quarantined: something was lost."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`spark-submit jobs/events.py --date YYYY-MM-DD` (settings from `PULSE_*`)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--date", required=True, type=date.fromisoformat, help="arrival day")
-    parser.add_argument("--run-id", default=None)
-    args = parser.parse_args(argv)
-    config = PulseConfig.from_env()
-    spark = get_spark(config.spark_master, app_name=f"pulse-events-{args.date}")
-    try:
-        report = run(spark, config, args.date, args.run_id)
-    finally:
-        spark.stop()
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+JOB = Job(
+    name=INGEST,
+    tables=(EVENTS, LANDED_EVENTS, QUARANTINE),
+    plan=plan,
+    build=build,
+    prepare=prepare,
+    partitions=partitions,
+    audited=audited,
+    parameters=parameters,
+)

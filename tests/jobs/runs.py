@@ -11,7 +11,7 @@ from jobs import pipeline, registry
 
 def ingest(spark: Any, config: PulseConfig, day: date, **options: Any) -> dict[str, Any]:
     """The `ingest_events` task of arrival day `day`."""
-    return pipeline.run(spark, config, "events", day, **options)
+    return pipeline.run(spark, config, pipeline.INGEST, day, **options)
 
 
 def build(

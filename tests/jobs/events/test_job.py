@@ -20,6 +20,7 @@ import pytest
 from include.pulse.config import PulseConfig
 from include.pulse.landing import LandingFileError
 from include.pulse.quality import QualityError
+from include.pulse.warehouse import Warehouse
 from jobs.events import job as events_job
 from tests.jobs.runs import ingest
 from tests.landing_data import DAYS, reference, write_landing
@@ -344,16 +345,16 @@ def test_a_crash_mid_publish_is_repaired_by_the_retry(spark, tmp_path, monkeypat
         "2024-03-02": [("Y", "2024-03-02")],
     }
     land(config, day, event("Y", "2024-03-02T10:00:00Z"))
-    publish = events_job.Warehouse.publish_partition
+    swap = Warehouse._swap  # one partition's move, within the run's publish batch
     calls = []
 
     def crash_on_second(self, staged, target):
         calls.append(target)
         if len(calls) == 2:
             raise RuntimeError("worker killed")
-        publish(self, staged, target)
+        swap(self, staged, target)
 
-    monkeypatch.setattr(events_job.Warehouse, "publish_partition", crash_on_second)
+    monkeypatch.setattr(Warehouse, "_swap", crash_on_second)
     with pytest.raises(RuntimeError, match="worker killed"):
         ingest(spark, config, day)
     monkeypatch.undo()
