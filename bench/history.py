@@ -8,15 +8,22 @@ For each H of --history, in a fresh warehouse and one warm `local[*]` session:
 1. a synthetic history of H days is written straight to the warehouse (untimed): every day's
    events (3 % of them arriving 1-3 days late, 0.5 % re-delivered within the week) as
    `landed_events` (each copy, with its key) and `events` (each event's first copy), as the
-   ingest would have left them; then one backfill-style run of every mart group for day H
-   builds the derived tables (user_daily and the first-seen tables of every day, the
-   users-state chain, each mart's snapshot of H; churn trains its first model when the history
-   allows);
+   ingest would have left them; the attribution snapshots of the window before H (as nightly
+   runs leave them: each night reads their daily aggregates back); then one backfill-style run
+   of every mart group for day H builds the derived tables (user_daily and the first-seen
+   tables of every day, the users-state chain, each mart's snapshot of H; churn trains its
+   first model when the history allows);
 2. --nights nightly runs follow (H+1, H+2, ...): the day's delivery lands as JSON lines (E new
    events, 3 % late, 0.5 % re-deliveries of the last week's events) and the DAG's work runs as
-   its tasks do, in its order: the ingest, every mart group with the nightly cutoff, the daily
-   report. (The `publish` task, which uploads what changed to object storage, is measured by
-   `bench/publish.py`; a local warehouse has nothing to publish.)
+   its tasks do, in its order: the ingest, every mart group with the nightly cutoff, `publish`
+   (the warehouse is a bucket of moto's S3 server on loopback: the tables are built in the
+   local working copy and the task uploads what changed), the daily report (read back from
+   the bucket).
+
+3. (unless --no-exact) every partition the last night wrote is compared with a from-scratch
+   build over the same events (a new warehouse, one run of each group per day the night
+   wrote), both ways with DuckDB `EXCEPT ALL`: `exact H=...: N partitions ... M differ`.
+   `tests/bench/test_history.py` runs the same check on 40 days of small data.
 
 Per group: the median over the nights of its seconds, the Spark JVM's CPU seconds and the
 input bytes its Spark stages read (from the Spark UI's REST API). The last lines put each
@@ -42,7 +49,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.publish import start_moto
+from include.pulse.objectstore import ObjectStore, S3Location, publish, s3_client
+from include.pulse.warehouse import Warehouse
+
 START = date(2024, 1, 1)
+BUCKET = "pulse-bench-history"
 LATE_PERCENT = 3  # of a day's events, 1-3 days late
 REDELIVERED_PER_MILLE = 5  # of a day's events, copies of events of the week before
 ROTATION_DAYS = 180  # the light users' pool slides through all of them in this many days
@@ -200,7 +212,9 @@ class Probe:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def new_input_bytes(self) -> int:
-        """Input bytes of the stages completed since the last call."""
+        """Input bytes of the stages completed since the last call (0 without the UI)."""
+        if not self.url:
+            return 0
         url = f"{self.url}/api/v1/applications/{self.app}/stages?status=complete"
         with urllib.request.urlopen(url, timeout=60) as response:
             stages = json.load(response)
@@ -226,30 +240,143 @@ class Probe:
         }
 
 
-def one_history(spark: Any, args: argparse.Namespace, days: int) -> dict[str, list[dict]]:
-    """Build H = `days` of history, then the nights; each group's measures per night."""
+def backfill_attribution(spark: Any, config: Any, last: date, chunk_days: int = 10) -> None:
+    """The attribution snapshots of the window before `last`, as a year of nightly runs
+    leaves them (each night's window then reads their daily aggregates back): runs of
+    `chunk_days` snapshots, oldest first."""
+    from dataclasses import replace
+
+    from include.pulse import runner
+    from jobs.attribution_touchpoints.job import JOB
+
+    first = max(START, last - timedelta(days=config.attribution_window_days - 1))
+    days = [first + timedelta(days=n) for n in range((last - first).days)]
+    for start in range(0, len(days), chunk_days):
+        chunk = tuple(days[start : start + chunk_days])
+
+        def plan(request: Any, chunk: tuple[date, ...] = chunk) -> runner.Plan:
+            return runner.Plan(chunk, frozenset())
+
+        runner.run(spark, config, replace(JOB, plan=plan), chunk[-1])
+
+
+def check_exact(
+    spark: Any, config: Any, day: date, settings: dict[str, str]
+) -> list[tuple[str, str, int, int]]:
+    """Every partition the night of `day` wrote, against a from-scratch build: the same
+    `events` (and the churn model store, so a model is not retrained) copied into a new
+    warehouse, then runs of every mart group for the days the night wrote (the first builds
+    whole, as on a first run). Per (table, partition): the rows of each side missing from the
+    other (DuckDB `EXCEPT ALL` both ways, so duplicates count)."""
+    import duckdb
+
+    from include.pulse.config import PulseConfig
+    from jobs import pipeline, registry
+
+    warehouse = config.local_warehouse
+    scratch = warehouse.parent / "scratch"
+    shutil.copytree(warehouse / "events", scratch / "events")
+    if (warehouse / "models").is_dir():
+        shutil.copytree(warehouse / "models", scratch / "models")
+    fresh = PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": config.landing_uri,
+            "PULSE_WAREHOUSE_URI": str(scratch),
+            "PULSE_START_DATE": START.isoformat(),
+            "PULSE_QUALITY_PANDAS_ROWS": "200000",
+            **settings,
+        }
+    )
+    written = {
+        group: json.loads((warehouse / "_runs" / group / f"dt={day}.json").read_text())[
+            "days_recomputed"
+        ]
+        for group in registry.groups()
+        if group != pipeline.INGEST
+    }
+    # Each day the night wrote, built in the new warehouse by a run of that day (the first run
+    # of a group builds what it needs whole; snapshots of other days are not computed there).
+    for group, days in written.items():
+        for d in sorted(days):
+            pipeline.run(spark, fresh, group, date.fromisoformat(d))
+    results = []
+    connection = duckdb.connect()
+    for group, days in written.items():
+        for table in registry.group_tables(group):
+            for d in days:
+                folder = f"{table.path}/{table.partition_key}={d}"
+                files = [sorted((root / folder).glob("*.parquet")) for root in (warehouse, scratch)]
+                if not files[0] and not files[1]:
+                    continue
+                if not files[0] or not files[1]:
+                    counts = [
+                        connection.execute(
+                            f"select count(*) from read_parquet({_list(f)})"
+                        ).fetchone()[0]
+                        if f
+                        else 0
+                        for f in files
+                    ]
+                    results.append((table.name, d, counts[0], counts[1]))
+                    continue
+                mine, theirs = _list(files[0]), _list(files[1])
+                missing = [
+                    connection.execute(
+                        f"select count(*) from (select * from read_parquet({a})"
+                        f" except all select * from read_parquet({b}))"
+                    ).fetchone()[0]
+                    for a, b in ((mine, theirs), (theirs, mine))
+                ]
+                results.append((table.name, d, missing[0], missing[1]))
+    return results
+
+
+def _list(files: list[Path]) -> str:
+    return "[" + ", ".join(f"'{f}'" for f in files) + "]"
+
+
+def one_history(
+    spark: Any, args: argparse.Namespace, days: int
+) -> tuple[dict[str, list[dict]], list[tuple[str, str, int, int]]]:
+    """Build H = `days` of history, then the nights: each group's measures per night, and
+    (with `args.exact`) the last night's partitions compared with a from-scratch build."""
     from include.pulse.config import PulseConfig
     from jobs import daily_report, pipeline, registry
 
     root = Path(tempfile.mkdtemp(prefix=f"pulse-bench-history-{days}-"))
     try:
+        # The warehouse is the bucket (moto's S3 server): tables are built in the local
+        # working copy and the `publish` task mirrors what changed, as in production.
         config = PulseConfig.from_env(
             {
                 "PULSE_LANDING_URI": str(root / "landing"),
-                "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+                "PULSE_WAREHOUSE_URI": (
+                    f"s3://{BUCKET}/h{days}" if args.publish else str(root / "warehouse")
+                ),
+                "PULSE_WORK_DIR": str(root / "warehouse"),
                 "PULSE_START_DATE": START.isoformat(),
                 "PULSE_QUALITY_PANDAS_ROWS": "200000",
+                **dict(setting.split("=", 1) for setting in args.setting),
             }
         )
         warehouse = root / "warehouse"
+        store = (
+            ObjectStore(s3_client(), S3Location.parse(config.warehouse_uri))
+            if args.publish
+            else None
+        )
         started = time.perf_counter()
         rows = write_history(spark, warehouse, days, args.events_per_day, args.users, args.seed)
         last = START + timedelta(days=days - 1)
+        backfill_attribution(spark, config, last)
         for group in registry.groups():
             if group != pipeline.INGEST:
                 pipeline.run(spark, config, group, last)
+        if args.publish:
+            publish(Warehouse(warehouse), store)
         print(
-            f"history H={days}: {rows:,} events {START} .. {last}, derived tables built in"
+            f"history H={days}: {rows:,} events {START} .. {last}, derived tables built and"
+            " published in"
             f" {time.perf_counter() - started:.0f} s (untimed)",
             flush=True,
         )
@@ -273,12 +400,30 @@ def one_history(spark: Any, args: argparse.Namespace, days: int) -> dict[str, li
                     )
                 )
                 nights.setdefault(group, []).append(figures)
+            if args.publish:
+                figures = probe.measure(lambda: publish(Warehouse(warehouse), store))
+                nights.setdefault("publish", []).append(figures)
             figures = probe.measure(lambda day=day: daily_report.run_task(config, day.isoformat()))
             nights.setdefault("daily_report", []).append(figures)
             total = sum(n[-1]["seconds"] for n in nights.values())
             groups = ", ".join(f"{g} {n[-1]['seconds']:.1f}" for g, n in nights.items())
             print(f"  night {night} ({day}): {total:.1f} s summed ({groups})", flush=True)
-        return nights
+        compared = []
+        if args.exact:
+            settings = dict(setting.split("=", 1) for setting in args.setting)
+            compared = check_exact(spark, config, day, settings)
+            differ = [c for c in compared if c[2] or c[3]]
+            tables = len({c[0] for c in compared})
+            print(
+                f"exact H={days}: {len(compared)} partitions of {tables} tables written by the"
+                f" night of {day} vs a from-scratch build: {len(differ)} differ"
+                + "".join(
+                    f"\n  {t} {d}: {a} rows only in the night's, {b} only from scratch"
+                    for t, d, a, b in differ
+                ),
+                flush=True,
+            )
+        return nights, compared
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -292,6 +437,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--nights", type=int, default=3, help="measured nights per H")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses")
+    parser.add_argument(
+        "--no-publish",
+        dest="publish",
+        action="store_false",
+        help="a local warehouse: no moto server, no publish task",
+    )
+    parser.add_argument(
+        "--setting", action="append", default=[], help="a PULSE_ setting, KEY=VALUE (repeatable)"
+    )
+    parser.add_argument(
+        "--no-exact",
+        dest="exact",
+        action="store_false",
+        help="skip comparing the last night's tables with a from-scratch build",
+    )
     args = parser.parse_args(argv)
 
     from include.pulse import spark as pulse_spark
@@ -306,13 +466,26 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     spark = pulse_spark.get_spark("local[*]", app_name="bench-history")
+    server = None
+    if args.publish:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        server, endpoint = start_moto()
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        s3_client().create_bucket(Bucket=BUCKET)
     histories = [int(h) for h in args.history.split(",")]
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs; {args.events_per_day:,} events"
         f" a day, {args.users:,} users, seed {args.seed}, {args.nights} nights per H"
     )
-    results = {h: one_history(spark, args, h) for h in histories}
-    spark.stop()
+    try:
+        results = {h: one_history(spark, args, h)[0] for h in histories}
+    finally:
+        spark.stop()
+        if server is not None:
+            server.terminate()
+            server.wait()
 
     def median(h: int, group: str, key: str) -> float:
         return statistics.median(n[key] for n in results[h][group])

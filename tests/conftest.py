@@ -43,6 +43,7 @@ LONGEST_FIRST = (
     "tests/jobs/events/test_transform.py",
     "tests/jobs/churn_features/test_job.py",
     "tests/jobs/user_first_seen/test_job.py",
+    "tests/bench/test_history.py",
 )
 
 
