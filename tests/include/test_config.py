@@ -139,6 +139,7 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_CHURN_HORIZON_DAYS": "14",
         "PULSE_CHURN_TRAINING_SNAPSHOTS": "4",
         "PULSE_CHURN_RETRAIN_DAYS": "3",
+        "PULSE_CHURN_TRAIN_ROWS_MAX": "5000",
     }
     assert set(env) == {setting.env for setting in SETTINGS}
     config = PulseConfig.from_env(env)
