@@ -14,7 +14,7 @@ H of --days, in one warm `local[*]` session. The arrival of day H delivers E new
 them late, for the 3 days before) and re-delivers E / 200 keys landed in the 7 days before.
 Only the columns these steps read are real; the others are constants. The rest of the ingest
 (reading and normalising the landing files, the audits) does not depend on history: see
-`bench/ingest_vs_read.py`.
+`bench/ingest_floor.py`.
 
 Printed per H: seconds of each step (median of --repeats), rows, and the total's ratio to the
 first H: a cost flat in history would stay near 1.0x. Record results in docs/benchmarks.md.
