@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -151,11 +152,15 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
     for part in parts[1:]:
         population = population.unionByName(part)
     activity = _activity(context, snapshots[0] + timedelta(days=1), day)
-    rows = labels(population, activity, cfg.churn_horizon_days)
-    why = missing_class(rows, snapshots[-1])
-    if why is not None:  # e.g. nobody churned: the previous version stays in force
-        return {"status": "one_class", "snapshots_needed": snapshots, "why": why}
-    trained: Trained = train(rows, snapshots, day, rows_max=cfg.churn_train_rows_max)
+    # Kept on local disk for the class check and train()'s first pass: not computed twice.
+    rows = labels(population, activity, cfg.churn_horizon_days).persist(StorageLevel.DISK_ONLY)
+    try:
+        why = missing_class(rows, snapshots[-1])
+        if why is not None:  # e.g. nobody churned: the previous version stays in force
+            return {"status": "one_class", "snapshots_needed": snapshots, "why": why}
+        trained: Trained = train(rows, snapshots, day, rows_max=cfg.churn_train_rows_max)
+    finally:
+        rows.unpersist()
     started = time.perf_counter()
     folder = ModelStore(context.warehouse.root).write(trained)
     seconds = {**(trained.seconds or {}), "write_version": round(time.perf_counter() - started, 3)}

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pyspark import StorageLevel
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import (
     GBTClassifier,
@@ -222,7 +223,9 @@ def train(
         clock[0] = now
 
     newest = snapshots[-1]
-    ordered = _ordered(rows)
+    # Read by every step below: kept once, on local disk (at 1M users, several million rows
+    # would crowd the default 2 GiB heap; recomputing the features for each step costs more).
+    ordered = _ordered(rows).persist(StorageLevel.DISK_ONLY)
     fit_all = ordered.where(F.col("dt") < F.lit(newest))
     valid = ordered.where(F.col("dt") == F.lit(newest))
     fit_sample, fit_info = stratified_sample(fit_all, rows_max)
@@ -290,7 +293,7 @@ def train(
     )
     counts = {
         str(r["dt"]): [int(r["rows"]), int(r["churned"])]
-        for r in rows.groupBy("dt")
+        for r in ordered.groupBy("dt")
         .agg(F.count(F.lit(1)).alias("rows"), F.sum(LABEL).alias("churned"))
         .orderBy("dt")
         .collect()
@@ -308,6 +311,7 @@ def train(
             name.removesuffix("_index"): round(float(w), 6)
             for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
         }
+    ordered.unpersist()
     lap("refit")
     card = {
         "version": version.isoformat(),
