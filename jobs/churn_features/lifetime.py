@@ -1,0 +1,199 @@
+"""Lifetime churn features (issue 30): a user's whole history, read off `users_state`, never off
+a scan of `user_daily`. Pure DataFrame -> DataFrame; not wired into the churn job yet.
+
+Input: the users-state rows as of a snapshot day D (columns of `jobs/users_state/schema.py`:
+`user_id`, `first_seen_date`, `last_seen_date`, `active_days_total`, `events_total`, ...). A user
+who left the 64-day state is not in `users_state/dt=D/`: their latest `users_archive` row (same
+columns, archived on or before D) stands for them. The caller unions the two the way the
+`active_users` chain does (`users_archive_latest` of the last snapshot day before D plus the
+`users_archive` departures after it, reduced by `jobs.users_state.transform.latest_archived`),
+with `with_departed` below: a user in the state of D keeps their state row (their archived row
+is older and already counted in the state's running totals).
+
+Outputs, one row per (dt, user_id), all lengths in days:
+- `active_days` = `active_days_total` (distinct active days since first seen),
+- `frequency` = active_days - 1: the repeat active days, BG/NBD's x,
+- `t_x` = last_seen_date - first_seen_date (0 for one active day), BG/NBD's recency,
+- `T` = D - first_seen_date: BG/NBD's length of observation. The first active day is the
+  model's time 0 (its "trial purchase") and D is the end of the observation, so D itself does
+  not add a day: 0 <= t_x <= T, and t_x = T exactly when the user was active on D. A user first
+  seen on D has T = 0 (observed for no time: nothing to learn from them, see `bgnbd_inputs`),
+- `lifetime_events` = `events_total`,
+- `mean_gap_days` = t_x / frequency, the mean time between consecutive active days (null when
+  frequency = 0: no gap yet),
+- `recency_days` = D - last_seen_date (= T - t_x),
+- `recency_over_gap` = recency_days / mean_gap_days: how many of their own gaps the user has
+  been away (null without a gap; 0 when active on D; a gap of 0 cannot happen: two active days
+  are at least one day apart).
+
+BG/NBD (`jobs/churn_features/bgnbd.py`) on these features: `bgnbd_inputs` aggregates the
+distinct (frequency, t_x, T) with their counts, a table bounded by the days of history rather
+than by the users; `fit_bgnbd` collects it and fits on the driver; `with_bgnbd` adds, per user,
+for a horizon of h days,
+- `p_alive`: P(alive at D | x, t_x, T) (paper eq. 7), a plain Spark expression,
+- `p_active_h`: P(at least one active day in (D, D + h]), a plain Spark expression (1 minus it
+  is the model's probability of Pulse's churn label over h),
+- `expected_active_days_h`: the expected repeat active days in (D, D + h] (paper eq. 10; its
+  2F1 is evaluated by `bgnbd.expected_purchases` in a pandas_udf).
+
+Remaining (issue 30): lifetime revenue needs a running revenue total in the users_state chain
+(`users_state` carries events and active days only); it is not computed here from `user_daily`.
+"""
+
+# BG/NBD's notation: T (the observation length) differs from t (the horizon).
+# ruff: noqa: N803, N806
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.churn_features import bgnbd
+from jobs.users_state.schema import FILE_SCHEMA
+
+FEATURE_COLUMNS = (
+    "dt",
+    "user_id",
+    "active_days",
+    "frequency",
+    "t_x",
+    "T",
+    "lifetime_events",
+    "mean_gap_days",
+    "recency_days",
+    "recency_over_gap",
+)
+BGNBD_COLUMNS = ("p_alive", "expected_active_days_h", "p_active_h")
+
+
+def with_departed(state: DataFrame, archived: DataFrame) -> DataFrame:
+    """`users_state` rows of D + the archived rows of users not in it -> one row per user who
+    was ever active by D (columns of FILE_SCHEMA).
+
+    `archived`: at most one row per user (`latest_archived`), from archive partitions dated D
+    or earlier only (a later departure is the future)."""
+    columns = FILE_SCHEMA.fieldNames()
+    current = state.select(*columns)
+    gone = archived.select(*columns).join(current.select("user_id"), "user_id", "left_anti")
+    return current.unionByName(gone)
+
+
+def _day(dt: date | str | Column) -> Column:
+    if isinstance(dt, Column):
+        return dt
+    if isinstance(dt, str):
+        return F.col(dt)
+    return F.lit(dt).cast(T.DateType())
+
+
+def lifetime_features(state: DataFrame, dt: date | str | Column = "dt") -> DataFrame:
+    """Users-state rows as of the snapshot D -> the lifetime features of each (columns:
+    FEATURE_COLUMNS; see the module docstring).
+
+    `dt`: the snapshot day, a date or a column (by default the state's own `dt` column, so
+    several snapshots' states can be passed at once). Every row must have
+    first_seen_date <= last_seen_date <= D, as the state of D has."""
+    day = _day(dt)
+    active_days = F.col("active_days_total").cast("long")
+    frequency = active_days - 1
+    t_x = F.datediff(F.col("last_seen_date"), F.col("first_seen_date")).cast("long")
+    recency = F.datediff(day, F.col("last_seen_date")).cast("long")
+    mean_gap = F.when(frequency > 0, t_x.cast("double") / frequency.cast("double"))
+    return state.select(
+        day.alias("dt"),
+        "user_id",
+        active_days.alias("active_days"),
+        frequency.alias("frequency"),
+        t_x.alias("t_x"),
+        F.datediff(day, F.col("first_seen_date")).cast("long").alias("T"),
+        F.col("events_total").cast("long").alias("lifetime_events"),
+        mean_gap.alias("mean_gap_days"),
+        recency.alias("recency_days"),
+        (recency.cast("double") / mean_gap).alias("recency_over_gap"),
+    )
+
+
+def bgnbd_inputs(features: DataFrame) -> DataFrame:
+    """Lifetime features -> the distinct (frequency, t_x, T) with `customers`, their count: what
+    a BG/NBD fit needs, bounded by the days of history (at most about T^2 / 2 rows for T days),
+    not by the users. Pass the features of one snapshot (the model is fitted per D).
+
+    Users first seen on D (T = 0) are left out: their likelihood is 1 whatever the parameters
+    (x = 0 and (alpha + 0)^r / alpha^r), so they carry no information, and `bgnbd.fit` refuses
+    T = 0."""
+    return (
+        features.where(F.col("T") > 0)
+        .groupBy("frequency", "t_x", "T")
+        .agg(F.count(F.lit(1)).alias("customers"))
+    )
+
+
+def fit_bgnbd(inputs: DataFrame, **options: object) -> bgnbd.Fitted:
+    """Collect `bgnbd_inputs` rows and fit BG/NBD on the driver, each row weighted by its
+    `customers` (`options` go to `bgnbd.fit`). Time is in days."""
+    rows = inputs.select("frequency", "t_x", "T", "customers").collect()
+    if not rows:
+        raise ValueError("no customers observed for a day or more: nothing to fit")
+    x, t_x, T_, w = (np.array(v, dtype=float) for v in zip(*rows, strict=True))
+    return bgnbd.fit(x, t_x, T_, weights=w, **options)
+
+
+def _expected_udf(params: bgnbd.Params, horizon_days: int):
+    r, alpha, a, b = params
+
+    @F.pandas_udf(T.DoubleType())
+    def expected(x: pd.Series, t_x: pd.Series, T_: pd.Series) -> pd.Series:
+        xa = x.to_numpy(dtype=float)
+        ta = t_x.to_numpy(dtype=float)
+        Ta = T_.to_numpy(dtype=float)
+        out = np.empty(xa.size)
+        observed = Ta > 0
+        if observed.any():
+            out[observed] = bgnbd.expected_purchases(
+                params, horizon_days, xa[observed], ta[observed], Ta[observed]
+            )
+        if not observed.all():
+            # T = 0 (first seen on D, so x = 0 and p_alive = 1): eq. 10 then depends on alpha
+            # and T only through alpha + T, so it equals the value at alpha / 2 observed for
+            # alpha / 2 (exact: halving is exact in binary), which bgnbd accepts.
+            half = bgnbd.Params(r, alpha / 2, a, b)
+            n = int((~observed).sum())
+            out[~observed] = bgnbd.expected_purchases(
+                half, horizon_days, np.zeros(n), np.zeros(n), np.full(n, alpha / 2)
+            )
+        return pd.Series(out)
+
+    return expected
+
+
+def with_bgnbd(features: DataFrame, fitted: object, horizon_days: int) -> DataFrame:
+    """Lifetime features + a fitted BG/NBD (a `bgnbd.Fitted`, `Params` or (r, alpha, a, b), in
+    days) -> the features with `p_alive`, `expected_active_days_h` and `p_active_h` over the
+    horizon of `horizon_days` days (the churn horizon H)."""
+    if horizon_days < 0:
+        raise ValueError("the horizon must be >= 0 days")
+    params = bgnbd._params(fitted)
+    r, alpha, a, b = (F.lit(float(v)) for v in params)
+    x = F.col("frequency").cast("double")
+    t_x = F.col("t_x").cast("double")
+    T_ = F.col("T").cast("double")
+    h = F.lit(float(horizon_days))
+    # Eq. 7: 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)), the odds
+    # in log space as in bgnbd (the power overflows for large x).
+    log_odds_dead = F.log(a) - F.log(b + x - 1) + (r + x) * (F.log(alpha + T_) - F.log(alpha + t_x))
+    p_alive = F.when(x > 0, 1 / (1 + F.exp(log_odds_dead))).otherwise(F.lit(1.0))
+    # A live user's rate is Gamma(r + x, alpha + T): no event in h with probability
+    # ((alpha + T) / (alpha + T + h))^(r + x).
+    log_no_event = (r + x) * (F.log(alpha + T_) - F.log(alpha + T_ + h))
+    expected = _expected_udf(params, horizon_days)
+    return features.select(
+        "*",
+        p_alive.alias("p_alive"),
+        expected(F.col("frequency"), F.col("t_x"), F.col("T")).alias("expected_active_days_h"),
+        (-F.expm1(log_no_event) * p_alive).alias("p_active_h"),
+    )
