@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -41,6 +41,7 @@ from jobs.events.transform import (
     EVENT_NAME_ALIASES,
     TIME_ALIASES,
     USER_ID_ALIASES,
+    arrival_summary,
     file_columns,
     first_arrivals,
     latest_allowed_event_ts,
@@ -52,6 +53,9 @@ from jobs.landed_events.transform import landed_events
 from jobs.quarantine import TABLE as QUARANTINE
 from jobs.quarantine.transform import quarantine_rows
 from jobs.registry import INGEST
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -70,50 +74,55 @@ class Arrival:
 
 def prepare(context: Context) -> Arrival:
     """Read D's delivery, audit it, normalise it and stage D's `landed_events` and
-    `quarantine` (no table is read: parallel runs of other days overlap this)."""
+    `quarantine` (no table is read: parallel runs of other days overlap this).
+
+    One pass over the delivery: the normalised rows are persisted once, and one aggregate of
+    them gives the reason counts and the per-file audit; the copies within the day are counted
+    from the staged files' footers (rows staged vs clean rows), not by another job."""
     landing = list_landing_day(context.config.landing_folder(context.day))
-    raw = _cached(context, read_landing_day(context.spark, landing))
-    context.watch.lap("start")
-    _audit_landing(context, raw)
-    context.watch.lap("read_and_audit_landing")
     config = context.config
+    raw = read_landing_day(context.spark, landing)
+    context.watch.lap("start")
     normalized = _cached(
-        context, normalize(raw, context.day, config.timezone, config.max_event_age_days)
+        context,
+        normalize(raw, context.day, config.timezone, config.max_event_age_days, file_flags=True),
     )
-    landed = _cached(context, landed_events(normalized))
-    by_reason = _count_by(normalized, "reason")  # "None": the rows that passed
-    by_copy = _count_by(landed, "is_duplicate")
-    counts = {
-        "rows_read": sum(by_reason.values()),
-        "quarantined": {k: n for k, n in by_reason.items() if k != "None"},
-        "duplicates_within_day": by_copy.get("True", 0),
-    }
+    summary = arrival_summary(normalized).toPandas()
     context.watch.lap("normalize")
-    new_dates = _stage_arrival(context, normalized, landed, bool(counts["quarantined"]))
+    _audit_landing(context, file_columns(summary))
+    context.watch.lap("audit_landing")
+    by_reason = summary.groupby(summary["reason"].fillna(_CLEAN))["rows"].sum()
+    quarantined = {str(k): int(n) for k, n in by_reason.items() if k != _CLEAN}
+    rows_read = int(by_reason.sum())
+    new_dates = _stage_arrival(context, normalized, bool(quarantined))
+    contribution = _staged_rows(context.staging / LANDED_EVENTS.path)
+    counts = {
+        "rows_read": rows_read,
+        "quarantined": quarantined,
+        "duplicates_within_day": rows_read - sum(quarantined.values()) - contribution,
+    }
     context.watch.lap("stage_arrival")
-    return Arrival(
-        context.spark, context.staging, landing, counts, by_copy.get("False", 0), new_dates
-    )
+    return Arrival(context.spark, context.staging, landing, counts, contribution, new_dates)
 
 
-def _audit_landing(context: Context, raw: DataFrame) -> None:
-    """The delivery as a whole, before any row is judged: a wrong export fails the run."""
+# The group of the rows with no reason in the arrival summary (no reason code is this).
+_CLEAN = "<clean>"
+
+
+def _audit_landing(context: Context, files: pd.DataFrame) -> None:
+    """The delivery as a whole: a wrong export fails the run (before anything is staged)."""
     assert context.quality is not None  # the runner makes it before `prepare`
-    files = _cached(context, file_columns(raw))
     # One row per landing file: checked in pandas (a Spark job per GX metric costs seconds).
-    context.quality.validate(
-        files.toPandas(), "landing", context=lambda: _describe_bad_files(files)
-    )
+    context.quality.validate(files, "landing", context=lambda: _describe_bad_files(files))
 
 
-def _stage_arrival(
-    context: Context, normalized: DataFrame, landed: DataFrame, any_quarantined: bool
-) -> set[str]:
+def _stage_arrival(context: Context, normalized: DataFrame, any_quarantined: bool) -> set[str]:
     """Stage `quarantine/dt=D/` (when D has rejects) and D's `landed_events`; D's event dates."""
     staging, day = context.staging, context.day.isoformat()
     if any_quarantined:
         quarantine = quarantine_rows(normalized).coalesce(1)
         quarantine.write.parquet(str(staging / QUARANTINE.path / f"dt={day}"))
+    landed = landed_events(normalized)
     contribution = landed.where(~F.col("is_duplicate")).drop("is_duplicate")
     (
         contribution.repartition("event_date")
@@ -122,6 +131,15 @@ def _stage_arrival(
     )
     staged = partition_dirs(staging / LANDED_EVENTS.path, "event_date=*/arrival_date=*")
     return partition_values(staged, "event_date")
+
+
+def _staged_rows(folder: Path) -> int:
+    """Rows of the parquet files under `folder`, from their footers (no data read)."""
+    import pyarrow.parquet as pq
+
+    if not folder.exists():
+        return 0
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(folder.rglob("*.parquet")))
 
 
 def plan(request: PlanRequest) -> Plan:
@@ -211,10 +229,6 @@ def _cached(context: Context, frame: DataFrame) -> DataFrame:
     frame = frame.persist()
     context.cached.append(frame)
     return frame
-
-
-def _count_by(frame: DataFrame, column: str) -> dict[str, int]:
-    return {str(row[0]): int(row[1]) for row in frame.groupBy(column).count().collect()}
 
 
 def _landed_folders(warehouse: Warehouse, day: date) -> tuple[list[Path], list[Path]]:
@@ -367,10 +381,10 @@ def _rebuild_events(
     return first_arrivals(union, index, window)
 
 
-def _describe_bad_files(files: DataFrame) -> str:
-    bad = files.where(~(F.col("has_user_id") & F.col("has_event_time") & F.col("has_event_name")))
+def _describe_bad_files(files: pd.DataFrame) -> str:
+    bad = files[~(files["has_user_id"] & files["has_event_time"] & files["has_event_name"])]
     lines = []
-    for row in bad.orderBy("source_file").collect():
+    for row in bad.sort_values("source_file").to_dict("records"):
         missing = [
             f"{what} (one of {', '.join(aliases)})"
             for what, aliases, present in (

@@ -5,6 +5,7 @@ DataFrames; `jobs/events/job.py` does the I/O."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pyspark.sql import Column, DataFrame
@@ -12,6 +13,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.events.schema import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RAW_SCHEMA = T.StructType(
     [
@@ -174,7 +178,11 @@ def parse_event_time(value: Column) -> Column:
 
 
 def normalize(
-    raw: DataFrame, arrival_date: date, timezone: str, max_age_days: int = 365
+    raw: DataFrame,
+    arrival_date: date,
+    timezone: str,
+    max_age_days: int = 365,
+    file_flags: bool = False,
 ) -> DataFrame:
     """Apply aliases, parse times, merge unknown columns into `properties`, set `reason`.
 
@@ -187,6 +195,8 @@ def normalize(
 
     Output: one row per input row with the `EVENT_COLUMNS`, `event_date` (the event's date in
     `timezone`), `event_time` (the raw time text), `raw` and `reason` (null for a clean row).
+    With `file_flags`, also `_has_user_id`, `_has_event_time` and `_has_event_name`: whether
+    the record names such a column, for the per-file audit (`arrival_summary`) in the same pass.
     """
     # Keys are matched trimmed and lower-cased. Two keys that then collide (`user_id` and
     # `USER_ID`), or a key from_json kept twice (it does not deduplicate), make the row
@@ -213,13 +223,20 @@ def normalize(
         | _has_replacement(F.col("raw"))
         | escaped_replacement
     )
+    flags = [
+        _names_any(F.col("_keys"), aliases).alias(name)
+        for name, aliases in _FILE_FLAGS.items()
+        if file_flags
+    ]
     with_fields = staged.select(
         "source_file",
         "raw",
         fields.alias("fields"),
         "_ambiguous",
         invalid_encoding.alias("_invalid_encoding"),
+        *flags,
     )
+    flag_names = [name for name in _FILE_FLAGS if file_flags]
     f = F.col("fields")
 
     user_id, invalid_user_id = normalize_user_id(F.trim(_first_present(f, USER_ID_ALIASES)))
@@ -274,6 +291,7 @@ def normalize(
         _blank_to_null(f["plan"]).alias("plan"),
         "_bad_properties",
         properties.alias("properties"),
+        *flag_names,
     )
     limit = future_limit_utc(arrival_date, timezone)
     oldest = stale_limit_utc(arrival_date, timezone, max_age_days)
@@ -305,6 +323,7 @@ def normalize(
         "event_time",
         "raw",
         reason.alias("reason"),
+        *flag_names,
     )
 
 
@@ -353,21 +372,45 @@ def first_arrivals(landed: DataFrame, index: DataFrame, window_days: int) -> Dat
     return landed.join(earlier, copy_of_earlier, "left_anti").select(*EVENT_COLUMNS, "event_date")
 
 
-def file_columns(raw: DataFrame) -> DataFrame:
-    """Per landing file: how many records, and whether any record has each required column.
+def arrival_summary(normalized: DataFrame) -> DataFrame:
+    """Per (source_file, reason) of a `normalize(..., file_flags=True)` frame: the rows, and
+    whether any of them names a user id, a time and an event name column. A few rows per file:
+    the reason counts and the per-file audit (`file_columns`) from one pass over the day."""
+    return normalized.groupBy("source_file", "reason").agg(
+        F.count(F.lit(1)).alias("rows"),
+        *[F.max(name).alias(name) for name in _FILE_FLAGS],
+    )
+
+
+def file_columns(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per landing file: how many records, and whether any record has each required column
+    (`summary`: `arrival_summary` collected).
 
     A file where no record names a user id, a time or an event name is a wrong export, not
     a batch of bad rows: the run fails on it (see the `landing` suite) instead of quarantining.
     """
-    keys = F.transform(F.coalesce(F.map_keys("fields"), F.array()), lambda k: F.lower(F.trim(k)))
+    import pandas as pd
 
-    def has_any(aliases: tuple[str, ...]) -> Column:
-        return F.max(F.exists(keys, lambda k: k.isin(*aliases)))
-
-    return raw.groupBy("source_file").agg(
-        F.count(F.lit(1)).alias("records"),
-        F.sum(F.col("fields").isNull().cast("long")).alias("invalid_records"),
-        F.coalesce(has_any(USER_ID_ALIASES), F.lit(False)).alias("has_user_id"),
-        F.coalesce(has_any(TIME_ALIASES), F.lit(False)).alias("has_event_time"),
-        F.coalesce(has_any(EVENT_NAME_ALIASES), F.lit(False)).alias("has_event_name"),
+    frame = summary.assign(
+        invalid_records=summary["rows"].where(summary["reason"] == "invalid_record", 0)
     )
+    by_file = frame.groupby("source_file", sort=True)
+    return pd.DataFrame(
+        {
+            "records": by_file["rows"].sum().astype("int64"),
+            "invalid_records": by_file["invalid_records"].sum().astype("int64"),
+            **{name[1:]: by_file[name].any().astype(bool) for name in _FILE_FLAGS},
+        }
+    ).reset_index()
+
+
+def _names_any(keys: Column, aliases: tuple[str, ...]) -> Column:
+    return F.coalesce(F.exists(keys, lambda k: k.isin(*aliases)), F.lit(False))
+
+
+# The per-file audit's flags: a file must name each of these in some record.
+_FILE_FLAGS = {
+    "_has_user_id": USER_ID_ALIASES,
+    "_has_event_time": TIME_ALIASES,
+    "_has_event_name": EVENT_NAME_ALIASES,
+}

@@ -15,6 +15,7 @@ from include.pulse.landing import list_landing_day, read_landing_day
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from jobs.events.transform import (
     RAW_SCHEMA,
+    arrival_summary,
     file_columns,
     first_arrivals,
     future_limit_utc,
@@ -604,7 +605,9 @@ def test_the_dedup_window_matches_the_rule_on_random_copies(spark):
 def test_file_columns_flags_files_without_required_columns(spark):
     good = raw_rows(spark, BASE, "{broken", source_file="good.jsonl")
     wrong = raw_rows(spark, {"uid": "u1", "name": "x", "when": "now"}, source_file="wrong.csv")
-    result = {r["source_file"]: r.asDict() for r in file_columns(good.unionByName(wrong)).collect()}
+    normalized = normalize(good.unionByName(wrong), ARRIVAL, "UTC", file_flags=True)
+    summary = arrival_summary(normalized).toPandas()
+    result = {r["source_file"]: r for r in file_columns(summary).to_dict("records")}
     assert result["good.jsonl"] == {
         "source_file": "good.jsonl",
         "records": 2,
