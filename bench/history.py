@@ -249,7 +249,10 @@ def backfill_attribution(spark: Any, config: Any, last: date, chunk_days: int = 
     from include.pulse import runner
     from jobs.attribution_touchpoints.job import JOB
 
-    first = max(START, last - timedelta(days=config.attribution_window_days - 1))
+    # The window of the oldest snapshot a night may recompute (late events reach back
+    # PULSE_LATENESS_DAYS), so a night computes only its own days from events.
+    back = config.attribution_window_days + config.lateness_days
+    first = max(START, last - timedelta(days=back))
     days = [first + timedelta(days=n) for n in range((last - first).days)]
     for start in range(0, len(days), chunk_days):
         chunk = tuple(days[start : start + chunk_days])
