@@ -1,6 +1,7 @@
 """A hand-made event history for the attribution marts and a plain-Python reference of their
 definitions (docs/marts.md "Attribution"), sharing no code with `jobs/attribution_touchpoints/`
-except the data-driven maths of `models.py` (tested on its own in test_models.py).
+except the data-driven maths of `models.py` (tested on its own in test_models.py). The
+reference forms each path's touches from the events of that path's lookback only, as defined.
 
 The history (D = 2024-03-10, lookback 3 days, window 5 days, half-life 1 day) covers: one
 touch; two touches with a campaign; many touches with repeated channels and two events of one
@@ -93,11 +94,15 @@ LATE = ("u12", "2024-03-09 12:00", "purchase", None, "s2", {"revenue": "15"}, "c
 
 def events(timezone: str, late: bool = False) -> list[dict[str, Any]]:
     """The history as `events` rows (event_date in `timezone`), with LATE or not."""
+    return as_events([*_EVENTS, *([LATE] if late else [])], timezone)
+
+
+def as_events(history: list[tuple], timezone: str) -> list[dict[str, Any]]:
+    """(user, UTC time, event, channel, session, properties, event_id) tuples as `events` rows
+    (event_date in `timezone`; a missing event_id numbered)."""
     zone = ZoneInfo(timezone)
     out = []
-    for n, (user, at, name, channel, session, props, event_id) in enumerate(
-        [*_EVENTS, *([LATE] if late else [])]
-    ):
+    for n, (user, at, name, channel, session, props, event_id) in enumerate(history):
         ts = datetime.fromisoformat(at).replace(tzinfo=UTC)
         out.append(
             {
@@ -114,21 +119,22 @@ def events(timezone: str, late: bool = False) -> list[dict[str, Any]]:
     return out
 
 
-def _touches(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Per user, the touches: runs of events with the same channel and session."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _touches(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The touches of these events (one user's, those of one lookback): the runs of
+    consecutive events with a channel and the same channel and session."""
+    out: list[dict[str, Any]] = []
     ordered = sorted(
         (r for r in rows if r["channel"]),
-        key=lambda r: (r["user_id"], r["event_ts"], r["channel"], r["session_id"] or ""),
+        key=lambda r: (r["event_ts"], r["channel"], r["session_id"] or "", r["event_id"]),
     )
     for r in ordered:
-        mine = out[r["user_id"]]
-        last = mine[-1] if mine else None
-        if last and (last["channel"], last["session"]) == (r["channel"], r["session_id"]):
-            last["campaign"] = last["campaign"] or json.loads(r["properties"]).get("utm_campaign")
-            continue
         props = json.loads(r["properties"])
-        mine.append(
+        last = out[-1] if out else None
+        if last and (last["channel"], last["session"]) == (r["channel"], r["session_id"]):
+            last["campaign"] = last["campaign"] or props.get("utm_campaign")
+            last["medium"] = last["medium"] or props.get("utm_medium")
+            continue
+        out.append(
             {
                 "ts": r["event_ts"],
                 "channel": r["channel"],
@@ -141,6 +147,14 @@ def _touches(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _lookback_touches(
+    rows: list[dict[str, Any]], user: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """The lookback rule: a path's touches are formed from the user's events of its lookback
+    [since, until] only (a run that started before `since` starts at its first event within)."""
+    return _touches([r for r in rows if r["user_id"] == user and since <= r["event_ts"] <= until])
+
+
 def _revenue(row: dict[str, Any]) -> float:
     try:
         value = float(json.loads(row["properties"]).get("revenue"))
@@ -150,9 +164,8 @@ def _revenue(row: dict[str, Any]) -> float:
 
 
 def _conversions(rows: list[dict[str, Any]], until: date) -> list[dict[str, Any]]:
-    """Every conversion up to `until` with its path (touches after the previous conversion,
-    at or before this one, within the lookback)."""
-    touches = _touches([r for r in rows if r["event_date"] <= until])
+    """Every conversion up to `until` with its path (the touches of its lookback's events that
+    start after the previous conversion and at or before this one)."""
     by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["event_name"] == "purchase" and r["event_date"] <= until:
@@ -162,13 +175,11 @@ def _conversions(rows: list[dict[str, Any]], until: date) -> list[dict[str, Any]
         mine.sort(key=lambda r: (r["event_ts"], r["event_id"]))
         for i, c in enumerate(mine):
             previous = mine[i - 1]["event_ts"] if i else None
+            at = c["event_ts"]
             path = [
                 t
-                for t in touches.get(user, [])
-                if (previous is None or t["ts"] > previous)
-                and t["ts"] <= c["event_ts"]
-                and t["ts"] >= c["event_ts"] - timedelta(days=LOOKBACK)
-                and not (i and previous == c["event_ts"])
+                for t in _lookback_touches(rows, user, at - timedelta(days=LOOKBACK), at)
+                if (previous is None or t["ts"] > previous) and not (i and previous == at)
             ]
             out.append({"row": c, "path": path, "revenue": _revenue(c)})
     return out
@@ -207,12 +218,12 @@ def path_table(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str,
         if r["event_name"] == "purchase":
             user = r["user_id"]
             last_conversion[user] = max(last_conversion.get(user, r["event_ts"]), r["event_ts"])
-    for user, mine in _touches(known).items():
+    for user in sorted({r["user_id"] for r in known}):
         since = last_conversion.get(user)
         path = [
             t
-            for t in mine
-            if (since is None or t["ts"] > since) and t["ts"] >= end - timedelta(days=LOOKBACK)
+            for t in _lookback_touches(known, user, end - timedelta(days=LOOKBACK), end)
+            if since is None or t["ts"] > since
         ]
         if path:
             table[" > ".join(t["channel"] for t in path)][2] += 1

@@ -65,7 +65,7 @@ from jobs.attribution_touchpoints.transform import (
     relevant_events,
     stored_daily_paths,
     stored_daily_rule_credits,
-    touches,
+    touch_events,
     touchpoints,
 )
 from jobs.events import TABLE as EVENTS
@@ -118,7 +118,7 @@ def attribution_marts(
     `stored`: the daily aggregates of the other window days, read back."""
     fresh_days = list(fresh) if fresh is not None else sorted(rules.window(dts))
     relevant = relevant_events(events, rules)
-    journey = journeys(touches(relevant), conversions(relevant, rules)).persist()
+    journey = journeys(touch_events(relevant), conversions(relevant, rules)).persist()
     credited = (
         credited_touches(journey, rules).where(F.col("conversion_date").isin(fresh_days)).persist()
     )

@@ -5,14 +5,17 @@ data-driven models on the driver is `models.py`). Every step is a window or an a
 partitioned by user (then by conversion), so the work spreads by user; definitions in
 docs/marts.md "Attribution".
 
-- `touches`: the events with a channel, consecutive ones of a user with the same channel and
-  session collapsed into one touch (its time is its first event's).
+- `touch_events`: the events with a channel, each with the run of consecutive events of its
+  user with the same channel and session that it is part of, and the previous event of that run.
 - `conversions`: the conversion events with their id and value.
-- `journeys`: touches and conversions together, each touch with the conversion it leads to:
-  the user's first conversion at or after it (so a touch belongs to at most one conversion,
-  and a conversion's path starts after the previous conversion).
-- `credited_touches`: one row per (conversion, touch within the lookback) - or one `(none)`
-  row - with the position, the path length and the credit of each rule-based model.
+- `journeys`: touch events and conversions together, each event with the conversion it leads
+  to: the user's first conversion at or after it (so an event belongs to at most one
+  conversion, and a conversion's path starts after the previous conversion).
+- `credited_touches`: one row per (conversion, touch of its path) - or one `(none)` row - with
+  the position, the path length and the credit of each rule-based model. A touch is a run of
+  the events within the conversion's lookback only (a run that started earlier starts, for
+  that conversion, at its first event within the lookback), so a path depends only on the
+  events of [conversion time - L, conversion time], whatever the first day read.
 - `conversion_paths`, `open_paths`, `paths_table`: the converting paths and, as of each
   snapshot day, the non-converting ones; the path table the data-driven models are fitted on.
 - `data_driven_credits`, `channels_table`: the fitted weights applied back, and the totals.
@@ -116,10 +119,16 @@ def relevant_events(events: DataFrame, rules: Rules) -> DataFrame:
     )
 
 
-def touches(events: DataFrame) -> DataFrame:
-    """One row per touch: user_id, touch_seq (the user's running touch number), touch_ts,
-    touch_date, channel, session_id, campaign, medium (the first event of the touch that
-    carries one)."""
+def touch_events(events: DataFrame) -> DataFrame:
+    """One row per event with a channel: user_id, event_ts, event_date, channel, session_id,
+    event_id, campaign, medium (its `utm_campaign` / `utm_medium`), touch_seq (the user's
+    running number of the run of consecutive events with the same channel and session it is
+    part of) and previous_ts (the time of the run's event before it; null for the first event
+    of a run, among the events given).
+
+    Runs are only the material of touches: a conversion's touches are these runs cut to its
+    lookback (`path_touches`), a non-converting path's to its own (`open_paths`), so that a
+    run that started before the first day read gives the same touches."""
     rows = events.where(F.col("channel").isNotNull()).select(
         "user_id",
         "event_ts",
@@ -139,29 +148,17 @@ def touches(events: DataFrame) -> DataFrame:
         "event_name",
         F.col("event_id").asc_nulls_first(),
     )
-    before = F.lag(F.struct("channel", "session_id")).over(order)
-    starts = (
-        before.isNull()
-        | (before["channel"] != F.col("channel"))
-        | ~before["session_id"].eqNullSafe(F.col("session_id"))
+    before = F.lag(F.struct("channel", "session_id", "event_ts")).over(order)
+    same_run = (
+        before.isNotNull()
+        & (before["channel"] == F.col("channel"))
+        & before["session_id"].eqNullSafe(F.col("session_id"))
     )
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    rows = rows.withColumn("starts", starts.cast("long")).withColumn(
-        "touch_seq", F.sum("starts").over(running)
-    )
-
-    def first_set(column: str) -> Column:
-        return F.min(F.when(F.col(column).isNotNull(), F.struct("event_ts", "event_id", column)))[
-            column
-        ]
-
-    return rows.groupBy("user_id", "touch_seq").agg(
-        F.min("event_ts").alias("touch_ts"),
-        F.min("event_date").alias("touch_date"),
-        F.first("channel").alias("channel"),
-        F.first("session_id").alias("session_id"),
-        first_set("campaign").alias("campaign"),
-        first_set("medium").alias("medium"),
+    return (
+        rows.withColumn("previous_ts", F.when(same_run, before["event_ts"]))
+        .withColumn("touch_seq", F.sum((~same_run).cast("long")).over(running))
+        .drop("event_name")
     )
 
 
@@ -190,17 +187,17 @@ def conversions(events: DataFrame, rules: Rules) -> DataFrame:
 
 
 def journeys(touch_rows: DataFrame, conversion_rows: DataFrame) -> DataFrame:
-    """Touches and conversions of each user in one frame, every row with `next_*`: the user's
-    first conversion at or after it (a conversion: itself; conversions at one instant: by
-    conversion_id), null for a touch no conversion follows. Touch rows have `touch_ts`,
-    conversion rows `conversion_ts` (and a null `touch_ts`).
+    """Touch events (`touch_events`) and conversions of each user in one frame, every row with
+    `next_*`: the user's first conversion at or after it (a conversion: itself; conversions
+    at one instant: by conversion_id), null for an event no conversion follows. Touch event
+    rows have `event_ts`, conversion rows `conversion_ts` (and a null `event_ts`).
 
     One pass per user backwards in time: the running last conversion seen is the next one.
     """
     rows = touch_rows.withColumn("kind", F.lit(0)).unionByName(
         conversion_rows.withColumn("kind", F.lit(1)), allowMissingColumns=True
     )
-    at = F.coalesce(F.col("touch_ts"), F.col("conversion_ts"))
+    at = F.coalesce(F.col("event_ts"), F.col("conversion_ts"))
     backwards = (
         Window.partitionBy("user_id")
         .orderBy(
@@ -231,17 +228,53 @@ def journeys(touch_rows: DataFrame, conversion_rows: DataFrame) -> DataFrame:
     )
 
 
+def path_touches(journey: DataFrame, rules: Rules) -> DataFrame:
+    """Each conversion's row (`kind` 1, from `journeys`) and the touches of its path (`kind` 0):
+    user_id, next_id (the conversion), next_ts, next_date, kind, touch_seq, touch_ts, channel,
+    campaign, medium, and on the conversion's row conversion_event and revenue.
+
+    The runs are formed from the events of the conversion's lookback [next_ts - L, next_ts]
+    only: a run that started before the lookback starts, for this conversion, at its first
+    event within it. The events that lead to the conversion are those after the previous one
+    (`journeys`); a run is in the path when its first event within the lookback is one of them,
+    that is, when one of them starts the run within the lookback (its previous event in the run
+    is none, or before the lookback). The others continue a run that starts before the
+    previous conversion, so not in this path. Each event leads to one conversion: no event is
+    read twice, however the lookbacks of a user's conversions overlap."""
+    since = F.unix_micros("next_ts") - F.lit(rules.lookback_days * MICROS_PER_DAY)
+    conversion = F.col("kind") == 1
+    starts = conversion | F.col("previous_ts").isNull() | (F.unix_micros("previous_ts") < since)
+
+    def first_set(column: str) -> Column:
+        return F.min(F.when(F.col(column).isNotNull(), F.struct("event_ts", "event_id", column)))[
+            column
+        ]
+
+    return (
+        journey.where(
+            conversion | (F.col("next_id").isNotNull() & (F.unix_micros("event_ts") >= since))
+        )
+        # One shuffle by conversion serves the grouping into touches and the path's windows.
+        .repartition("user_id", "next_id")
+        .groupBy("user_id", "next_id", "next_ts", "next_date", "kind", "touch_seq")
+        .agg(
+            F.bool_or(starts).alias("starts"),
+            F.min("event_ts").alias("touch_ts"),
+            F.min("channel").alias("channel"),
+            first_set("campaign").alias("campaign"),
+            first_set("medium").alias("medium"),
+            F.max("conversion_event").alias("conversion_event"),
+            F.max("revenue").alias("revenue"),
+        )
+        .where(F.col("starts"))
+        .drop("starts")
+    )
+
+
 def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
     """One row per (conversion, touch of its path), or one `(none)` row for a conversion
     without touches, with `position`, `path_length` and a credit column per rule-based model."""
-    lookback = F.lit(rules.lookback_days * MICROS_PER_DAY)
-    rows = journey.where(
-        (F.col("kind") == 1)
-        | (
-            F.col("next_id").isNotNull()
-            & (F.unix_micros("touch_ts") >= F.unix_micros("next_ts") - lookback)
-        )
-    )
+    rows = path_touches(journey, rules)
     conversion = Window.partitionBy("user_id", "next_id")
 
     def of_conversion(column: str) -> Column:
@@ -396,22 +429,28 @@ def _in_window(conversion_date: Column, rules: Rules):
 
 def open_paths(journey: DataFrame, dts: Sequence[date], rules: Rules) -> DataFrame:
     """(dt, user_id, path): as of the end of each day dt, each user's touches since their last
-    conversion within the lookback; users with none have no row."""
-    lookback = rules.lookback_days * MICROS_PER_DAY
-    touch_date, next_date = F.col("touch_date"), F.col("next_date")
+    conversion within the lookback [end of dt - L, end of dt); users with none have no row.
+
+    As for a conversion (`path_touches`), the runs are formed from the events of that
+    lookback: a touch is an event after the last conversion (no conversion on or before dt
+    follows it) that starts a run within the lookback, its previous event in the run being
+    none or older; only its time and channel make the path."""
+    lookback = F.lit(rules.lookback_days * MICROS_PER_DAY)
+    event_date, next_date, previous = F.col("event_date"), F.col("next_date"), F.col("previous_ts")
 
     def holds(dt: Column) -> Column:
-        end = F.unix_micros(_day_end(dt, rules.timezone))
+        since = F.unix_micros(_day_end(dt, rules.timezone)) - lookback
         return (
-            (touch_date <= dt)
-            & (touch_date >= F.date_sub(dt, rules.lookback_days + 1))
+            (event_date <= dt)
+            & (event_date >= F.date_sub(dt, rules.lookback_days + 1))
             & (next_date.isNull() | (next_date > dt))
-            & (F.unix_micros("touch_ts") >= end - F.lit(lookback))
+            & (F.unix_micros("event_ts") >= since)
+            & (previous.isNull() | (F.unix_micros(previous) < since))
         )
 
     rows = journey.where(F.col("kind") == 0).select(
         "user_id",
-        "touch_ts",
+        F.col("event_ts").alias("touch_ts"),
         "touch_seq",
         "channel",
         F.explode(_snapshots(dts, holds)).alias("dt"),
