@@ -37,6 +37,7 @@ TABLES = (
     "marts/usage_alerts",
     "marts/retention_cohorts",
     "marts/retention_curve",
+    "retention_users_state",
     "marts/attribution_paths",
     "marts/attribution_touchpoints",
     "marts/attribution_channels",

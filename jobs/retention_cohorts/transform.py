@@ -1,11 +1,13 @@
 """`retention_cohorts` transform: the cohort matrix of each snapshot by grain (day, ISO week,
-calendar month) and breakdown, from the compact activity tables (never raw events).
-Definitions: docs/marts.md "Retention". Pure functions; `jobs/retention_cohorts/job.py` does
-the I/O.
+calendar month) and breakdown, from the compact activity tables (never raw events), through a
+per-user state (`retention_users_state`): `retention_state` builds or continues it,
+`retention_cohorts` aggregates it. Definitions: docs/marts.md "Retention". Pure functions;
+`jobs/retention_cohorts/job.py` does the I/O.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -15,6 +17,7 @@ from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
 from jobs.retention_cohorts.schema import SCHEMA
+from jobs.retention_users_state.schema import SCHEMA as STATE_SCHEMA
 
 EPOCH = date(1970, 1, 1)
 
@@ -26,6 +29,9 @@ UNKNOWN = "unknown"  # a breakdown value the user's first day did not carry
 
 
 DIMENSIONS = ("platform", "channel", "plan")
+
+
+GRAINS = ("day", "week", "month")  # the state keeps each grain's periods, in the rules or not
 
 
 @dataclass(frozen=True)
@@ -55,14 +61,38 @@ class Rules:
             return_event=config.retention_return_event,
         )
 
+    def fingerprint(self) -> str:
+        """The rules as stored with each state row: a state built under other rules (another
+        shape, start or return event) is not continued, it is rebuilt."""
+        return json.dumps(
+            {
+                "shapes": [[s.grain, s.cohorts, s.periods] for s in self.shapes],
+                "start_event": self.start_event,
+                "return_event": self.return_event,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+
+def grain_index(grain: str, day: Column) -> Column:
+    """The number of the period of `grain` containing `day` (consecutive periods differ by 1)."""
+    if grain == "day":
+        index = F.datediff(day, F.lit(EPOCH))
+    elif grain == "week":
+        index = F.floor(F.datediff(day, F.lit(FIRST_MONDAY)) / 7)
+    else:
+        index = (F.year(day) - 1970) * 12 + F.month(day) - 1
+    return index.cast("int")
+
 
 def period_index(grain: Column, day: Column) -> Column:
-    """The number of the period of `grain` containing `day` (consecutive periods differ by 1)."""
+    """`grain_index` with the grain in a column."""
     return (
-        F.when(grain == "day", F.datediff(day, F.lit(EPOCH)))
-        .when(grain == "week", F.floor(F.datediff(day, F.lit(FIRST_MONDAY)) / 7))
-        .otherwise((F.year(day) - 1970) * 12 + F.month(day) - 1)
-    ).cast("int")
+        F.when(grain == "day", grain_index("day", day))
+        .when(grain == "week", grain_index("week", day))
+        .otherwise(grain_index("month", day))
+    )
 
 
 def period_start(grain: Column, index: Column) -> Column:
@@ -103,48 +133,156 @@ def cohort_users(first_seen: DataFrame, start_days: DataFrame | None = None) -> 
     return users.drop("cohort_day").join(started, "user_id")
 
 
-def retention_cohorts(
-    users: DataFrame, active_days: DataFrame, dts: list[date], rules: Rules
+def earliest_period(dts: list[date], rules: Rules) -> date:
+    """The first day any matrix of the snapshots `dts` looks at: its oldest cohort's start
+    (the snapshots of later days look at later days only)."""
+    return min(first_period_start(min(dts), shape) for shape in rules.shapes)
+
+
+def retention_state(
+    users: DataFrame,
+    active_days: DataFrame,
+    dts: list[date],
+    rules: Rules,
+    previous: DataFrame | None = None,
+    since: date | None = None,
 ) -> DataFrame:
-    """The cohort matrix of every snapshot in `dts` (see SCHEMA).
+    """The per-user state of every snapshot in `dts` (`jobs/retention_users_state/schema.py`).
+
+    One row per user whose cohort day is in a matrix of the snapshot D (on or after
+    `earliest_period([D])`): the cohort day, the breakdown values and, per grain, the periods k
+    (below the grain's number of periods) the user was active in and the last active k, up
+    to D. The cohort day itself counts as activity in period 0; activity before it does not.
 
     `users`: `cohort_users(...)`; `active_days`: (user_id, event_date) of returning activity.
-    A snapshot D sees only activity on or before D; the cohort's own start counts as activity
-    in period 0, so period 0 retains the whole cohort.
+    With `previous`, the state as of `since` (a day before every D of `dts`), only the users
+    and the activity after `since` are folded in: the users of `previous` whose cohort is still
+    in a matrix of D keep their periods, the activity of (since, D] adds to them, and the users
+    whose cohort day is in (since, D] join. Without it, the state is built from every row given
+    (a bootstrap). Both give the same rows (tested).
     """
     spark = users.sparkSession
-    frames = (
-        spark.createDataFrame([(d,) for d in dts], "dt date")
-        .crossJoin(
-            spark.createDataFrame(
-                [(s.grain, s.cohorts, s.periods) for s in rules.shapes],
-                "grain string, cohorts int, periods int",
-            )
-        )
-        .withColumn("now", period_index(F.col("grain"), F.col("dt")))
+    windows = spark.createDataFrame(
+        [(d, earliest_period([d], rules)) for d in dts], "dt date, earliest date"
     )
+    periods = {shape.grain: shape.periods for shape in rules.shapes}
+    no_periods = F.array().cast("array<int>")
+
+    def after(column: str) -> Column:
+        return F.col(column) > F.lit(since) if since is not None else F.lit(True)
+
+    joining = users.where(after("cohort_day"))
     members = (
-        users.crossJoin(F.broadcast(frames))
-        .where(F.col("cohort_day") <= F.col("dt"))
-        .withColumn("cohort", period_index(F.col("grain"), F.col("cohort_day")))
-        .where(F.col("cohort") > F.col("now") - F.col("cohorts"))
+        joining.crossJoin(F.broadcast(windows))
+        .where(F.col("cohort_day").between(F.col("earliest"), F.col("dt")))
+        .select(
+            "dt",
+            "user_id",
+            "cohort_day",
+            *DIMENSIONS,
+            *[
+                column
+                for grain in GRAINS
+                for column in (
+                    no_periods.alias(f"{grain}_active"),
+                    F.lit(None).cast("int").alias(f"{grain}_last"),
+                )
+            ],
+        )
     )
-    days = active_days.select("user_id", "event_date").unionByName(
-        users.select("user_id", F.col("cohort_day").alias("event_date"))
+    if previous is not None:
+        carried = (
+            previous.crossJoin(F.broadcast(windows))
+            .where(F.col("cohort_day") >= F.col("earliest"))
+            .select(members.columns)
+        )
+        members = carried.unionByName(members)
+    days = (
+        active_days.select("user_id", "event_date")
+        .where(after("event_date"))
+        .unionByName(joining.select("user_id", F.col("cohort_day").alias("event_date")))
     )
+
+    def k(grain: str) -> Column:
+        return grain_index(grain, F.col("event_date")) - grain_index(grain, F.col("cohort_day"))
+
+    # The periods each member was active in over the days folded in, per grain.
+    folded = (
+        members.select("dt", "user_id", "cohort_day")
+        .join(days, "user_id")
+        .where((F.col("event_date") >= F.col("cohort_day")) & (F.col("event_date") <= F.col("dt")))
+        .groupBy("dt", "user_id")
+        .agg(
+            *[
+                column
+                for grain in GRAINS
+                for column in (
+                    F.collect_set(F.when(k(grain) < periods.get(grain, 0), k(grain))).alias(
+                        f"_{grain}_active"
+                    ),
+                    F.max(k(grain)).alias(f"_{grain}_last"),
+                )
+            ]
+        )
+    )
+    state = members.join(folded, ["dt", "user_id"], "left").select(
+        "user_id",
+        "cohort_day",
+        *DIMENSIONS,
+        *[
+            column
+            for grain in GRAINS
+            for column in (
+                F.array_sort(
+                    F.array_distinct(
+                        F.concat(
+                            F.col(f"{grain}_active"),
+                            F.coalesce(F.col(f"_{grain}_active"), no_periods),
+                        )
+                    )
+                ).alias(f"{grain}_active"),
+                F.greatest(F.col(f"{grain}_last"), F.col(f"_{grain}_last")).alias(f"{grain}_last"),
+            )
+        ],
+        F.lit(rules.fingerprint()).alias("rules"),
+        "dt",
+    )
+    return conform(state, STATE_SCHEMA)
+
+
+def retention_cohorts(states: DataFrame, rules: Rules) -> DataFrame:
+    """The cohort matrix of every snapshot of `states` (see SCHEMA): an aggregate of the
+    per-user states (`retention_state`), one per snapshot `dt`."""
+    spark = states.sparkSession
+    shapes = spark.createDataFrame(
+        [(s.grain, s.cohorts, s.periods) for s in rules.shapes],
+        "grain string, cohorts int, periods int",
+    )
+
+    def of_grain(what: str) -> Column:
+        grain = F.col("grain")
+        return (
+            F.when(grain == "day", F.col(f"day_{what}"))
+            .when(grain == "week", F.col(f"week_{what}"))
+            .otherwise(F.col(f"month_{what}"))
+        )
+
     # One row per (snapshot, grain, member): the periods (k) they were active in, from the
     # cohort on and up to the snapshot, and the last of them.
-    member = ["dt", "grain", "user_id", "cohort", "now", "periods", *DIMENSIONS]
     per_user = (
-        members.join(days, "user_id")
-        .where((F.col("event_date") >= F.col("cohort_day")) & (F.col("event_date") <= F.col("dt")))
-        .groupBy(*member)
-        .agg(
-            F.collect_set(
-                period_index(F.col("grain"), F.col("event_date")) - F.col("cohort")
-            ).alias("active"),
-            F.max(period_index(F.col("grain"), F.col("event_date"))).alias("last_period"),
+        states.crossJoin(F.broadcast(shapes))
+        .select(
+            "dt",
+            "grain",
+            "periods",
+            *DIMENSIONS,
+            period_index(F.col("grain"), F.col("dt")).alias("now"),
+            period_index(F.col("grain"), F.col("cohort_day")).alias("cohort"),
+            "cohorts",
+            of_grain("active").alias("active"),
+            of_grain("last").alias("last"),
         )
+        .where(F.col("cohort") > F.col("now") - F.col("cohorts"))
     )
     # Every cell up to D (cells after D are not emitted), counted first per combination of
     # breakdown values, then per breakdown: a user is retained in k if active in c+k, and
@@ -156,7 +294,7 @@ def retention_cohorts(
             "cohort",
             *DIMENSIONS,
             "active",
-            (F.col("last_period") - F.col("cohort")).alias("last"),
+            "last",
             F.explode(
                 F.sequence(F.lit(0), F.least(F.col("periods") - 1, F.col("now") - F.col("cohort")))
             ).alias("period_number"),

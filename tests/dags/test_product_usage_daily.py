@@ -228,7 +228,11 @@ TABLES = {
         "pulse.account_health",
         "pulse.usage_alerts",
     },
-    "retention_cohorts": {"pulse.retention_cohorts", "pulse.retention_curve"},
+    "retention_cohorts": {
+        "pulse.retention_cohorts",
+        "pulse.retention_curve",
+        "pulse.retention_users_state",
+    },
     "attribution_touchpoints": {
         "pulse.attribution_touchpoints",
         "pulse.attribution_channels",

@@ -1,0 +1,16 @@
+"""`retention_users_state`: the users whose cohort is in a retention matrix of dt, with the
+periods they were active in (the retention group's state, continued from day to day)."""
+
+from include.pulse.table import Table
+
+TABLE = Table(
+    name="retention_users_state",
+    package=__name__,
+    path="retention_users_state",
+    partition_key="dt",
+    group="retention_cohorts",
+    description="one row per user whose cohort is in a retention matrix of dt: cohort day,"
+    " breakdowns, active periods per grain",
+    upstream=("user_daily", "user_feature_daily", "user_first_seen", "user_feature_first_seen"),
+    horizon_days=None,  # each day's state continues the previous one: a change reaches all later
+)
