@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         pipeline.run(spark, config, "user_first_seen", FIRST_DAY + timedelta(days=days - 1))
         print(f"user_first_seen built in {time.perf_counter() - started:.1f} s (untimed below)")
+        # The users_state chain the lifetime features read (issue 30), untimed as well.
+        started = time.perf_counter()
+        pipeline.run(spark, config, "active_users", FIRST_DAY + timedelta(days=days - 1))
+        print(f"users_state chain built in {time.perf_counter() - started:.1f} s (untimed below)")
         # The last cold-start day: its oldest snapshot is the day before the history.
         before = FIRST_DAY + timedelta(days=args.horizon + 7 * (args.snapshots - 1) - 1)
         runs = (

@@ -4,10 +4,13 @@ by dt (definitions: docs/marts.md "Churn").
 Inputs: `user_daily` in bounded windows (the features' 90 days, or PULSE_CHURN_ACTIVE_DAYS if
 longer, before each planned dt; a training or backtest label's horizon), `user_first_seen` (a
 user's first day, for tenure), the `user_engagement` rows of the planned dates (health,
-segment, features used) and, on a retrain day, the stored `churn_features` of the training
-snapshots (computed from `user_daily` when a snapshot is not stored). Per planned dt, in order:
+segment, features used), `users_state` of the planned dates and the `users_archive`
+departures of the population window (the lifetime features, `snapshot_features`) and, on a
+retrain day, the stored `churn_features` of the training snapshots (computed as above when a
+snapshot is not stored, or was stored before the lifetime columns). Per planned dt, in order:
 
-1. features of the population at dt (all planned dates in one Spark job);
+1. features of the population at dt (all planned dates in one Spark job), with the lifetime
+   columns and a BG/NBD fit per snapshot (a failed fit: null columns, said in the report);
 2. on a retrain day (no model trained at or before dt, that model is PULSE_CHURN_RETRAIN_DAYS
    old, or a re-run of the model's own day: `retrain_due`): labels of the training snapshots, fit,
    validate, calibrate, compare, write `models/churn/version=dt/` (jobs/churn_features/model.py);
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+import pyarrow.parquet as pq
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -33,6 +37,12 @@ from jobs.churn_backtest import TABLE as CHURN_BACKTEST
 from jobs.churn_backtest.schema import SCHEMA as BACKTEST_SCHEMA
 from jobs.churn_backtest.transform import backtest_rows
 from jobs.churn_features import TABLE as CHURN_FEATURES
+from jobs.churn_features.lifetime import (
+    fit_bgnbd_by_dt,
+    lifetime_features,
+    states_as_of,
+    with_bgnbd_by_dt,
+)
 from jobs.churn_features.model import (
     ModelStore,
     Trained,
@@ -54,6 +64,10 @@ from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
 from jobs.user_first_seen import TABLE as USER_FIRST_SEEN
 from jobs.user_first_seen.schema import SCHEMA as USER_FIRST_SEEN_SCHEMA
+from jobs.users_archive import TABLE as USERS_ARCHIVE
+from jobs.users_state import TABLE as USERS_STATE
+from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
+from jobs.users_state.schema import WINDOW_DAYS as STATE_WINDOW_DAYS
 
 
 def _engagement(context: Context, dts: list[date]) -> DataFrame:
@@ -85,6 +99,91 @@ def _first_seen(context: Context, last: date) -> DataFrame:
     ).select("user_id", "first_seen_date")
 
 
+def _states(context: Context, dts: list[date]) -> DataFrame:
+    """The users-state rows as of each D of `dts` (`lifetime.states_as_of`): `users_state` of
+    D, and for a user of the population who left it, their `users_archive` row. Bounded: a
+    user of the population at D (last seen after D - A) who is not in the 64-day state of D
+    left it on their last day + 64, in (D - A + 64, D], and has not been active since, so that
+    departure is their latest archived row; only those archive partitions are read (none when
+    A <= 64), never the whole archive nor `user_daily` history."""
+    window = context.config.churn_active_days
+    # A missing partition is no error by itself (a day before any activity has no population);
+    # a user of the population without a row is, in `snapshot_features`.
+    state = read_partitions(context.spark, context.warehouse, USERS_STATE, STATE_SCHEMA, dates=dts)
+    first = dts[0] - timedelta(days=window - STATE_WINDOW_DAYS - 1)
+    if first > dts[-1]:
+        archive = context.spark.createDataFrame([], STATE_SCHEMA)
+    else:
+        archive = read_partitions(
+            context.spark, context.warehouse, USERS_ARCHIVE, STATE_SCHEMA, first, dts[-1]
+        )
+    return states_as_of(state, archive, dts, window)
+
+
+# lifetime_features' names -> churn_features' (BG/NBD's notation kept for its own columns).
+LIFETIME_NAMES = {
+    "active_days": "lifetime_active_days",
+    "frequency": "frequency",
+    "t_x": "first_to_last_days",
+    "T": "observed_days",
+    "lifetime_events": "lifetime_events",
+    "mean_gap_days": "mean_gap_days",
+    "recency_over_gap": "recency_over_gap",
+}
+
+
+def snapshot_features(context: Context, dts: list[date]) -> tuple[DataFrame, dict[str, Any]]:
+    """The `churn_features` rows of `dts` (SCHEMA) and the BG/NBD fits' report by dt.
+
+    The window features (`transform.features`) joined with the lifetime features of the same
+    users (`lifetime.lifetime_features` on `_states`), then one BG/NBD fit per snapshot on its
+    population's (frequency, t_x, T) (`lifetime.fit_bgnbd_by_dt`) and its P(alive) and
+    P(active in the horizon) per user. A snapshot whose fit fails (too few repeaters, no
+    convergence) gets null BG/NBD columns, and the report says why: the night goes on."""
+    cfg = context.config
+    window = features(
+        _feature_window(context, dts),
+        _first_seen(context, dts[-1]),
+        _engagement(context, dts),
+        dts,
+        cfg.churn_active_days,
+    )
+    lifetime = lifetime_features(_states(context, dts)).select(
+        "dt", "user_id", *[F.col(k).alias(f"_lt_{k}") for k in LIFETIME_NAMES]
+    )
+    # Kept: the fits' pass and the stored rows read it (the window features are computed once).
+    joined = window.join(lifetime, ["dt", "user_id"], "left").persist()
+    context.cached.append(joined)
+    # BG/NBD's names for the fit and its expressions, over the population only.
+    bg = joined.select(
+        "*",
+        F.col("_lt_frequency").alias("frequency"),
+        F.col("_lt_t_x").alias("t_x"),
+        F.col("_lt_T").alias("T"),
+    )
+    unmatched = bg.where(F.col("frequency").isNull()).select("dt").distinct().collect()
+    if unmatched:
+        days = ", ".join(sorted(str(r["dt"]) for r in unmatched))
+        raise RuntimeError(
+            f"users of the churn population at {days} have no users_state row (nor an archived"
+            " one): users_state is behind user_daily there; run active_users first"
+        )
+    fits = fit_bgnbd_by_dt(bg)
+    scored = with_bgnbd_by_dt(bg, fits, cfg.churn_horizon_days)
+    renamed = {v: F.col(f"_lt_{k}") for k, v in LIFETIME_NAMES.items()}
+    out = scored.select(
+        *[renamed.get(f.name, F.col(f.name)).alias(f.name) for f in FEATURES_SCHEMA.fields]
+    )
+    kept = ("status", "why", "params", "se", "customers", "repeaters")
+    report = {
+        str(d): {k: v for k, v in fits[d].items() if k in kept}
+        if d in fits
+        else {"status": "failed", "why": "nobody of the population observed for a day or more"}
+        for d in dts
+    }
+    return out, report
+
+
 def _activity(context: Context, first: date, last: date) -> DataFrame:
     """The days in [first, last] that count as activity for a label: any, or the return
     event's."""
@@ -109,6 +208,14 @@ def retrain_due(store: ModelStore, day: date, every: int, run_day: date) -> bool
     return (day - latest).days >= every
 
 
+def _has_lifetime(context: Context, day: date) -> bool:
+    """Whether the stored `churn_features` of `day` carry the lifetime columns (a parquet
+    footer read; partitions written before issue 30 do not)."""
+    folder = context.warehouse.partition(CHURN_FEATURES.path, ("dt", day.isoformat()))
+    files = sorted(folder.glob("*.parquet"))
+    return bool(files) and "observed_days" in pq.read_schema(files[0]).names
+
+
 def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]) -> dict[str, Any]:
     """Train a version on `day` if the history allows; the report's entry."""
     cfg = context.config
@@ -127,7 +234,10 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
             "why": f"{len(snapshots)} labelled weekly snapshots need history from"
             f" {snapshots[0]}; user_daily starts on {first_day}",
         }
-    stored = computed_dates(context.warehouse, CHURN_FEATURES)
+    # A snapshot stored before the lifetime columns existed is computed again.
+    stored = {
+        d for d in computed_dates(context.warehouse, CHURN_FEATURES) if _has_lifetime(context, d)
+    }
     from_store = [s for s in snapshots if s not in fresh_dates and s in stored]
     to_compute = [s for s in snapshots if s not in fresh_dates and s not in stored]
     parts = [fresh.where(F.col("dt").isin([s for s in snapshots if s in fresh_dates]))]
@@ -139,15 +249,7 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
             ).where(F.col("dt").isin(from_store))
         )  # fmt: skip
     if to_compute:
-        parts.append(
-            features(
-                _feature_window(context, to_compute),
-                _first_seen(context, to_compute[-1]),
-                _engagement(context, to_compute),
-                to_compute,
-                cfg.churn_active_days,
-            )
-        )
+        parts.append(snapshot_features(context, to_compute)[0])
     population = parts[0]
     for part in parts[1:]:
         population = population.unionByName(part)
@@ -214,14 +316,7 @@ def _backtest(context: Context, day: date, preds: DataFrame | None) -> list[dict
 def build(context: Context) -> Mapping[str, DataFrame]:
     cfg, spark = context.config, context.spark
     dts = list(context.plan.dates)
-    feats = features(
-        _feature_window(context, dts),
-        _first_seen(context, dts[-1]),
-        _engagement(context, dts),
-        dts,
-        cfg.churn_active_days,
-    ).persist()
-    context.cached.append(feats)
+    feats, bgnbd_fits = snapshot_features(context, dts)
     store = ModelStore(context.warehouse.root)
     training: dict[str, Any] = {}
     # In order: a version trained on a day scores that day and the later ones.
@@ -262,6 +357,9 @@ def build(context: Context) -> Mapping[str, DataFrame]:
         preds = preds.unionByName(frame)
     context.summary["churn"] = {
         "training": training,
+        # Per snapshot: fitted (parameters r, alpha, a, b in days, standard errors) or failed
+        # and why (its BG/NBD features are then null, FILL in the model's vector).
+        "bgnbd": bgnbd_fits,
         "scored": {d.isoformat(): v for d, v in versions.items()},
         "unscored_why": {
             d.isoformat(): "no promoted model trained at or before this day"

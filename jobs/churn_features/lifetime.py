@@ -1,5 +1,6 @@
 """Lifetime churn features (issue 30): a user's whole history, read off `users_state`, never off
-a scan of `user_daily`. Pure DataFrame -> DataFrame; not wired into the churn job yet.
+a scan of `user_daily`. Pure DataFrame -> DataFrame (and the BG/NBD fits on the driver); the
+churn job (`jobs/churn_features/job.py`) joins them onto its window features.
 
 Input: the users-state rows as of a snapshot day D (columns of `jobs/users_state/schema.py`:
 `user_id`, `first_seen_date`, `last_seen_date`, `active_days_total`, `events_total`, ...). A user
@@ -7,8 +8,9 @@ who left the 64-day state is not in `users_state/dt=D/`: their latest `users_arc
 columns, archived on or before D) stands for them. The caller unions the two the way the
 `active_users` chain does (`users_archive_latest` of the last snapshot day before D plus the
 `users_archive` departures after it, reduced by `jobs.users_state.transform.latest_archived`),
-with `with_departed` below: a user in the state of D keeps their state row (their archived row
-is older and already counted in the state's running totals).
+with `with_departed` below (`states_as_of` for several snapshots at once): a user in the state
+of D keeps their state row (their archived row is older and already counted in the state's
+running totals).
 
 Outputs, one row per (dt, user_id), all lengths in days:
 - `active_days` = `active_days_total` (distinct active days since first seen),
@@ -35,6 +37,8 @@ for a horizon of h days,
   is the model's probability of Pulse's churn label over h),
 - `expected_active_days_h`: the expected repeat active days in (D, D + h] (paper eq. 10; its
   2F1 is evaluated by `bgnbd.expected_purchases` in a pandas_udf).
+The churn job fits one model per snapshot (`fit_bgnbd_by_dt`) and stores `bgnbd_p_alive` and
+`bgnbd_p_active_h` (`with_bgnbd_by_dt`: null where the snapshot has no fit).
 
 Remaining (issue 30): lifetime revenue needs a running revenue total in the users_state chain
 (`users_state` carries events and active days only); it is not computed here from `user_daily`.
@@ -46,10 +50,11 @@ Remaining (issue 30): lifetime revenue needs a running revenue total in the user
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -171,14 +176,13 @@ def _expected_udf(params: bgnbd.Params, horizon_days: int):
     return expected
 
 
-def with_bgnbd(features: DataFrame, fitted: object, horizon_days: int) -> DataFrame:
-    """Lifetime features + a fitted BG/NBD (a `bgnbd.Fitted`, `Params` or (r, alpha, a, b), in
-    days) -> the features with `p_alive`, `expected_active_days_h` and `p_active_h` over the
-    horizon of `horizon_days` days (the churn horizon H)."""
+def bgnbd_probabilities(
+    r: Column, alpha: Column, a: Column, b: Column, horizon_days: int
+) -> tuple[Column, Column]:
+    """(p_alive, p_active_h) as Spark expressions of the parameter columns (or literals) and
+    the features' `frequency`, `t_x`, `T` (see `with_bgnbd`)."""
     if horizon_days < 0:
         raise ValueError("the horizon must be >= 0 days")
-    params = bgnbd._params(fitted)
-    r, alpha, a, b = (F.lit(float(v)) for v in params)
     x = F.col("frequency").cast("double")
     t_x = F.col("t_x").cast("double")
     T_ = F.col("T").cast("double")
@@ -190,10 +194,134 @@ def with_bgnbd(features: DataFrame, fitted: object, horizon_days: int) -> DataFr
     # A live user's rate is Gamma(r + x, alpha + T): no event in h with probability
     # ((alpha + T) / (alpha + T + h))^(r + x).
     log_no_event = (r + x) * (F.log(alpha + T_) - F.log(alpha + T_ + h))
+    return p_alive, -F.expm1(log_no_event) * p_alive
+
+
+def with_bgnbd(features: DataFrame, fitted: object, horizon_days: int) -> DataFrame:
+    """Lifetime features + a fitted BG/NBD (a `bgnbd.Fitted`, `Params` or (r, alpha, a, b), in
+    days) -> the features with `p_alive`, `expected_active_days_h` and `p_active_h` over the
+    horizon of `horizon_days` days (the churn horizon H)."""
+    if horizon_days < 0:
+        raise ValueError("the horizon must be >= 0 days")
+    params = bgnbd._params(fitted)
+    p_alive, p_active_h = bgnbd_probabilities(
+        *(F.lit(float(v)) for v in params), horizon_days=horizon_days
+    )
     expected = _expected_udf(params, horizon_days)
     return features.select(
         "*",
         p_alive.alias("p_alive"),
         expected(F.col("frequency"), F.col("t_x"), F.col("T")).alias("expected_active_days_h"),
-        (-F.expm1(log_no_event) * p_alive).alias("p_active_h"),
+        p_active_h.alias("p_active_h"),
     )
+
+
+# Fewer users with a repeat active day than this at a snapshot: no BG/NBD fit there (its
+# dropout and rate parameters need repeaters; a fit on a handful is noise).
+MIN_REPEATERS = 20
+
+
+def fit_bgnbd_by_dt(features: DataFrame, min_repeaters: int = MIN_REPEATERS) -> dict[Any, dict]:
+    """Lifetime features of several snapshots (`dt`) -> one BG/NBD fit per snapshot, on the
+    driver from the distinct (dt, frequency, t_x, T) and their counts (one Spark job for all).
+
+    Per dt: {"status": "fitted", "params": (r, alpha, a, b), "se", "log_likelihood",
+    "customers", "repeaters"} or {"status": "failed", "why": ..., "customers", "repeaters"}: a
+    snapshot fails with fewer than `min_repeaters` repeaters, when the fit raises, or when it
+    did not converge (a parameter at its bound, a Hessian not positive definite). A snapshot
+    with nobody observed for a day or more is absent."""
+    rows = (
+        features.where(F.col("T") > 0)
+        .groupBy("dt", "frequency", "t_x", "T")
+        .agg(F.count(F.lit(1)).alias("customers"))
+        .collect()
+    )
+    by_dt: dict[Any, list] = {}
+    for r in rows:
+        by_dt.setdefault(r["dt"], []).append((r["frequency"], r["t_x"], r["T"], r["customers"]))
+    out: dict[Any, dict] = {}
+    for dt, values in sorted(by_dt.items()):
+        x, t_x, T_, w = (np.array(v, dtype=float) for v in zip(*values, strict=True))
+        customers, repeaters = int(w.sum()), int(w[x > 0].sum())
+        entry: dict[str, Any] = {"customers": customers, "repeaters": repeaters}
+        if repeaters < min_repeaters:
+            out[dt] = {
+                **entry,
+                "status": "failed",
+                "why": f"{repeaters} users with a repeat active day, fewer than {min_repeaters}",
+            }
+            continue
+        try:
+            fitted = bgnbd.fit(x, t_x, T_, weights=w)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
+            out[dt] = {**entry, "status": "failed", "why": f"the fit raised: {error}"}
+            continue
+        if not fitted.converged or not all(np.isfinite(fitted.params)):
+            out[dt] = {
+                **entry,
+                "status": "failed",
+                "why": f"the fit did not converge ({fitted.message}; parameters"
+                f" {tuple(round(v, 6) for v in fitted.params)})",
+            }
+            continue
+        out[dt] = {
+            **entry,
+            "status": "fitted",
+            "params": tuple(float(v) for v in fitted.params),
+            "se": tuple(float(v) for v in fitted.se),
+            "log_likelihood": float(fitted.log_likelihood),
+        }
+    return out
+
+
+def with_bgnbd_by_dt(features: DataFrame, fits: dict[Any, dict], horizon_days: int) -> DataFrame:
+    """Lifetime features of several snapshots + `fit_bgnbd_by_dt`'s fits -> the features with
+    `bgnbd_p_alive` and `bgnbd_p_active_h` of each row's snapshot (null where it has no fit).
+    The parameters reach the rows as a broadcast join on dt: one plan for any number of days."""
+    spark = features.sparkSession
+    params = spark.createDataFrame(
+        [(dt, *f["params"]) for dt, f in fits.items() if f["status"] == "fitted"],
+        "_dt date, _r double, _alpha double, _a double, _b double",
+    )
+    p_alive, p_active_h = bgnbd_probabilities(
+        F.col("_r"), F.col("_alpha"), F.col("_a"), F.col("_b"), horizon_days
+    )
+    joined = features.join(F.broadcast(params), F.col("dt") == F.col("_dt"), "left")
+    fitted = F.col("_r").isNotNull()
+    return joined.select(
+        *[features[c] for c in features.columns],
+        F.when(fitted, p_alive).alias("bgnbd_p_alive"),
+        F.when(fitted, p_active_h).alias("bgnbd_p_active_h"),
+    )
+
+
+def states_as_of(
+    state: DataFrame, archive: DataFrame, dts: list[date], window_days: int | None = None
+) -> DataFrame:
+    """The users-state rows as of each snapshot D of `dts`, several snapshots at once:
+    `with_departed` per D. Columns: FILE_SCHEMA and `dt`.
+
+    `state`: `users_state` rows with their `dt` (those of `dts` are used). `archive`: archived
+    rows with a `dt` (a `users_archive` partition's day, or a `users_archive_latest` snapshot's
+    day for its rows); for D, the latest row dated D or earlier of each user not in the state of
+    D stands for them. `window_days`: only the archived users last seen in the `window_days`
+    days up to D (the churn population's window: older ones are not in it), which bounds the
+    rows to the users who left recently."""
+    columns = FILE_SCHEMA.fieldNames()
+    snapshots = state.sparkSession.createDataFrame([(d,) for d in dts], "dt date")
+    current = state.where(F.col("dt").isin(list(dts))).select(*columns, "dt")
+    condition = F.col("_archived") <= F.col("dt")
+    if window_days is not None:
+        condition &= F.col("last_seen_date") > F.date_sub(F.col("dt"), window_days)
+    latest = F.row_number().over(
+        Window.partitionBy("dt", "user_id").orderBy(F.col("_archived").desc())
+    )
+    gone = (
+        archive.select(*columns, F.col("dt").alias("_archived"))
+        .join(F.broadcast(snapshots), condition)
+        .withColumn("_n", latest)
+        .where(F.col("_n") == 1)
+        .select(*columns, "dt")
+        .join(current.select("dt", "user_id"), ["dt", "user_id"], "left_anti")
+    )
+    return current.unionByName(gone.select(*columns, "dt"))

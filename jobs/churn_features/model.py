@@ -2,8 +2,11 @@
 
 Training (a retrain day T, definitions in docs/marts.md "Churn"): the population at the weekly
 labelled snapshots T - H, T - H - 7, ... (`training_snapshots`); fit on the older ones,
-validate on the newest (out of time, never a random split of the same days). Candidates: a
-random forest and gradient-boosted trees, the better by validation ROC AUC; baselines on the
+validate on the newest (out of time, never a random split of the same days). Candidates, all
+scored on that validation snapshot: a random forest and gradient-boosted trees on the feature
+vector, a logistic regression on the lifetime RFM features (`logistic_lifetime_rfm`) and BG/NBD
+(`bgnbd`: 1 - bgnbd_p_active_h, fitted by the job on each snapshot); the best by validation ROC
+AUC is the model, whichever kind (each is a storable Spark `PipelineModel`). Baselines on the
 same validation rows: the base rate of the training rows, a recency-only rule (the score is
 the days since the last activity) and a logistic regression on recency + frequency. The
 winner's probabilities are calibrated by isotonic regression (Spark's `IsotonicRegression`)
@@ -40,19 +43,27 @@ from pyspark.ml.classification import (
     LogisticRegression,
     RandomForestClassifier,
 )
-from pyspark.ml.feature import StringIndexer, VectorAssembler
+from pyspark.ml.feature import SQLTransformer, StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.regression import IsotonicRegression
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.churn_features import metrics
-from jobs.churn_features.schema import CATEGORICAL, NUMERIC
+from jobs.churn_features.schema import CATEGORICAL, FILL, FILLED, LIFETIME, NUMERIC
 
 SEED = 15
 TRAINING_PARTITIONS = 4  # fixed: the model must not depend on the cluster's parallelism
 LABEL = "churned"
-VECTOR = [*NUMERIC, *[f"{c}_index" for c in CATEGORICAL]]  # the feature vector's order
+# The feature vector's order: the window features, the lifetime ones, the nullable ones with
+# their null as FILL (`with_filled`), the categoricals' indexes.
+VECTOR = [
+    *NUMERIC,
+    *LIFETIME,
+    *[f"{c}_filled" for c in FILLED],
+    *[f"{c}_index" for c in CATEGORICAL],
+]
+DERIVED = [c for c in VECTOR if c.endswith(("_filled", "_index"))]  # not stored columns
 # Small forests: the nightly DAG pays for them on retrain days (docs/benchmarks.md).
 CANDIDATES = {
     "random_forest": lambda: RandomForestClassifier(
@@ -63,10 +74,37 @@ CANDIDATES = {
     ),
 }
 BASELINE_FEATURES = ("recency_days", "active_days_window")  # recency + frequency
+# The candidates beside the trees (issue 30), always tried: a logistic regression on the
+# lifetime RFM features, and BG/NBD itself (churn = 1 - P(active in the horizon), fitted per
+# snapshot by the job: nothing to train here).
+LIFETIME_RFM = (
+    "frequency",
+    "first_to_last_days",
+    "observed_days",
+    "recency_days",
+    "lifetime_events",
+)
+LOGISTIC_LIFETIME = "logistic_lifetime_rfm"
+BGNBD = "bgnbd"
 SAMPLING = (
     "above rows_max rows: a sample stratified by churned (each class keeps its share), the"
     " rows of smallest xxhash64(user_id, dt, seed) in each class"
 )
+
+
+def with_filled(frame: DataFrame) -> DataFrame:
+    """`frame` with `<c>_filled` for each nullable input c (FILLED): c, or FILL (-1, below any
+    real value) when null: a mean gap without a repeat day, a BG/NBD column of a snapshot
+    without a fit. Trees split it off; done before the pipeline (a DataFrame step, idempotent),
+    so a model version needs no extra stage."""
+    return frame.withColumns(
+        {f"{c}_filled": F.coalesce(F.col(c), F.lit(FILL)).cast("double") for c in FILLED}
+    )
+
+
+def feature_name(column: str) -> str:
+    """A vector column's feature: the stored column it comes from."""
+    return column.removesuffix("_index").removesuffix("_filled")
 
 
 def pipeline(classifier: Any) -> Pipeline:
@@ -78,6 +116,28 @@ def pipeline(classifier: Any) -> Pipeline:
     )
     assembler = VectorAssembler(inputCols=VECTOR, outputCol="features")
     return Pipeline(stages=[indexer, assembler, classifier])
+
+
+def logistic_lifetime_pipeline() -> Pipeline:
+    """The `logistic_lifetime_rfm` candidate: a logistic regression on LIFETIME_RFM
+    (standardised by Spark, coefficients on the original scale)."""
+    return Pipeline(
+        stages=[
+            VectorAssembler(inputCols=list(LIFETIME_RFM), outputCol="features"),
+            LogisticRegression(labelCol=LABEL, maxIter=50),
+        ]
+    )
+
+
+def bgnbd_model(fallback: float) -> PipelineModel:
+    """The `bgnbd` candidate as a stored model: `raw_probability` = 1 - bgnbd_p_active_h, the
+    BG/NBD fit of the scored row's own snapshot; `fallback` (the training churn rate) for a
+    snapshot without a fit. One SQL stage, so it is saved, loaded and scored like the others."""
+    statement = (
+        "SELECT *, CAST(coalesce(1D - bgnbd_p_active_h, "
+        f"{float(fallback)!r}D) AS DOUBLE) AS raw_probability FROM __THIS__"
+    )
+    return PipelineModel(stages=[SQLTransformer(statement=statement)])
 
 
 def missing_class(rows: DataFrame, newest: date) -> str | None:
@@ -98,10 +158,10 @@ def missing_class(rows: DataFrame, newest: date) -> str | None:
 
 def raw_probability(model: PipelineModel, frame: DataFrame) -> DataFrame:
     """`frame` with `raw_probability`: the model's P(churn), before calibration."""
-    scored = model.transform(frame)
-    return scored.withColumn("raw_probability", vector_to_array("probability")[1]).drop(
-        "features", "rawPrediction", "probability", "prediction", *VECTOR[len(NUMERIC) :]
-    )
+    scored = model.transform(with_filled(frame))
+    if "probability" in scored.columns:  # a classifier (not the `bgnbd` candidate's SQL)
+        scored = scored.withColumn("raw_probability", vector_to_array("probability")[1])
+    return scored.drop("features", "rawPrediction", "probability", "prediction", *DERIVED)
 
 
 def calibrate(raw: Column, boundaries: list[float], values: list[float]) -> Column:
@@ -225,7 +285,7 @@ def train(
     newest = snapshots[-1]
     # Read by every step below: kept once, on local disk (at 1M users, several million rows
     # would crowd the default 2 GiB heap; recomputing the features for each step costs more).
-    ordered = _ordered(rows).persist(StorageLevel.DISK_ONLY)
+    ordered = with_filled(_ordered(rows)).persist(StorageLevel.DISK_ONLY)
     fit_all = ordered.where(F.col("dt") < F.lit(newest))
     valid = ordered.where(F.col("dt") == F.lit(newest))
     fit_sample, fit_info = stratified_sample(fit_all, rows_max)
@@ -240,20 +300,27 @@ def train(
             LogisticRegression(labelCol=LABEL, maxIter=20),  # two features: converges early
         ]
     ).fit(fit_rows)
+    fitted[LOGISTIC_LIFETIME] = logistic_lifetime_pipeline().fit(fit_rows)
     fit_rows.unpersist()
     lap("fit_candidates_and_logistic")
     # Every validation row scored by each model in one frame, narrow, kept for the figures.
     scored = valid
     for name, model_ in fitted.items():
         scored = raw_probability(model_, scored).withColumnRenamed("raw_probability", f"_p_{name}")
+    scored = scored.withColumn(f"_p_{BGNBD}", 1 - F.col("bgnbd_p_active_h"))
+    names = [*fitted, BGNBD]  # every candidate: the trees, then the others
     scored = logistic.transform(scored).withColumn("_p_logistic", vector_to_array("probability")[1])
     scored = scored.select(
-        "user_id", "dt", LABEL, *BASELINE_FEATURES, *[f"_p_{n}" for n in [*spec, "logistic"]]
+        "user_id", "dt", LABEL, *BASELINE_FEATURES, *[f"_p_{n}" for n in [*names, "logistic"]]
     ).persist()
+    # BG/NBD scores every validation row or none (its fit on the validation snapshot failed):
+    # then it has no figures and cannot win.
+    bgnbd_missing = scored.where(F.col(f"_p_{BGNBD}").isNull()).limit(1).count() > 0
+    ranked = [n for n in names if not (n == BGNBD and bgnbd_missing)]
     figures = metrics.spark_scores(
         scored,
         {
-            **{name: F.col(f"_p_{name}") for name in spec},
+            **{name: F.col(f"_p_{name}") for name in ranked},
             "base_rate": F.lit(train_rate),
             "logistic_recency_frequency": F.col("_p_logistic"),
         },
@@ -262,14 +329,16 @@ def train(
     recency = metrics.spark_scores(
         scored, {"recency_rule": F.col("recency_days")}, label=LABEL, extended=False
     )
-    candidates = {name: figures[(name,)] for name in spec}
+    no_fit = {"roc_auc": None, "why": "no BG/NBD fit on the validation snapshot"}
+    candidates = {name: figures[(name,)] if name in ranked else no_fit for name in names}
     baselines = {
         "base_rate": figures[("base_rate",)],
         "recency_rule": {"roc_auc": recency[("recency_rule",)]["roc_auc"]},
         "logistic_recency_frequency": figures[("logistic_recency_frequency",)],
     }
     lap("validation_figures")
-    best = max(spec, key=lambda n: candidates[n]["roc_auc"] or 0.0)
+    # The out-of-time best of every candidate (ties: the earlier in `names`, a tree first).
+    best = max(names, key=lambda n: candidates[n]["roc_auc"] or 0.0)
     # Isotonic calibration on the validation snapshot (Spark MLlib), on a sample above the cap.
     cal_rows, cal_info = stratified_sample(scored, rows_max)
     iso = IsotonicRegression(featuresCol=f"_p_{best}", labelCol=LABEL).fit(cal_rows)
@@ -304,13 +373,19 @@ def train(
     if promoted:
         refit_sample, refit_info = stratified_sample(ordered, rows_max)
         refit_rows = (refit_sample if refit_sample is ordered else _ordered(refit_sample)).persist()
-        model = pipeline(spec[best]()).fit(refit_rows)
+        if best == BGNBD:  # nothing to refit: the job fits BG/NBD on each snapshot
+            model, importances = bgnbd_model(train_rate), {"bgnbd_p_active_h": 1.0}
+        elif best == LOGISTIC_LIFETIME:
+            model = logistic_lifetime_pipeline().fit(refit_rows)
+            importances = _logistic_importances(model, refit_rows)
+        else:
+            model = pipeline(spec[best]()).fit(refit_rows)
+            weights = model.stages[-1].featureImportances.toArray()
+            importances = {
+                feature_name(name): round(float(w), 6)
+                for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
+            }
         refit_rows.unpersist()
-        weights = model.stages[-1].featureImportances.toArray()
-        importances = {
-            name.removesuffix("_index"): round(float(w), 6)
-            for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
-        }
     ordered.unpersist()
     lap("refit")
     card = {
@@ -335,13 +410,39 @@ def train(
         "validation": {
             "raw": candidates[best],
             "calibrated": calibrated,
-            "candidates": {n: {"roc_auc": c["roc_auc"]} for n, c in candidates.items()},
+            # Every candidate on the same validation snapshot; the best is `model`.
+            "candidates": {
+                n: {"roc_auc": c["roc_auc"], "kind": _kind(n, spec)}
+                | ({"why": c["why"]} if "why" in c else {})
+                for n, c in candidates.items()
+            },
         },
         "calibration_map": {"method": "isotonic", "boundaries": boundaries, "values": values},
         "baselines": baselines,
         "feature_importances": importances,
     }
     return Trained(version, _round(card), model, seconds)
+
+
+def _kind(name: str, spec: dict[str, Any]) -> str:
+    if name == BGNBD:
+        return "BG/NBD fitted on each snapshot: 1 - P(active in the horizon)"
+    if name == LOGISTIC_LIFETIME:
+        return "logistic regression on " + ", ".join(LIFETIME_RFM)
+    return "tree model on the feature vector" if name in spec else "?"
+
+
+def _logistic_importances(model: PipelineModel, rows: DataFrame) -> dict[str, float]:
+    """|coefficient| x standard deviation of each input, summing to 1: the weight of a one-SD
+    change, comparable across inputs (what the predictions' reasons need)."""
+    coefficients = model.stages[-1].coefficients.toArray()
+    sds = rows.agg(*[F.stddev_samp(F.col(c).cast("double")) for c in LIFETIME_RFM]).first()
+    weights = [abs(float(c)) * float(sd or 0.0) for c, sd in zip(coefficients, sds, strict=True)]
+    total = sum(weights) or 1.0
+    return {
+        name: round(w / total, 6)
+        for name, w in sorted(zip(LIFETIME_RFM, weights, strict=True), key=lambda t: -t[1])
+    }
 
 
 def _round(value: Any) -> Any:
@@ -409,6 +510,11 @@ def model_card(card: dict[str, Any]) -> str:
             f" | {f(s['log_loss'])} | {f(s['top_decile_lift'])} |"
         )
     lines.append(f"| recency rule | {f(b['recency_rule']['roc_auc'])} | | | | |")
+    # Every candidate of the out-of-time choice, on the same validation snapshot.
+    lines += ["", "| candidate | validation ROC AUC | |", "|---|---|---|"]
+    for name, c in v.get("candidates", {}).items():
+        note = "chosen" if name == card["model"] else c.get("why", "")
+        lines.append(f"| {name} ({c.get('kind', '')}) | {f(c['roc_auc'])} | {note} |")
     lines += [
         "",
         "| probability bin | rows | mean probability | observed rate |",

@@ -30,6 +30,19 @@ NUMERIC = (
     "account_users",
     "account_events_30",
 )
+# Lifetime features (issue 30): the user's whole history as of dt, from `users_state` of dt and
+# the latest `users_archive` row of a user who left it (jobs/churn_features/lifetime.py).
+LIFETIME = (
+    "lifetime_active_days",  # distinct active days since first seen
+    "frequency",  # repeat active days: lifetime_active_days - 1 (BG/NBD's x)
+    "first_to_last_days",  # days from the first to the last active day (BG/NBD's t_x)
+    "observed_days",  # days from the first active day to dt (BG/NBD's T)
+    "lifetime_events",
+)
+# Nullable model inputs (no gap yet; no BG/NBD fit on that snapshot): stored as null, and in
+# the feature vector as `<column>_filled`, the null replaced by FILL (below any real value).
+FILLED = ("mean_gap_days", "recency_over_gap", "bgnbd_p_alive", "bgnbd_p_active_h")
+FILL = -1.0
 CATEGORICAL = ("segment", "platform", "plan", "channel")
 DOUBLES = {"revenue_window", "activity_trend", "health_score"}
 # Not a model input: null when nobody in the population has revenue (no revenue property).
@@ -48,6 +61,11 @@ SCHEMA = T.StructType(
             )
         ],
         *[T.StructField(c, T.StringType(), False) for c in CATEGORICAL],
+        *[T.StructField(c, T.LongType(), False) for c in LIFETIME],
+        *[T.StructField(c, T.DoubleType(), True) for c in FILLED],
         T.StructField("dt", T.DateType(), False),
     ]
 )
+# What `transform.features` computes from the `user_daily` windows: SCHEMA without the
+# lifetime and BG/NBD columns the job joins on (jobs/churn_features/job.py).
+WINDOW_SCHEMA = T.StructType([f for f in SCHEMA.fields if f.name not in (*LIFETIME, *FILLED)])

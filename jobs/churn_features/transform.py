@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from include.pulse.aggregates import ordered_sum
-from jobs.churn_features.schema import SCHEMA
+from jobs.churn_features.schema import WINDOW_SCHEMA
 
 LOOKBACK_DAYS = 90  # the longest feature window (active_days_90, events_90)
 UNKNOWN = "unknown"  # a categorical feature with no value
@@ -34,7 +34,8 @@ def features(
     dts: list[date],
     active_days: int,
 ) -> DataFrame:
-    """The features of every user of the population at each D in `dts` (schema: SCHEMA).
+    """The window features of every user of the population at each D in `dts` (schema:
+    WINDOW_SCHEMA; the job adds the lifetime columns).
 
     `daily`: user_daily rows (at least the `max(active_days, LOOKBACK_DAYS)` days up to each D;
     rows after D are ignored for D). `first_seen`: (user_id, first_seen_date) from
@@ -172,7 +173,7 @@ def features(
         .cast("long")
         .alias("account_events_30"),
     )
-    return out.select(*[f.name for f in SCHEMA.fields])
+    return out.select(*[f.name for f in WINDOW_SCHEMA.fields])
 
 
 def labels(population: DataFrame, activity: DataFrame, horizon_days: int) -> DataFrame:

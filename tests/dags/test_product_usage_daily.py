@@ -58,7 +58,7 @@ def test_policy(dag):
         "retention_cohorts": {"user_daily", "user_first_seen"},
         "user_engagement": {"user_daily", "active_users", "user_first_seen"},
         "attribution_touchpoints": {"ingest_events"},
-        "churn_features": {"user_daily", "user_first_seen", "user_engagement"},
+        "churn_features": {"user_daily", "active_users", "user_first_seen", "user_engagement"},
         # Object storage gets a day's tables once every group is done.
         "publish": {"attribution_touchpoints", "retention_cohorts", "churn_features"},
         # The day's page reads the published marts (from the bucket with object storage).

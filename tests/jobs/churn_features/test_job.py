@@ -99,6 +99,7 @@ def runs(spark, tmp_path_factory):
     ingest_day(spark, config, ARRIVAL)
     pipeline.run(spark, config, "user_daily", ARRIVAL)
     pipeline.run(spark, config, "user_first_seen", ARRIVAL)
+    pipeline.run(spark, config, "active_users", ARRIVAL)  # users_state: the lifetime features
     try:
         # Six weekly snapshots need history from T1 - 7 - 35 = S0 - 14: 14 days missing.
         cold = pipeline.run(

@@ -16,10 +16,14 @@ from jobs.churn_features import bgnbd
 from jobs.churn_features.lifetime import (
     BGNBD_COLUMNS,
     FEATURE_COLUMNS,
+    MIN_REPEATERS,
     bgnbd_inputs,
     fit_bgnbd,
+    fit_bgnbd_by_dt,
     lifetime_features,
+    states_as_of,
     with_bgnbd,
+    with_bgnbd_by_dt,
     with_departed,
 )
 from jobs.users_state.schema import FILE_SCHEMA, SCHEMA
@@ -206,3 +210,87 @@ def test_dt_column_gives_each_snapshot(spark):
         (DT, "late"): reference("late", HISTORIES["late"], DT),
         (earlier, "far_apart"): reference("far_apart", HISTORIES["far_apart"], earlier),
     }
+
+
+def test_states_as_of_several_snapshots_take_each_ones_latest_archived_row(spark):
+    """`states_as_of` (the job's several snapshots at once) is `with_departed` per snapshot:
+    the state of D, then the latest archived row dated D or earlier of users not in it;
+    `window_days` keeps the archived users last seen in the window only."""
+    early = date(2024, 4, 1)
+    # "departed" left twice (rows of different totals to tell them apart): the row archived
+    # on 2024-03-15 is the latest at `early`, the one of 2024-04-05 at DT.
+    stale = row("departed", [], date(2024, 1, 10), date(2024, 1, 10), 1, 1)
+    archive = spark.createDataFrame(
+        [
+            (*ARCHIVED[0], date(2024, 3, 9)),
+            (*stale, date(2024, 3, 15)),
+            (*ARCHIVED[1], date(2024, 4, 5)),
+        ],
+        SCHEMA,
+    )
+    state_rows = [(*r, DT) for r in STATE] + [(*STATE[1], early)]  # far_apart only at `early`
+    state = spark.createDataFrame(state_rows, SCHEMA)
+
+    def got(window: int | None) -> set[tuple]:
+        frame = states_as_of(state, archive, [early, DT], window)
+        return {tuple(r) for r in frame.select(*SCHEMA.fieldNames()).collect()}
+
+    def want(d: date, archived: list[tuple], window: int | None = None) -> set[tuple]:
+        current = state.where(f"dt = '{d}'")
+        in_state = {r["user_id"] for r in current.collect()}
+        rows = with_departed(current, spark.createDataFrame(archived, FILE_SCHEMA)).collect()
+        return {
+            (*r, d)
+            for r in rows
+            if window is None or r["user_id"] in in_state or (d - r[3]).days < window
+        }
+
+    everything = want(early, [ARCHIVED[0], stale]) | want(DT, ARCHIVED)
+    assert got(None) == everything
+    # Not vacuous: "departed" is there at both snapshots, from two different archived rows,
+    # "returned" from the archive at `early` and from the state at DT.
+    departed = {(r[-1], r[4]) for r in everything if r[0] == "departed"}
+    assert departed == {(early, 1), (DT, 3)}
+    assert {r[-1] for r in everything if r[0] == "returned"} == {early, DT}
+    # A window of 72 days at DT reaches back to 2024-02-01 (departed's last day), 71 does not.
+    assert ("departed", DT) in {(r[0], r[-1]) for r in got(72)}
+    assert ("departed", DT) not in {(r[0], r[-1]) for r in got(71)}
+    assert got(71) == want(early, [ARCHIVED[0], stale], 71) | want(DT, ARCHIVED, 71)
+
+
+def test_bgnbd_by_dt_fits_each_snapshot_and_leaves_nulls_where_it_cannot(spark):
+    """One fit per snapshot on its own (frequency, t_x, T): equal to bgnbd.fit on the same
+    customers, the columns equal to `with_bgnbd` with that fit; a snapshot with too few
+    repeaters has no fit (null columns) and says why."""
+    big, small = date(2024, 6, 1), date(2024, 6, 8)
+    x, t_x, T = bgnbd.simulate(0.25, 4.0, 0.8, 2.4, 280.0, 2000, seed=3)
+    t_x = np.floor(t_x)  # whole days, as the features are
+    rows = [
+        (big, f"u{i}", int(a), int(b), int(c))
+        for i, (a, b, c) in enumerate(zip(x, t_x, T, strict=True))
+    ]
+    few = [(small, "v0", 3, 10, 20), (small, "v1", 0, 0, 5), (small, "v2", 0, 0, 0)]
+    features = spark.createDataFrame(
+        rows + few, "dt date, user_id string, frequency long, t_x long, T long"
+    )
+    fits = fit_bgnbd_by_dt(features)
+    assert fits[small]["status"] == "failed"
+    assert fits[small]["repeaters"] == 1 < MIN_REPEATERS
+    assert "fewer than" in fits[small]["why"]
+    assert fits[big]["status"] == "fitted"
+    assert fits[big]["customers"] == 2000
+    assert fits[big]["params"] == tuple(bgnbd.fit(x, t_x, T).params)
+    got = {(r["dt"], r["user_id"]): r for r in with_bgnbd_by_dt(features, fits, HORIZON).collect()}
+    want = {
+        r["user_id"]: r
+        for r in with_bgnbd(features.where(f"dt = '{big}'"), fits[big]["params"], HORIZON)
+        .select("user_id", "p_alive", "p_active_h")
+        .collect()
+    }
+    for user, r in want.items():
+        assert got[(big, user)]["bgnbd_p_alive"] == r["p_alive"]
+        assert got[(big, user)]["bgnbd_p_active_h"] == r["p_active_h"]
+    assert {
+        (r["bgnbd_p_alive"], r["bgnbd_p_active_h"]) for k, r in got.items() if k[0] == small
+    } == {(None, None)}
+    assert len({round(r["p_active_h"], 9) for r in want.values()}) > 50  # not vacuous

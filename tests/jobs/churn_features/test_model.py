@@ -27,7 +27,7 @@ from jobs.churn_features.model import (
     stratified_sample,
     train,
 )
-from jobs.churn_features.schema import CATEGORICAL, DOUBLES, NUMERIC, SCHEMA
+from jobs.churn_features.schema import CATEGORICAL, DOUBLES, FILLED, LIFETIME, NUMERIC, SCHEMA
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +50,9 @@ def population(users: int = 600) -> list[tuple[Any, ...]]:
             trend = rng.uniform(-1, 1)
             recency = rng.randint(0, 30)
             churn = rng.random() < (0.85 if trend < -0.3 else 0.1)  # the planted signal
-            values: dict[str, Any] = {c: rng.randint(0, 20) for c in NUMERIC}
+            values: dict[str, Any] = {c: rng.randint(0, 20) for c in (*NUMERIC, *LIFETIME)}
+            # Nullable inputs: null for some rows (the model fills them).
+            values.update({c: rng.choice([None, rng.random()]) for c in FILLED})
             values.update(
                 recency_days=recency,
                 activity_trend=trend,
@@ -88,6 +90,14 @@ def test_the_planted_signal_beats_the_recency_rule_out_of_time(trained):
     assert card["baselines"]["base_rate"]["roc_auc"] == 0.5
     top = next(iter(card["feature_importances"]))
     assert top == "activity_trend"
+    # Every candidate is on the card, and the chosen one is their out-of-time best.
+    candidates = card["validation"]["candidates"]
+    assert set(candidates) == {*SMALL, "logistic_lifetime_rfm", "bgnbd"}
+    ranked = {n: c["roc_auc"] for n, c in candidates.items() if c["roc_auc"] is not None}
+    assert card["model"] == max(ranked, key=ranked.get) in SMALL
+    # Its BG/NBD columns are null on some validation rows: no figures, and the card says why.
+    assert candidates["bgnbd"]["roc_auc"] is None
+    assert "no BG/NBD fit" in candidates["bgnbd"]["why"]
 
 
 def test_same_rows_same_model_and_scores(trained, spark, tmp_path):
@@ -168,3 +178,45 @@ def test_above_the_cap_the_fits_use_a_stratified_deterministic_sample(spark, tra
     text = ModelStore(tmp_path).write(capped).joinpath("model_card.md").read_text()
     assert "fit on a stratified sample of 300 of 1200 rows" in text
     assert "- fitted on (no cap): fit on all 1200 rows" in model_card(full.metrics)
+
+
+def test_the_out_of_time_best_is_promoted_even_when_it_is_not_a_tree(spark, tmp_path):
+    """BG/NBD had no fit on the fitting snapshots (null columns: the trees cannot learn from
+    them) and has one on the validation snapshot, where churn follows its P(active in the
+    horizon) and no longer the trend the trees learnt: BG/NBD is the out-of-time best of every
+    candidate, so it is promoted, stored, and scores 1 - bgnbd_p_active_h once loaded."""
+    rng = random.Random(11)
+    names = [*SCHEMA.fieldNames(), "churned"]
+    rows = []
+    for values in population():
+        row = dict(zip(names, values, strict=True))
+        if row["dt"] == SNAPSHOTS[-1]:
+            active = rng.random()
+            row.update(bgnbd_p_alive=min(1.0, active + 0.1), bgnbd_p_active_h=active)
+            row["churned"] = 1.0 if active < 0.4 or rng.random() < 0.05 else 0.0
+        else:
+            row.update(bgnbd_p_alive=None, bgnbd_p_active_h=None)
+        rows.append(tuple(row[n] for n in names))
+    schema = T.StructType([*SCHEMA.fields, T.StructField("churned", T.DoubleType())])
+    frame = spark.createDataFrame(rows, schema)
+    trained = train(frame, SNAPSHOTS, SNAPSHOTS[-1] + timedelta(days=7), SMALL)
+    card = trained.metrics
+    aucs = {n: c["roc_auc"] for n, c in card["validation"]["candidates"].items()}
+    assert set(aucs) == {*SMALL, "logistic_lifetime_rfm", "bgnbd"}
+    assert all(a is not None for a in aucs.values())
+    assert card["model"] == "bgnbd" == max(aucs, key=aucs.get)
+    assert aucs["bgnbd"] > max(a for n, a in aucs.items() if n != "bgnbd") + 0.2
+    assert trained.promoted
+    assert card["validation"]["raw"]["roc_auc"] == aucs["bgnbd"]
+    # Stored like any version; loaded, it scores each row by its own BG/NBD column.
+    store = ModelStore(tmp_path)
+    folder = store.write(trained)
+    valid = frame.where(F.col("dt") == SNAPSHOTS[-1])
+    scored = raw_probability(store.load(trained.version), valid).collect()
+    assert {r["user_id"]: r["raw_probability"] for r in scored} == {
+        r["user_id"]: 1 - r["bgnbd_p_active_h"] for r in scored
+    }
+    text = (folder / "model_card.md").read_text()
+    assert all(f"| {n} (" in text for n in aucs)
+    assert "| bgnbd (BG/NBD" in text
+    assert store.current(trained.version)[0] == trained.version

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jobs.churn_features.schema import SCHEMA
+from jobs.churn_features.schema import WINDOW_SCHEMA
 from jobs.churn_features.transform import (
     NO_SEGMENT,
     UNKNOWN,
@@ -184,7 +184,9 @@ def computed(
         sorted(first_days(rows).items()), "user_id string, first_seen_date date"
     )
     frame = features(daily, first_seen, engagement, [d], active_days)
-    assert [(f.name, f.dataType) for f in frame.schema] == [(f.name, f.dataType) for f in SCHEMA]
+    assert [(f.name, f.dataType) for f in frame.schema] == [
+        (f.name, f.dataType) for f in WINDOW_SCHEMA
+    ]
     out = frame.collect()
     got = {
         r["user_id"]: {k: v for k, v in r.asDict().items() if k not in ("user_id", "dt")}
