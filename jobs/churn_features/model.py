@@ -370,12 +370,12 @@ def train(
     model = None
     importances: dict[str, float] = {}
     refit_info = None
-    if promoted:
+    if promoted and best == BGNBD:  # nothing to refit: the job fits BG/NBD on each snapshot
+        model, importances = bgnbd_model(train_rate), {"bgnbd_p_active_h": 1.0}
+    elif promoted:
         refit_sample, refit_info = stratified_sample(ordered, rows_max)
         refit_rows = (refit_sample if refit_sample is ordered else _ordered(refit_sample)).persist()
-        if best == BGNBD:  # nothing to refit: the job fits BG/NBD on each snapshot
-            model, importances = bgnbd_model(train_rate), {"bgnbd_p_active_h": 1.0}
-        elif best == LOGISTIC_LIFETIME:
+        if best == LOGISTIC_LIFETIME:
             model = logistic_lifetime_pipeline().fit(refit_rows)
             importances = _logistic_importances(model, refit_rows)
         else:

@@ -208,6 +208,8 @@ def test_the_out_of_time_best_is_promoted_even_when_it_is_not_a_tree(spark, tmp_
     assert aucs["bgnbd"] > max(a for n, a in aucs.items() if n != "bgnbd") + 0.2
     assert trained.promoted
     assert card["validation"]["raw"]["roc_auc"] == aucs["bgnbd"]
+    assert card["training_rows"]["refit"] is None  # nothing refitted: fitted per snapshot
+    assert card["feature_importances"] == {"bgnbd_p_active_h": 1.0}
     # Stored like any version; loaded, it scores each row by its own BG/NBD column.
     store = ModelStore(tmp_path)
     folder = store.write(trained)
