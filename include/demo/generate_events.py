@@ -5,6 +5,14 @@ It simulates a B2B product (users belong to accounts on a free / pro / enterpris
 (log-normal per-user rates: a few heavy users, many light ones), weekly seasonality (quiet
 weekends), churn, sessions on web / ios / android and a feature-rich event vocabulary.
 
+Beside those daily users, a population of sparse buyers (`buyers`, by default one per ten
+users): a shop's customers whose only events are purchases with a `revenue`, drawn
+Pareto/NBD-like (Schmittlein, Morrison & Colombo 1987; `simulate_buyers`). Each buys at a rate
+lambda ~ Gamma(r, alpha) per day while alive (a Poisson process) and is alive for an
+Exponential(mu) time, mu ~ Gamma(s, beta); half were customers before the period (their
+first purchase is older), the others arrive during it with a first purchase. So the demo's
+marts see both shapes: daily use, and purchases weeks apart.
+
 Events are delivered as three daily sources with the column aliases and time formats that real
 exports use (see `SOURCES`)::
 
@@ -25,7 +33,7 @@ events = events_generated - malformed rows.
 Same seed, same parameters => byte-identical files (gzip is written with mtime 0).
 
     python -m include.demo.generate_events --landing ./data/landing --users 5000 --days 28 \
-        --start-date 2024-03-01 --seed 7 --clean --summary
+        --start-date 2024-03-01 --seed 7 --clean --summary   # --buyers 500 by default
 """
 
 from __future__ import annotations
@@ -145,6 +153,16 @@ BACKEND_EVENTS = frozenset(
     {"signup_completed", "invite_sent", "plan_upgraded", "report_exported", "purchase"}
 )
 
+# Sparse buyers (Pareto/NBD-like), in days. Purchase rate lambda ~ Gamma(shape r, rate alpha):
+# a mean of one purchase every alpha / r = 15 days while alive, most buyers much rarer (r < 1).
+# Dropout rate mu ~ Gamma(shape s, rate beta): a median lifetime of several months, a few short.
+BUYERS_PER_USER = 0.1  # the default number of buyers: users x this (500 beside 5,000 users)
+BUYER_R, BUYER_ALPHA = 0.8, 12.0
+BUYER_S, BUYER_BETA = 0.6, 60.0
+BUYER_EXISTING = 0.5  # buyers who were customers before the period (no trial purchase in it)
+BUYER_BASKET = 35.0  # a buyer's typical basket (USD), log-normal around it per buyer
+BUYER_CHANNELS = ("organic", "paid_search", "social", "email")
+
 
 @dataclass(frozen=True)
 class SourceLayout:
@@ -262,13 +280,13 @@ class Event:
 
     event_id: str
     user_id: str
-    account_id: str
+    account_id: str | None  # None: a sparse buyer (no B2B account)
     ts_ms: int
     name: str
     session_id: str | None
     platform: str
     channel: str
-    plan: str
+    plan: str | None  # None: a sparse buyer (no plan)
     properties: dict[str, Any]
     country: str
     app_version: str | None
@@ -299,6 +317,22 @@ class User:
     app_version_lag: int
     os_version: str
     signed_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    """A simulated sparse buyer (Pareto/NBD): times in days from the period's start."""
+
+    user_id: str
+    rate: float  # purchases per day while alive (lambda)
+    dropout: float  # mu: the lifetime is Exponential(mu)
+    born: float  # 0 for a customer from before the period, else their trial purchase
+    lifetime: float  # alive in [born, born + lifetime)
+    existing: bool
+    basket: float
+    channel: str
+    country: str
+    purchases: tuple[float, ...]  # purchase times in [0, days)
 
 
 @dataclass(slots=True)
@@ -606,6 +640,76 @@ def simulate(
                     )
                     clock += 2_000 + int(rng.expovariate(1 / 40_000))
     return events, users
+
+
+def _buyer(rng: random.Random, index: int, days: int) -> Buyer:
+    """One buyer's parameters and purchase times (the draws in a fixed order)."""
+    rate = rng.gammavariate(BUYER_R, 1.0 / BUYER_ALPHA)
+    dropout = rng.gammavariate(BUYER_S, 1.0 / BUYER_BETA)
+    lifetime = rng.expovariate(dropout) if dropout > 0 else math.inf
+    existing = rng.random() < BUYER_EXISTING
+    born = 0.0 if existing else rng.uniform(0.0, days)
+    basket = BUYER_BASKET * rng.lognormvariate(0.0, 0.5)
+    channel = rng.choice(BUYER_CHANNELS)
+    country = rng.choices(COUNTRIES, weights=COUNTRY_WEIGHTS)[0]
+    end = min(float(days), born + lifetime)
+    times = [] if existing else [born]  # a new customer's trial purchase: time 0 of the model
+    t = born
+    while rate > 0:
+        t += rng.expovariate(rate)
+        if t >= end:
+            break
+        times.append(t)
+    return Buyer(
+        user_id=f"b_{index + 1:06d}",
+        rate=rate,
+        dropout=dropout,
+        born=born,
+        lifetime=lifetime,
+        existing=existing,
+        basket=basket,
+        channel=channel,
+        country=country,
+        purchases=tuple(times),
+    )
+
+
+def simulate_buyers(
+    rng: random.Random, n_buyers: int, days: int, start: date
+) -> tuple[list[Event], list[Buyer]]:
+    """The sparse buyers' purchases over the period (see the module docstring), in (day,
+    buyer, time) order: `purchase` backend events with a `revenue` (always a number), no
+    account and no plan, on the web."""
+    start_ms = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
+    buyers = [_buyer(rng, index, days) for index in range(n_buyers)]
+    events: list[Event] = []
+    for buyer in buyers:
+        for t in buyer.purchases:
+            ts_ms = start_ms + min(int(t * DAY_MS), days * DAY_MS - 1)
+            items = 1 + _poisson(rng, 0.6)
+            amount = buyer.basket * items * rng.lognormvariate(0.0, 0.3)
+            events.append(
+                Event(
+                    event_id=_uuid(rng),
+                    user_id=buyer.user_id,
+                    account_id=None,
+                    ts_ms=ts_ms,
+                    name="purchase",
+                    session_id=f"s_{rng.getrandbits(64):016x}",
+                    platform="web",
+                    channel=buyer.channel,
+                    plan=None,
+                    properties={"revenue": f"{amount:.2f}", "currency": "USD", "items": items},
+                    country=buyer.country,
+                    app_version=None,
+                    os_version=None,
+                    browser=None,
+                    day=(ts_ms - start_ms) // DAY_MS,
+                    source="backend",
+                )
+            )
+    events.sort(key=lambda e: e.day)  # stable: by buyer, then time, within a day
+    return events, buyers
 
 
 # --------------------------------------------------------------------------------------------
@@ -932,6 +1036,11 @@ def _count_noise(noise: dict[str, Any], kind: str | None) -> None:
         noise["malformed"][kind] += 1
 
 
+def default_buyers(users: int) -> int:
+    """The sparse buyers beside `users` daily users when none is given."""
+    return int(users * BUYERS_PER_USER)
+
+
 def generate_events(
     landing: str | Path,
     users: int = 5000,
@@ -939,19 +1048,27 @@ def generate_events(
     start_date: date | str = date(2024, 3, 1),
     seed: int = 7,
     clean: bool = False,
+    buyers: int | None = None,
 ) -> dict[str, Any]:
     """Generate the landing area and return (and write) its manifest.
 
+    `buyers`: the sparse buyers beside the users (None: `default_buyers(users)`; 0: none).
     Raises `FileExistsError` when a day folder to write already holds files this run would not
     write (run with `clean=True` to remove the landing's `dt=` folders first). Nothing outside
     `landing` is touched.
     """
     if users < 1 or days < 1:
         raise ValueError("users and days must be positive")
+    buyers = default_buyers(users) if buyers is None else buyers
+    if buyers < 0:
+        raise ValueError("buyers must be 0 or more")
     start = date.fromisoformat(start_date) if isinstance(start_date, str) else start_date
     landing = Path(landing)
     rng = random.Random(seed)
     events, _ = simulate(rng, users, days, start, random.Random(f"touches-{seed}"))
+    # The buyers draw from their own generator: the users' events are those of a run without.
+    purchases, _ = simulate_buyers(random.Random(f"buyers-{seed}"), buyers, days, start)
+    events = sorted(events + purchases, key=lambda e: e.day)  # stable: users, then buyers
     deliveries = plan_deliveries(rng, events, days)
 
     folders = [landing / f"dt={(start + timedelta(days=d)).isoformat()}" for d in range(days)]
@@ -1024,6 +1141,7 @@ def generate_events(
             "start_date": start.isoformat(),
             "end_date": (start + timedelta(days=days - 1)).isoformat(),
             "seed": seed,
+            "buyers": buyers,
         },
         "totals": {
             "files": total_files,
@@ -1035,6 +1153,9 @@ def generate_events(
             "duplicate_rows": duplicates_total,
             "late_rows": totals["late"],
             "users_active": len({e.user_id for e in events}),
+            # Of them, sparse buyers (a buyer with no purchase in the period has no event).
+            "buyers_active": len({e.user_id for e in purchases}),
+            "buyer_purchases": len(purchases),
         },
         "noise": totals,
         "malformed_reason": dict(MALFORMED_KINDS),
@@ -1057,12 +1178,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--start-date", type=date.fromisoformat, default=date(2024, 3, 1))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--buyers", type=int, default=None, help="sparse buyers (default: users / 10; 0: none)"
+    )
     parser.add_argument("--clean", action="store_true", help="remove existing dt= folders first")
     parser.add_argument("--summary", action="store_true", help="print the manifest as JSON")
     args = parser.parse_args(argv)
     try:
         manifest = generate_events(
-            args.landing, args.users, args.days, args.start_date, args.seed, args.clean
+            args.landing,
+            args.users,
+            args.days,
+            args.start_date,
+            args.seed,
+            args.clean,
+            buyers=args.buyers,
         )
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -1073,7 +1203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         totals = manifest["totals"]
         print(
             f"wrote {totals['rows']} rows in {totals['files']} files "
-            f"({totals['events_generated']} events) to {args.landing}"
+            f"({totals['events_generated']} events, {totals['buyer_purchases']} of them"
+            f" sparse buyers' purchases) to {args.landing}"
         )
     return 0
 

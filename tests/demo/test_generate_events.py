@@ -9,6 +9,8 @@ import csv
 import gzip
 import io
 import json
+import random
+import statistics
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,12 +20,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.demo.generate_events import (
+    BUYER_ALPHA,
+    BUYER_BETA,
+    BUYER_R,
+    BUYER_S,
     MALFORMED_KINDS,
     MANIFEST_NAME,
     READY_MARKER,
     REVENUE_NOT_A_NUMBER_EVERY,
     generate_events,
     main,
+    simulate_buyers,
 )
 
 USERS, DAYS, START, SEED = 60, 4, date(2024, 3, 1), 11
@@ -186,6 +193,7 @@ def test_manifest_counts_match_files(landing: Path, manifest: dict[str, Any]) ->
         "start_date": START.isoformat(),
         "end_date": (START + timedelta(days=DAYS - 1)).isoformat(),
         "seed": SEED,
+        "buyers": USERS // 10,  # the default: one sparse buyer per ten users
     }
     total = 0
     listed = set()
@@ -352,3 +360,95 @@ def test_cli_clean_summary_and_safety(tmp_path: Path, capsys: pytest.CaptureFixt
     assert keep.read_text() == "not a day folder"
     assert outside.read_text() == "untouched"
     assert sorted(printed["days"]) == ["2024-03-01", "2024-03-02"]
+
+
+def _valid_records(landing: Path) -> list[dict[str, Any]]:
+    return [
+        record
+        for path in _data_files(landing)
+        for record in read_records(path)
+        if classify(record, date.fromisoformat(path.parent.name.removeprefix("dt="))) is None
+    ]
+
+
+def test_sparse_buyers_only_purchase_with_a_revenue(tmp_path: Path) -> None:
+    """Beside the daily users, sparse buyers (`b_` ids): purchases with a numeric revenue, no
+    account, a few purchase days each over weeks; the manifest counts them."""
+    landing = tmp_path / "landing"
+    manifest = generate_events(landing, users=40, days=21, start_date=START, seed=SEED, buyers=300)
+    valid = _valid_records(landing)
+    bought = [r for r in valid if str(_first(r, USER_ALIASES)).startswith("b_")]
+    assert {_first(r, NAME_ALIASES) for r in bought} == {"purchase"}
+    assert all(float(json.loads(r["properties"])["revenue"]) > 0 for r in bought)
+    assert not any(r.get("account_id") or r.get("plan") for r in bought)
+    totals = manifest["totals"]
+    assert manifest["params"]["buyers"] == 300
+    # Malformed rows hide a few purchases (and late ones arrive on a later day): at most the
+    # malformed rows fewer than the manifest's count.
+    assert totals["buyer_purchases"] - totals["malformed_rows"] <= len(bought)
+    assert len(bought) <= totals["buyer_purchases"]
+    assert 0 < totals["buyers_active"] <= 300
+    days_per_buyer = Counter(
+        len(
+            {
+                parse_time(_first(r, TIME_ALIASES)).date()
+                for r in bought
+                if _first(r, USER_ALIASES) == b
+            }
+        )  # type: ignore[union-attr]
+        for b in {_first(r, USER_ALIASES) for r in bought}
+    )
+    # Sparse: most buyers purchased on one or two days of the 21, none on most days.
+    assert days_per_buyer[1] + days_per_buyer[2] > 0.6 * sum(days_per_buyer.values())
+    assert max(days_per_buyer) < 21 / 2
+
+
+def test_the_buyers_do_not_change_the_users_events(tmp_path: Path) -> None:
+    """The buyers draw from their own generator: with and without them, the users' events are
+    the same (the noise is drawn over all events, so the files differ)."""
+    args = {"users": 30, "days": 5, "start_date": START, "seed": SEED}
+    without = generate_events(tmp_path / "none", **args, buyers=0)["totals"]
+    with_buyers = generate_events(tmp_path / "some", **args, buyers=200)["totals"]
+    assert without["buyer_purchases"] == without["buyers_active"] == 0
+    assert with_buyers["buyer_purchases"] > 0
+    assert with_buyers["events_generated"] == (
+        without["events_generated"] + with_buyers["buyer_purchases"]
+    )
+    assert with_buyers["users_active"] == without["users_active"] + with_buyers["buyers_active"]
+
+
+def test_the_buyers_are_drawn_from_pareto_nbd() -> None:
+    """Rates lambda ~ Gamma(r, alpha), dropout rates mu ~ Gamma(s, beta), lifetimes
+    Exponential(mu), purchases a Poisson process of rate lambda while alive within the period;
+    a new buyer's first purchase is when they arrive."""
+    days, n = 60, 4000
+    events, buyers = simulate_buyers(random.Random(5), n, days, START)
+    rates = [b.rate for b in buyers]
+    dropouts = [b.dropout for b in buyers]
+    # Means within 4 standard errors of r / alpha and s / beta (Gamma sd: sqrt(shape) / rate).
+    assert (
+        abs(statistics.fmean(rates) - BUYER_R / BUYER_ALPHA)
+        < 4 * BUYER_R**0.5 / BUYER_ALPHA / n**0.5
+    )
+    assert (
+        abs(statistics.fmean(dropouts) - BUYER_S / BUYER_BETA)
+        < 4 * BUYER_S**0.5 / BUYER_BETA / n**0.5
+    )
+    expected = observed = 0.0
+    for b in buyers:
+        end = min(float(days), b.born + b.lifetime)
+        assert all(b.born <= t < end for t in b.purchases)
+        assert list(b.purchases) == sorted(b.purchases)
+        if b.existing:
+            assert b.born == 0.0
+            repeats = len(b.purchases)
+        else:
+            assert b.purchases[0] == b.born  # the trial purchase
+            repeats = len(b.purchases) - 1
+        observed += repeats
+        expected += b.rate * max(0.0, end - b.born)
+    # Given the rates and lifetimes, the repeat purchases are Poisson(sum of rate x exposure).
+    assert abs(observed - expected) < 4 * expected**0.5
+    assert len(events) == sum(len(b.purchases) for b in buyers)
+    assert [e.day for e in events] == sorted(e.day for e in events)
+    assert {e.name for e in events} == {"purchase"}
