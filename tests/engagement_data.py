@@ -106,6 +106,28 @@ def first_seen_rows(dts: list[date]) -> list[dict]:
     return [{"dt": dt, "user_id": u, "first_seen_date": f} for dt in dts for u, f in first.items()]
 
 
+def state_rows(dts: list[date]) -> list[dict]:
+    """Users-state rows as of each dt, consistent with `first_seen_rows`: first seen 10 days
+    before the first row (an active day older than the rows), last seen on the latest row at or
+    before dt; active days: those rows and the first-seen day. Users not seen by dt: no row."""
+    out = []
+    for dt in dts:
+        for user, (_, plan) in USERS.items():
+            seen = [D - timedelta(days=age) for age in plan if D - timedelta(days=age) <= dt]
+            if not seen:
+                continue
+            out.append(
+                {
+                    "dt": dt,
+                    "user_id": user,
+                    "first_seen_date": D - timedelta(days=max(plan) + 10),
+                    "last_seen_date": max(seen),
+                    "active_days_total": len(seen) + 1,
+                }
+            )
+    return out
+
+
 def active_users_rows(dts: list[date]) -> list[dict]:
     return [{"dt": dt, "dau_mau": 0.25 + i / 100} for i, dt in enumerate(dts)]
 
@@ -140,6 +162,7 @@ def reference(
     daily: list[dict],
     features: list[dict],
     first_seen: list[dict],
+    states: list[dict],
     active_users: list[dict],
     dts: list[date],
     window: int = WINDOW,
@@ -163,6 +186,7 @@ def reference(
             u["total"] = sum(r["event_count"] for _, r in win)
             u["previous"] = sum(r["event_count"] for _, r in prev)
             u["active_days"] = len(win)
+            u["previous_days"] = len(prev)
             u["active_days_30"] = sum(1 for a, _ in rows if a < 30)
             u["sessions"] = sum(r["session_count"] for _, r in win)
             u["recency"] = min(a for a, _ in rows)
@@ -247,7 +271,12 @@ def reference(
         _features(out, dt, usage, features, first_seen, engaged, tiers)
         _summary(out, dt, users, engaged, active_users, window)
         _accounts(out, dt, users, engaged, usage, tiers)
-        _alerts(out, dt, users, engaged, usage, tiers)
+        gaps = {}
+        for row in states:
+            if row["dt"] == dt and row["active_days_total"] > 1:
+                span = (row["last_seen_date"] - row["first_seen_date"]).days
+                gaps[row["user_id"]] = span / (row["active_days_total"] - 1)
+        _alerts(out, dt, users, engaged, usage, tiers, gaps, window)
     return dict(out)
 
 
@@ -375,7 +404,7 @@ def _accounts(out, dt, users, engaged, usage, tiers) -> None:
         out["account_health"].append(row)
 
 
-def _alerts(out, dt, users, engaged, usage, tiers) -> None:
+def _alerts(out, dt, users, engaged, usage, tiers, gaps, window) -> None:
     core = {f for f, t in tiers.items() if t == "core"}
 
     def add(entity_type, entity_id, alert, severity, observed, threshold, detail=None):
@@ -393,11 +422,18 @@ def _alerts(out, dt, users, engaged, usage, tiers) -> None:
         )
 
     for user, u in users.items():
-        if u["recency"] >= 30:
-            add("user", user, "no_activity", "high", u["recency"], 30)
-        elif u["recency"] >= 14:
-            add("user", user, "no_activity", "warning", u["recency"], 14)
-        if u["previous"] and u["total"] / u["previous"] < 0.75:
+        # The user's rhythm: their mean gap g between active days (None: one active day ever).
+        g = gaps.get(user)
+        warning_at = 14.0 if g is None else max(14.0, 2 * g)
+        high_at = 30.0 if g is None else max(30.0, 4 * g)
+        if u["recency"] >= high_at:
+            detail = f"mean gap {round1(g)} days" if high_at > 30 else None
+            add("user", user, "no_activity", "high", u["recency"], high_at, detail)
+        elif u["recency"] >= warning_at:
+            detail = f"mean gap {round1(g)} days" if warning_at > 14 else None
+            add("user", user, "no_activity", "warning", u["recency"], warning_at, detail)
+        judged = u["previous_days"] >= 2 and (g is None or 4 * g <= window)
+        if judged and u["previous"] and u["total"] / u["previous"] < 0.75:
             trend = u["total"] / u["previous"]
             critical = trend < 0.5
             add(
@@ -465,4 +501,20 @@ def inputs_from_events(events: list[dict], dts: list[date]) -> dict[str, list[di
     first_seen = [
         {"dt": dt, "user_id": u, "first_seen_date": f} for dt in dts for u, f in first.items()
     ]
-    return {"daily": daily, "features": features, "first_seen": first_seen}
+    states = []
+    for dt in dts:
+        seen: dict[str, list[date]] = defaultdict(list)
+        for row in daily:
+            if row["event_date"] <= dt:
+                seen[row["user_id"]].append(row["event_date"])
+        for user, active in sorted(seen.items()):
+            states.append(
+                {
+                    "dt": dt,
+                    "user_id": user,
+                    "first_seen_date": min(active),
+                    "last_seen_date": max(active),
+                    "active_days_total": len(set(active)),
+                }
+            )
+    return {"daily": daily, "features": features, "first_seen": first_seen, "states": states}

@@ -9,6 +9,13 @@ TABLE = Table(
     partition_key="dt",
     group="user_engagement",
     description="one row per alert firing on dt: inactive, declining, unused, key users",
-    upstream=("user_daily", "user_feature_daily", "user_engagement"),
+    # users_state / users_archive: each user's rhythm (mean gap between active days) as of dt.
+    upstream=(
+        "user_daily",
+        "user_feature_daily",
+        "user_engagement",
+        "users_state",
+        "users_archive",
+    ),
     horizon_days=90,
 )

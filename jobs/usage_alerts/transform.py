@@ -1,5 +1,11 @@
 """`usage_alerts` transform (definitions in docs/marts.md); the shared pieces are in
-`jobs/user_engagement/transform.py`."""
+`jobs/user_engagement/transform.py`.
+
+`no_activity` and `usage_decline` are judged against each user's rhythm, their mean gap g
+between active days (`user_rhythm`, from the users state as of dt): a user is inactive after
+max(14, 2 g) / max(30, 4 g) days, and a decline is judged only when the previous window held at
+least 2 active days and the window spans at least 4 of their gaps (W >= 4 g). A user without a
+gap yet (one active day ever) is judged by the fixed thresholds alone."""
 
 from __future__ import annotations
 
@@ -10,18 +16,23 @@ from jobs.usage_alerts.schema import SCHEMA
 from jobs.user_engagement.transform import (
     DECLINE_CRITICAL,
     DECLINE_HIGH,
+    DECLINE_MIN_GAPS,
+    DECLINE_MIN_PREVIOUS_DAYS,
     FEATURE_UNUSED_DAYS,
     INACTIVE_HIGH,
+    INACTIVE_HIGH_GAPS,
     INACTIVE_WARNING,
+    INACTIVE_WARNING_GAPS,
     KEY_USER_INACTIVE_DAYS,
     Rules,
 )
 
 
 def usage_alerts(
-    horizon: DataFrame, engaged: DataFrame, usage: DataFrame, rules: Rules
+    horizon: DataFrame, engaged: DataFrame, usage: DataFrame, rhythm: DataFrame, rules: Rules
 ) -> DataFrame:
-    """One row per alert that fires on dt: the `marts/usage_alerts` columns."""
+    """One row per alert that fires on dt: the `marts/usage_alerts` columns. `rhythm`:
+    (dt, user_id, mean_gap_days) (`user_rhythm`); a user without a row has no known gap."""
 
     def alert(
         frame: DataFrame,
@@ -45,18 +56,32 @@ def usage_alerts(
         )
 
     recency = F.col("recency_days")
+    users = horizon.join(rhythm.select("dt", "user_id", "mean_gap_days"), ["dt", "user_id"], "left")
+    gap = F.col("mean_gap_days")
+    # greatest() skips a null: without a gap, the fixed thresholds.
+    warning_at = F.greatest(F.lit(float(INACTIVE_WARNING)), INACTIVE_WARNING_GAPS * gap)
+    high_at = F.greatest(F.lit(float(INACTIVE_HIGH)), INACTIVE_HIGH_GAPS * gap)
+    high = recency >= high_at
+    raised = F.when(high, high_at > INACTIVE_HIGH).otherwise(warning_at > INACTIVE_WARNING)
     inactive = alert(
-        horizon.where(recency >= INACTIVE_WARNING),
+        users.where(recency >= warning_at),
         "user",
         "user_id",
         "no_activity",
-        F.when(recency >= INACTIVE_HIGH, "high").otherwise("warning"),
+        F.when(high, "high").otherwise("warning"),
         recency,
-        F.when(recency >= INACTIVE_HIGH, INACTIVE_HIGH).otherwise(INACTIVE_WARNING),
+        F.when(high, high_at).otherwise(warning_at),
+        F.when(
+            raised,
+            F.concat(F.lit("mean gap "), F.round(gap, 1).cast("string"), F.lit(" days")),
+        ),
     )
     trend = F.col("total_actions") / F.col("previous_actions")
+    judged = (F.col("previous_active_days") >= DECLINE_MIN_PREVIOUS_DAYS) & (
+        gap.isNull() | (DECLINE_MIN_GAPS * gap <= rules.window_days)
+    )
     declining = alert(
-        horizon.where((F.col("previous_actions") > 0) & (trend < DECLINE_HIGH)),
+        users.where((F.col("previous_actions") > 0) & (trend < DECLINE_HIGH) & judged),
         "user",
         "user_id",
         "usage_decline",

@@ -9,7 +9,10 @@ their inputs (definitions in docs/marts.md):
 
 Inputs: `user_daily` and `user_feature_daily` over the 90 days up to D,
 `user_feature_first_seen` up to D (each user's first use of each feature, one row a pair),
-`users_state` of D (first-seen dates) and `marts/active_users` of D.
+`users_state` of D (first-seen dates; first, last and active days, for each user's rhythm),
+the `users_archive` rows of users seen in the 90 days who left that 64-day state (the
+departures of (D - 26, D]: never the whole archive nor `user_daily` history) and
+`marts/active_users` of D.
 
 Which days: a change on X alters every snapshot whose 90 days include X, so the run
 recomputes its own day and every computed day in [X, X+89] (nightly runs: not before D minus
@@ -25,7 +28,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from include.pulse.runner import Context, Job, read_partitions, snapshot_planner
@@ -34,6 +36,7 @@ from include.pulse.warehouse import Warehouse
 from jobs.account_health import TABLE as ACCOUNT_HEALTH
 from jobs.account_health.transform import account_health
 from jobs.active_users import TABLE as ACTIVE_USERS
+from jobs.churn_features.lifetime import states_as_of
 from jobs.engagement_summary import TABLE as ENGAGEMENT_SUMMARY
 from jobs.engagement_summary.transform import engagement_summary
 from jobs.feature_adoption import TABLE as FEATURE_ADOPTION
@@ -51,13 +54,16 @@ from jobs.user_engagement.transform import (
     snapshot_days,
     user_engagement,
     user_horizon,
+    user_rhythm,
 )
 from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
 from jobs.user_feature_first_seen import TABLE as USER_FEATURE_FIRST_SEEN
 from jobs.user_feature_first_seen.schema import SCHEMA as USER_FEATURE_FIRST_SEEN_SCHEMA
+from jobs.users_archive import TABLE as USERS_ARCHIVE
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
+from jobs.users_state.schema import WINDOW_DAYS as STATE_WINDOW_DAYS
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,10 @@ class Inputs:
     feature_daily: DataFrame  # user_feature_daily rows in the horizon
     first_use: DataFrame  # (user_id, feature, first_use_date) over all history
     first_seen: DataFrame  # (dt, user_id, first_seen_date) from users_state
+    # Users-state rows as of each dt (dt, user_id, first_seen_date, last_seen_date,
+    # active_days_total, ...): users_state of dt, and the archived row of a user seen in the
+    # 90 days who left it. Each user's rhythm (`user_rhythm`) for the alerts.
+    states: DataFrame
     active_users: DataFrame  # marts/active_users rows (dt, dau_mau, ...)
 
 
@@ -94,7 +104,7 @@ def engagement_marts(
             horizon, engaged, inputs.active_users, days, rules
         ),
         ACCOUNT_HEALTH.name: account_health(horizon, engaged, usage, rules),
-        USAGE_ALERTS.name: usage_alerts(horizon, engaged, usage, rules),
+        USAGE_ALERTS.name: usage_alerts(horizon, engaged, usage, user_rhythm(inputs.states), rules),
     }
 
 
@@ -104,7 +114,11 @@ def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> I
     def dated(table: Table, schema: T.StructType, low: date | None) -> DataFrame:
         return read_partitions(spark, warehouse, table, schema, low, dts[-1])
 
-    states = dated(USERS_STATE, STATE_SCHEMA, dts[0])
+    states = read_partitions(spark, warehouse, USERS_STATE, STATE_SCHEMA, dates=dts)
+    # A user seen in the 90 days up to D who is not in the 64-day state of D left it on their
+    # last day + 64, in (D - 26, D]: only those archive partitions.
+    departed = dts[0] - timedelta(days=HORIZON_DAYS - STATE_WINDOW_DAYS - 1)
+    archive = dated(USERS_ARCHIVE, STATE_SCHEMA, departed)
     mart_schema = T.StructType(
         [T.StructField("dau_mau", T.DoubleType()), T.StructField("dt", T.DateType())]
     )
@@ -113,7 +127,8 @@ def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> I
         feature_daily=dated(USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, first),
         # One narrow row per user and feature ever used, not a scan of all activity.
         first_use=dated(USER_FEATURE_FIRST_SEEN, USER_FEATURE_FIRST_SEEN_SCHEMA, None),
-        first_seen=states.where(F.col("dt").isin(dts)).select("dt", "user_id", "first_seen_date"),
+        first_seen=states.select("dt", "user_id", "first_seen_date"),
+        states=states_as_of(states, archive, dts, HORIZON_DAYS),
         active_users=dated(ACTIVE_USERS, mart_schema, dts[0]),
     )
 

@@ -1,9 +1,10 @@
 """`user_engagement` transform, and what every engagement mart shares: the rules, each user's
-90 days before a snapshot (`user_horizon`) and each user's feature use (`feature_usage`).
+90 days before a snapshot (`user_horizon`), each user's feature use (`feature_usage`) and each
+user's rhythm (`user_rhythm`: the mean gap between their active days, from the users state).
 
 Each mart is a snapshot as of day D (`dt=D`). Inputs: `user_daily` and `user_feature_daily`
-over the 90 days up to D (already without the excluded events). The window
-(PULSE_ANALYSIS_WINDOW_DAYS, W) is [D-W+1, D]; the previous window [D-2W+1, D-W].
+over the 90 days up to D (already without the excluded events), and the users-state rows as of
+D. The window (PULSE_ANALYSIS_WINDOW_DAYS, W) is [D-W+1, D]; the previous window [D-2W+1, D-W].
 Pure functions on DataFrames; `jobs/user_engagement/job.py` does the I/O.
 """
 
@@ -21,6 +22,16 @@ from jobs.user_engagement.schema import SCHEMA
 HORIZON_DAYS = 90  # how far back any engagement figure looks
 INACTIVE_WARNING, INACTIVE_HIGH = 14, 30
 DECLINE_HIGH, DECLINE_CRITICAL = 0.75, 0.5  # usage_trend below: a >25% / >50% decline
+# The alerts judged against the user's rhythm, g = their mean gap between active days (issue
+# 30: a sparse buyer between two purchases is neither inactive nor declining). `no_activity`
+# fires at max(INACTIVE_WARNING, 2 g) / max(INACTIVE_HIGH, 4 g) days away: unchanged for a
+# rhythm of a week or less (2 x 7 = 14, 4 x 7 < 30).
+INACTIVE_WARNING_GAPS, INACTIVE_HIGH_GAPS = 2, 4
+# `usage_decline` compares two windows' counts, which say nothing when they hold one or two of
+# the user's visits: it is judged only when the previous window had >= 2 active days (a rate to
+# decline from) and the window spans >= 4 of the user's gaps (g <= W / 4: a daily or weekly
+# user in a 30-day window, not a monthly buyer).
+DECLINE_MIN_PREVIOUS_DAYS, DECLINE_MIN_GAPS = 2, 4
 
 
 WEEKS = 8  # usage patterns read the last 8 weeks
@@ -101,6 +112,7 @@ def user_horizon(daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
         window_sum("event_count").cast("long").alias("total_actions"),
         window_sum("event_count", in_previous).cast("long").alias("previous_actions"),
         F.count(F.when(in_window, 1)).alias("active_days"),
+        F.count(F.when(in_previous, 1)).alias("previous_active_days"),
         F.count(F.when(F.col("age") < INACTIVE_HIGH, 1)).alias("active_days_30"),
         window_sum("session_count").cast("long").alias("sessions"),
         F.min(F.when(in_window, F.col("first_event_ts"))).alias("first_seen"),
@@ -112,6 +124,17 @@ def user_horizon(daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
         latest_account.alias("account_id"),
         *weeks,
     )
+
+
+def user_rhythm(states: DataFrame) -> DataFrame:
+    """Users-state rows as of each snapshot (`dt`, `user_id`, `first_seen_date`,
+    `last_seen_date`, `active_days_total`) -> (dt, user_id, mean_gap_days): the mean gap between
+    the user's active days since first seen, (last - first) / (active days - 1), null with one
+    active day (no gap yet). The churn features' `mean_gap_days`, the same expression."""
+    repeats = F.col("active_days_total").cast("long") - 1
+    span = F.datediff(F.col("last_seen_date"), F.col("first_seen_date")).cast("long")
+    gap = F.when(repeats > 0, span.cast("double") / repeats.cast("double"))
+    return states.select("dt", "user_id", gap.alias("mean_gap_days"))
 
 
 def feature_usage(feature_daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:

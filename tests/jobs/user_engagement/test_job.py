@@ -58,6 +58,7 @@ def expected(rows: list[dict], dts: list[date]) -> dict[str, list[dict]]:
         inputs["daily"],
         inputs["features"],
         inputs["first_seen"],
+        inputs["states"],
         mart,
         dts,
         window=14,

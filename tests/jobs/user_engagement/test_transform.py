@@ -20,6 +20,7 @@ from tests.engagement_data import (
     active_users_rows,
     first_seen_rows,
     reference,
+    state_rows,
     user_daily_rows,
     user_feature_daily_rows,
 )
@@ -49,6 +50,11 @@ def compute(spark, rules: Rules, dts=DTS) -> dict[str, list[dict]]:
         first_seen=spark.createDataFrame(
             first_seen_rows(dts), "dt date, user_id string, first_seen_date date"
         ),
+        states=spark.createDataFrame(
+            state_rows(dts),
+            "dt date, user_id string, first_seen_date date, last_seen_date date,"
+            " active_days_total long",
+        ),
         active_users=spark.createDataFrame(active_users_rows(dts), "dt date, dau_mau double"),
     )
     marts = engagement_marts(inputs, dts, rules)
@@ -66,6 +72,7 @@ def expected(dts=DTS, **options) -> dict[str, list[dict]]:
         user_daily_rows(),
         user_feature_daily_rows(),
         first_seen_rows(dts),
+        state_rows(dts),
         active_users_rows(dts),
         dts,
         **options,
@@ -129,7 +136,7 @@ def test_each_alert_fires_once_and_the_near_misses_do_not(tiered):
         ("globex", "key_user_inactive", "high", "keyuser"),
         ("gone", "no_activity", "high", ""),
         ("gone", "usage_decline", "critical", ""),
-        ("quiet", "no_activity", "warning", ""),
+        ("quiet", "no_activity", "warning", "mean gap 7.5 days"),  # warned at 15 days, not 14
         ("regular", "core_feature_unused", "medium", "export"),
         ("risky", "usage_decline", "critical", ""),
         ("slipping", "usage_decline", "high", ""),
