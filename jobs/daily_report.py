@@ -939,6 +939,10 @@ def churn_section(day: date, predictions: pa.Table | None) -> str:
         + "</div>"
         + svg(figure, "churn")
         + data_table("churn_bands", columns, band_rows, "users by risk band")
+        + '<p class="note">Bands rank the users scored on the day by churn probability: high'
+        " the top 10 %, medium the next 20 %, low the other 70 %, in any population; a band's"
+        " mean probability says how likely its users are to churn. Definitions: docs/marts.md"
+        " (Churn).</p>"
     )
     return section("churn", "Churn risk", body)
 

@@ -1,5 +1,13 @@
 """Churn predictions of a snapshot: calibrated probability, risk band and reasons.
 
+Risk bands (docs/marts.md "Churn") rank the snapshot's population (one `dt`) by calibrated
+probability, highest first (ties: the model's raw score, then `user_id`): a user is `high`
+when the users ranked above them are fewer than 10 % of the population, `medium` when fewer
+than 30 %, else `low`. So `high` is the first ceil(n / 10) users of n, `high` and `medium`
+the first ceil(3 n / 10), whatever the model and the population: fixed cut-offs on the
+probability put 97 % of a sparse-purchase population in `high` (issue 30). How risky a band
+is, is its mean probability (and the backtest's observed rate).
+
 Reasons (docs/marts.md "Churn"): for each explainable feature f, a user's push towards churn is
 importance(f) x direction(f) x (x_f - median_f) / (|median_f| + 1), the median taken over the
 population at dt and direction +1 when a higher value means more churn (recency) and -1 when
@@ -9,13 +17,15 @@ of REASON_FEATURES, become readable text; a user with fewer pushes gets fewer re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-BANDS = ((0.5, "high"), (0.2, "medium"))  # P >= 0.5 high, >= 0.2 medium, else low
+# (percent, band): a user is in the first band whose percent exceeds the share of the
+# snapshot's users ranked above them (the top 10 % high, the next 20 % medium); else low.
+BANDS = ((10, "high"), (30, "medium"))
 REASON_FEATURES = (
     "recency_days",
     "active_days_30",
@@ -34,9 +44,16 @@ REASON_FEATURES = (
 )
 
 
-def risk_band(probability: Column) -> Column:
-    out = F.when(probability >= BANDS[0][0], F.lit(BANDS[0][1]))
-    return out.when(probability >= BANDS[1][0], F.lit(BANDS[1][1])).otherwise(F.lit("low"))
+def risk_band(probability: Column, ties: Sequence[Column] = ()) -> Column:
+    """The band of each row among the rows of its `dt` (a window expression: the frame needs
+    `dt` and `user_id`), by `probability` descending, then each of `ties` descending, then
+    `user_id`. In integers: with k the row's place (1 = the highest) among n, high when
+    100 (k - 1) < 10 n, medium when 100 (k - 1) < 30 n."""
+    order = [probability.desc(), *[c.desc() for c in ties], F.col("user_id")]
+    above = F.row_number().over(Window.partitionBy("dt").orderBy(*order)) - 1
+    n = F.count(F.lit(1)).over(Window.partitionBy("dt"))
+    out = F.when(100 * above < BANDS[0][0] * n, F.lit(BANDS[0][1]))
+    return out.when(100 * above < BANDS[1][0] * n, F.lit(BANDS[1][1])).otherwise(F.lit("low"))
 
 
 def _n(column: str) -> Column:
@@ -116,13 +133,17 @@ def reasons(features: DataFrame, importances: Mapping[str, float]) -> DataFrame:
 
 
 def predictions(scored: DataFrame, importances: Mapping[str, float], version: date) -> DataFrame:
-    """`scored`: churn_features with `churn_probability` (calibrated); the mart's rows."""
+    """`scored`: churn_features with `churn_probability` (calibrated) and, when there is one,
+    `raw_probability` (the model's score before calibration, which orders the users the
+    calibration map ties); the mart's rows, one `dt` or several."""
     probability = F.least(F.greatest(F.col("churn_probability"), F.lit(0.0)), F.lit(1.0))
-    return reasons(scored.withColumn("churn_probability", probability), importances).select(
+    ties = [F.col("raw_probability")] if "raw_probability" in scored.columns else []
+    explained = reasons(scored.withColumn("churn_probability", probability), importances)
+    return explained.select(
         "user_id",
         "account_id",
         "churn_probability",
-        risk_band(F.col("churn_probability")).alias("risk_band"),
+        risk_band(F.col("churn_probability"), ties).alias("risk_band"),
         "reason_1",
         "reason_2",
         "reason_3",
