@@ -140,26 +140,18 @@ def reference(window: int = W, rhythm: bool = True) -> list[tuple]:
     return sorted(out)
 
 
-@pytest.fixture(scope="module")
-def alerts(spark) -> list[tuple]:
-    rules = Rules(window_days=W)
+def computed_alerts(spark, rules: Rules, features: list[dict]) -> list[tuple]:
+    """The alerts of D from the literal histories: the rows the transforms give."""
     days = snapshot_days([D], spark)
     daily = spark.createDataFrame(daily_rows(), USER_DAILY_SCHEMA)
-    features = spark.createDataFrame(
-        [
-            {"user_id": r["user_id"], "feature": "purchase", "uses": r["event_count"],
-             "sessions": 1, "event_date": r["event_date"]}
-            for r in daily_rows()
-        ],
-        USER_FEATURE_DAILY_SCHEMA,
-    )  # fmt: skip
+    usage_rows = spark.createDataFrame(features, USER_FEATURE_DAILY_SCHEMA)
     states = spark.createDataFrame(
         state_rows(),
         "dt date, user_id string, first_seen_date date, last_seen_date date,"
         " active_days_total long",
     )
     horizon = user_horizon(daily, days, rules)
-    usage = feature_usage(features, days, rules)
+    usage = feature_usage(usage_rows, days, rules)
     engaged = user_engagement(horizon, usage, rules)
     frame = usage_alerts(horizon, engaged, usage, user_rhythm(states), rules)
     return sorted(
@@ -167,6 +159,16 @@ def alerts(spark) -> list[tuple]:
         for r in frame.collect()
         if r.dt == D
     )
+
+
+@pytest.fixture(scope="module")
+def alerts(spark) -> list[tuple]:
+    features = [
+        {"user_id": r["user_id"], "feature": "purchase", "uses": r["event_count"],
+         "sessions": 1, "event_date": r["event_date"]}
+        for r in daily_rows()
+    ]  # fmt: skip
+    return computed_alerts(spark, Rules(window_days=W), features)
 
 
 def test_the_alerts_are_the_reference_rows(alerts):
@@ -203,22 +205,6 @@ def test_daily_and_weekly_rhythms_keep_the_fixed_rules_alerts(alerts):
 def test_a_shorter_window_is_the_reference_too(spark):
     """W = 14: the same reference (a weekly user's window spans two of their gaps, and their
     previous window holds one visit: no decline)."""
-    rules = Rules(window_days=14)
-    days = snapshot_days([D], spark)
-    daily = spark.createDataFrame(daily_rows(), USER_DAILY_SCHEMA)
-    features = spark.createDataFrame([], USER_FEATURE_DAILY_SCHEMA)
-    states = spark.createDataFrame(
-        state_rows(),
-        "dt date, user_id string, first_seen_date date, last_seen_date date,"
-        " active_days_total long",
-    )
-    horizon = user_horizon(daily, days, rules)
-    usage = feature_usage(features, days, rules)
-    engaged = user_engagement(horizon, usage, rules)
-    frame = usage_alerts(horizon, engaged, usage, user_rhythm(states), rules)
-    got = sorted(
-        (r.entity_id, r.alert, r.severity, r.observed, r.threshold, r.detail)
-        for r in frame.collect()
-    )
+    got = computed_alerts(spark, Rules(window_days=14), [])
     assert got == reference(window=14)
     assert not [a for a in got if a[0] == "weekly_quiet" and a[1] == "usage_decline"]
