@@ -9,7 +9,9 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from pyspark.testing import assertDataFrameEqual
 
+from jobs.churn_predictions.schema import SCHEMA
 from jobs.churn_predictions.transform import REASON_FEATURES, predictions, risk_band
 
 pytestmark = pytest.mark.unit
@@ -103,3 +105,88 @@ def test_the_mart_bands_by_rank_and_breaks_ties_by_the_raw_score(spark):
     mart = predictions(scored, {"recency_days": 1.0}, D1).collect()
     assert {(r.dt, r.user_id): r.risk_band for r in mart} == reference(ROWS)
     assert {r.model_version for r in mart} == {D1}
+
+
+# --- the mart's whole rows ----------------------------------------------------------------
+
+D3 = date(2024, 4, 5)
+VERSION = date(2024, 3, 1)
+# Importances of the model: recency, active days 30, trend and health at D1; recency and
+# events 7 tie at D3 (a push of exactly 0.5 each), listed in REASON_FEATURES order.
+IMPORTANCES = {
+    "recency_days": 0.5,
+    "active_days_30": 0.3,
+    "events_7": 0.625,
+    "activity_trend": 0.2,
+    "health_score": 0.1,
+}
+# dt, user_id, account_id, calibrated probability, raw score, recency_days, active_days_30,
+# events_7, activity_trend, events_30, events_prev_30, health_score; every other explainable
+# feature is 1 for everybody (a push of 0: no reason).
+SCORED = [
+    (D1, "u01", "a1", 1.2, 0.99, 30, 1, 1, -0.8, 2, 10, 0.5),
+    (D1, "u02", "a1", 0.7, 0.6, 20, 2, 1, 0.0, 5, 5, 0.5),
+    (D1, "u03", None, 0.7, 0.8, 12, 10, 1, -0.5, 5, 10, 0.5),
+    (D1, "u04", "a2", 0.7, 0.8, 5, 20, 1, 0.1, 11, 10, 0.2),
+    (D1, "u05", None, 0.4, 0.4, 3, 25, 1, 0.2, 12, 10, 0.5),
+    (D1, "u06", None, 0.3, 0.3, 2, 28, 1, 0.0, 10, 10, 0.5),
+    (D1, "u07", None, 0.3, 0.3, 2, 30, 1, 0.0, 10, 10, 0.5),
+    (D1, "u08", None, 0.2, 0.2, 1, 30, 1, 0.0, 10, 10, 0.5),
+    (D1, "u09", None, 0.1, 0.1, 1, 30, 1, 0.0, 10, 10, 0.5),
+    (D1, "u10", None, -0.1, 0.0, 0, 30, 1, 0.0, 10, 0, 0.5),
+    (D3, "v1", None, 0.2, 0.1, 1, 30, 0, 0.0, 3, 3, 0.5),
+    (D3, "v2", "a3", 0.6, 0.5, 0, 30, 4, 0.0, 3, 3, 0.5),
+    (D3, "v3", None, 0.6, 0.5, 0, 30, 4, 0.0, 3, 3, 0.5),
+]
+# Worked by hand (docs/marts.md "marts/churn_predictions"). D1, n = 10: high is place 1,
+# medium places 2-3. Places: u01 (1.2 clipped to 1.0), u03 and u04 (0.7, raw 0.8, then by
+# user_id), u02 (0.7, raw 0.6), u05, u06 and u07 (0.3, by user_id), u08, u09, u10 (-0.1
+# clipped to 0.0). Medians at D1: recency (2 + 3) / 2 = 2.5, active days 30 (25 + 28) / 2 =
+# 26.5, trend 0, health 0.5. Pushes: recency 0.5 (x - 2.5) / 3.5 (u01 3.93, u02 2.5, u03 1.36,
+# u04 0.36, u05 0.07); active days 0.3 (26.5 - x) / 27.5 (u01 0.28, u02 0.27, u03 0.18, u04
+# 0.07, u05 0.016); trend -0.2 x (u01 0.16, u03 0.1); health 0.1 (0.5 - x) / 1.5 (u04 0.02).
+# D3, n = 3: high is place 1 (v2 before v3 by user_id), no medium; medians recency 0,
+# events 7 4: v1's pushes 0.5 (1 - 0) / 1 = 0.5 and 0.625 (4 - 0) / 5 = 0.5 tie, recency first.
+EXPECTED = [
+    ("u01", "a1", 1.0, "high", "no activity for 30 days", "active on 1 of the last 30 days",
+     "actions down 80% vs previous 30 days", VERSION, D1),
+    ("u02", "a1", 0.7, "low", "no activity for 20 days", "active on 2 of the last 30 days",
+     None, VERSION, D1),
+    ("u03", None, 0.7, "medium", "no activity for 12 days", "active on 10 of the last 30 days",
+     "actions down 50% vs previous 30 days", VERSION, D1),
+    ("u04", "a2", 0.7, "medium", "no activity for 5 days", "active on 20 of the last 30 days",
+     "health score 0.20", VERSION, D1),
+    ("u05", None, 0.4, "low", "no activity for 3 days", "active on 25 of the last 30 days",
+     None, VERSION, D1),
+    ("u06", None, 0.3, "low", None, None, None, VERSION, D1),
+    ("u07", None, 0.3, "low", None, None, None, VERSION, D1),
+    ("u08", None, 0.2, "low", None, None, None, VERSION, D1),
+    ("u09", None, 0.1, "low", None, None, None, VERSION, D1),
+    ("u10", None, 0.0, "low", None, None, None, VERSION, D1),
+    ("v1", None, 0.2, "low", "no activity for 1 days", "0 actions in the last 7 days", None,
+     VERSION, D3),
+    ("v2", "a3", 0.6, "high", None, None, None, VERSION, D3),
+    ("v3", None, 0.6, "low", None, None, None, VERSION, D3),
+]  # fmt: skip
+
+
+def test_the_mart_rows_are_the_hand_worked_ones(spark):
+    named = ("recency_days", "active_days_30", "events_7", "activity_trend", "events_30")
+    rows = []
+    for dt, user, account, p, raw, *values, prev, health in SCORED:
+        row = {f: 1.0 for f in REASON_FEATURES} | dict(zip(named, values, strict=True))
+        row |= {"events_prev_30": float(prev), "health_score": health}
+        row |= {"dt": dt, "user_id": user, "account_id": account}
+        rows.append(row | {"churn_probability": p, "raw_probability": raw})
+    doubles = [*REASON_FEATURES, "events_prev_30", "churn_probability", "raw_probability"]
+    scored = spark.createDataFrame(
+        [{k: float(v) if k in doubles else v for k, v in r.items()} for r in rows],
+        ", ".join(f"{f} double" for f in doubles) + ", account_id string, dt date, user_id string",
+    )
+    assertDataFrameEqual(
+        predictions(scored, IMPORTANCES, VERSION),
+        spark.createDataFrame(EXPECTED, SCHEMA),
+        checkRowOrder=False,
+        rtol=0,
+        atol=0,
+    )
