@@ -1,7 +1,9 @@
 """A hand-made event history for the attribution marts and a plain-Python reference of their
-definitions (docs/marts.md "Attribution"), sharing no code with `jobs/attribution_touchpoints/`
-except the data-driven maths of `models.py` (tested on its own in test_models.py). The
-reference forms each path's touches from the events of that path's lookback only, as defined.
+definitions (docs/marts.md "Attribution"), sharing no code with `jobs/attribution_touchpoints/`.
+The data-driven fits are computed here from their documented definitions in exact rational
+arithmetic (`fractions.Fraction`): the Markov removal effects by solving the absorbing chain
+with Gaussian elimination, the Shapley values by enumerating every coalition. The reference
+forms each path's touches from the events of that path's lookback only, as defined.
 
 The history (D = 2024-03-10, lookback 3 days, window 5 days, half-life 1 day) covers: one
 touch; two touches with a campaign; many touches with repeated channels and two events of one
@@ -15,13 +17,15 @@ earlier in the fitting window.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from math import factorial
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from jobs.attribution_touchpoints.models import PathCount, fit, split_credit
 
 D = date(2024, 3, 10)
 LOOKBACK, WINDOW, HALF_LIFE = 3, 5, 1
@@ -230,12 +234,108 @@ def path_table(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str,
     return dict(table)
 
 
+# --- the data-driven fits, from their definitions (docs/marts.md "Data-driven fit") ---------
+
+# (channels of a path, conversions, nulls): one row of the path table.
+Path = tuple[tuple[str, ...], int, int]
+
+
+def _absorption(paths: Sequence[Path], removed: str | None = None) -> Fraction:
+    """P(conversion from start) of the first-order chain counted from `paths` (self-loops
+    dropped, rows normalised), with every transition into `removed` sent to null: x = Qx + r
+    solved exactly by Gauss-Jordan elimination on (I - Q) x = r."""
+    moves: dict[str, dict[str, Fraction]] = defaultdict(lambda: defaultdict(Fraction))
+    for channels, conversions, nulls in paths:
+        if conversions + nulls <= 0:
+            continue
+        states = ["(start)", *channels]
+        for a, b in itertools.pairwise(states):
+            if a != b:
+                moves[a][b] += conversions + nulls
+        moves[states[-1]]["(conversion)"] += conversions
+        moves[states[-1]]["(null)"] += nulls
+    transient = sorted({s for s in moves} | {b for out in moves.values() for b in out})
+    transient = [s for s in transient if s not in ("(conversion)", "(null)")]
+    index = {s: i for i, s in enumerate(transient)}
+    n = len(transient)
+    # Augmented rows of (I - Q | r).
+    matrix = [[Fraction(int(i == j)) for j in range(n)] + [Fraction(0)] for i in range(n)]
+    for state, out in moves.items():
+        total = sum(out.values())
+        row = matrix[index[state]]
+        for target, count in out.items():
+            if target == "(conversion)":
+                row[n] += count / total
+            elif target != "(null)" and target != removed:
+                row[index[target]] -= count / total
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if matrix[r][col] != 0)
+        matrix[col], matrix[pivot] = matrix[pivot], matrix[col]
+        lead = matrix[col][col]
+        matrix[col] = [v / lead for v in matrix[col]]
+        for r in range(n):
+            if r != col and matrix[r][col] != 0:
+                factor = matrix[r][col]
+                matrix[r] = [a - factor * b for a, b in zip(matrix[r], matrix[col], strict=True)]
+    return matrix[index["(start)"]][n] if "(start)" in index else Fraction(0)
+
+
+def removal_effects(paths: Iterable[Path]) -> dict[str, Fraction]:
+    """Per channel: 1 - P(conversion with it removed) / P(conversion); 0 when none converts."""
+    paths = list(paths)
+    channels = sorted({c for p in paths for c in p[0]})
+    base = _absorption(paths)
+    if base == 0:
+        return dict.fromkeys(channels, Fraction(0))
+    return {c: 1 - _absorption(paths, removed=c) / base for c in channels}
+
+
+def shapley(paths: Iterable[Path]) -> dict[str, Fraction]:
+    """Each channel's Shapley value in the game v(S) = sum of r(T) over the exact channel sets
+    T within S, r(T) the conversion rate of the paths whose distinct channels are T: the
+    weighted marginal worth summed over every coalition S without the channel."""
+    conversions: dict[frozenset[str], int] = defaultdict(int)
+    totals: dict[frozenset[str], int] = defaultdict(int)
+    for channels, conv, nulls in paths:
+        conversions[frozenset(channels)] += conv
+        totals[frozenset(channels)] += conv + nulls
+    rates = {t: Fraction(conversions[t], totals[t]) for t in totals if totals[t] > 0}
+    players = sorted({c for t in totals for c in t})
+    n = len(players)
+
+    def worth(coalition: frozenset[str]) -> Fraction:
+        return sum((rate for t, rate in rates.items() if t <= coalition), Fraction(0))
+
+    values = {}
+    for player in players:
+        others = [p for p in players if p != player]
+        value = Fraction(0)
+        for size in range(n):
+            weight = Fraction(factorial(size) * factorial(n - size - 1), factorial(n))
+            for coalition in itertools.combinations(others, size):
+                s = frozenset(coalition)
+                value += weight * (worth(s | {player}) - worth(s))
+        values[player] = value
+    return values
+
+
+def split(names: Sequence[str], weights: Mapping[str, Fraction]) -> list[float]:
+    """One conversion's credit per touch: the distinct channels of the path share it in
+    proportion to their weights, a channel's share divided equally among its touches (equal
+    shares of the distinct channels when their weights are all 0)."""
+    touches = {c: names.count(c) for c in names}
+    total = sum(weights[c] for c in touches)
+    if total == 0:
+        return [float(Fraction(1, len(touches) * touches[c])) for c in names]
+    return [float(weights[c] / total / touches[c]) for c in names]
+
+
 def reference(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str, Any]:
     """The three marts of snapshot dt: touchpoints keyed by (conversion_id, position),
     channels keyed by (window_days, model, channel), paths keyed by path."""
     paths = path_table(rows, dt, timezone)
-    fitted = fit(PathCount(tuple(p.split(" > ")), v[0], v[2]) for p, v in paths.items())
-    weights = {"markov": fitted.markov, "shapley": fitted.shapley}
+    table = [(tuple(p.split(" > ")), int(v[0]), int(v[2])) for p, v in paths.items()]
+    weights = {"markov": removal_effects(table), "shapley": shapley(table)}
     touchpoints: dict[tuple[str, int], dict[str, Any]] = {}
     channels: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for c in _conversions(rows, dt):
@@ -246,7 +346,7 @@ def reference(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str, 
         names = [t["channel"] for t in path] or ["(none)"]
         credits = _rule_credits(path, row["event_ts"])
         for model in ("markov", "shapley"):
-            credits[model] = split_credit(names, weights[model])
+            credits[model] = split(names, weights[model])
         for model, shares in credits.items():
             for channel, share in zip(names, shares, strict=True):
                 windows = (1, WINDOW) if row["event_date"] == dt else (WINDOW,)
@@ -279,7 +379,7 @@ def reference(rows: list[dict[str, Any]], dt: date, timezone: str) -> dict[str, 
                 "conversions": v[0],
                 "revenue": v[1],
                 "share": v[0] / totals[key[0], key[1]],
-                "removal_effect": fitted.markov[key[2]] if key[1] == "markov" else None,
+                "removal_effect": float(weights["markov"][key[2]]) if key[1] == "markov" else None,
             }
             for key, v in channels.items()
         },

@@ -17,8 +17,18 @@ from include.pulse.config import PulseConfig
 from include.pulse.runner import PlanRequest
 from jobs import pipeline, registry
 from jobs.attribution_touchpoints.job import plan as attribution_plan
-from jobs.attribution_touchpoints.models import PathCount, fit, parse_path, split_credit
-from tests.attribution_data import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
+from tests.attribution_data import (
+    HALF_LIFE,
+    LOOKBACK,
+    MODELS,
+    WINDOW,
+    D,
+    events,
+    reference,
+    removal_effects,
+    split,
+)
+from tests.attribution_data import shapley as shapley_values
 from tests.jobs.runs import ingest
 from tests.readers import table_rows
 
@@ -171,28 +181,35 @@ def test_nightly_snapshots_read_their_window_back_and_equal_the_reference(
 
 
 def test_the_published_path_table_refits_to_the_published_weights(forward):
-    """The fit counted in Spark equals the fit of `attribution_paths` read back with pyarrow."""
+    """The fit counted in Spark equals the reference fit (tests/attribution_data.py, exact
+    fractions) of `attribution_paths` read back with pyarrow."""
     config, _, _, _ = forward
     now = snapshot(config)
-    fitted = fit(
-        PathCount(parse_path(r["path"]), r["total_conversions"], r["total_null"])
-        for r in published(now, "marts/attribution_paths", D)
-    )
+    paths = published(now, "marts/attribution_paths", D)
+    # The path table of D once the late conversion of D - 1 arrived: its 10 paths, refitted.
+    want_paths = reference(events("UTC", late=True), D, "UTC")["paths"]
+    assert sorted(r["path"] for r in paths) == sorted(want_paths)
+    assert len(want_paths) == 10
+    table = [
+        (tuple(r["path"].split(" > ")), r["total_conversions"], r["total_null"]) for r in paths
+    ]
+    markov, shapley = removal_effects(table), shapley_values(table)
     effects = {
         r["channel"]: r["removal_effect"]
         for r in published(now, "marts/attribution_channels", D)
         if r["model"] == "markov" and r["window_days"] == WINDOW
     }
-    assert effects == pytest.approx(fitted.markov, abs=1e-12)
+    assert effects == pytest.approx({c: float(e) for c, e in markov.items()}, abs=1e-12)
     by_conversion: dict[str, list[dict[str, Any]]] = {}
     for row in published(now, "marts/attribution_touchpoints", D):
         by_conversion.setdefault(row["conversion_id"], []).append(row)
+    want = reference(events("UTC", late=True), D, "UTC")["touchpoints"]
+    assert sorted(by_conversion) == sorted({conversion for conversion, _ in want})
     for rows in by_conversion.values():
         rows.sort(key=lambda r: r["position"])
         channels = [r["channel"] for r in rows]
-        for model, weights in (("markov", fitted.markov), ("shapley", fitted.shapley)):
-            want = split_credit(channels, weights)
-            assert [r[model] for r in rows] == pytest.approx(want, abs=1e-12)
+        for model, weights in (("markov", markov), ("shapley", shapley)):
+            assert [r[model] for r in rows] == pytest.approx(split(channels, weights), abs=1e-12)
 
 
 def test_arrivals_in_reverse_order_give_identical_marts(spark, tmp_path_factory, forward):

@@ -8,6 +8,7 @@ import itertools
 import math
 import random
 from collections import defaultdict
+from fractions import Fraction
 
 import pytest
 from hypothesis import assume, given, settings
@@ -21,6 +22,7 @@ from jobs.attribution_touchpoints.models import (
     shapley_values,
     split_credit,
 )
+from tests.attribution_data import removal_effects
 
 pytestmark = pytest.mark.unit
 
@@ -188,10 +190,21 @@ def test_fit_on_twenty_channels_is_fast_and_efficient():
     ]
     fitted = fit(paths)
     assert fitted.shapley_method == "dividends"
-    rates = channel_set_rates(paths)
-    assert sum(fitted.shapley.values()) == pytest.approx(sum(rates.values()), abs=1e-9)
-    assert set(fitted.markov) == set(channels)
-    assert all(0 <= e <= 1 for e in fitted.markov.values())
+    # r(T) in plain fractions; v(N) is their sum, and v being a sum of unanimity games, each
+    # channel's value is the sum of r(T) / |T| over the sets T that hold it.
+    conversions: dict[frozenset[str], int] = defaultdict(int)
+    totals: dict[frozenset[str], int] = defaultdict(int)
+    for path in paths:
+        conversions[frozenset(path.channels)] += int(path.conversions)
+        totals[frozenset(path.channels)] += int(path.conversions + path.nulls)
+    rates = {t: Fraction(conversions[t], totals[t]) for t in totals}
+    dividends = {c: sum(r / len(t) for t, r in rates.items() if c in t) for c in channels}
+    assert fitted.shapley == pytest.approx({c: float(v) for c, v in dividends.items()}, abs=1e-12)
+    assert sum(fitted.shapley.values()) == pytest.approx(float(sum(rates.values())), abs=1e-9)
+    table = [(p.channels, int(p.conversions), int(p.nulls)) for p in paths]
+    effects = {c: float(e) for c, e in removal_effects(table).items()}
+    assert fitted.markov == pytest.approx(effects, abs=1e-12)
+    assert set(effects) == set(channels)
 
 
 def test_split_credit_shares_a_channel_among_its_touches():
