@@ -49,3 +49,36 @@ def test_each_band_and_all_are_scored_in_spark_as_in_numpy(spark):
     assert got["low"]["roc_auc"] is None  # nobody churned in it
     assert got["all"]["roc_auc"] == 10 / 12  # pairs won: 0.9 4, 0.6 3.5 (a tie), 0.3 2.5
     assert sorted(got["all"]) == sorted(f.name for f in SCHEMA.fields)
+
+
+def test_every_band_row_is_the_hand_worked_one(spark):
+    """Every column of the four rows, worked by hand (docs/marts.md "Metrics"): ROC AUC is
+    the share of (churner, stayer) pairs ranked right, ties 1/2; PR AUC sums, over distinct
+    scores high to low, the recall gained x the precision at that score; Brier is the mean
+    squared error. `all`: pairs won 4 + 3.5 + 2.5 of 12; AP 1/3 x 1 + 1/3 x 2/3 + 1/3 x 3/5
+    = 34/45; squared errors 0.01 0.36 0.16 0.09 0.49 0.01 0.0025. `high`: 1.5 of 2 pairs; AP
+    1/2 x 1 + 1/2 x 2/3. `medium`: one tied pair; AP 1 x 1/2. `low`: nobody churned, so
+    neither AUC."""
+    labelled = spark.createDataFrame(
+        ROWS,
+        "user_id string, risk_band string, churn_probability double, churned double,"
+        " model_version date",
+    )
+    dt, predicted = date(2024, 4, 1), date(2024, 3, 2)
+    got = backtest_rows(dt, predicted, labelled)
+    columns = ("risk_band", "model_version", "users", "churned", "mean_probability")
+    columns += ("observed_rate", "roc_auc", "pr_auc", "brier")
+    expected = [
+        ("all", V1, 7, 3, 2.85 / 7, 3 / 7, 10 / 12, 34 / 45, 1.1225 / 7),
+        ("low", V2, 2, 0, 0.075, 0.0, None, None, 0.0125 / 2),
+        ("medium", V2, 2, 1, 0.3, 0.5, 0.5, 0.5, 0.58 / 2),
+        ("high", V1, 3, 2, 0.7, 2 / 3, 0.75, 5 / 6, 0.53 / 3),
+    ]
+    want = [
+        pytest.approx(
+            dict(zip(columns, row, strict=True)) | {"predicted_dt": predicted, "dt": dt},
+            abs=1e-12,
+        )
+        for row in sorted(expected, key=lambda r: r[0])
+    ]
+    assert sorted(got, key=lambda r: r["risk_band"]) == want  # whole rows, in any order
