@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 BLOCKING = "critical"
 # Written tables up to this many rows are validated in pandas by default (`validate_written`,
-# PULSE_QUALITY_PANDAS_ROWS): on a Spark frame each GX metric is a Spark job, which costs more
+# PULSE_QUALITY_PANDAS_ROWS): on a Spark frame a suite is a few Spark jobs, which cost more
 # than the data for a day's few rows.
 PANDAS_CHECK_ROWS = 200_000
 
@@ -197,7 +197,8 @@ class QualityGate:
         import pandas
         from great_expectations.core.run_identifier import RunIdentifier
 
-        source = self._pandas if isinstance(frame, pandas.DataFrame) else self._source
+        in_pandas = isinstance(frame, pandas.DataFrame)
+        source = self._pandas if in_pandas else self._source
         definition = self._context.validation_definitions.add(
             gx.ValidationDefinition(
                 name=suite,
@@ -207,12 +208,23 @@ class QualityGate:
                 suite=self._context.suites.add(load_suite(suite)),
             )
         )
-        result = definition.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters=_naive_utc(parameters or {}),
-            result_format="SUMMARY",
-            run_id=RunIdentifier(run_name=self.run_name),
-        )
+
+        def run(result_format: str) -> Any:
+            return definition.run(
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=_naive_utc(parameters or {}),
+                result_format=result_format,
+                run_id=RunIdentifier(run_name=self.run_name),
+            )
+
+        # On Spark, SUMMARY costs a Spark job per expectation for its sample of unexpected
+        # values (a full scan when there is none), while GX computes every unexpected count of
+        # a table in one aggregate (`SparkDFExecutionEngine.resolve_metric_bundle`). So the
+        # suite runs BOOLEAN_ONLY first, and again with SUMMARY only when an expectation fails
+        # or warns, so that the report still names the observed and unexpected values.
+        result = run("SUMMARY" if in_pandas else "BOOLEAN_ONLY")
+        if not in_pandas and not all(item.success for item in result.results):
+            result = run("SUMMARY")
         failures, warnings = [], []
         for item in result.results:
             if not item.success:
@@ -245,12 +257,21 @@ class QualityGate:
         frame: DataFrame,
         suite: str,
         parameters: dict[str, Any] | None = None,
+        rows: int | None = None,
     ) -> int:
         """Validate a table just written (`frame` reads it back); return its row count.
 
         Up to `self.pandas_rows` rows it is collected once and checked with pandas, above it is
         cached and checked with Spark. So a suite must mean the same on both engines: a type
-        check lists the type as Spark and as pandas name it (see `expectations/events.json`)."""
+        check lists the type as Spark and as pandas name it (see `expectations/events.json`).
+
+        `rows`: the row count when it is known without a read (a staged table's footers,
+        `parquet_rows`). Above the pandas limit the frame is then checked as it is, not
+        cached: GX's few Spark jobs (`validate`) each read only the columns they check from
+        the files, which costs less than reading and caching every column once."""
+        if rows is not None and rows > self.pandas_rows:
+            self.validate(frame, suite, parameters=parameters)
+            return rows
         # One Spark job for a small table: fetch at most one row more than the pandas limit.
         head = frame.limit(self.pandas_rows + 1).toPandas() if self.pandas_rows else None
         if head is not None and len(head) <= self.pandas_rows:
@@ -282,13 +303,12 @@ class QualityGate:
         one costs no Spark job (a read-back on Spark is most of a small mart's audit)."""
         import pyarrow as pa
         import pyarrow.dataset as ds
-        import pyarrow.parquet as pq
         from pyspark.sql.pandas.types import to_arrow_schema
 
         files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
         if not files or not self.pandas_rows:
             return None
-        if sum(pq.ParquetFile(f).metadata.num_rows for f in files) > self.pandas_rows:
+        if (parquet_rows(folder) or 0) > self.pandas_rows:
             return None
         arrow = to_arrow_schema(schema)
         key = arrow.field(partition_key)
@@ -311,6 +331,17 @@ class QualityGate:
         self._context.build_data_docs(site_names=["pulse"])
         _share_identical_files(self.out_dir / "docs" / "static", self.out_dir.parent / "_shared")
         return self.out_dir / "docs" / "index.html"
+
+
+def parquet_rows(folder: Path) -> int | None:
+    """Rows of the parquet files under `folder`, from their footers (no data read); None when
+    there is no such file."""
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 def _share_identical_files(folder: Path, store: Path) -> None:

@@ -437,6 +437,8 @@ def _audit(
     """Read back what was staged (an empty table if nothing was) and validate it."""
     from pyspark.sql import functions as F
 
+    from include.pulse.quality import parquet_rows
+
     schema = table.schema()
     check = job.checks.get(table.name)
     parameters = job.parameters(context, table) if job.parameters else None
@@ -459,7 +461,9 @@ def _audit(
         written = written.select(
             *schema.fieldNames(), *[column.alias(name) for name, column in check(F.col).items()]
         )
-    return quality.validate_written(written, table.suite, parameters=parameters)
+    return quality.validate_written(
+        written, table.suite, parameters=parameters, rows=parquet_rows(folder)
+    )
 
 
 def _span(dates: tuple[date, ...]) -> str:

@@ -37,6 +37,7 @@ from include.pulse.runner import Context, Job, Plan, PlanRequest
 from include.pulse.table import Table
 from include.pulse.warehouse import Warehouse, partition_dirs, partition_values
 from jobs.events import TABLE as EVENTS
+from jobs.events.schema import EVENT_COLUMNS
 from jobs.events.transform import (
     EVENT_NAME_ALIASES,
     TIME_ALIASES,
@@ -83,9 +84,17 @@ def prepare(context: Context) -> Arrival:
     config = context.config
     raw = read_landing_day(context.spark, landing)
     context.watch.lap("start")
+    normalized = normalize(
+        raw, context.day, config.timezone, config.max_event_age_days, file_flags=True
+    )
+    # Only a rejected row needs its text (in `quarantine`): the persisted rows of the others
+    # drop it, most of a row's bytes.
+    rejected = F.col("reason").isNotNull()
     normalized = _cached(
         context,
-        normalize(raw, context.day, config.timezone, config.max_event_age_days, file_flags=True),
+        normalized.withColumn("raw", F.when(rejected, F.col("raw"))).withColumn(
+            "event_time", F.when(rejected, F.col("event_time"))
+        ),
     )
     summary = arrival_summary(normalized).toPandas()
     context.watch.lap("normalize")
@@ -125,12 +134,22 @@ def _stage_arrival(context: Context, normalized: DataFrame, any_quarantined: boo
     landed = landed_events(normalized)
     contribution = landed.where(~F.col("is_duplicate")).drop("is_duplicate")
     (
-        contribution.repartition("event_date")
+        _by_date(contribution)
         .write.partitionBy("event_date", "arrival_date")
         .parquet(str(staging / LANDED_EVENTS.path))
     )
     staged = partition_dirs(staging / LANDED_EVENTS.path, "event_date=*/arrival_date=*")
     return partition_values(staged, "event_date")
+
+
+def _by_date(frame: DataFrame) -> DataFrame:
+    """`frame` grouped by event date for a partitioned write: one file per date, and a date
+    larger than Spark's advisory partition size (64 MB) split into files of about that size.
+
+    `repartition("event_date")` would write a day's main date, nearly all of its rows, from
+    one task: one core of the machine. The rebalance hint lets adaptive execution split that
+    partition (and merge small ones) once the shuffle has measured them."""
+    return frame.hint("rebalance", "event_date")
 
 
 def _staged_rows(folder: Path) -> int:
@@ -177,14 +196,10 @@ def build(context: Context) -> dict[str, DataFrame]:
     landed_dirs, arrival.old_landed = _landed_folders(context.warehouse, day)
     window = context.config.dedup_window_days
     events = _rebuild_events(
-        context.spark, context.warehouse, staging, landed_dirs, day, touched, window
+        context.spark, context.warehouse, staging, landed_dirs, day, touched, window, True
     )
     if events is not None:
-        (
-            events.repartition("event_date")
-            .write.partitionBy("event_date")
-            .parquet(str(staging / EVENTS.path))
-        )
+        events.write.partitionBy("event_date").parquet(str(staging / EVENTS.path))
     context.watch.lap("rebuild_events")
     # Every touched date may have lost its rows: then Spark wrote no partition at all.
     if partition_dirs(staging / EVENTS.path, "event_date=*"):
@@ -342,9 +357,14 @@ def _rebuild_events(
     arrival_date: date,
     touched: list[str],
     window: int,
+    for_write: bool = False,
 ) -> DataFrame | None:
     """Events of the touched dates: other arrivals as published, this arrival as staged, each
-    copy judged against the copies of the `window` days before it (`first_arrivals`)."""
+    copy judged against the copies of the `window` days before it (`first_arrivals`).
+
+    `for_write`: the frame is to be written partitioned by event date: grouped by date
+    (`_by_date`) after the join; when there is nothing to join, as read (each file read holds
+    one date already: a file written per file read, without a shuffle)."""
     if not touched:
         return None
     landed_root = warehouse.table("landed_events")
@@ -376,9 +396,14 @@ def _rebuild_events(
     judged.add(arrival_date)
     before = {a - timedelta(days=k) for a in judged for k in range(1, window + 1)}
     index = _key_index(spark, staging, landed_dirs, before, arrival_date)
+    if index is None and not others:
+        # Only this arrival's rows, each event once (de-duplicated within the day), and no
+        # copy arrived in the window before: no row can be a copy of an earlier one.
+        return union.select(*EVENT_COLUMNS, "event_date")
     if index is None:
         index = spark.createDataFrame([], "dedup_key string, event_date date, arrival_date date")
-    return first_arrivals(union, index, window)
+    events = first_arrivals(union, index, window, latest_arrival=max(judged))
+    return _by_date(events) if for_write else events
 
 
 def _describe_bad_files(files: pd.DataFrame) -> str:

@@ -337,7 +337,9 @@ def latest_allowed_event_ts(arrival_date: date, touched: list[str], timezone: st
     return future_limit_utc(last, timezone)
 
 
-def first_arrivals(landed: DataFrame, index: DataFrame, window_days: int) -> DataFrame:
+def first_arrivals(
+    landed: DataFrame, index: DataFrame, window_days: int, latest_arrival: date | None = None
+) -> DataFrame:
     """The rows of `landed` that are not a copy of an event delivered earlier.
 
     A copy (arrival day A, event date X) of a key is a duplicate when another copy of that key
@@ -349,11 +351,17 @@ def first_arrivals(landed: DataFrame, index: DataFrame, window_days: int) -> Dat
 
     `landed`: the full rows of the event dates being rebuilt, every arrival of those dates;
     `index`: (dedup_key, event_date, arrival_date) of the copies that arrived within the window
-    before any row of `landed`, at other dates (rows of `landed` itself may be in it too).
+    before any row of `landed`, at other dates (rows of `landed` itself may be in it too);
+    `latest_arrival`, if given, no earlier than every arrival of `landed`: a copy that arrived
+    on it or later cannot be earlier than any row judged, so `landed`'s own such rows are left
+    out of the copies joined (in a nightly run, the day's own rows: most of them).
     Output: `EVENT_COLUMNS` + `event_date`.
     """
+    own = landed
+    if latest_arrival is not None:
+        own = landed.where(F.col("arrival_date") < F.lit(latest_arrival))
     copies = index.select("dedup_key", "event_date", "arrival_date").unionByName(
-        landed.select("dedup_key", "event_date", "arrival_date")
+        own.select("dedup_key", "event_date", "arrival_date")
     )
     earlier = copies.select(
         F.col("dedup_key").alias("_key"),

@@ -235,3 +235,25 @@ def test_the_docs_template_cache_never_fails_a_build(tmp_path, monkeypatch):
 
     monkeypatch.setattr(FileSystemBytecodeCache, "_get_default_cache_dir", unsafe)
     assert docs_template_cache() is None
+
+
+def test_spark_checks_counts_only_and_names_values_when_an_expectation_fails(spark, tmp_path):
+    """On Spark the suite runs BOOLEAN_ONLY (no sample of unexpected values: one Spark job per
+    expectation fewer), and again with SUMMARY when anything fails, so the error and the
+    stored results still name what was found."""
+    import json
+
+    parameters = {"max_event_ts": datetime(2024, 3, 15, tzinfo=UTC), "min_rows": 1}
+    clean = [event_row("e1", "u1", "page_view"), event_row("e2", "u2", "signup")]
+    gate = QualityGate(tmp_path / "clean", "test", pandas_rows=0)
+    frame = spark.createDataFrame(clean, EVENTS_SCHEMA)
+    assert gate.validate_written(frame, "events", parameters=parameters) == 2
+    stored = json.loads((gate.out_dir / "events.json").read_text())
+    assert stored["success"]
+    assert all(not item["result"] for item in stored["results"])
+
+    bad = [*clean, event_row("e3", "u3", "bad name!")]
+    gate = QualityGate(tmp_path / "bad", "test", pandas_rows=0)
+    with pytest.raises(QualityError, match=r"match_regex\(event_name\) failed: unexpected_count=1"):
+        gate.validate_written(spark.createDataFrame(bad, EVENTS_SCHEMA), "events", parameters)
+    assert "bad name!" in (gate.out_dir / "events.json").read_text()

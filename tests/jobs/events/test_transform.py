@@ -468,7 +468,7 @@ def test_within_day_duplicates_by_event_id_and_natural_key(spark):
         ("e1", ""),
         ("e2", ""),
     ]
-    # The copy kept is chosen by (source_file, raw): the earlier text, on every re-run.
+    # The copy kept is the first by source file, then by its values: the earlier time here.
     e1 = kept.where(F.col("event_id") == "e1").collect()[0]
     assert e1["event_ts"] == utc(2024, 3, 13, 10, 0)
 
@@ -600,6 +600,13 @@ def test_the_dedup_window_matches_the_rule_on_random_copies(spark):
     part = landed.where(F.col("event_date").isin(sorted(rebuilt)))
     index = landed.select("dedup_key", "event_date", "arrival_date")
     assert kept(first_arrivals(part, index, 3)) == [c for c in expected if c[1] in rebuilt]
+    # Leaving out the copies no earlier than every judged row changes no verdict.
+    latest = max(a for _, _, a in copies)
+    assert kept(first_arrivals(landed, landed.limit(0), 3, latest_arrival=latest)) == expected
+    latest = max(a for _, e, a in copies if e in rebuilt)
+    assert kept(first_arrivals(part, index, 3, latest_arrival=latest)) == [
+        c for c in expected if c[1] in rebuilt
+    ]
 
 
 def test_file_columns_flags_files_without_required_columns(spark):
