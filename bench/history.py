@@ -368,7 +368,8 @@ def one_history(
     """Build H = `days` of history, then the nights: each group's measures per night, and
     (with `args.exact`) the last night's partitions compared with a from-scratch build."""
     from include.pulse.config import PulseConfig
-    from jobs import daily_report, pipeline, registry
+    from include.report import task as report_task
+    from jobs import pipeline, registry
 
     root = Path(tempfile.mkdtemp(prefix=f"pulse-bench-history-{days}-"))
     try:
@@ -430,7 +431,7 @@ def one_history(
             if args.publish:
                 figures = probe.measure(lambda: publish(Warehouse(warehouse), store))
                 nights.setdefault("publish", []).append(figures)
-            figures = probe.measure(lambda day=day: daily_report.run_task(config, day.isoformat()))
+            figures = probe.measure(lambda day=day: report_task.run_task(config, day.isoformat()))
             nights.setdefault("daily_report", []).append(figures)
             total = sum(n[-1]["seconds"] for n in nights.values())
             groups = ", ".join(f"{g} {n[-1]['seconds']:.1f}" for g, n in nights.items())

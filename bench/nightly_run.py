@@ -48,7 +48,8 @@ from include.demo.spark_connect import connect_server
 from include.pulse.config import PulseConfig
 from include.pulse.spark import get_spark
 from include.pulse.warehouse import partition_dirs
-from jobs import daily_report, pipeline, registry
+from include.report import task as report_task
+from jobs import pipeline, registry
 
 TARGET_SECONDS = 20.0
 RPCS = ("_execute_and_fetch", "_analyze")  # SparkConnectClient: run a plan, analyse a plan
@@ -135,7 +136,7 @@ def one_run(
             "rpc": dict(counts),
             "jvm_cpu": cpu,
         }
-    _, seconds, cpu = measured(lambda: daily_report.run_task(config, day.isoformat()), jvm_cpu)
+    _, seconds, cpu = measured(lambda: report_task.run_task(config, day.isoformat()), jvm_cpu)
     out["daily_report"] = {"seconds": seconds, "phases": {}, "rpc": {}, "jvm_cpu": cpu}
     return out
 

@@ -27,7 +27,7 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    The tables' Assets are updated when everyone can read them: by each group's task for a
    local warehouse, by `publish` for object storage.
 5. `daily_report`: one self-contained HTML page, `{warehouse}/reports/dt=D/index.html`
-   (`jobs/daily_report.py`): the day's data-quality verdict and the marts' headline numbers
+   (`include/report/`): the day's data-quality verdict and the marts' headline numbers
    and charts, read back from the published warehouse like an analyst would.
 
 Each group's task may run `PULSE_TASK_TIMEOUT_MINUTES` (its `execution_timeout`: a hung task is
@@ -168,8 +168,8 @@ def product_usage_daily() -> None:
     @task
     def daily_report(day: str) -> dict:
         """The day's report page, `{warehouse}/reports/dt=D/index.html`, from the published
-        marts (`jobs/daily_report.py`; for `s3://`, also put in the bucket)."""
-        from jobs.daily_report import run_task
+        marts (`include/report/`; for `s3://`, also put in the bucket)."""
+        from include.report.task import run_task
 
         return run_task(CONFIG, day)
 

@@ -1,4 +1,4 @@
-"""Reading a daily report (`jobs/daily_report.py`) back with the stdlib's html.parser, for the
+"""Reading a daily report (`include/report/`) back with the stdlib's html.parser, for the
 tests: its metrics, its data tables, its "no data yet" sections, what it links to."""
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ class Page(HTMLParser):
         self.metrics: dict[str, tuple[str, str]] = {}  # name -> (data-value, text shown)
         self.tables: dict[str, list[dict[str, dict[str, str]]]] = {}
         self.empty: dict[str, str] = {}
+        # Per section (data-section): the snapshot it shows (data-snapshot, '' for none), and
+        # its title (the h2 text).
+        self.snapshots: dict[str, str] = {}
+        self.titles: dict[str, str] = {}
+        self._section: str | None = None
         self.links: list[tuple[str, str, str]] = []
         self.tags: Counter[str] = Counter()
         self._metric: tuple[str, str] | None = None
@@ -43,6 +48,11 @@ class Page(HTMLParser):
             self._cell, self._text = a, []
         if "data-empty" in a:
             self._empty, self._text = a["data-empty"], []
+        if "data-section" in a:
+            self._section = a["data-section"]
+            self.snapshots[self._section] = a.get("data-snapshot", "")
+        if tag == "h2":
+            self._text = []
 
     def handle_data(self, data: str) -> None:
         self._text.append(data)
@@ -57,6 +67,8 @@ class Page(HTMLParser):
             self._cell = None
         if tag == "table":
             self._table = None
+        if tag == "h2" and self._section is not None:
+            self.titles[self._section] = text
         if tag == "p" and self._empty is not None:
             self.empty[self._empty] = text
             self._empty = None

@@ -102,6 +102,16 @@ def read_table(
     raise RuntimeError(f"{table}: partitions kept changing while reading; try again")
 
 
+def partitions(warehouse_uri: str | Path, table: str, client: Any = None) -> list[str]:
+    """The values of the table's first partition key (`dt=...`), sorted, from its manifest;
+    empty when there is no such table."""
+    table_manifest = _Source(warehouse_uri, client).read_json(f"{table}/{manifest.MANIFEST}")
+    if table_manifest is None:
+        return []
+    key = table_manifest["partition_keys"][0]
+    return sorted({e["values"][key] for e in table_manifest["partitions"].values()})
+
+
 def read_pandas(warehouse_uri: str | Path, table: str, **options: Any) -> Any:
     """`read_table(...).to_pandas()`: same arguments."""
     return read_table(warehouse_uri, table, **options).to_pandas()

@@ -90,13 +90,13 @@ def test_spark_tasks_are_killed_at_the_task_timeout(dag):
 
 
 def test_the_daily_report_task_renders_the_run_day_from_the_published_marts(dag, monkeypatch):
-    import jobs.daily_report
+    import include.report.task
 
     report = dag.get_task("daily_report")
     assert report.upstream_task_ids == {"arrival_day", "publish"}
     seen = []
     monkeypatch.setattr(
-        jobs.daily_report, "run_task", lambda config, day: seen.append((config, day)) or {}
+        include.report.task, "run_task", lambda config, day: seen.append((config, day)) or {}
     )
     assert report.python_callable("2024-03-13") == {}
     assert seen == [(report.python_callable.__globals__["CONFIG"], "2024-03-13")]

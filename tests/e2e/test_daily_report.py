@@ -1,4 +1,4 @@
-"""The daily report written by the DAG's `daily_report` task (`jobs/daily_report.py`) in the
+"""The daily report written by the DAG's `daily_report` task (`include/report/`) in the
 `airflow dags test` runs of the session fixture `dag_runs` (tests/e2e/conftest.py: the fixture
 days in reverse order, published to `s3://dag-runs/warehouse` on moto's server): the page of
 the last fixture day, read from the bucket, shows the numbers of the marts read back from the
@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from include.pulse.reader import read_json, read_table, tables
-from jobs.daily_report import fmt_pct
+from include.report.markup import fmt_pct
 from tests.e2e.dag_runs import s3_store
 from tests.landing_data import DAYS, reference
 from tests.report_page import Page

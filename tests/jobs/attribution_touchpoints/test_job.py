@@ -268,11 +268,12 @@ def test_the_planner_reaches_window_plus_lookback_days_after_a_change(tmp_path):
 
 
 def test_the_daily_report_shows_every_model_share_of_the_last_snapshot(forward):
-    from jobs import daily_report
+    from include.report.inputs import load
+    from include.report.page import render
     from tests.report_page import Page
 
     config, _, _, _ = forward
-    page = Page(daily_report.render(daily_report.load(config.local_warehouse, LATE_ARRIVAL)))
+    page = Page(render(load(config.local_warehouse, LATE_ARRIVAL)))
     rows = [
         r
         for r in published(snapshot(config), "marts/attribution_channels", LATE_ARRIVAL)

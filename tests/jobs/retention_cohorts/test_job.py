@@ -146,11 +146,12 @@ def test_a_late_event_recomputes_the_snapshots_it_reaches(spark, forward):
 
 
 def test_the_daily_report_shows_the_weekly_cohorts_of_the_snapshot(forward):
-    from jobs import daily_report
+    from include.report.inputs import load
+    from include.report.page import render
     from tests.report_page import Page
 
     config, _, _, _ = forward
-    page = Page(daily_report.render(daily_report.load(config.local_warehouse, D)))
+    page = Page(render(load(config.local_warehouse, D)))
     weekly = {
         key: row
         for key, row in published(config, "marts/retention_cohorts", COHORT_KEY)[D].items()

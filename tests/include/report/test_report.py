@@ -1,4 +1,4 @@
-"""The daily report (`jobs/daily_report.py`) on a tiny warehouse written here with pyarrow and
+"""The daily report (`include/report/`) on a tiny warehouse written here with pyarrow and
 published with the warehouse protocol (manifests and catalog, as the reader expects): every
 number the page shows, read back with the stdlib's html.parser, equals the rows written."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.pulse.warehouse import Warehouse
-from jobs import daily_report
-from jobs.daily_report import fmt_int, fmt_pct
+from include.report.arrow import exact_sum
+from include.report.inputs import load
+from include.report.markup import fmt_int, fmt_pct
+from include.report.page import render
+from include.report.sections.alerts import alerts_section
+from include.report.sections.quality import quality_section
+from include.report.sections.retention import retention_section
+from include.report.sections.segments import segments_section
+from include.report.task import days_to_render, report_path, run_task, write_report
 from tests.report_page import Page
 
 pytestmark = pytest.mark.unit
@@ -261,7 +269,7 @@ def warehouse(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(warehouse) -> Page:
-    return Page(daily_report.render(daily_report.load(warehouse, D)))
+    return Page(render(load(warehouse, D)))
 
 
 def test_the_verdict_shows_the_ingest_counts_and_every_suite(page):
@@ -288,7 +296,7 @@ def test_the_verdict_shows_the_ingest_counts_and_every_suite(page):
 
 def test_a_failed_suite_fails_the_verdict():
     runs = {"events": {**EVENTS_RUN, "quality": {"suites": {"events": {"passed": False}}}}}
-    html = daily_report.quality_section(D, runs)
+    html = quality_section(D, runs)
     assert Page(html).metrics["verdict"][0] == "failed"
 
 
@@ -386,8 +394,8 @@ def test_segments_accounts_alerts_adoption_and_churn_bands(page):
 
 
 def test_the_page_needs_no_network_and_is_deterministic(warehouse, page):
-    text = daily_report.render(daily_report.load(warehouse, D))
-    assert daily_report.render(daily_report.load(warehouse, D)) == text
+    text = render(load(warehouse, D))
+    assert render(load(warehouse, D)) == text
     assert "http://" not in text
     assert "https://" not in text
     assert page.tags["script"] == 0
@@ -404,7 +412,7 @@ def test_the_page_needs_no_network_and_is_deterministic(warehouse, page):
 
 
 def test_absent_marts_say_no_data_yet(tmp_path):
-    page = Page(daily_report.render(daily_report.load(tmp_path, D)))
+    page = Page(render(load(tmp_path, D)))
     assert page.metrics["verdict"][0] == "no data yet"
     for name in (
         "events_run", "active_users", "lifecycle", "retention_week", "retention_curve",
@@ -414,38 +422,74 @@ def test_absent_marts_say_no_data_yet(tmp_path):
     assert page.tags["svg"] == 0
 
 
-def test_a_mart_without_the_days_snapshot_says_no_data_yet(warehouse):
+def test_a_day_without_snapshots_shows_the_latest_ones_dated(warehouse):
+    """No group ran for `later` (a backfill in another order, a group not run yet): each
+    section shows the latest snapshot up to it, D's, and says so in its title."""
     later = D + timedelta(days=1)
-    page = Page(daily_report.render(daily_report.load(warehouse, later)))
-    assert page.empty["active_users"] == f"no data yet: no row for {later}"
-    assert page.empty["churn"] == f"no data yet: no predictions on {later}"
-    assert page.empty["events_run"].startswith("no data yet")
-    # 90 days up to `later`: the lifecycle still charts the days before it.
-    assert len(page.rows("lifecycle")) == 3
+    page = Page(render(load(warehouse, later)))
+    dated = f", as of {D} (the latest snapshot; none for {later})"
+    assert page.titles == {
+        "quality": f"Data quality of the delivery of {later}",
+        "activity": f"Active users, 3 days up to {later}{dated}",
+        "lifecycle": f"Lifecycle{dated}",
+        "retention": f"Retention by weekly cohort{dated}",
+        "adoption": f"Feature adoption (2 features){dated}",
+        "segments": f"Segments and account health{dated}",
+        "alerts": f"Open usage alerts{dated}",
+        "attribution": f"Channel credit by attribution model, 90 days{dated}",
+        "churn": f"Churn risk{dated}",
+    }
+    assert page.snapshots == {"quality": "", **{k: str(D) for k in list(page.titles)[1:]}}
+    # The numbers are D's snapshot's, as on D's own page.
+    assert page.metrics["dau"] == ("4", "4")
+    assert page.metrics["churn_scored_users"] == ("4", "4")
+    assert page.values("churn_bands", "risk_band", "users") == [
+        ("high", "2"),
+        ("medium", "1"),
+        ("low", "1"),
+    ]
+    assert page.empty == {"events_run": f"no data yet: no run report _runs/events/dt={later}.json"}
+
+
+def test_a_group_that_ran_for_the_day_shows_its_own_snapshot_even_empty(warehouse, tmp_path):
+    """A group's run report for D means D's snapshot was computed: a mart without a partition
+    that day (no alert fired, nobody scored) says so; it does not fall back to older ones."""
+    later = D + timedelta(days=1)
+    copy = tmp_path / "warehouse"
+    shutil.copytree(warehouse, copy)
+    write_run(copy, "user_engagement", later, {"days_recomputed": [str(later)]})
+    write_run(copy, "churn_features", later, {"days_recomputed": [str(later)]})
+    page = Page(render(load(copy, later)))
+    none = f"no data yet: none in the snapshot of {later}"
+    assert page.empty["usage_alerts"] == none
+    assert page.empty["segments"] == none
+    assert page.empty["account_health"] == none
+    assert page.empty["churn"] == none
+    assert page.snapshots["alerts"] == page.snapshots["churn"] == str(later)
+    # Groups that did not run for `later` still show D's snapshot, dated.
+    assert page.snapshots["attribution"] == page.snapshots["retention"] == str(D)
 
 
 def test_the_page_is_written_atomically_and_recomputed_days_are_rendered_again(warehouse):
-    path = daily_report.report_path(warehouse, D)
+    path = report_path(warehouse, D)
     assert path == warehouse / "reports/dt=2024-03-28/index.html"
-    daily_report.write_report("<p>old</p>", path)
-    daily_report.write_report("<p>new</p>", path)
+    write_report("<p>old</p>", path)
+    write_report("<p>new</p>", path)
     assert path.read_text() == "<p>new</p>"
     assert [p.name for p in path.parent.iterdir()] == ["index.html"]  # no temp file left
-    runs = daily_report.load(warehouse, D + timedelta(days=1)).runs
-    assert daily_report.days_to_render(D + timedelta(days=1), runs, warehouse) == [
-        D + timedelta(days=1)
-    ]
+    runs = load(warehouse, D + timedelta(days=1)).runs
+    assert days_to_render(D + timedelta(days=1), runs, warehouse) == [D + timedelta(days=1)]
     runs = {"user_engagement": {"days_recomputed": [str(D - timedelta(days=1)), str(D)]}}
     # D - 1 has no page: only pages that exist are rendered again.
     later = D + timedelta(days=2)
-    assert daily_report.days_to_render(later, runs, warehouse) == [later, D]
+    assert days_to_render(later, runs, warehouse) == [later, D]
 
 
 def test_run_task_writes_the_days_page_into_a_local_warehouse(warehouse, tmp_path):
     from include.pulse.config import PulseConfig
 
     config = PulseConfig.from_env({"PULSE_WAREHOUSE_URI": str(warehouse)})
-    result = daily_report.run_task(config, D.isoformat())
+    result = run_task(config, D.isoformat())
     path = warehouse / "reports/dt=2024-03-28/index.html"
     assert result["written"] == [str(path)]
     assert result["published"] == [f"{warehouse}/reports/dt=2024-03-28/index.html"]
@@ -459,16 +503,16 @@ def test_run_task_writes_the_days_page_into_a_local_warehouse(warehouse, tmp_pat
 def test_exact_sum_is_fsum_whatever_the_values():
     values = [0.1] * 10 + [1e16, 1.0, -1e16, 5e-324, 0.0, -0.0, 0.7, 1 / 3, 2.0**-60, None]
     floats = [v for v in values if v is not None]
-    assert daily_report.exact_sum(pa.array(values, pa.float64())) == math.fsum(floats)
-    assert daily_report.exact_sum(pa.array([0.1] * 10)) == 1.0  # a plain sum gives 0.9999...
+    assert exact_sum(pa.array(values, pa.float64())) == math.fsum(floats)
+    assert exact_sum(pa.array([0.1] * 10)) == 1.0  # a plain sum gives 0.9999...
     chunked = pa.chunked_array([[0.9, 0.6], [], [1e-300]])
-    assert daily_report.exact_sum(chunked) == math.fsum([0.9, 0.6, 1e-300])
-    assert daily_report.exact_sum(pa.array([], pa.float64())) == 0.0
+    assert exact_sum(chunked) == math.fsum([0.9, 0.6, 1e-300])
+    assert exact_sum(pa.array([], pa.float64())) == 0.0
 
 
 def test_health_bands_floor_like_python_at_the_edges():
     scores = [0.0, 9.999999999999998, 10.0, 59.99999999999999, 60.0, 99.9, 100.0]
-    html = daily_report.segments_section(
+    html = segments_section(
         D, None, pa.table({"health_score": scores, "usage_pattern": ["p"] * len(scores)})
     )
     bands = dict(Page(html).values("account_health", "band", "accounts"))
@@ -485,7 +529,7 @@ def test_alerts_list_the_25_most_severe_and_count_them_all():
          "severity": severities[i % 5], "observed": float(i), "threshold": 1.0, "detail": None}
         for i in range(40)
     ]  # fmt: skip
-    page = Page(daily_report.alerts_section(D, pa.Table.from_pylist(rows)))
+    page = Page(alerts_section(D, pa.Table.from_pylist(rows)))
     rank = {"critical": 0, "high": 1, "medium": 2, "warning": 3}
     expected = sorted(rows, key=lambda r: (rank.get(r["severity"], 4), r["alert"], r["entity_id"]))[
         :25
@@ -506,6 +550,6 @@ def test_the_heatmap_shows_the_12_newest_weekly_cohorts():
          "retention_rate": 1.0, "is_complete": True, "dimension": "all", "dimension_value": "all"}
         for s in starts
     ]  # fmt: skip
-    html = daily_report.retention_section(D, pa.Table.from_pylist(cells), None)
+    html = retention_section(D, pa.Table.from_pylist(cells), None)
     shown = [r["cohort_start"]["text"] for r in Page(html).rows("retention_week")]
     assert shown == [s.isoformat() for s in starts[2:]]

@@ -1,0 +1,124 @@
+"""The data-quality verdict of the day's delivery: the ingest's counts, every group's GX suites
+and their Data Docs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from include.report.markup import (
+    EMPTY,
+    Column,
+    data_table,
+    empty,
+    escape,
+    fmt_int,
+    fmt_text,
+    metric,
+    section,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+def _docs_link(run: Mapping[str, Any]) -> str:
+    """Data Docs, linked relative to the page (`reports/dt=D/` -> `_quality/...`), so the link
+    works in the warehouse folder and in a copy of the bucket; the path as the run gave it."""
+    docs = (run.get("quality") or {}).get("data_docs")
+    if not docs:
+        return ""
+    where = str(docs).find("_quality/")
+    href = f"../../{str(docs)[where:]}" if where >= 0 else str(docs)
+    return f'<a href="{escape(href)}" data-docs="{escape(docs)}">Data Docs</a>'
+
+
+def quality_section(day: date, runs: Mapping[str, Mapping[str, Any] | None]) -> str:
+    """The day's data-quality verdict: the ingest's counts and every group's GX suites."""
+    from jobs.registry import INGEST
+
+    parts = []
+    events = runs.get(INGEST)
+    suites = []
+    for group, run in sorted(runs.items()):
+        for name, suite in sorted(((run or {}).get("quality") or {}).get("suites", {}).items()):
+            suites.append(
+                {
+                    "group": group,
+                    "suite": name,
+                    "passed": bool(suite.get("passed")),
+                    "evaluated": suite.get("evaluated"),
+                    "failures": len(suite.get("failures") or []),
+                    "warnings": len(suite.get("warnings") or []),
+                }
+            )
+    failed = [s for s in suites if not s["passed"]]
+    warned = [s for s in suites if s["warnings"]]
+    if events is None and not suites:
+        verdict = EMPTY
+    elif failed:
+        verdict = "failed"
+    elif events is None:
+        verdict = "incomplete"
+    else:
+        verdict = "passed with warnings" if warned else "passed"
+    parts.append(
+        f'<p class="verdict verdict-{verdict.split()[0]}">Verdict: '
+        f"{metric('verdict', verdict, fmt_text)}</p>"
+    )
+    if events is None:
+        missing = f"_runs/{INGEST}/dt={day.isoformat()}.json"
+        parts.append(empty("events_run", f"no run report {missing}"))
+    else:
+        read = events.get("rows_read", 0)
+        clean, dups, quarantined = (
+            events.get(k, 0) for k in ("clean", "duplicates", "quarantined")
+        )
+        adds_up = read == clean + dups + quarantined
+        parts.append(
+            '<div class="metrics">'
+            + metric("rows_read", read, label="rows read")
+            + metric("clean", clean, label="clean")
+            + metric("duplicates", dups, label="duplicates")
+            + metric("quarantined", quarantined, label="quarantined")
+            + metric("late_rows", events.get("late_rows", 0), label="late (earlier dates)")
+            + "</div>"
+        )
+        parts.append(
+            f"<p>read = clean + duplicates + quarantined: "
+            f"{metric('adds_up', adds_up, lambda v: 'yes' if v else 'NO')}"
+            f" (duplicates within the day {fmt_int(events.get('duplicates_within_day', 0))},"
+            f" of earlier arrivals {fmt_int(events.get('duplicates_of_earlier_arrivals', 0))})</p>"
+        )
+        reasons = events.get("quarantined_by_reason") or {}
+        if reasons:
+            rows = [{"reason": r, "rows": n} for r, n in sorted(reasons.items())]
+            columns = [Column("reason", "reason"), Column("rows", "rows", fmt_int)]
+            parts.append(data_table("quarantine", columns, rows, "quarantined rows by reason"))
+        else:
+            parts.append('<p data-table-empty="quarantine">no row quarantined</p>')
+    if suites:
+        columns = [
+            Column("group", "group"),
+            Column("suite", "suite"),
+            Column("passed", "passed", lambda v: "yes" if v else "NO"),
+            Column("evaluated", "expectations", fmt_int),
+            Column("failures", "failures", fmt_int),
+            Column("warnings", "warnings", fmt_int),
+        ]
+        parts.append(data_table("suites", columns, suites, "Great Expectations suites"))
+    links = [
+        f"<li>{escape(group)}: {_docs_link(run)}</li>"
+        for group, run in sorted(runs.items())
+        if run and _docs_link(run)
+    ]
+    if links:
+        parts.append(f'<ul class="docs">{"".join(links)}</ul>')
+    idle = sorted(group for group, run in runs.items() if run and not run.get("quality"))
+    missing = sorted(group for group, run in runs.items() if run is None)
+    if idle:
+        parts.append(f"<p>nothing to check (no partition rebuilt): {escape(', '.join(idle))}</p>")
+    if missing:
+        parts.append(f"<p>no run report for D: {escape(', '.join(missing))}</p>")
+    return section("quality", f"Data quality of the delivery of {day.isoformat()}", "".join(parts))
