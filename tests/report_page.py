@@ -20,6 +20,8 @@ class Page(HTMLParser):
         # its title (the h2 text).
         self.snapshots: dict[str, str] = {}
         self.titles: dict[str, str] = {}
+        # The quality section's note when the tables differ from the ingest's run report.
+        self.notes_taken_over: list[str] = []
         self._section: str | None = None
         self.links: list[tuple[str, str, str]] = []
         self.tags: Counter[str] = Counter()
@@ -48,6 +50,8 @@ class Page(HTMLParser):
             self._cell, self._text = a, []
         if "data-empty" in a:
             self._empty, self._text = a["data-empty"], []
+        if "data-taken-over" in a:
+            self.notes_taken_over.append(a["data-taken-over"])
         if "data-section" in a:
             self._section = a["data-section"]
             self.snapshots[self._section] = a.get("data-snapshot", "")

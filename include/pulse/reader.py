@@ -20,7 +20,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -102,14 +102,23 @@ def read_table(
     raise RuntimeError(f"{table}: partitions kept changing while reading; try again")
 
 
-def partitions(warehouse_uri: str | Path, table: str, client: Any = None) -> list[str]:
-    """The values of the table's first partition key (`dt=...`), sorted, from its manifest;
-    empty when there is no such table."""
+class Partition(NamedTuple):
+    values: dict[str, str]  # key -> value as in the folder name: {"dt": "2024-03-28"}
+    rows: int
+
+
+def partitions(warehouse_uri: str | Path, table: str, client: Any = None) -> list[Partition]:
+    """The table's current partitions (key values and rows), in key order, from its manifest
+    alone (no data file is read); empty when there is no such table."""
     table_manifest = _Source(warehouse_uri, client).read_json(f"{table}/{manifest.MANIFEST}")
     if table_manifest is None:
         return []
-    key = table_manifest["partition_keys"][0]
-    return sorted({e["values"][key] for e in table_manifest["partitions"].values()})
+    keys = table_manifest["partition_keys"]
+    found = [
+        Partition({k: e["values"][k] for k in keys}, e["rows"])
+        for e in table_manifest["partitions"].values()
+    ]
+    return sorted(found, key=lambda p: [p.values[k] for k in keys])
 
 
 def read_pandas(warehouse_uri: str | Path, table: str, **options: Any) -> Any:

@@ -56,12 +56,50 @@ class Inputs:
     runs: Mapping[str, Mapping[str, Any] | None]
     marts: Mapping[str, pa.Table | None] = field(default_factory=dict)
     snapshots: Mapping[str, date | None] = field(default_factory=dict)
+    # The delivery of D as the tables stand (`delivery_now`), None when not read.
+    delivery: Mapping[str, int] | None = None
 
 
 def latest_snapshot(values: list[str], day: date) -> date | None:
     """The latest partition value on or before `day` (ISO dates sort as text)."""
     found = [v for v in values if v <= day.isoformat()]
     return date.fromisoformat(found[-1]) if found else None
+
+
+def delivery_now(uri: str, day: date, client: Any = None) -> dict[str, int] | None:
+    """What the tables hold of arrival day D now: D's `landed_events` rows (each event once
+    within the day; counted from the manifest) and the `events` whose earliest copy arrived
+    on D (`clean`; `late_rows`: those of earlier event dates). The ingest's run report says
+    what its own run found; an earlier arrival processed later (a backfill in reverse order)
+    takes events over, and the page shows the tables as they stand. Reads one column of the
+    event dates D delivered; None when D landed nothing (no `landed_events` partition)."""
+    import pyarrow.compute as pc
+
+    from include.pulse import reader
+    from jobs import registry
+
+    delivered = [
+        p
+        for p in reader.partitions(uri, registry.table("landed_events").path, client=client)
+        if p.values["arrival_date"] == day.isoformat()
+    ]
+    if not delivered:
+        return None
+    landed, clean, late = sum(p.rows for p in delivered), 0, 0
+    events_table = registry.table("events").path
+    for event_date in sorted(p.values["event_date"] for p in delivered):
+        arrivals = reader.read_table(
+            uri,
+            events_table,
+            start=event_date,
+            end=event_date,
+            columns=["arrival_date"],
+            client=client,
+        )
+        here = arrivals.filter(pc.equal(arrivals["arrival_date"], day)).num_rows
+        clean += here
+        late += here if event_date < day.isoformat() else 0
+    return {"clean": clean, "late_rows": late, "landed": landed}
 
 
 def load(warehouse_uri: str | Path, day: date, client: Any = None) -> Inputs:
@@ -94,11 +132,13 @@ def load(warehouse_uri: str | Path, day: date, client: Any = None) -> Inputs:
             if runs.get(registry.table(name).group) is not None:
                 snapshot: date | None = day
             else:
-                snapshot = latest_snapshot(reader.partitions(uri, path, client=client), day)
+                values = [p.values["dt"] for p in reader.partitions(uri, path, client=client)]
+                snapshot = latest_snapshot(values, day)
             snapshots[name] = snapshot
             # No snapshot up to D: D's (empty) read keeps the table's columns and types.
             start = end = snapshot or day
         marts[name] = reader.read_table(
             uri, path, start=start, end=end, columns=columns, client=client
         )
-    return Inputs(day=day, runs=runs, marts=marts, snapshots=snapshots)
+    delivery = delivery_now(uri, day, client) if runs.get(registry.INGEST) else None
+    return Inputs(day=day, runs=runs, marts=marts, snapshots=snapshots, delivery=delivery)

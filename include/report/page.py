@@ -48,7 +48,7 @@ def render(inputs: Inputs) -> str:
     """The whole page of `inputs.day`."""
     day, marts, at = inputs.day, inputs.marts, inputs.snapshots.get
     sections = [
-        quality_section(day, inputs.runs),
+        quality_section(day, inputs.runs, inputs.delivery),
         activity_section(day, marts.get("active_users")),
         lifecycle_section(day, marts.get("active_users")),
         retention_section(

@@ -34,12 +34,32 @@ def _docs_link(run: Mapping[str, Any]) -> str:
     return f'<a href="{escape(href)}" data-docs="{escape(docs)}">Data Docs</a>'
 
 
-def quality_section(day: date, runs: Mapping[str, Mapping[str, Any] | None]) -> str:
-    """The day's data-quality verdict: the ingest's counts and every group's GX suites."""
+def as_they_stand(run: Mapping[str, Any], delivery: Mapping[str, int]) -> dict[str, Any]:
+    """The ingest's counts of D with the tables' current view (`inputs.delivery_now`): what an
+    earlier arrival processed later took over is now a duplicate of an earlier arrival. The
+    rows read, quarantined and duplicated within the day are facts of the delivery alone."""
+    earlier = delivery["landed"] - delivery["clean"]
+    return {
+        **run,
+        "clean": delivery["clean"],
+        "late_rows": delivery["late_rows"],
+        "duplicates_of_earlier_arrivals": earlier,
+        "duplicates": run.get("duplicates_within_day", 0) + earlier,
+    }
+
+
+def quality_section(
+    day: date,
+    runs: Mapping[str, Mapping[str, Any] | None],
+    delivery: Mapping[str, int] | None = None,
+) -> str:
+    """The day's data-quality verdict: the ingest's counts (as the tables stand, when
+    `delivery` is given) and every group's GX suites."""
     from jobs.registry import INGEST
 
     parts = []
-    events = runs.get(INGEST)
+    reported = runs.get(INGEST)
+    events = reported if reported is None or delivery is None else as_they_stand(reported, delivery)
     suites = []
     for group, run in sorted(runs.items()):
         for name, suite in sorted(((run or {}).get("quality") or {}).get("suites", {}).items()):
@@ -91,6 +111,14 @@ def quality_section(day: date, runs: Mapping[str, Mapping[str, Any] | None]) -> 
             f" (duplicates within the day {fmt_int(events.get('duplicates_within_day', 0))},"
             f" of earlier arrivals {fmt_int(events.get('duplicates_of_earlier_arrivals', 0))})</p>"
         )
+        if reported is not None and reported.get("clean") != events.get("clean"):
+            taken = reported.get("clean", 0) - events.get("clean", 0)
+            parts.append(
+                f'<p class="note" data-taken-over="{taken}">As the tables stand: its run found '
+                f"{fmt_int(reported.get('clean'))} new events; {fmt_int(taken)} of them came in an"
+                " earlier delivery processed after it (a backfill in another order), which keeps"
+                " them.</p>"
+            )
         reasons = events.get("quarantined_by_reason") or {}
         if reasons:
             rows = [{"reason": r, "rows": n} for r, n in sorted(reasons.items())]

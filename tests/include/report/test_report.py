@@ -553,3 +553,45 @@ def test_the_heatmap_shows_the_12_newest_weekly_cohorts():
     html = retention_section(D, pa.Table.from_pylist(cells), None)
     shown = [r["cohort_start"]["text"] for r in Page(html).rows("retention_week")]
     assert shown == [s.isoformat() for s in starts[2:]]
+
+
+def publish_rows(root: Path, table: str, keys: dict[str, date], rows: list[dict], schema) -> None:
+    """One partition of `table` (its keys' values in `keys`), published like a group's run."""
+    warehouse = Warehouse(root, run_id="test")
+    staging = warehouse.new_staging("test", table)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), staging / "part-0.parquet")
+    folder = warehouse.partition(table, *[(k, v.isoformat()) for k, v in keys.items()])
+    warehouse.publish_partition(staging, folder)
+
+
+def test_the_ingest_counts_are_the_tables_as_they_stand(warehouse, tmp_path):
+    """D's run reported 14 new events (EVENTS_RUN); the earlier delivery D - 1, processed
+    after it, took 3 of them over. The page counts what `events` holds of D now, and says why
+    it differs from the run's report; the delivery's own facts (read, quarantined, duplicates
+    within the day) stay the run's."""
+    copy = tmp_path / "warehouse"
+    shutil.copytree(warehouse, copy)
+    before = D - timedelta(days=1)
+    key = schema(event_id=S)
+    # D landed 15 rows (20 read - 3 quarantined - 2 duplicates within the day): 12 of D,
+    # 3 of D - 1 (late).
+    publish_rows(copy, "landed_events", {"event_date": D, "arrival_date": D},
+                 [{"event_id": f"e{i}"} for i in range(12)], key)  # fmt: skip
+    publish_rows(copy, "landed_events", {"event_date": before, "arrival_date": D},
+                 [{"event_id": f"l{i}"} for i in range(3)], key)  # fmt: skip
+    arrival = schema(event_id=S, arrival_date=DT)
+    # `events` now: of D's 12, 2 came first with D - 1; of the 3 late ones, 1 did (and
+    # D - 1's own 5 events).
+    publish_rows(copy, "events", {"event_date": D},
+                 [{"event_id": f"e{i}", "arrival_date": before if i < 2 else D} for i in range(12)],
+                 arrival)  # fmt: skip
+    publish_rows(copy, "events", {"event_date": before},
+                 [{"event_id": f"l{i}", "arrival_date": D if i == 2 else before} for i in range(3)]
+                 + [{"event_id": f"o{i}", "arrival_date": before} for i in range(5)],
+                 arrival)  # fmt: skip
+    page = Page(render(load(copy, D)))
+    shown = {k: page.metrics[k][0] for k in ("rows_read", "clean", "duplicates", "quarantined")}
+    assert shown == {"rows_read": "20", "clean": "11", "duplicates": "6", "quarantined": "3"}
+    assert page.metrics["late_rows"] == ("1", "1")
+    assert page.metrics["adds_up"] == ("true", "yes")
+    assert page.notes_taken_over == ["3"]
