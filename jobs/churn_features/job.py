@@ -127,6 +127,12 @@ LIFETIME_NAMES = {
     "t_x": "first_to_last_days",
     "T": "observed_days",
     "lifetime_events": "lifetime_events",
+    "lifetime_revenue": "lifetime_revenue",
+    "gap_std_days": "gap_std_days",
+    "gap_cv": "gap_cv",
+    "recency_gap_z": "recency_gap_z",
+    "gap_max_days": "gap_max_days",
+    "recency_over_max_gap": "recency_over_max_gap",
     "mean_gap_days": "mean_gap_days",
     "recency_over_gap": "recency_over_gap",
 }
@@ -209,11 +215,13 @@ def retrain_due(store: ModelStore, day: date, every: int, run_day: date) -> bool
 
 
 def _has_lifetime(context: Context, day: date) -> bool:
-    """Whether the stored `churn_features` of `day` carry the lifetime columns (a parquet
-    footer read; partitions written before issue 30 do not)."""
+    """Whether the stored `churn_features` of `day` carry every column of the schema (a
+    parquet footer read; partitions written before issue 30 lack the lifetime columns, those
+    before the running revenue lack `lifetime_revenue`)."""
     folder = context.warehouse.partition(CHURN_FEATURES.path, ("dt", day.isoformat()))
     files = sorted(folder.glob("*.parquet"))
-    return bool(files) and "observed_days" in pq.read_schema(files[0]).names
+    wanted = {f.name for f in FEATURES_SCHEMA.fields} - {"dt"}
+    return bool(files) and wanted <= set(pq.read_schema(files[0]).names)
 
 
 def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ a scan of `user_daily`. Pure DataFrame -> DataFrame (and the BG/NBD fits on the 
 churn job (`jobs/churn_features/job.py`) joins them onto its window features.
 
 Input: the users-state rows as of a snapshot day D (columns of `jobs/users_state/schema.py`:
-`user_id`, `first_seen_date`, `last_seen_date`, `active_days_total`, `events_total`, ...). A user
+`user_id`, `first_seen_date`, `last_seen_date`, `active_days_total`, `events_total`,
+`revenue_total`, ...). A user
 who left the 64-day state is not in `users_state/dt=D/`: their latest `users_archive` row (same
 columns, archived on or before D) stands for them. The caller unions the two the way the
 `active_users` chain does (`users_archive_latest` of the last snapshot day before D plus the
@@ -21,12 +22,24 @@ Outputs, one row per (dt, user_id), all lengths in days:
   not add a day: 0 <= t_x <= T, and t_x = T exactly when the user was active on D. A user first
   seen on D has T = 0 (observed for no time: nothing to learn from them, see `bgnbd_inputs`),
 - `lifetime_events` = `events_total`,
+- `lifetime_revenue` = `revenue_total`: the running revenue since first seen, carried by the
+  users-state chain (null when the state's total is unknown: carried from a state written
+  before the column),
 - `mean_gap_days` = t_x / frequency, the mean time between consecutive active days (null when
   frequency = 0: no gap yet),
 - `recency_days` = D - last_seen_date (= T - t_x),
 - `recency_over_gap` = recency_days / mean_gap_days: how many of their own gaps the user has
   been away (null without a gap; 0 when active on D; a gap of 0 cannot happen: two active days
-  are at least one day apart).
+  are at least one day apart),
+- the rhythm's regularity, from the chain's `gap_sq_total` (the sum of the squared gaps between
+  consecutive active days) and `gap_max_days` (the longest), null when the state's totals are
+  unknown: `gap_std_days` = sqrt(gap_sq_total / frequency - mean_gap_days^2), the population
+  standard deviation of the gaps, and `gap_cv` = gap_std_days / mean_gap_days (both null
+  below two gaps: one gap has no spread); `recency_gap_z` = (recency_days - mean_gap_days) /
+  (gap_std_days + 1), how unusual the current absence is for this user's rhythm (the 1 day
+  keeps it finite for a perfectly regular user; null below two gaps); `gap_max_days` and
+  `recency_over_max_gap` = recency_days / gap_max_days (null without a gap): an absence longer
+  than any before.
 
 BG/NBD (`jobs/churn_features/bgnbd.py`) on these features: `bgnbd_inputs` aggregates the
 distinct (frequency, t_x, T) with their counts, a table bounded by the days of history rather
@@ -39,9 +52,6 @@ for a horizon of h days,
   2F1 is evaluated by `bgnbd.expected_purchases` in a pandas_udf).
 The churn job fits one model per snapshot (`fit_bgnbd_by_dt`) and stores `bgnbd_p_alive` and
 `bgnbd_p_active_h` (`with_bgnbd_by_dt`: null where the snapshot has no fit).
-
-Remaining (issue 30): lifetime revenue needs a running revenue total in the users_state chain
-(`users_state` carries events and active days only); it is not computed here from `user_daily`.
 """
 
 # BG/NBD's notation: T (the observation length) differs from t (the horizon).
@@ -69,9 +79,15 @@ FEATURE_COLUMNS = (
     "t_x",
     "T",
     "lifetime_events",
+    "lifetime_revenue",
     "mean_gap_days",
     "recency_days",
     "recency_over_gap",
+    "gap_std_days",
+    "gap_cv",
+    "recency_gap_z",
+    "gap_max_days",
+    "recency_over_max_gap",
 )
 BGNBD_COLUMNS = ("p_alive", "expected_active_days_h", "p_active_h")
 
@@ -109,6 +125,13 @@ def lifetime_features(state: DataFrame, dt: date | str | Column = "dt") -> DataF
     t_x = F.datediff(F.col("last_seen_date"), F.col("first_seen_date")).cast("long")
     recency = F.datediff(day, F.col("last_seen_date")).cast("long")
     mean_gap = F.when(frequency > 0, t_x.cast("double") / frequency.cast("double"))
+    # Population variance of the gaps: E[g^2] - E[g]^2, floored at 0 against rounding.
+    variance = F.greatest(
+        F.col("gap_sq_total").cast("double") / frequency.cast("double") - mean_gap * mean_gap,
+        F.lit(0.0),
+    )
+    std = F.when(frequency > 1, F.sqrt(variance))
+    gap_max = F.when(frequency > 0, F.col("gap_max_days").cast("double"))
     return state.select(
         day.alias("dt"),
         "user_id",
@@ -117,9 +140,15 @@ def lifetime_features(state: DataFrame, dt: date | str | Column = "dt") -> DataF
         t_x.alias("t_x"),
         F.datediff(day, F.col("first_seen_date")).cast("long").alias("T"),
         F.col("events_total").cast("long").alias("lifetime_events"),
+        F.col("revenue_total").cast("double").alias("lifetime_revenue"),
         mean_gap.alias("mean_gap_days"),
         recency.alias("recency_days"),
         (recency.cast("double") / mean_gap).alias("recency_over_gap"),
+        std.alias("gap_std_days"),
+        (std / mean_gap).alias("gap_cv"),
+        ((recency.cast("double") - mean_gap) / (std + 1)).alias("recency_gap_z"),
+        gap_max.alias("gap_max_days"),
+        (recency.cast("double") / gap_max).alias("recency_over_max_gap"),
     )
 
 

@@ -86,6 +86,14 @@ LIFETIME_RFM = (
 )
 LOGISTIC_LIFETIME = "logistic_lifetime_rfm"
 BGNBD = "bgnbd"
+# The tree candidates' feature vector by kind, for the model card.
+INPUTS = {
+    "window": [*NUMERIC, *CATEGORICAL],
+    "lifetime": [*LIFETIME, "mean_gap_days", "recency_over_gap", "lifetime_revenue"],
+    "rhythm": [c for c in FILLED if c.startswith(("gap_", "recency_gap", "recency_over_max"))],
+    "bgnbd": [c for c in FILLED if c.startswith("bgnbd_")],
+    LOGISTIC_LIFETIME: list(LIFETIME_RFM),
+}
 SAMPLING = (
     "above rows_max rows: a sample stratified by churned (each class keeps its share), the"
     " rows of smallest xxhash64(user_id, dt, seed) in each class"
@@ -420,6 +428,8 @@ def train(
         "calibration_map": {"method": "isotonic", "boundaries": boundaries, "values": values},
         "baselines": baselines,
         "feature_importances": importances,
+        # What the candidates read (definitions: docs/marts.md "Churn").
+        "inputs": INPUTS,
     }
     return Trained(version, _round(card), model, seconds)
 
@@ -495,6 +505,11 @@ def model_card(card: dict[str, Any]) -> str:
         "- rows (churned) by snapshot: "
         + ", ".join(f"{d}: {n} ({c})" for d, (n, c) in card["rows_by_snapshot"].items()),
         _sampling_line(card.get("training_rows")),
+        *[
+            f"- {kind} inputs: {', '.join(names)}"
+            for kind, names in card.get("inputs", {}).items()
+            if kind != LOGISTIC_LIFETIME  # its kind says them, in the candidates' table
+        ],
         "",
         "| validation | ROC AUC | PR AUC | Brier | log loss | top-decile lift |",
         "|---|---|---|---|---|---|",

@@ -39,9 +39,24 @@ LIFETIME = (
     "observed_days",  # days from the first active day to dt (BG/NBD's T)
     "lifetime_events",
 )
-# Nullable model inputs (no gap yet; no BG/NBD fit on that snapshot): stored as null, and in
-# the feature vector as `<column>_filled`, the null replaced by FILL (below any real value).
-FILLED = ("mean_gap_days", "recency_over_gap", "bgnbd_p_alive", "bgnbd_p_active_h")
+# Nullable model inputs (no gap yet, or fewer than two; a lifetime total unknown to the state;
+# no BG/NBD fit on that snapshot): stored as null, and in the feature vector as
+# `<column>_filled`, the null replaced by FILL: below any real value of most (a tree splits it
+# off); `recency_gap_z` can be below it, but its nulls are the users with fewer than two gaps,
+# which `frequency` tells apart.
+FILLED = (
+    "mean_gap_days",
+    "recency_over_gap",
+    "lifetime_revenue",  # users_state.revenue_total: the running revenue since first seen
+    # The rhythm's regularity (users_state.gap_sq_total, gap_max_days): lifetime.py.
+    "gap_std_days",
+    "gap_cv",
+    "recency_gap_z",
+    "gap_max_days",
+    "recency_over_max_gap",
+    "bgnbd_p_alive",
+    "bgnbd_p_active_h",
+)
 FILL = -1.0
 CATEGORICAL = ("segment", "platform", "plan", "channel")
 DOUBLES = {"revenue_window", "activity_trend", "health_score"}

@@ -5,7 +5,8 @@ Inputs of the step for day D: `users_state` of D-1, `user_daily` of D, and `user
 Outputs:
 - `users_state/dt=D/`: one row per user active in [D-63, D] (grain: dt, user_id):
   `days_seen_bits` (bit k set = active on D-k; bit 0 = D), `first_seen_date`, `last_seen_date`,
-  running totals `active_days_total`, `events_total`, and the latest `platform`/`account_id`.
+  running totals `active_days_total`, `events_total`, the latest `platform`/`account_id`, and
+  `revenue_total` (the running sum of `user_daily.revenue`, added in date order).
 - `users_archive/dt=D/`: the users whose window emptied on D (last seen D-64), same columns with
   `days_seen_bits = 0`. Only users away for 64+ days are ever looked up there.
 
@@ -24,6 +25,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.users_state.schema import FILE_SCHEMA
+
+# Running values a multi-day step folds over the user's active days, not reads off the last.
+FOLDED = ("revenue_total", "gap_sq_total", "gap_max_days")
+# In that fold: the days from the previous active day (acc.l, null before the first) to x.d.
+_GAP = "CAST(datediff(x.d, coalesce(acc.l, x.d)) AS BIGINT)"
 
 
 def latest_archived(archive: DataFrame) -> DataFrame:
@@ -65,6 +71,7 @@ def next_users_state(
                 {
                     "user_id": F.col("user_id"),
                     "events_total": F.col("event_count"),
+                    "revenue_total": F.col("revenue"),
                     "platform": F.col("platform"),
                     "account_id": F.col("account_id"),
                 },
@@ -96,6 +103,26 @@ def next_users_state(
             F.coalesce(F.col(f"a_{column}"), F.lit(default))
         )
 
+    # The total before D: the state's, else the archived row's (either may be null: unknown),
+    # else 0 for a user seen for the first time.
+    revenue_before = (
+        F.when(known, F.col("p_revenue_total"))
+        .when(F.col("a_first_seen_date").isNotNull(), F.col("a_revenue_total"))
+        .otherwise(F.lit(0.0))
+    )
+
+    def before(column: str) -> Column:
+        """A carried total before D, as `revenue_before` (0 for a new user)."""
+        return (
+            F.when(known, F.col(f"p_{column}"))
+            .when(F.col("a_first_seen_date").isNotNull(), F.col(f"a_{column}"))
+            .otherwise(F.lit(0).cast("long"))
+        )
+
+    # The gap an active day closes: days since the user's previous active day (0 for the
+    # first one ever).
+    previous_day = F.when(known, F.col("p_last_seen_date")).otherwise(F.col("a_last_seen_date"))
+    gap = F.coalesce(F.datediff(day_lit, previous_day), F.lit(0)).cast("long")
     rows = folded.select(
         F.col("user_id"),
         bits.alias("days_seen_bits"),
@@ -113,6 +140,18 @@ def next_users_state(
         F.coalesce(F.col("t_account_id"), F.col("p_account_id"), F.col("a_account_id")).alias(
             "account_id"
         ),
+        # Added only on an active day (as `users_state_range` folds it), 0 for a day without
+        # a revenue value; a null carried total (a state older than the column) stays null.
+        F.when(active, revenue_before + F.coalesce(F.col("t_revenue_total"), F.lit(0.0)))
+        .otherwise(revenue_before)
+        .alias("revenue_total"),
+        F.when(active, before("gap_sq_total") + gap * gap)
+        .otherwise(before("gap_sq_total"))
+        .alias("gap_sq_total"),
+        # greatest() skips nulls: an unknown longest gap must stay unknown.
+        F.when(active & before("gap_max_days").isNotNull(), F.greatest(before("gap_max_days"), gap))
+        .otherwise(before("gap_max_days"))
+        .alias("gap_max_days"),
     )
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields])
 
@@ -138,6 +177,7 @@ def users_state_range(
         F.col("event_count").cast("long").alias("n"),
         F.col("platform").alias("platform"),
         F.col("account_id").alias("account_id"),
+        F.col("revenue").alias("r"),
     )
     none = F.lit(None)
     # One shuffle: the three sources stacked, then gathered per user.
@@ -167,7 +207,20 @@ def users_state_range(
         "user_id",
         "acts",
         F.when(known, F.col("p.days_seen_bits")).otherwise(F.lit(0).cast("long")).alias("b0"),
-        *[before(c).alias(f"b_{c}") for c in columns if c != "days_seen_bits"],
+        *[before(c).alias(f"b_{c}") for c in columns if c not in ("days_seen_bits", *FOLDED)],
+        # As `next_users_state`: the state's total, else the archived row's (null: unknown),
+        # else 0 for a user first seen in the range.
+        F.when(known, F.col("p.revenue_total"))
+        .when(F.col("a").isNotNull(), F.col("a.revenue_total"))
+        .otherwise(F.lit(0.0).cast("double"))
+        .alias("b_revenue_total"),
+        *[
+            F.when(known, F.col(f"p.{c}"))
+            .when(F.col("a").isNotNull(), F.col(f"a.{c}"))
+            .otherwise(F.lit(0).cast("long"))
+            .alias(f"b_{c}")
+            for c in ("gap_sq_total", "gap_max_days")
+        ],
         F.explode(F.sequence(F.lit(0), F.lit((end - start).days))).alias("k"),
     ).withColumn("dt", F.date_add(F.lit(start).cast(T.DateType()), F.col("k")))
     # The user's activity in the range up to dt, which every running value reads.
@@ -207,7 +260,21 @@ def users_state_range(
             ).alias(c)
             for c in ("platform", "account_id")
         ],
+        # Folded from the total before the range, one active day at a time in date order:
+        # the same additions, in the same order, as the steps of `next_users_state`.
+        F.expr("aggregate(so_far, b_revenue_total, (acc, x) -> acc + coalesce(x.r, 0D))").alias(
+            "revenue_total"
+        ),
+        # The gap each active day of the range closes (0 for a user's first day ever), folded
+        # from the last active day before the range; an unknown total stays unknown.
+        F.expr(
+            f"aggregate(so_far, named_struct('l', b_last_seen_date, 's', b_gap_sq_total,"
+            f" 'm', b_gap_max_days), (acc, x) -> named_struct('l', x.d,"
+            f" 's', acc.s + {_GAP} * {_GAP},"
+            f" 'm', CASE WHEN acc.m IS NULL THEN NULL ELSE greatest(acc.m, {_GAP}) END))"
+        ).alias("_gaps"),
     )
+    rows = rows.withColumns({"gap_sq_total": F.col("_gaps.s"), "gap_max_days": F.col("_gaps.m")})
     # In the state on dt (some bit set), or leaving it on dt (in it the day before).
     rows = rows.where((F.col("days_seen_bits") != 0) | (F.col("_bits_before") != 0))
     return rows.select(

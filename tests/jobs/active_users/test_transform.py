@@ -27,7 +27,7 @@ STATE_WITH_DT = T.StructType([*USERS_STATE_SCHEMA.fields, T.StructField("dt", T.
 def state(spark, *users: tuple[str, int, int], day: date = D):
     """(user, bits, first seen n days before `day`) -> users_state rows of `day`."""
     rows = [
-        (u, bits, day - timedelta(days=first), day, 1, 1, None, None, day)
+        (u, bits, day - timedelta(days=first), day, 1, 1, None, None, 0.0, 0, 0, day)
         for u, bits, first in users
     ]
     return spark.createDataFrame(rows, STATE_WITH_DT)

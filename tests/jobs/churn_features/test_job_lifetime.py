@@ -6,7 +6,10 @@ the population known only from the archive (left the state, still in the 120-day
 window), and a late event delivered a day later that moves a user's first day (the snapshot is
 recomputed through the chain's marks). 150 users drawn from BG/NBD make the population large
 enough for a BG/NBD fit; the report gives its parameters, and the stored columns equal bgnbd.py's
-P(alive) and P(active in the horizon) with them.
+P(alive) and P(active in the horizon) with them. Some events carry a `revenue`: the stored
+`lifetime_revenue` (the chain's running total) equals, to the bit, the plain-Python sum of the
+user's revenue in the order the chain adds it (each day's values in ascending order, the days
+in date order), the late event's included.
 """
 
 # BG/NBD's notation: T (the observation length).
@@ -14,7 +17,9 @@ P(alive) and P(active in the horizon) with them.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import random
 import shutil
 from datetime import UTC, date, datetime, timedelta
@@ -67,6 +72,18 @@ HISTORIES: dict[str, dict[date, int]] = {
     **simulated(),
 }
 LATE = ("late", day(50), 3)  # delivered on A2: an event before the user's first day
+# The users whose events carry a revenue (a tenth to seven tenths: sums whose last bits depend
+# on the order of the additions); the others' lifetime revenue is 0.
+PAYING = {"far_apart", "returned", "departed", "late", "one_day"} | {
+    f"sim{i:03d}" for i in range(0, 150, 3)
+}
+
+
+def revenue(user: str, d: date, k: int) -> float | None:
+    """The revenue of a user's k-th event of day d (None: the event has none)."""
+    if user not in PAYING or (user == "one_day" and k % 2):
+        return None
+    return round(0.1 * (1 + (d.toordinal() + 3 * k) % 7), 1)
 
 
 def events(histories: dict[str, dict[date, int]]) -> list[dict]:
@@ -83,9 +100,28 @@ def events(histories: dict[str, dict[date, int]]) -> list[dict]:
                         .replace("+00:00", "Z"),
                         "event_name": "page_view",
                         "platform": "web",
+                        **(
+                            {"revenue": revenue(user, d, k)}
+                            if revenue(user, d, k) is not None
+                            else {}
+                        ),
                     }
                 )
     return records
+
+
+def lifetime_revenue(user: str, history: dict[date, int], dt: date) -> float:
+    """The running revenue at dt in plain Python, added as the pipeline adds it: a day's
+    values in ascending order from 0.0 (`user_daily.revenue`), then the days in date order
+    from 0.0 (the users-state chain's running total)."""
+    total = 0.0
+    for d in sorted(d for d in history if d <= dt):
+        values = sorted(v for k in range(history[d]) if (v := revenue(user, d, k)) is not None)
+        day_total = 0.0
+        for v in values:
+            day_total += v
+        total += day_total
+    return total
 
 
 def reference(history: dict[date, int], dt: date) -> dict[str, object]:
@@ -95,6 +131,13 @@ def reference(history: dict[date, int], dt: date) -> dict[str, object]:
     t_x = (days[-1] - days[0]).days
     gap = t_x / frequency if frequency else None
     recency = (dt - days[-1]).days
+    gaps = [(b - a).days for a, b in itertools.pairwise(days)]
+    std = (
+        math.sqrt(max(sum(g * g for g in gaps) / frequency - gap * gap, 0.0))
+        if frequency > 1
+        else None
+    )
+    longest = max(gaps) if gaps else None
     return {
         "lifetime_active_days": len(days),
         "frequency": frequency,
@@ -103,6 +146,11 @@ def reference(history: dict[date, int], dt: date) -> dict[str, object]:
         "lifetime_events": sum(history[d] for d in days),
         "mean_gap_days": gap,
         "recency_over_gap": None if gap is None else recency / gap,
+        "gap_std_days": std,
+        "gap_cv": None if std is None else std / gap,
+        "recency_gap_z": None if std is None else (recency - gap) / (std + 1),
+        "gap_max_days": longest,
+        "recency_over_max_gap": None if longest is None else recency / longest,
         "recency_days": recency,
     }
 
@@ -160,14 +208,23 @@ def test_the_stored_lifetime_columns_equal_the_reference(runs):
     for user in population:
         want = reference(HISTORIES[user], D)
         assert {c: before[user][c] for c in COLUMNS} == pytest.approx(want), user
+        # Exact: the same additions in the same order.
+        assert before[user]["lifetime_revenue"] == lifetime_revenue(user, HISTORIES[user], D)
     # The cases are what they say: one day, far apart, back after leaving, archive only.
     assert before["one_day"]["frequency"] == 0
     assert before["one_day"]["mean_gap_days"] is None
     assert before["far_apart"]["first_to_last_days"] == 80
     assert before["returned"]["lifetime_active_days"] == 4  # the archived days count
+    assert before["returned"]["gap_max_days"] == 103  # the absence that archived them
     assert before["returned"]["observed_days"] == 110
     assert before["departed"]["recency_days"] == 80  # known from users_archive only
     assert before["departed"]["lifetime_events"] == 9
+    # Revenue before the user left the state counts, as their events do.
+    assert before["returned"]["lifetime_revenue"] > sum(
+        revenue("returned", d, k) for d in (day(3), day(2)) for k in range(HISTORIES["returned"][d])
+    )
+    assert before["departed"]["lifetime_revenue"] > 0
+    assert before["sim001"]["lifetime_revenue"] == 0.0  # no event with a revenue
 
 
 def test_a_late_event_reaches_the_snapshot_through_the_chain(runs):
@@ -178,6 +235,8 @@ def test_a_late_event_reaches_the_snapshot_through_the_chain(runs):
     assert {c: after[user][c] for c in COLUMNS} == pytest.approx(reference(history, D))
     assert after[user]["observed_days"] == 50 != before[user]["observed_days"]
     assert after[user]["frequency"] == before[user]["frequency"] + 1
+    assert after[user]["lifetime_revenue"] == lifetime_revenue(user, history, D)
+    assert after[user]["lifetime_revenue"] > before[user]["lifetime_revenue"]
 
 
 def test_bgnbd_is_fitted_on_the_population_and_stored_per_user(runs):

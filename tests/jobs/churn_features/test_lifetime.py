@@ -6,6 +6,8 @@ from each user's literal history, and its BG/NBD columns against bgnbd.py on the
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import Counter
 from datetime import date, timedelta
 
@@ -51,15 +53,44 @@ HISTORIES = {
     "departed": {date(2024, 1, 10): 1, date(2024, 1, 20): 2, date(2024, 2, 1): 6},
     "regular": {date(2024, 2, 21) + timedelta(days=3 * k): 1 + k % 4 for k in range(17)},
 }
+# Each user's running revenue as the chain carries it (users_state.revenue_total); "new"'s is
+# unknown (carried from a state older than the column): the feature stays null.
+REVENUE = {
+    "one_day": 12.5,
+    "far_apart": 0.0,
+    "returned": 40.25,
+    "late": 3.0,
+    "new": None,
+    "departed": 9.75,
+    "regular": 170.5,
+}
 
 
 def bits(days: list[date], dt: date) -> int:
     return sum(1 << (dt - d).days for d in days if (dt - d).days < 63)
 
 
-def row(user: str, days: list[date], first: date, last: date, active: int, events: int):
-    """A users_state row (FILE_SCHEMA order); bits from the days given (0 for the archive)."""
-    return (user, bits(days, DT), first, last, active, events, "web", None)
+def gap_totals(days: list[date]) -> tuple[int, int]:
+    """(sum of squared gaps, longest gap) between consecutive active days: what the chain
+    carries in gap_sq_total and gap_max_days."""
+    gaps = [(b - a).days for a, b in itertools.pairwise(days)]
+    return sum(g * g for g in gaps), max(gaps, default=0)
+
+
+def row(
+    user: str,
+    days: list[date],
+    first: date,
+    last: date,
+    active: int,
+    events: int,
+    seen: list[date] | None = None,
+):
+    """A users_state row (FILE_SCHEMA order); bits from the days given (0 for the archive);
+    the gap totals of the active days `seen` (default: the user's whole history), unknown
+    (null) for "new", whose totals came from a state older than those columns."""
+    gaps = (None, None) if user == "new" else gap_totals(sorted(seen or HISTORIES[user]))
+    return (user, bits(days, DT), first, last, active, events, "web", None, REVENUE[user], *gaps)
 
 
 # users_state of DT, written literally (the totals the chain carries, archived history included).
@@ -88,7 +119,15 @@ STATE = [
 # The latest archived row of each user who ever left: "returned" left on 2024-03-09 (stale now:
 # their state row wins), "departed" on 2024-04-05.
 ARCHIVED = [
-    row("returned", [], date(2024, 1, 1), date(2024, 1, 5), 2, 7),
+    row(
+        "returned",
+        [],
+        date(2024, 1, 1),
+        date(2024, 1, 5),
+        2,
+        7,
+        [date(2024, 1, 1), date(2024, 1, 5)],
+    ),
     row("departed", [], date(2024, 1, 10), date(2024, 2, 1), 3, 9),
 ]
 
@@ -101,6 +140,14 @@ def reference(user: str, history: dict[date, int], dt: date) -> dict[str, object
     t_x = (last - first).days
     recency = (dt - last).days
     gap = t_x / frequency if frequency else None
+    gaps = [(b - a).days for a, b in itertools.pairwise(days)]
+    # The population standard deviation as the job computes it: E[g^2] - E[g]^2 in doubles.
+    std = (
+        math.sqrt(max(sum(g * g for g in gaps) / frequency - gap * gap, 0.0))
+        if frequency > 1
+        else None
+    )
+    longest = float(max(gaps)) if gaps else None
     return {
         "dt": dt,
         "user_id": user,
@@ -109,9 +156,15 @@ def reference(user: str, history: dict[date, int], dt: date) -> dict[str, object
         "t_x": t_x,
         "T": (dt - first).days,
         "lifetime_events": sum(history.values()),
+        "lifetime_revenue": REVENUE[user],
         "mean_gap_days": gap,
         "recency_days": recency,
         "recency_over_gap": recency / gap if gap is not None else None,
+        "gap_std_days": std,
+        "gap_cv": std / gap if std is not None else None,
+        "recency_gap_z": (recency - gap) / (std + 1) if std is not None else None,
+        "gap_max_days": longest,
+        "recency_over_max_gap": recency / longest if longest is not None else None,
     }
 
 
@@ -161,13 +214,36 @@ def test_whole_rows_equal_the_reference(scored):
         # One active day: no repeat, no gap; observed for 23 days.
         ("one_day", {"frequency": 0, "t_x": 0, "T": 23, "mean_gap_days": None}),
         # Two days 50 apart, the last 21 days ago: 21 / 50 of a gap.
-        ("far_apart", {"frequency": 1, "t_x": 50, "recency_over_gap": 21 / 50}),
+        # One gap has no spread: no standard deviation, a longest gap of 50.
+        (
+            "far_apart",
+            {
+                "frequency": 1,
+                "t_x": 50,
+                "recency_over_gap": 21 / 50,
+                "gap_std_days": None,
+                "gap_max_days": 50.0,
+            },
+        ),
+        # Every third day: a perfectly regular rhythm (spread 0), away for (recency - 3) / 1.
+        (
+            "regular",
+            {"gap_std_days": 0.0, "gap_cv": 0.0, "gap_max_days": 3.0, "recency_gap_z": 0.0},
+        ),
         # Their archived January history counts: 4 days since 2024-01-01.
-        ("returned", {"active_days": 4, "t_x": 101, "T": 102, "lifetime_events": 11}),
+        # ... and so do its gaps (4, 96, 1): the longest is the absence that archived them.
+        (
+            "returned",
+            {"active_days": 4, "t_x": 101, "T": 102, "lifetime_events": 11, "gap_max_days": 96.0},
+        ),
         # Active on DT: t_x = T, recency 0.
         ("late", {"t_x": 11, "T": 11, "recency_days": 0, "recency_over_gap": 0.0}),
-        ("new", {"frequency": 0, "t_x": 0, "T": 0, "recency_days": 0}),
-        ("departed", {"frequency": 2, "recency_days": 71, "lifetime_events": 9}),
+        # Their revenue total is unknown to the state: the feature is null, not 0.
+        ("new", {"frequency": 0, "t_x": 0, "T": 0, "recency_days": 0, "lifetime_revenue": None}),
+        (
+            "departed",
+            {"frequency": 2, "recency_days": 71, "lifetime_events": 9, "lifetime_revenue": 9.75},
+        ),
     ],
 )
 def test_literal_histories(scored, user, expected):

@@ -16,11 +16,15 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.churn_features.model import (
+    INPUTS,
     LABEL,
+    LOGISTIC_LIFETIME,
     SEED,
+    VECTOR,
     ModelStore,
     Trained,
     calibrate,
+    feature_name,
     missing_class,
     model_card,
     raw_probability,
@@ -120,7 +124,9 @@ def test_same_rows_same_model_and_scores(trained, spark, tmp_path):
     store = ModelStore(tmp_path)
     folder = store.write(first)
     assert scores(store.load(first.version)) == got
-    assert "| model, calibrated |" in (folder / "model_card.md").read_text()
+    text = (folder / "model_card.md").read_text()
+    assert "| model, calibrated |" in text
+    assert "- rhythm inputs: gap_std_days, gap_cv, recency_gap_z, gap_max_days," in text
     card = {**first.metrics, "promoted": False, "decision": "re-run"}
     store.write(Trained(first.version, card, None))
     assert sorted(p.name for p in store.root.iterdir()) == [folder.name]
@@ -222,3 +228,11 @@ def test_the_out_of_time_best_is_promoted_even_when_it_is_not_a_tree(spark, tmp_
     assert all(f"| {n} (" in text for n in aucs)
     assert "| bgnbd (BG/NBD" in text
     assert store.current(trained.version)[0] == trained.version
+
+
+def test_the_cards_inputs_name_every_feature_of_the_vector_once():
+    """The card's inputs by kind (window, lifetime, rhythm, BG/NBD) are the vector's features."""
+    kinds = [cols for kind, cols in INPUTS.items() if kind != LOGISTIC_LIFETIME]
+    named = [c for cols in kinds for c in cols]
+    assert sorted(named) == sorted({feature_name(c) for c in VECTOR})
+    assert len(named) == len(set(named))
