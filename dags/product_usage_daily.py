@@ -23,7 +23,7 @@ The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D
    most `PULSE_LATENESS_DAYS` days; older changes wait for a backfill or manual run.
 4. `publish`: when `PULSE_WAREHOUSE_URI` is object storage (`s3://bucket/prefix`), uploads what
    changed in the local working copy (`PULSE_WORK_DIR`) with boto3, verified, and flips each
-   table's `_manifest.json` (`include/pulse/objectstore.py`); a local warehouse needs nothing.
+   table's `_manifest.json` (`include/pulse/objectstore/`); a local warehouse needs nothing.
    The tables' Assets are updated when everyone can read them: by each group's task for a
    local warehouse, by `publish` for object storage.
 5. `daily_report`: one self-contained HTML page, `{warehouse}/reports/dt=D/index.html`

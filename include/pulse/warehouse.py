@@ -26,7 +26,7 @@ can be (the DAG's tasks sweep when they start).
 Published parquet files are named after their content (`part-<md5>-<n>.parquet`), and each
 publish records the partition (files with size and MD5, rows, schema, run) in the table's
 `_manifest.json` and the warehouse's `_catalog.json`: analysts find what exists without listing,
-and `include/pulse/objectstore.py` mirrors exactly those files to object storage.
+and `include/pulse/objectstore/` mirrors exactly those files to object storage.
 """
 
 from __future__ import annotations

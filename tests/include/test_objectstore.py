@@ -20,12 +20,12 @@ from include.pulse.objectstore import (
     S3Location,
     StorageError,
     UnsafeNameError,
-    _safe_relative,
     publish,
     publish_files,
     restore,
     s3_client,
 )
+from include.pulse.objectstore.publishing import _safe_relative
 from include.pulse.reader import TableNotFoundError, read_pandas, read_table, tables
 from include.pulse.warehouse import Warehouse
 from tests.conftest import REPO_ROOT
