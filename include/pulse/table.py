@@ -32,9 +32,6 @@ class Table:
     description: str
     # Tables it reads (they are built first; their changes are handed on as marks).
     upstream: tuple[str, ...] = ()
-    # How far a change of an input on date X reaches: the partitions [X, X + horizon - 1];
-    # None: every later partition (cumulative tables). Read by the group's planner.
-    horizon_days: int | None = 1
     # The package holding `schema.py` (`jobs.<name>`): `package=__name__` in its `__init__`.
     package: str = ""
 

@@ -10,5 +10,4 @@ TABLE = Table(
     group="user_engagement",
     description="one row per account and dt: active users, stickiness, health, usage pattern",
     upstream=("user_daily", "user_feature_daily", "user_engagement"),
-    horizon_days=90,
 )

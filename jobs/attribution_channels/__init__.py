@@ -10,5 +10,4 @@ TABLE = Table(
     group="attribution_touchpoints",
     description="per dt, window (1 day, fitting window), model and channel: credited conversions",
     upstream=("events",),
-    horizon_days=121,  # as attribution_touchpoints: W + L + 1 with the default settings
 )

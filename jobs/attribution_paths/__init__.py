@@ -10,5 +10,4 @@ TABLE = Table(
     group="attribution_touchpoints",
     description="per dt and distinct path of the fitting window: conversions, value, nulls",
     upstream=("events",),
-    horizon_days=121,  # as attribution_touchpoints: W + L + 1 with the default settings
 )

@@ -11,5 +11,4 @@ TABLE = Table(
     group="attribution_touchpoints",
     description="per conversion day and converting path: conversions and their value",
     upstream=("events",),
-    horizon_days=32,  # a change on X reaches the conversions of [X, X + L + 1]
 )

@@ -12,5 +12,4 @@ TABLE = Table(
     upstream=("events",),
     # With the default windows: a change on X reaches [X, X + W + L] (W = 90 days of fitting
     # window, L = 30 days of lookback); the planner derives it from the run's settings.
-    horizon_days=121,
 )

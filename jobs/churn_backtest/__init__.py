@@ -11,5 +11,4 @@ TABLE = Table(
     group="churn_features",
     description="per dt and risk band: predictions made at dt - H against the observed churn",
     upstream=("churn_predictions", "user_daily"),
-    horizon_days=90,
 )

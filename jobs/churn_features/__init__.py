@@ -15,5 +15,4 @@ TABLE = Table(
     # reaches [X, X + 89]; tenure (first day ever) only changes with a user's first event. The
     # lifetime features of every later day change too: the active_users chain then publishes
     # (and so marks) each day from X on.
-    horizon_days=90,
 )

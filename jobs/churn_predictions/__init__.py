@@ -11,5 +11,4 @@ TABLE = Table(
     group="churn_features",
     description="one row per user of the churn population at dt: probability, band, reasons",
     upstream=("churn_features",),
-    horizon_days=90,
 )

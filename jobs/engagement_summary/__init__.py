@@ -10,5 +10,4 @@ TABLE = Table(
     group="user_engagement",
     description="one row per dt: users, events, power users, dormant share, sessions, stickiness",
     upstream=("user_daily", "user_engagement", "active_users"),
-    horizon_days=90,
 )

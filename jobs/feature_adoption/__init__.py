@@ -10,5 +10,4 @@ TABLE = Table(
     group="user_engagement",
     description="one row per feature and dt: adopters, adoption rate, uses, days to adopt, score",
     upstream=("user_feature_daily", "user_feature_first_seen", "users_state", "user_engagement"),
-    horizon_days=90,
 )

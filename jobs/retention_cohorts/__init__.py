@@ -10,5 +10,4 @@ TABLE = Table(
     group="retention_cohorts",
     description="per dt, grain, cohort, breakdown and period: cohort size, retained, rates",
     upstream=("user_daily", "user_feature_daily", "user_first_seen", "user_feature_first_seen"),
-    horizon_days=None,  # a user's cohort is their first day over all history
 )

@@ -10,5 +10,4 @@ TABLE = Table(
     group="retention_cohorts",
     description="per dt, grain, breakdown and period: retention over the complete cohorts",
     upstream=("retention_cohorts",),
-    horizon_days=None,
 )

@@ -12,5 +12,4 @@ TABLE = Table(
     description="one row per user whose cohort is in a retention matrix of dt: cohort day,"
     " breakdowns, active periods per grain",
     upstream=("user_daily", "user_feature_daily", "user_first_seen", "user_feature_first_seen"),
-    horizon_days=None,  # each day's state continues the previous one: a change reaches all later
 )

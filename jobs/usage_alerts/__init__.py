@@ -17,5 +17,4 @@ TABLE = Table(
         "users_state",
         "users_archive",
     ),
-    horizon_days=90,
 )

@@ -10,5 +10,4 @@ TABLE = Table(
     group="user_engagement",
     description="one row per user active in the window ending dt: actions, segment, health",
     upstream=("user_daily", "user_feature_daily"),
-    horizon_days=90,
 )

@@ -10,5 +10,4 @@ TABLE = Table(
     group="active_users",
     description="users whose 64-day window emptied on dt, with their totals",
     upstream=("user_daily",),
-    horizon_days=None,
 )

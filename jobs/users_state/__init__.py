@@ -10,5 +10,4 @@ TABLE = Table(
     group="active_users",
     description="one row per user active in [dt-63, dt]: activity bits, first/last seen, totals",
     upstream=("user_daily",),
-    horizon_days=None,  # each day's state continues the previous one: a change reaches all later
 )
