@@ -1,48 +1,27 @@
 """
 ### product_usage_daily
 
-Every night, shortly after midnight in `PULSE_TIMEZONE`, ingest the product events that
-*arrived* on the day that just ended into clean, date-partitioned parquet.
+Every night, shortly after midnight in `PULSE_TIMEZONE`, the run whose logical date is **D**
+turns the product events that *arrived* on D (`{landing}/dt=D/`) into tables:
 
-The run whose logical date is **D** processes arrival day **D** (`{landing}/dt=D/`):
+1. `arrival_day` names D; `wait_for_landing` waits for its folder (and ready marker, with
+   `PULSE_LANDING_READY_MARKER`), rescheduled while waiting, and fails after
+   `PULSE_LANDING_TIMEOUT_SECONDS`.
+2. One task per table group, in the order the tables read each other (below, from
+   `jobs/registry.py`), the ingest first. Each runs the one runner (`include/pulse/runner.py`):
+   read its marks, plan the dates, build, validate every table with its GX suite, mark the
+   groups downstream, publish, report. Nightly runs go back `PULSE_LATENESS_DAYS` at most;
+   older changes wait for a backfill.
+3. `publish`: with an `s3://` warehouse, mirrors the working copy to the bucket, a table at a
+   time (`include/pulse/objectstore/`); the tables' Assets are updated once readable.
+4. `daily_report`: the day's page, `{warehouse}/reports/dt=D/index.html` (`include/report/`).
 
-1. `wait_for_landing`: waits for the folder, and for its ready marker (e.g. `_SUCCESS`) when
-   `PULSE_LANDING_READY_MARKER` is set (reschedule mode: no worker slot held while waiting),
-   and fails, naming them, after `PULSE_LANDING_TIMEOUT_SECONDS`.
-2. `ingest_events`: the `events` group (`jobs/events/job.py`). It reads and normalises the
-   delivery, validates it (GX suite `landing`), stages D's clean rows and quarantine, rebuilds
-   every `events/event_date=X/` partition D touches, validates them (GX suite `events`), then
-   publishes all partitions atomically and marks the changed dates for `user_daily`.
-3. One task per table group, in the order the tables read each other (`jobs/registry.py`):
-   `user_daily` first, then the marts (each task's doc lists its tables; the groups' order and
-   tables are in docs/architecture.md). Each runs
-   the one runner (`include/pulse/runner.py`): read the marks its upstream groups left, plan
-   the dates (a late event or a backfill of day X never leaves X+1.. stale), build, validate
-   every table with its suite, mark its downstream groups, publish, report. The dependency on
-   earlier days lives in the data (marks and locks), not in run order. Nightly runs go back at
-   most `PULSE_LATENESS_DAYS` days; older changes wait for a backfill or manual run.
-4. `publish`: when `PULSE_WAREHOUSE_URI` is object storage (`s3://bucket/prefix`), uploads what
-   changed in the local working copy (`PULSE_WORK_DIR`) with boto3, verified, and flips each
-   table's `_manifest.json` (`include/pulse/objectstore/`); a local warehouse needs nothing.
-   The tables' Assets are updated when everyone can read them: by each group's task for a
-   local warehouse, by `publish` for object storage.
-5. `daily_report`: one self-contained HTML page, `{warehouse}/reports/dt=D/index.html`
-   (`include/report/`): the day's data-quality verdict and the marts' headline numbers
-   and charts, read back from the published warehouse like an analyst would.
-
-Each group's task may run `PULSE_TASK_TIMEOUT_MINUTES` (its `execution_timeout`: a hung task is
-killed and retried) and first removes the staging and trash folders that killed runs left in
-the warehouse (older than twice that timeout).
-
-Backfills (UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any order
-or in parallel: the tables they leave depend only on the landing files, never on run order.
-To re-run one day by hand, trigger the DAG from the UI and pick the day in the Trigger form's
-`arrival_date` date field (or pass `{"arrival_date": "YYYY-MM-DD"}` as the run's conf); left
-empty, a run processes its logical date's day, as scheduled and backfill runs always do.
-The schedule is a `CronDataIntervalTimetable` (`@daily` in Airflow 3 has an empty data interval).
-A run of a day before `PULSE_START_DATE` or after `PULSE_END_DATE` fails at `arrival_day`,
-naming the setting, and a nightly run of such a day is skipped (the DAG has no Airflow start or
-end date: Airflow would give a run outside them no task and mark it successful).
+Backfills (the UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any
+order or in parallel: the tables depend only on the landing files. To re-run one day, trigger
+the DAG with the `arrival_date` param. A day outside `PULSE_START_DATE`..`PULSE_END_DATE`
+fails at `arrival_day` naming the setting (a nightly run of it is skipped). Every task may
+run `PULSE_TASK_TIMEOUT_MINUTES` before it is killed and retried. README.md, "How a run
+works", says more.
 """
 
 from __future__ import annotations
@@ -58,6 +37,15 @@ from jobs.registry import INGEST
 CONFIG = PulseConfig.from_env()
 # Task ids: the group's name (its main table), but the ingest keeps its verb.
 TASK_IDS = {INGEST: "ingest_events"}
+
+
+def groups_doc() -> str:
+    """The groups in task order and their tables, for the DAG's docs (from the registry)."""
+    lines = [
+        f"- `{TASK_IDS.get(g, g)}`: " + ", ".join(f"`{t.name}`" for t in registry.group_tables(g))
+        for g in registry.groups()
+    ]
+    return "\n#### Table groups, in order\n\n" + "\n".join(lines) + "\n"
 
 
 def assets(group: str) -> list[Asset]:
@@ -82,7 +70,7 @@ def assets(group: str) -> list[Asset]:
     start_date=None,
     catchup=False,  # history is loaded with backfills, explicitly
     max_active_runs=4,
-    doc_md=__doc__,
+    doc_md=__doc__ + groups_doc(),
     # The Trigger form shows a date picker for it; scheduled and backfill runs keep None.
     params={
         "arrival_date": Param(
@@ -158,14 +146,15 @@ def product_usage_daily() -> None:
     @task(
         outlets=[a for g in registry.groups() for a in assets(g)]
         if CONFIG.warehouse_is_remote
-        else []
+        else [],
+        execution_timeout=CONFIG.task_timeout,
     )
     def publish() -> dict:
         from include.pulse.tasks import publish
 
         return publish(CONFIG)
 
-    @task
+    @task(execution_timeout=CONFIG.task_timeout)
     def daily_report(day: str) -> dict:
         """The day's report page, `{warehouse}/reports/dt=D/index.html`, from the published
         marts (`include/report/`; for `s3://`, also put in the bucket)."""

@@ -78,15 +78,30 @@ GROUP_TASKS = {
 }
 
 
-def test_spark_tasks_are_killed_at_the_task_timeout(dag):
+def test_working_tasks_are_killed_at_the_task_timeout(dag):
     timeouts = {task.task_id: task.execution_timeout for task in dag.tasks}
     assert timeouts == {
-        **dict.fromkeys(GROUP_TASKS, timedelta(minutes=180)),  # PULSE_TASK_TIMEOUT_MINUTES
+        # PULSE_TASK_TIMEOUT_MINUTES: the groups, the upload and the report
+        **dict.fromkeys([*GROUP_TASKS, "publish", "daily_report"], timedelta(minutes=180)),
         "arrival_day": None,
         "wait_for_landing": None,  # a sensor: its own PULSE_LANDING_TIMEOUT_SECONDS
-        "publish": None,
-        "daily_report": None,
     }
+
+
+def test_the_dag_docs_list_every_group_and_its_tables_from_the_registry(dag):
+    listed = dag.doc_md.split("#### Table groups, in order")[1].strip().splitlines()
+    assert listed == [
+        "- `ingest_events`: `events`, `landed_events`, `quarantine`",
+        "- `attribution_touchpoints`: `attribution_channels`, `attribution_paths`,"
+        " `attribution_paths_daily`, `attribution_touchpoints`",
+        "- `user_daily`: `user_daily`, `user_feature_daily`",
+        "- `active_users`: `active_users`, `users_archive`, `users_archive_latest`, `users_state`",
+        "- `user_first_seen`: `user_feature_first_seen`, `user_first_seen`",
+        "- `retention_cohorts`: `retention_cohorts`, `retention_curve`, `retention_users_state`",
+        "- `user_engagement`: `account_health`, `engagement_summary`, `feature_adoption`,"
+        " `usage_alerts`, `user_engagement`",
+        "- `churn_features`: `churn_backtest`, `churn_features`, `churn_predictions`",
+    ]
 
 
 def test_the_daily_report_task_renders_the_run_day_from_the_published_marts(dag, monkeypatch):
