@@ -251,10 +251,51 @@ def classify(record: Record, arrival: date, timezone: str) -> tuple[str, object]
     return "clean", (key, ts.astimezone(zone).date())
 
 
+# The columns of the contract (README, "Columns"); any other column goes into `properties`.
+_KNOWN = {
+    *(alias for aliases in _ALIASES.values() for alias in aliases),
+    *("event_id", "session_id", "platform", "account_id", "plan", "channel", "utm_source"),
+    "properties",
+}
+
+
+def event_row(record: dict[str, str], arrival: date, timezone: str, source: str) -> dict:
+    """The `events` row of a clean record (README, "Columns"): the first alias present of each
+    field, the time as UTC, `channel` from `channel` or `utm_source`, and `properties` the
+    record's own JSON object with every unknown column merged in (its own keys win)."""
+    record = {k: v for k, v in record.items() if v is not None}
+    lowered = {k.strip().lower(): v for k, v in record.items()}
+    ts = _parse_time(_first(lowered, _ALIASES["ts"]) or "")
+    assert ts is not None
+    properties = {k: v for k, v in record.items() if k.strip().lower() not in _KNOWN}
+    own = lowered.get("properties")
+    if own is not None and own.strip():
+        properties |= {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(own).items()
+        }
+    return {
+        "event_id": lowered.get("event_id"),
+        "user_id": (_first(lowered, _ALIASES["user_id"]) or "").strip(),
+        "event_name": (_first(lowered, _ALIASES["event_name"]) or "").strip(),
+        "event_ts": ts,
+        "session_id": lowered.get("session_id"),
+        "platform": lowered.get("platform"),
+        "account_id": lowered.get("account_id"),
+        "channel": _first(lowered, ("channel", "utm_source")),
+        "plan": lowered.get("plan"),
+        "properties": properties,
+        "source_file": source,
+        "arrival_date": arrival,
+        "event_date": ts.astimezone(ZoneInfo(timezone)).date(),
+    }
+
+
 def reference(days: tuple[date, ...], timezone: str = "UTC") -> dict[str, object]:
-    """Expected outcome of ingesting `days` (in any order): events per date, quarantine per
-    arrival day and reason, and per arrival day the clean / duplicate counts of its report."""
+    """Expected outcome of ingesting `days` (in any order): events per date, the `events`
+    rows (`properties` parsed), quarantine per arrival day and reason, and per arrival day the
+    clean / duplicate counts of its report."""
     first_seen: dict[object, tuple[date, date]] = {}  # key -> (arrival, event_date)
+    rows: dict[object, dict] = {}  # key -> the row of its first copy
     quarantine: dict[str, Counter[str]] = {}
     delivered: dict[date, list[object]] = {}
     read: dict[str, int] = {}
@@ -262,7 +303,7 @@ def reference(days: tuple[date, ...], timezone: str = "UTC") -> dict[str, object
         quarantine[day.isoformat()] = Counter()
         keys: list[object] = []
         read[day.isoformat()] = 0
-        for _, records in LANDING[day]:
+        for source, records in LANDING[day]:
             for record in records:
                 read[day.isoformat()] += 1
                 outcome, value = classify(record, day, timezone)
@@ -272,6 +313,8 @@ def reference(days: tuple[date, ...], timezone: str = "UTC") -> dict[str, object
                 key, event_date = value  # type: ignore[misc]
                 keys.append(key)
                 first_seen.setdefault(key, (day, event_date))
+                if key not in rows:
+                    rows[key] = event_row(record, day, timezone, source)  # type: ignore[arg-type]
         delivered[day] = keys
     events = Counter(event_date.isoformat() for _, event_date in first_seen.values())
     clean = {
@@ -280,8 +323,21 @@ def reference(days: tuple[date, ...], timezone: str = "UTC") -> dict[str, object
     }
     return {
         "events_by_date": dict(events),
+        "events": list(rows.values()),
         "quarantine": {d: dict(c) for d, c in quarantine.items()},
         "read": read,
         "clean": clean,
         "duplicates": {d: read[d] - clean[d] - sum(quarantine[d].values()) for d in read},
     }
+
+
+def comparable_events(rows: list[dict]) -> list[tuple]:
+    """`events` rows (read back with pyarrow, or the reference's) as comparable tuples, in one
+    order: every column, `properties` parsed, dates as text."""
+    out = []
+    for row in rows:
+        props = row["properties"]
+        values = dict(row, properties=json.loads(props) if isinstance(props, str) else props)
+        values |= {"arrival_date": str(row["arrival_date"]), "event_date": str(row["event_date"])}
+        out.append(tuple(sorted(values.items(), key=lambda kv: kv[0])))
+    return sorted(out, key=repr)
