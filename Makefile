@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)
 # Spark must run on the same interpreter as the driver.
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help setup java browser demo test lint lock clean
+.PHONY: help setup java postgres browser demo test lint lock clean
 
 help:
 	@echo "make demo   generate synthetic events and run the nightly DAG over 28 days through Airflow's scheduler"
@@ -27,6 +27,17 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless procps >/dev/null; \
+	fi
+
+# PostgreSQL for Airflow's metadata database in the demo and the tests (include/demo/postgres.py
+# starts a throwaway server on loopback), installed with apt-get when missing: Debian's. The
+# package's own cluster is not used (nor left running).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "PostgreSQL not found: installing postgresql"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	  $$SUDO service postgresql stop >/dev/null 2>&1 || true; \
 	fi
 
 # Chromium and its driver for the tests that drive Airflow's UI (tests/e2e/test_backfills.py),
@@ -58,7 +69,7 @@ lint: setup
 # Two workers by default (tests/conftest.py keeps each module, and the end-to-end modules that
 # share Airflow runs, on one worker); `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= 2
-test: setup browser
+test: setup postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
@@ -67,7 +78,7 @@ test: setup browser
 # an AWS_ENDPOINT_URL, moto's S3 server is started on loopback for the demo (in memory, stopped
 # at the end; the demo reads the mart back from it before).
 DEMO_S3_PORT ?= 5055
-demo: setup
+demo: setup postgres
 	@if [[ "$${PULSE_WAREHOUSE_URI:-}" == s3://* && -z "$${AWS_ENDPOINT_URL:-}" ]]; then \
 	  mkdir -p data; \
 	  echo "starting moto's S3 server on 127.0.0.1:$(DEMO_S3_PORT) (log: data/moto_server.log)"; \

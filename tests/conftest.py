@@ -98,6 +98,24 @@ def spark_connect(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A PostgreSQL server on loopback (`include/demo/postgres.py`) for Airflow's metadata, as a
+    deployment keeps it: `postgres.database(name)` gives each Airflow home a fresh database.
+    Its folder is a new one under /tmp (the postgres user must reach it); removed at the end."""
+    import shutil
+    import tempfile
+
+    from include.demo.postgres import LocalPostgres
+
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="pulse-tests-postgres-")))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(server.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto's standalone S3 server on loopback: a real S3 wire protocol over HTTP."""
     from moto.server import ThreadedMotoServer

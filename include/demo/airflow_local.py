@@ -1,6 +1,7 @@
 """A throwaway local Airflow for the demo and the scheduler tests: `airflow standalone` in its own
-process group (api-server, scheduler, dag-processor, triggerer, LocalExecutor on SQLite), driven
-through its REST API exactly as a data engineer would drive a real deployment.
+process group (api-server, scheduler, dag-processor, triggerer, LocalExecutor), its metadata in
+PostgreSQL (`include/demo/postgres.py`) as a deployment keeps it, or in SQLite for a quick look;
+driven through its REST API exactly as a data engineer would drive a real deployment.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from zoneinfo import ZoneInfo
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(REPO_ROOT / ".venv" / "bin" / "airflow")
 TERMINAL = {"success", "failed"}
-# SQLite's default busy timeout is 5 s: with the scheduler, the API server and a CLI writing the
-# same database on a loaded 2-core machine, a write (e.g. `airflow backfill create`) can give up
-# with "database is locked". Waiting up to a minute for the lock makes that a delay, not an error.
+# On SQLite only: its default busy timeout is 5 s, and with the scheduler, the API server and a
+# CLI writing the same database on a loaded 2-core machine a write (e.g. `airflow backfill
+# create`) can give up with "database is locked"; waiting up to a minute makes that a delay.
 # Read by Airflow through `[database] sql_alchemy_connect_args` (an import path to this dict).
 SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 60}
 MODULE = "include.demo.airflow_local"  # its import path, also when run as a script
@@ -72,12 +73,20 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str, interval: f
         clock.sleep(interval)
 
 
-def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of a dev Airflow: the repo's dags, no examples, no login (dev only).
+def airflow_env(
+    home: Path, port: int, extra: dict[str, str] | None = None, database_url: str | None = None
+) -> dict[str, str]:
+    """Environment of a dev Airflow: the repo's dags, no examples, no login (dev only), its
+    metadata in `database_url` (None: SQLite in `home`).
 
     With no login every visitor is an admin, so the API server and UI listen on loopback only
     (Airflow's default host is 0.0.0.0: every interface). See docs/security.md.
     """
+    database = (
+        {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url}
+        if database_url
+        else {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{MODULE}.SQLITE_CONNECT_ARGS"}
+    )
     return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -94,7 +103,7 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{MODULE}.SQLITE_CONNECT_ARGS",
+        **database,
         "PYTHONPATH": str(REPO_ROOT),
         # standalone starts its components as `airflow ...` subprocesses: the venv's must win.
         "PATH": f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -107,6 +116,8 @@ class LocalAirflow:
     home: Path
     port: int = 8080
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Its metadata database (`LocalPostgres.database(...)`); None: SQLite in `home`.
+    database_url: str | None = None
     process: subprocess.Popen[bytes] | None = None
     # Install Pulse's airflow_local_settings.py: the scheduler imports the task libraries once
     # and its forked task processes inherit them (include/pulse/preload.py).
@@ -118,7 +129,7 @@ class LocalAirflow:
 
     @property
     def env(self) -> dict[str, str]:
-        return airflow_env(self.home, self.port, self.extra_env)
+        return airflow_env(self.home, self.port, self.extra_env, self.database_url)
 
     def start(self, timeout: float = 180) -> None:
         with socket.socket() as probe:
@@ -188,6 +199,8 @@ class LocalAirflow:
             "run_backwards": False,
             "dag_run_conf": {},
         }
+        if self.database_url:  # PostgreSQL: writers wait for each other's locks
+            return self._request("POST", "/api/v2/backfills", body)
         # On SQLite, Airflow answers 503 "Database is locked" when another component writes at
         # that moment (seen right after start-up, while the DAG processor and scheduler write).
         # Retry for a while; if a retry finds the backfill was created after all, use it.

@@ -2,7 +2,9 @@
 own scheduler (a backfill created through the REST API), then a summary of what came out.
 
 Everything lives under `./data/` (landing, warehouse, airflow home) unless PULSE_LANDING_URI /
-PULSE_WAREHOUSE_URI say otherwise. The demo starts `airflow standalone`, and stops it at the end.
+PULSE_WAREHOUSE_URI say otherwise. The demo starts a PostgreSQL server on loopback for Airflow's
+metadata (`data/postgres`; `PULSE_DEMO_AIRFLOW_DB=sqlite` for SQLite instead) and `airflow
+standalone`, and stops both at the end.
 With `PULSE_WAREHOUSE_URI=s3://bucket/prefix` the DAG publishes to object storage (the Makefile
 starts moto's S3 server on loopback when no AWS_ENDPOINT_URL is given) and the summary reads the
 mart back from the bucket.
@@ -25,11 +27,13 @@ from typing import NoReturn
 
 from include.demo.airflow_local import LocalAirflow
 from include.demo.generate_events import READY_MARKER, generate_events
+from include.demo.postgres import LocalPostgres
 from include.demo.spark_connect import connect_server
 from include.pulse.config import PulseConfig
 
 DAG_ID = "product_usage_daily"
 DATA = Path("data")
+POSTGRES_DATA = DATA / "postgres"
 
 # The synthetic product's settings (defaults: the environment wins); `bench/nightly_run.py`
 # re-runs a demo day with them.
@@ -59,6 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-active-runs", type=int, default=3)
     parser.add_argument(
         "--spark-port", type=int, default=int(os.environ.get("PULSE_DEMO_SPARK_PORT", 15002))
+    )
+    parser.add_argument(
+        "--postgres-port", type=int, default=int(os.environ.get("PULSE_DEMO_POSTGRES_PORT", 5433))
+    )
+    parser.add_argument(
+        "--postgres-data",
+        type=Path,
+        default=Path(os.environ.get("PULSE_DEMO_POSTGRES_DATA", POSTGRES_DATA)),
+        help="the demo's PostgreSQL cluster folder (the postgres user must be able to reach it)",
+    )
+    parser.add_argument(
+        "--airflow-db",
+        choices=("postgres", "sqlite"),
+        default=os.environ.get("PULSE_DEMO_AIRFLOW_DB", "postgres"),
+        help="Airflow's metadata database: PostgreSQL on loopback, or SQLite for a quick look",
     )
     parser.add_argument(
         "--no-preload",
@@ -102,13 +121,22 @@ def main(argv: list[str] | None = None) -> int:
                 connect_server(args.spark_port, (DATA / "spark_connect.log").resolve())
             )
             print(f"      Spark Connect server at {env['PULSE_SPARK_MASTER']}")
-        airflow = LocalAirflow(home.resolve(), port=args.port, extra_env=env, preload=args.preload)
+        database_url = None
+        if args.airflow_db == "postgres":
+            postgres = LocalPostgres(args.postgres_data.resolve(), args.postgres_port).start()
+            stack.callback(postgres.stop)
+            database_url = postgres.database("airflow")
+            print(f"      Airflow's metadata in PostgreSQL on 127.0.0.1:{args.postgres_port}")
+        airflow = LocalAirflow(
+            home.resolve(), port=args.port, extra_env=env, database_url=database_url,
+            preload=args.preload,
+        )  # fmt: skip
         runs, tasks = _backfill(airflow, config, args, first, last, generated)
     manifest = generated.result()
     elapsed = time.monotonic() - started
     print()
     _task_times(tasks)
-    return _summary(config, runs, manifest, airflow, elapsed)
+    return _summary(config, runs, manifest, airflow, elapsed, args.postgres_data.resolve())
 
 
 def _backfill(
@@ -193,7 +221,7 @@ def _prepare_bucket(config: PulseConfig) -> None:
     print(f"      publishing to {location} at {client.meta.endpoint_url}")
 
 
-def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
+def _summary(config, runs, manifest, airflow, elapsed: float, postgres_data: Path) -> int:
     from include.pulse.reader import read_pandas, tables
     from jobs.registry import INGEST
 
@@ -249,7 +277,8 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     print(f"    run reports {warehouse / '_runs/events'}/dt=YYYY-MM-DD.json")
     print(f"    data docs   {warehouse / '_quality/events'}/dt=YYYY-MM-DD/docs/index.html")
     print("  the Airflow UI with these runs (no login: on loopback only, see docs/security.md):")
-    print("    " + reopen_command(airflow.home, airflow.port).replace("\n", "\n    "))
+    command = reopen_command(airflow.home, airflow.port, airflow.database_url, postgres_data)
+    print("    " + command.replace("\n", "\n    "))
     print(f"    then open http://127.0.0.1:{airflow.port}")
     print(f"  demo wall time: {elapsed / 60:.1f} min")
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
@@ -264,14 +293,24 @@ def _summary(config, runs, manifest, airflow, elapsed: float) -> int:
     return 0 if ok else 1
 
 
-def reopen_command(home: Path, port: int) -> str:
+def reopen_command(
+    home: Path, port: int, database_url: str | None = None, postgres_data: Path = POSTGRES_DATA
+) -> str:
     """The shell command that reopens the demo's Airflow UI, bound to loopback like the demo's
-    (its no-login UI makes every visitor an admin: it must not listen on other interfaces)."""
-    return (
-        f"AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags PYTHONPATH=$PWD \\\n"
-        f"  AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT={port} \\\n"
+    (its no-login UI makes every visitor an admin: it must not listen on other interfaces),
+    on the demo's PostgreSQL (started again first) when it used one."""
+    lines = [f"AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags PYTHONPATH=$PWD"]
+    start = ""
+    if database_url:
+        pg_port = database_url.rsplit(":", 1)[1].split("/")[0]
+        start = f".venv/bin/python -m include.demo.postgres start {postgres_data} {pg_port}"
+        lines.append(f"  AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={database_url}")
+    lines.append(f"  AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT={port}")
+    lines.append(
         "  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True .venv/bin/airflow standalone"
     )
+    command = " \\\n".join(lines)
+    return f"{start} && \\\n{command}" if start else command
 
 
 def _engagement(warehouse: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -67,20 +69,35 @@ def test_the_demo_exits_with_its_status_while_an_arrow_thread_is_still_in_python
     assert (done.returncode, done.stdout, done.stderr) == (3, "summary printed\n", "")
 
 
+def run_demo(
+    cwd: Path, args: list[str], spark_connect: str, postgres_data: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-m", "include.demo.run_demo", *args],
+        cwd=cwd,
+        env=demo_env(
+            PULSE_SPARK_MASTER=spark_connect,
+            PULSE_DEMO_POSTGRES_DATA=postgres_data,
+            PULSE_DEMO_POSTGRES_PORT=str(free_port()),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=15 * 60,
+    )
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_the_demo_runs_one_day_and_exits_0(tmp_path: Path, spark_connect: str):
     """`python -m include.demo.run_demo` on 50 users x 1 day: the session's Spark Connect server
     (PULSE_SPARK_MASTER) instead of the demo's own, everything else as `make demo` does it."""
     tiny = ["--users", "50", "--days", "1", "--port", str(free_port()), "--max-active-runs", "1"]
-    done = subprocess.run(
-        [PYTHON, "-m", "include.demo.run_demo", *tiny],
-        cwd=tmp_path,
-        env=demo_env(PULSE_SPARK_MASTER=spark_connect),
-        capture_output=True,
-        text=True,
-        timeout=15 * 60,
-    )
+    # Its own PostgreSQL, in a folder the postgres user can reach (not under tmp_path).
+    postgres_data = tempfile.mkdtemp(prefix="pulse-demo-postgres-")
+    try:
+        done = run_demo(tmp_path, tiny, spark_connect, postgres_data)
+    finally:
+        shutil.rmtree(postgres_data, ignore_errors=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "terminate called" not in done.stderr
     out = done.stdout

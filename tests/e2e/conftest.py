@@ -11,7 +11,9 @@ from tests.landing_data import DAYS
 
 
 @pytest.fixture(scope="session")
-def dag_runs(tmp_path_factory, s3_server, spark_connect) -> tuple[Path, dict[str, str], dict]:
+def dag_runs(
+    tmp_path_factory, s3_server, spark_connect, postgres
+) -> tuple[Path, dict[str, str], dict]:
     """`airflow dags test` of every fixture day, in reverse order, with
     `PULSE_WAREHOUSE_URI=s3://dag-runs/warehouse` on moto's server; `root/work` is the local
     working copy. Returns (root, environment, {day: completed process})."""
@@ -24,6 +26,7 @@ def dag_runs(tmp_path_factory, s3_server, spark_connect) -> tuple[Path, dict[str
     )
     env = make_home(
         root,
+        postgres.database("dag_runs"),
         PULSE_WAREHOUSE_URI="s3://dag-runs/warehouse",
         PULSE_WORK_DIR=str(root / "work"),
         PULSE_SPARK_MASTER=spark_connect,

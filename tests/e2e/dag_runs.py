@@ -1,7 +1,8 @@
 """Runs of the DAG with Airflow's CLI (`airflow dags test`), shared by the end-to-end modules.
 
-Each run is a real DAG run in a real (SQLite) metadata database: the arrival day comes from
-the run's logical date, tasks run through the task SDK, Spark runs in the task.
+Each run is a real DAG run in a real metadata database (PostgreSQL, the session's `postgres`
+fixture): the arrival day comes from the run's logical date, tasks run through the task SDK,
+Spark runs in the task.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def airflow_env(root: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def make_home(root: Path, **extra: str) -> dict[str, str]:
-    """A fresh Airflow home and the fixture's landing folders under `root`; its environment."""
-    env = airflow_env(root, **extra)
+def make_home(root: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """A fresh Airflow home (its metadata in `database_url`, a fresh database) and the fixture's
+    landing folders under `root`; its environment."""
+    env = airflow_env(root, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=database_url, **extra)
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True)
     write_landing(root / "landing")
     return env

@@ -31,7 +31,7 @@ DAG_ID = "product_usage_daily"
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory, spark_connect):
+def airflow(tmp_path_factory, spark_connect, postgres):
     root = tmp_path_factory.mktemp("scheduler")
     write_landing(root / "landing")
     pulse_env = {
@@ -44,9 +44,14 @@ def airflow(tmp_path_factory, spark_connect):
         "PULSE_START_DATE": DAYS[0].isoformat(),
         "PULSE_END_DATE": DAYS[-1].isoformat(),
     }
-    local = LocalAirflow(root / "airflow", port=free_port(), extra_env=pulse_env)
-    local.start()
-    try:
+    local = LocalAirflow(
+        root / "airflow",
+        port=free_port(),
+        extra_env=pulse_env,
+        database_url=postgres.database("scheduler"),
+    )
+    try:  # a start that fails half way leaves processes too: stop() ends its process group
+        local.start()
         local.wait_for_dag(DAG_ID)
         yield local, root
     finally:
@@ -86,23 +91,18 @@ def test_cli_backfill_backwards_reprocessing_completed_days_changes_nothing(airf
     local, root = airflow
     before = snapshot(root / "warehouse")
     finished_before = _report_times(root)
-    # The CLI writes to the same SQLite database as the scheduler (with a 60 s busy timeout, see
-    # SQLITE_CONNECT_ARGS). Should a create still fail on a locked database, Airflow may leave a
-    # backfill behind: empty (the scheduler completes it after 2 min) or with its runs (they run,
-    # one at a time). Wait for it, whatever it is, and try again; a real error fails all three.
-    for _attempt in range(3):
-        local.wait_for(lambda: not _backfill_running(local), 900, "no backfill to be running")
-        result = subprocess.run(
-            [
-                AIRFLOW, "backfill", "create", "--dag-id", DAG_ID,
-                "--from-date", f"{REPROCESSED[0].isoformat()}T00:00:00+00:00",
-                "--to-date", f"{DAYS[-1].isoformat()}T23:59:59+00:00",
-                "--reprocess-behavior", "completed", "--run-backwards", "--max-active-runs", "1",
-            ],
-            env=local.env, capture_output=True, text=True, check=False, timeout=120,
-        )  # fmt: skip
-        if result.returncode == 0:
-            break
+    # The CLI writes to the scheduler's PostgreSQL database: once, no retry (SQLite could refuse
+    # it while another component wrote).
+    local.wait_for(lambda: not _backfill_running(local), 900, "no backfill to be running")
+    result = subprocess.run(
+        [
+            AIRFLOW, "backfill", "create", "--dag-id", DAG_ID,
+            "--from-date", f"{REPROCESSED[0].isoformat()}T00:00:00+00:00",
+            "--to-date", f"{DAYS[-1].isoformat()}T23:59:59+00:00",
+            "--reprocess-behavior", "completed", "--run-backwards", "--max-active-runs", "1",
+        ],
+        env=local.env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     local.wait_for(lambda: not _backfill_running(local), 900, "the CLI backfill")
     runs = local.dag_runs(DAG_ID, run_type="backfill")
@@ -212,28 +212,19 @@ def test_ui_backfill_reprocessing_every_day_changes_nothing(airflow, ui):
         }
         return bool(created()) and all(states.get(d) in ("queued", "running") for d in picked)
 
-    # Airflow answers 503 when SQLite refuses its write because another component wrote in
-    # between (a stale read snapshot waits for no lock), then deletes the backfill it had begun
-    # and the runs it had taken over (`_cleanup_partial_backfill`, airflow/models/backfill.py;
-    # apache/airflow#67900 made it a 503, #68705 would keep the creation in one transaction):
-    # the form is submitted again, as a person would, up to three times.
-    for attempt in range(3):
-        ui.open_dag(DAG_ID)
-        dialog = ui.open_trigger_dialog("Backfill")
-        ui.pick_datetime(dialog, "From", UI_REPROCESSED[0], "00:00")
-        ui.pick_datetime(dialog, "To", UI_REPROCESSED[-1], "23:59")
-        ui.choose(dialog, "All Runs")  # reprocess_behavior=completed: every day runs again
-        # The dialog's dry run: every day has a run already, so only "All Runs" creates any.
-        ui.text(dialog, f"{len(UI_REPROCESSED)} runs will be triggered.")
-        ui.set_number(MAX_ACTIVE_RUNS, 2, dialog)
-        ui.screenshot(shots / "backfill-dialog.png")
-        ui.submit(ui.find_xpath('.//button[normalize-space(.)="Run Backfill"]', dialog))
-        try:
-            local.wait_for(runs_queued, 120, "the backfill the UI created, with its runs")
-            break
-        except TimeoutError:
-            if attempt == 2 or created():
-                raise
+    # Submitted once: on PostgreSQL the creation waits for other writers' locks (on SQLite,
+    # Airflow answered 503 and deleted the runs it had taken over, apache/airflow#68705).
+    ui.open_dag(DAG_ID)
+    dialog = ui.open_trigger_dialog("Backfill")
+    ui.pick_datetime(dialog, "From", UI_REPROCESSED[0], "00:00")
+    ui.pick_datetime(dialog, "To", UI_REPROCESSED[-1], "23:59")
+    ui.choose(dialog, "All Runs")  # reprocess_behavior=completed: every day runs again
+    # The dialog's dry run: every day has a run already, so only "All Runs" creates any.
+    ui.text(dialog, f"{len(UI_REPROCESSED)} runs will be triggered.")
+    ui.set_number(MAX_ACTIVE_RUNS, 2, dialog)
+    ui.screenshot(shots / "backfill-dialog.png")
+    ui.submit(ui.find_xpath('.//button[normalize-space(.)="Run Backfill"]', dialog))
+    local.wait_for(runs_queued, 120, "the backfill the UI created, with its runs")
     (backfill,) = created()
     assert (backfill["reprocess_behavior"], backfill["max_active_runs"]) == ("completed", 2)
     assert (backfill["from_date"][:10], backfill["to_date"][:10]) == (
