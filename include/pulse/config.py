@@ -4,8 +4,8 @@ Every process (a DAG parse, an Airflow task, a Spark job's ``main``, a test) cal
 :func:`PulseConfig.from_env` once and passes the object down. Nothing else reads ``PULSE_*``.
 
 Each setting is described once, in :data:`SETTINGS` (field, variable, parser, default,
-minimum, README description): :meth:`PulseConfig.from_env`, :meth:`PulseConfig.as_env` and
-the README's "Configuration" table (:func:`settings_markdown`) are all derived from it, and
+minimum, description): :meth:`PulseConfig.from_env`, :meth:`PulseConfig.as_env` and
+docs/configuration.md's table (:func:`settings_markdown`) are all derived from it, and
 ``tests/include/test_config.py`` checks that it covers every field of :class:`PulseConfig`.
 """
 
@@ -88,7 +88,7 @@ class Setting:
     field: str
     env: str
     parse: Callable[[str, str], object]
-    # The variable's text when it is unset (what the README shows); "" means "none".
+    # The variable's text when it is unset (what docs/configuration.md shows); "" means "none".
     default: str
     description: str
     # Integers only: the smallest accepted value.
@@ -103,12 +103,12 @@ class Setting:
         return value
 
     def markdown_row(self) -> str:
-        """This setting's row in the README's "Configuration" table."""
+        """This setting's row in docs/configuration.md's table."""
         default = f"`{self.default}`" if self.default else "none"
         return f"| `{self.env}` | {default} | {self.description} |"
 
 
-#: Every setting, in README order. Cross-field rules are checked in `PulseConfig.from_env`.
+#: Every setting, in the order docs/configuration.md lists them. Cross-field rules: `from_env`.
 #: (`fmt: skip` keeps each setting's field, variable, parser and default on one line, so the
 #: tuple reads as a table; the formatter would put each on its own line.)
 SETTINGS: tuple[Setting, ...] = (
@@ -119,7 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "warehouse_uri", "PULSE_WAREHOUSE_URI", _resolve_uri, "./data/warehouse",
         "where Pulse publishes its tables: a local path, or `s3://bucket/prefix` on any"
-        " S3-compatible store ([docs/storage.md](docs/storage.md))",
+        " S3-compatible store ([storage.md](storage.md))",
     ),
     # Spark here has no S3A connector, so it works on this copy and `publish` uploads it with
     # boto3; it must persist between runs, like Airflow's database.
@@ -348,22 +348,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
         "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
-        " from staging, or collected in one Spark job), a bigger one with Spark (one Spark job"
-        " per metric: seconds per suite); `0`: always Spark",
+        " from staging, or collected in one Spark job), a bigger one with Spark, read from the"
+        " staged files without caching, counts only (`BOOLEAN_ONLY`: a few Spark jobs a suite),"
+        " and again with samples of the unexpected values when an expectation fails; `0`:"
+        " always Spark",
         minimum=0,
     ),
 )  # fmt: skip
 
 
 def settings_markdown() -> str:
-    """The README's "Configuration" table (a test keeps README.md equal to it)."""
+    """The table of docs/configuration.md (a test keeps docs/configuration.md equal to it)."""
     header = "| variable | default | meaning |\n|---|---|---|\n"
     return header + "".join(f"{setting.markdown_row()}\n" for setting in SETTINGS)
 
 
 @dataclass(frozen=True)
 class PulseConfig:
-    """Typed settings; :data:`SETTINGS` (and the README) describe each one.
+    """Typed settings; :data:`SETTINGS` (and docs/configuration.md) describe each one.
 
     The defaults here are the parsed ``Setting.default`` texts (a test checks they agree);
     the two locations have none since their defaults are relative to the working directory.

@@ -347,7 +347,7 @@ def first_arrivals(
     however long before. The verdict depends only on which copies exist, never on which run
     saw them first, so days processed in any order give the same rows: a chain of copies each
     within the window keeps its earliest, and a copy later than the window with another event
-    time is a new event (`PULSE_DEDUP_WINDOW_DAYS`, README "De-duplication").
+    time is a new event (`PULSE_DEDUP_WINDOW_DAYS`, docs/input-contract.md, "De-duplication").
 
     `landed`: the full rows of the event dates being rebuilt, every arrival of those dates;
     `index`: (dedup_key, event_date, arrival_date) of the copies that arrived within the window

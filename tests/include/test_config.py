@@ -12,7 +12,7 @@ from include.pulse.config import SETTINGS, ConfigError, PulseConfig, settings_ma
 
 pytestmark = pytest.mark.unit
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_defaults_resolve_relative_paths_against_the_working_directory(tmp_path, monkeypatch):
@@ -78,7 +78,7 @@ def test_the_settings_table_covers_every_field_exactly_once():
     assert counts == Counter(field.name for field in fields(PulseConfig))
     # The variable names follow one convention, so a typo in the table cannot hide.
     assert [s.env for s in SETTINGS] == [f"PULSE_{s.field.upper()}" for s in SETTINGS]
-    # A `|` would split a README table cell.
+    # A `|` would split a cell of the table in docs/configuration.md.
     assert not any("|" in s.description or "|" in s.default for s in SETTINGS)
 
 
@@ -151,9 +151,9 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
     assert PulseConfig.from_env(config.as_env()) == config
 
 
-def test_the_readme_configuration_table_is_the_settings_table():
-    lines = README.read_text(encoding="utf-8").splitlines()
-    start = lines.index("## Configuration")
+def test_the_documented_configuration_table_is_the_settings_table():
+    lines = CONFIGURATION.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# Configuration")
     table = []
     for line in lines[start + 1 :]:
         if line.startswith("## "):
