@@ -57,13 +57,31 @@ def quality_section(
     `delivery` is given) and every group's GX suites."""
     from jobs.registry import INGEST
 
-    parts = []
     reported = runs.get(INGEST)
     events = reported if reported is None or delivery is None else as_they_stand(reported, delivery)
-    suites = []
+    suites = suite_rows(runs)
+    verdict = overall_verdict(events, suites)
+    parts = [
+        f'<p class="verdict verdict-{verdict.split()[0]}">Verdict: '
+        f"{metric('verdict', verdict, fmt_text)}</p>"
+    ]
+    if events is None:
+        missing = f"_runs/{INGEST}/dt={day.isoformat()}.json"
+        parts.append(empty("events_run", f"no run report {missing}"))
+    else:
+        parts.append(ingest_counts(events, reported))
+    if suites:
+        parts.append(data_table("suites", SUITE_COLUMNS, suites, "Great Expectations suites"))
+    parts.append(run_notes(runs))
+    return section("quality", f"Data quality of the delivery of {day.isoformat()}", "".join(parts))
+
+
+def suite_rows(runs: Mapping[str, Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    """Every GX suite of every group's run report: passed, expectations, failures, warnings."""
+    rows = []
     for group, run in sorted(runs.items()):
         for name, suite in sorted(((run or {}).get("quality") or {}).get("suites", {}).items()):
-            suites.append(
+            rows.append(
                 {
                     "group": group,
                     "suite": name,
@@ -73,69 +91,71 @@ def quality_section(
                     "warnings": len(suite.get("warnings") or []),
                 }
             )
-    failed = [s for s in suites if not s["passed"]]
-    warned = [s for s in suites if s["warnings"]]
+    return rows
+
+
+SUITE_COLUMNS = (
+    Column("group", "group"),
+    Column("suite", "suite"),
+    Column("passed", "passed", lambda v: "yes" if v else "NO"),
+    Column("evaluated", "expectations", fmt_int),
+    Column("failures", "failures", fmt_int),
+    Column("warnings", "warnings", fmt_int),
+)
+
+
+def overall_verdict(events: Mapping[str, Any] | None, suites: list[dict[str, Any]]) -> str:
+    """failed (a suite failed), incomplete (no ingest report), passed (with warnings), or no
+    data yet (nothing ran)."""
     if events is None and not suites:
-        verdict = EMPTY
-    elif failed:
-        verdict = "failed"
-    elif events is None:
-        verdict = "incomplete"
-    else:
-        verdict = "passed with warnings" if warned else "passed"
-    parts.append(
-        f'<p class="verdict verdict-{verdict.split()[0]}">Verdict: '
-        f"{metric('verdict', verdict, fmt_text)}</p>"
-    )
+        return EMPTY
+    if any(not s["passed"] for s in suites):
+        return "failed"
     if events is None:
-        missing = f"_runs/{INGEST}/dt={day.isoformat()}.json"
-        parts.append(empty("events_run", f"no run report {missing}"))
+        return "incomplete"
+    return "passed with warnings" if any(s["warnings"] for s in suites) else "passed"
+
+
+def ingest_counts(events: Mapping[str, Any], reported: Mapping[str, Any] | None) -> str:
+    """Rows read, clean, duplicates, quarantined (by reason) and late; whether they add up; and
+    how many events an earlier delivery processed later took over."""
+    read = events.get("rows_read", 0)
+    clean, dups, quarantined = (events.get(k, 0) for k in ("clean", "duplicates", "quarantined"))
+    adds_up = read == clean + dups + quarantined
+    parts = [
+        '<div class="metrics">'
+        + metric("rows_read", read, label="rows read")
+        + metric("clean", clean, label="clean")
+        + metric("duplicates", dups, label="duplicates")
+        + metric("quarantined", quarantined, label="quarantined")
+        + metric("late_rows", events.get("late_rows", 0), label="late (earlier dates)")
+        + "</div>",
+        f"<p>read = clean + duplicates + quarantined: "
+        f"{metric('adds_up', adds_up, lambda v: 'yes' if v else 'NO')}"
+        f" (duplicates within the day {fmt_int(events.get('duplicates_within_day', 0))},"
+        f" of earlier arrivals {fmt_int(events.get('duplicates_of_earlier_arrivals', 0))})</p>",
+    ]
+    if reported is not None and reported.get("clean") != events.get("clean"):
+        taken = reported.get("clean", 0) - events.get("clean", 0)
+        parts.append(
+            f'<p class="note" data-taken-over="{taken}">As the tables stand: its run found '
+            f"{fmt_int(reported.get('clean'))} new events; {fmt_int(taken)} of them came in an"
+            " earlier delivery processed after it (a backfill in another order), which keeps"
+            " them.</p>"
+        )
+    reasons = events.get("quarantined_by_reason") or {}
+    if reasons:
+        rows = [{"reason": r, "rows": n} for r, n in sorted(reasons.items())]
+        columns = [Column("reason", "reason"), Column("rows", "rows", fmt_int)]
+        parts.append(data_table("quarantine", columns, rows, "quarantined rows by reason"))
     else:
-        read = events.get("rows_read", 0)
-        clean, dups, quarantined = (
-            events.get(k, 0) for k in ("clean", "duplicates", "quarantined")
-        )
-        adds_up = read == clean + dups + quarantined
-        parts.append(
-            '<div class="metrics">'
-            + metric("rows_read", read, label="rows read")
-            + metric("clean", clean, label="clean")
-            + metric("duplicates", dups, label="duplicates")
-            + metric("quarantined", quarantined, label="quarantined")
-            + metric("late_rows", events.get("late_rows", 0), label="late (earlier dates)")
-            + "</div>"
-        )
-        parts.append(
-            f"<p>read = clean + duplicates + quarantined: "
-            f"{metric('adds_up', adds_up, lambda v: 'yes' if v else 'NO')}"
-            f" (duplicates within the day {fmt_int(events.get('duplicates_within_day', 0))},"
-            f" of earlier arrivals {fmt_int(events.get('duplicates_of_earlier_arrivals', 0))})</p>"
-        )
-        if reported is not None and reported.get("clean") != events.get("clean"):
-            taken = reported.get("clean", 0) - events.get("clean", 0)
-            parts.append(
-                f'<p class="note" data-taken-over="{taken}">As the tables stand: its run found '
-                f"{fmt_int(reported.get('clean'))} new events; {fmt_int(taken)} of them came in an"
-                " earlier delivery processed after it (a backfill in another order), which keeps"
-                " them.</p>"
-            )
-        reasons = events.get("quarantined_by_reason") or {}
-        if reasons:
-            rows = [{"reason": r, "rows": n} for r, n in sorted(reasons.items())]
-            columns = [Column("reason", "reason"), Column("rows", "rows", fmt_int)]
-            parts.append(data_table("quarantine", columns, rows, "quarantined rows by reason"))
-        else:
-            parts.append('<p data-table-empty="quarantine">no row quarantined</p>')
-    if suites:
-        columns = [
-            Column("group", "group"),
-            Column("suite", "suite"),
-            Column("passed", "passed", lambda v: "yes" if v else "NO"),
-            Column("evaluated", "expectations", fmt_int),
-            Column("failures", "failures", fmt_int),
-            Column("warnings", "warnings", fmt_int),
-        ]
-        parts.append(data_table("suites", columns, suites, "Great Expectations suites"))
+        parts.append('<p data-table-empty="quarantine">no row quarantined</p>')
+    return "".join(parts)
+
+
+def run_notes(runs: Mapping[str, Mapping[str, Any] | None]) -> str:
+    """Each group's Data Docs link, the groups with nothing to check, those without a report."""
+    parts = []
     links = [
         f"<li>{escape(group)}: {_docs_link(run)}</li>"
         for group, run in sorted(runs.items())
@@ -149,4 +169,4 @@ def quality_section(
         parts.append(f"<p>nothing to check (no partition rebuilt): {escape(', '.join(idle))}</p>")
     if missing:
         parts.append(f"<p>no run report for D: {escape(', '.join(missing))}</p>")
-    return section("quality", f"Data quality of the delivery of {day.isoformat()}", "".join(parts))
+    return "".join(parts)
