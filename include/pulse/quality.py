@@ -209,7 +209,7 @@ class QualityGate:
             )
         )
 
-        def run(result_format: str) -> Any:
+        def run(result_format: dict[str, Any]) -> Any:
             return definition.run(
                 batch_parameters={"dataframe": frame},
                 expectation_parameters=_naive_utc(parameters or {}),
@@ -218,13 +218,16 @@ class QualityGate:
             )
 
         # On Spark, SUMMARY costs a Spark job per expectation for its sample of unexpected
-        # values (a full scan when there is none), while GX computes every unexpected count of
-        # a table in one aggregate (`SparkDFExecutionEngine.resolve_metric_bundle`). So the
-        # suite runs BOOLEAN_ONLY first, and again with SUMMARY only when an expectation fails
-        # or warns, so that the report still names the observed and unexpected values.
-        result = run("SUMMARY" if in_pandas else "BOOLEAN_ONLY")
+        # values (a full scan when there is none), while GX computes every count and observed
+        # value of a table in one aggregate (`SparkDFExecutionEngine.resolve_metric_bundle`).
+        # So the suite runs first without samples (a sample of 0 values is a `limit(0)`, which
+        # Spark answers without a job; BOOLEAN_ONLY would also drop the observed values that
+        # the results and Data Docs show), and again with samples only when an expectation
+        # fails or warns, so that the report names the unexpected values.
+        summary = {"result_format": "SUMMARY"}
+        result = run(summary if in_pandas else {**summary, "partial_unexpected_count": 0})
         if not in_pandas and not all(item.success for item in result.results):
-            result = run("SUMMARY")
+            result = run(summary)
         failures, warnings = [], []
         for item in result.results:
             if not item.success:

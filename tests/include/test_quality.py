@@ -237,10 +237,11 @@ def test_the_docs_template_cache_never_fails_a_build(tmp_path, monkeypatch):
     assert docs_template_cache() is None
 
 
-def test_spark_checks_counts_only_and_names_values_when_an_expectation_fails(spark, tmp_path):
-    """On Spark the suite runs BOOLEAN_ONLY (no sample of unexpected values: one Spark job per
-    expectation fewer), and again with SUMMARY when anything fails, so the error and the
-    stored results still name what was found."""
+def test_spark_samples_unexpected_values_only_when_an_expectation_fails(spark, tmp_path, caplog):
+    """On Spark the suite runs first without samples of unexpected values (one Spark job per
+    expectation fewer) but with its counts and observed values (the results and Data Docs
+    show them), and again with samples when anything fails, so the error and the stored
+    results name what was found."""
     import json
 
     parameters = {"max_event_ts": datetime(2024, 3, 15, tzinfo=UTC), "min_rows": 1}
@@ -250,7 +251,12 @@ def test_spark_checks_counts_only_and_names_values_when_an_expectation_fails(spa
     assert gate.validate_written(frame, "events", parameters=parameters) == 2
     stored = json.loads((gate.out_dir / "events.json").read_text())
     assert stored["success"]
-    assert all(not item["result"] for item in stored["results"])
+    results = {item["expectation_config"]["type"]: item["result"] for item in stored["results"]}
+    assert results["expect_table_row_count_to_be_between"]["observed_value"] == 2
+    assert results["expect_column_values_to_match_regex"]["unexpected_count"] == 0
+    assert results["expect_column_values_to_match_regex"]["partial_unexpected_list"] == []
+    assert gate.write_docs().is_file()  # GX logs, and goes on, when a result lacks a value
+    assert not [r for r in caplog.records if "data docs rendering" in r.getMessage()]
 
     bad = [*clean, event_row("e3", "u3", "bad name!")]
     gate = QualityGate(tmp_path / "bad", "test", pandas_rows=0)
