@@ -84,17 +84,9 @@ def prepare(context: Context) -> Arrival:
     config = context.config
     raw = read_landing_day(context.spark, landing)
     context.watch.lap("start")
-    normalized = normalize(
-        raw, context.day, config.timezone, config.max_event_age_days, file_flags=True
-    )
-    # Only a rejected row needs its text (in `quarantine`): the persisted rows of the others
-    # drop it, most of a row's bytes.
-    rejected = F.col("reason").isNotNull()
     normalized = _cached(
         context,
-        normalized.withColumn("raw", F.when(rejected, F.col("raw"))).withColumn(
-            "event_time", F.when(rejected, F.col("event_time"))
-        ),
+        normalize(raw, context.day, config.timezone, config.max_event_age_days, file_flags=True),
     )
     summary = arrival_summary(normalized).toPandas()
     context.watch.lap("normalize")
@@ -134,22 +126,12 @@ def _stage_arrival(context: Context, normalized: DataFrame, any_quarantined: boo
     landed = landed_events(normalized)
     contribution = landed.where(~F.col("is_duplicate")).drop("is_duplicate")
     (
-        _by_date(contribution)
+        contribution.repartition("event_date")
         .write.partitionBy("event_date", "arrival_date")
         .parquet(str(staging / LANDED_EVENTS.path))
     )
     staged = partition_dirs(staging / LANDED_EVENTS.path, "event_date=*/arrival_date=*")
     return partition_values(staged, "event_date")
-
-
-def _by_date(frame: DataFrame) -> DataFrame:
-    """`frame` grouped by event date for a partitioned write: one file per date, and a date
-    larger than Spark's advisory partition size (64 MB) split into files of about that size.
-
-    `repartition("event_date")` would write a day's main date, nearly all of its rows, from
-    one task: one core of the machine. The rebalance hint lets adaptive execution split that
-    partition (and merge small ones) once the shuffle has measured them."""
-    return frame.hint("rebalance", "event_date")
 
 
 def _staged_rows(folder: Path) -> int:
@@ -362,9 +344,9 @@ def _rebuild_events(
     """Events of the touched dates: other arrivals as published, this arrival as staged, each
     copy judged against the copies of the `window` days before it (`first_arrivals`).
 
-    `for_write`: the frame is to be written partitioned by event date: grouped by date
-    (`_by_date`) after the join; when there is nothing to join, as read (each file read holds
-    one date already: a file written per file read, without a shuffle)."""
+    `for_write`: the frame is to be written partitioned by event date: repartitioned by date
+    after the join; when there is nothing to join, as read (each file read holds one date
+    already: a file written per file read, without a shuffle)."""
     if not touched:
         return None
     landed_root = warehouse.table("landed_events")
@@ -403,7 +385,7 @@ def _rebuild_events(
     if index is None:
         index = spark.createDataFrame([], "dedup_key string, event_date date, arrival_date date")
     events = first_arrivals(union, index, window, latest_arrival=max(judged))
-    return _by_date(events) if for_write else events
+    return events.repartition("event_date") if for_write else events
 
 
 def _describe_bad_files(files: pd.DataFrame) -> str:

@@ -26,27 +26,9 @@ def dedup_key(
     )
 
 
-# The copy of an event kept within a day: the first by source file, then by its values. Two
-# copies equal in all of these are the same row, so re-runs keep the same row whatever the
-# order Spark reads them in; no raw text is needed (only rejected rows keep theirs).
-COPY_ORDER = (
-    "source_file",
-    "event_ts",
-    "user_id",
-    "event_name",
-    "session_id",
-    "platform",
-    "account_id",
-    "channel",
-    "plan",
-    "properties",
-    "event_id",
-)
-
-
 def landed_events(normalized: DataFrame) -> DataFrame:
     """Clean rows of one arrival day, each event kept once (the same event delivered twice in
-    the day is kept once, the first by `COPY_ORDER`, so re-runs pick the same row).
+    the day is kept once, the first by source file and raw text, so re-runs pick the same row).
 
     Output: `EVENT_COLUMNS` + `event_date` + `dedup_key` + `is_duplicate` (true for the copies).
     """
@@ -60,7 +42,7 @@ def landed_events(normalized: DataFrame) -> DataFrame:
             F.col("event_ts"),
         ),
     )
-    order = Window.partitionBy("dedup_key").orderBy(*COPY_ORDER)
+    order = Window.partitionBy("dedup_key").orderBy("source_file", "raw")
     return clean.withColumn("is_duplicate", F.row_number().over(order) > 1).select(
         *EVENT_COLUMNS, "event_date", "dedup_key", "is_duplicate"
     )

@@ -468,7 +468,7 @@ def test_within_day_duplicates_by_event_id_and_natural_key(spark):
         ("e1", ""),
         ("e2", ""),
     ]
-    # The copy kept is the first by source file, then by its values: the earlier time here.
+    # The copy kept is chosen by (source_file, raw): the earlier text, on every re-run.
     e1 = kept.where(F.col("event_id") == "e1").collect()[0]
     assert e1["event_ts"] == utc(2024, 3, 13, 10, 0)
 
