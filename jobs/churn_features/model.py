@@ -172,9 +172,17 @@ def raw_probability(model: PipelineModel, frame: DataFrame) -> DataFrame:
     return scored.drop("features", "rawPrediction", "probability", "prediction", *DERIVED)
 
 
+# The share of the raw score mixed into the calibrated probability: the isotonic map is flat
+# on its blocks and outside its boundaries, so it ties users the model tells apart (on daily
+# usage most of a population fell in one block: bench/churn_customers.py, docs/benchmarks.md);
+# (1 - w) x map + w x raw keeps the model's order and moves the probability by at most w.
+RAW_WEIGHT = 1e-6
+
+
 def calibrate(raw: Column, boundaries: list[float], values: list[float]) -> Column:
-    """The isotonic map (linear between its boundaries, flat outside) as one Spark
-    expression; `calibrate_np` is the same in numpy."""
+    """The calibrated probability as one Spark expression: the isotonic map (linear between
+    its boundaries, flat outside), mixed with RAW_WEIGHT of the raw score so that it orders
+    the users as the model does; `calibrate_np` is the same in numpy."""
     b = F.array(*[F.lit(float(x)) for x in boundaries])
     v = F.array(*[F.lit(float(x)) for x in values])
     n = len(boundaries)
@@ -182,11 +190,12 @@ def calibrate(raw: Column, boundaries: list[float], values: list[float]) -> Colu
     lo_b, hi_b = F.try_element_at(b, i), F.try_element_at(b, i + 1)
     lo_v, hi_v = F.try_element_at(v, i), F.try_element_at(v, i + 1)
     inside = lo_v + (raw - lo_b) * (hi_v - lo_v) / (hi_b - lo_b)
-    return (
+    mapped = (
         F.when(i == 0, F.lit(float(values[0])))
         .when(i >= n, F.lit(float(values[-1])))
         .otherwise(inside)
     )
+    return F.lit(1.0 - RAW_WEIGHT) * mapped + F.lit(RAW_WEIGHT) * raw
 
 
 def calibrate_np(raw: np.ndarray, boundaries: list[float], values: list[float]) -> np.ndarray:
@@ -200,7 +209,7 @@ def calibrate_np(raw: np.ndarray, boundaries: list[float], values: list[float]) 
             out[k] = v[-1]
         else:
             out[k] = v[j - 1] + (x - b[j - 1]) * (v[j] - v[j - 1]) / (b[j] - b[j - 1])
-    return out
+    return (1.0 - RAW_WEIGHT) * out + RAW_WEIGHT * np.asarray(raw, dtype=float)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.churn_features import metrics
-from jobs.churn_features.model import calibrate_np
+from jobs.churn_features.model import RAW_WEIGHT, calibrate, calibrate_np
 
 pytestmark = pytest.mark.unit
 
@@ -53,8 +53,24 @@ def test_brier_log_loss_lift_and_calibration():
 
 
 def test_the_isotonic_map_interpolates_and_is_flat_outside():
-    got = calibrate_np(np.array([0.0, 0.2, 0.3, 0.5, 0.9]), [0.2, 0.4], [0.1, 0.5])
-    assert list(got) == pytest.approx([0.1, 0.1, 0.3, 0.5, 0.5])
+    raw = [0.0, 0.2, 0.3, 0.5, 0.9]
+    got = calibrate_np(np.array(raw), [0.2, 0.4], [0.1, 0.5])
+    # The map alone: flat below 0.2 and above 0.4, linear between (0.3 there, to rounding).
+    mapped = [0.1, 0.1, 0.1 + (0.3 - 0.2) * (0.5 - 0.1) / (0.4 - 0.2), 0.5, 0.5]
+    w = RAW_WEIGHT
+    assert list(got) == [(1 - w) * m + w * r for m, r in zip(mapped, raw, strict=True)]
+    # The raw score breaks the map's ties: the model's order is kept, within w of the map.
+    assert list(got) == sorted(got)
+    assert len(set(got)) == len(raw)
+    assert max(abs(g - m) for g, m in zip(got, mapped, strict=True)) <= w
+
+
+def test_the_spark_calibration_equals_numpys(spark):
+    raw = [0.0, 0.05, 0.2, 0.25, 0.3, 0.3, 0.41, 0.6, 0.9, 1.0]
+    boundaries, values = [0.2, 0.3, 0.3, 0.5], [0.1, 0.1, 0.4, 0.7]
+    frame = spark.createDataFrame([(k, r) for k, r in enumerate(raw)], "k int, raw double")
+    got = frame.select("k", calibrate(F.col("raw"), boundaries, values).alias("p")).collect()
+    assert [r["p"] for r in sorted(got)] == list(calibrate_np(np.array(raw), boundaries, values))
 
 
 # Literal rows with ties inside and across classes, in two groups (a band and "all").
