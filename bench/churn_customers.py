@@ -58,12 +58,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from pyspark.sql import functions as F
 from scipy import stats
 
 from include.pulse.config import PulseConfig
 from include.pulse.spark import LOCAL_CONF, get_spark
 from jobs import pipeline
 from jobs.churn_features import bgnbd
+from jobs.churn_features.model import ModelStore, raw_probability
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 
 FIRST_DAY = date(2024, 1, 1)
@@ -340,6 +342,13 @@ def run_pulse(spark, root: Path, cutoff: date) -> dict:
     return {"seconds": seconds, "training": training}
 
 
+def preds_version(root: Path, cutoff: date) -> str:
+    """The model version that scored the cutoff (from its stored predictions)."""
+    table = pq.read_table(root / "marts" / "churn_predictions" / f"dt={cutoff}")
+    (version,) = set(table.column("model_version").to_pylist())
+    return str(version)
+
+
 def measure(spark, name: str, root: Path, history: pd.DataFrame, cutoff_day: int, args) -> dict:
     cutoff = FIRST_DAY + timedelta(days=cutoff_day)
     load = os.getloadavg()[0]
@@ -359,8 +368,30 @@ def measure(spark, name: str, root: Path, history: pd.DataFrame, cutoff_day: int
             f" {len(extra)} extra (e.g. {list(missing[:3])}, {list(extra[:3])})"
         )
     scores["pulse"] = preds.reindex(scores.index).to_numpy()
+    # Diagnostics: the promoted model's raw score at the cutoff (before the calibration map)
+    # and the BG/NBD the job fits on the population (its `bgnbd_p_active_h` feature).
     y = churned(history, scores.index, cutoff_day)
+    try:
+        feats = spark.read.parquet(str(root / "marts" / "churn_features" / f"dt={cutoff}"))
+        version = date.fromisoformat(preds_version(root, cutoff))
+        model = ModelStore(root).load(version)
+        raw = raw_probability(model, feats.withColumn("dt", F.lit(cutoff)))
+        raw = raw.select("user_id", "raw_probability", "bgnbd_p_active_h").toPandas()
+        raw = raw.set_index(raw["user_id"].astype(str)).reindex(scores.index)
+        cal = card["calibration_map"]
+        extra_aucs = {
+            "pulse_raw": auc(y, raw["raw_probability"].to_numpy()),
+            # The isotonic map alone (flat steps, flat outside), without the raw share.
+            "pulse_map_only": auc(
+                y, np.interp(raw["raw_probability"].to_numpy(), cal["boundaries"], cal["values"])
+            ),
+            "pulse_bgnbd_feature": auc(y, -raw["bgnbd_p_active_h"].fillna(-1.0).to_numpy()),
+        }
+    except Exception as error:  # a diagnostic: the figures above stand without it
+        print(f"  diagnostics failed: {error!r}")
+        extra_aucs = dict.fromkeys(("pulse_raw", "pulse_map_only", "pulse_bgnbd_feature"), np.nan)
     aucs = {c: auc(y, scores[c].to_numpy()) for c in scores.columns}
+    largest_tie = scores["pulse"].value_counts().iloc[0] / len(scores)
     best = max(("bgnbd", "logistic_lifetime_rfm"), key=lambda c: aucs[c])
     low, high = paired_bootstrap(
         y, scores["pulse"].to_numpy(), scores[best].to_numpy(), args.bootstrap, args.seed
@@ -379,6 +410,13 @@ def measure(spark, name: str, root: Path, history: pd.DataFrame, cutoff_day: int
     print(f"  baselines: {info}")
     for column in ("pulse", "bgnbd", "logistic_lifetime_rfm", "recency_rule"):
         print(f"  {column:>22}: 30-day churn ROC AUC {aucs[column]:.4f}")
+    print(
+        f"  diagnostics: ROC AUC of Pulse's raw score {extra_aucs['pulse_raw']:.4f}, of its"
+        f" isotonic map alone {extra_aucs['pulse_map_only']:.4f}, of the"
+        f" job's BG/NBD feature {extra_aucs['pulse_bgnbd_feature']:.4f}; calibrated"
+        f" probabilities: {scores['pulse'].nunique():,} distinct, the largest tie"
+        f" {largest_tie:.1%} of the users"
+    )
     diff = aucs["pulse"] - aucs[best]
     print(
         f"  pulse - {best}: {diff:+.4f}, paired bootstrap 95 % CI [{low:+.4f}, {high:+.4f}]"
