@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from jobs.user_engagement.columns import D, L, S, snapshot_schema
+from pyspark.sql import types as T
+
+from jobs.engagement import snapshot_schema
 
 SCHEMA = snapshot_schema(
-    ("account_id", S, False),
-    ("active_users", L, False),
-    ("dau", L, False),
-    ("dau_mau", D, False),
-    ("top_user_share", D, False),
-    ("power_users", L, False),
-    ("mom_change", D, True),
-    ("core_feature_adoption_pct", D, True),
-    ("health_score", D, False),
-    ("usage_pattern", S, False),
+    ("account_id", T.StringType(), False),
+    ("active_users", T.LongType(), False),
+    ("dau", T.LongType(), False),
+    ("dau_mau", T.DoubleType(), False),
+    ("top_user_share", T.DoubleType(), False),
+    ("power_users", T.LongType(), False),
+    ("mom_change", T.DoubleType(), True),
+    ("core_feature_adoption_pct", T.DoubleType(), True),
+    ("health_score", T.DoubleType(), False),
+    ("usage_pattern", T.StringType(), False),
 )

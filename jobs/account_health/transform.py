@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from include.pulse.aggregates import exact_avg
 from jobs.account_health.schema import SCHEMA
-from jobs.user_engagement.transform import (
+from jobs.engagement import (
     WEEKS,
     Rules,
     ratio,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from jobs.user_engagement.columns import D, L, snapshot_schema
+from pyspark.sql import types as T
+
+from jobs.engagement import snapshot_schema
 
 SCHEMA = snapshot_schema(
-    ("total_users", L, False),
-    ("total_events", L, False),
-    ("avg_actions_per_user", D, True),
-    ("median_actions_per_user", D, True),
-    ("power_users", L, False),
-    ("power_user_pct", D, True),
-    ("dormant_pct", D, True),
-    ("sessions_per_user_per_week", D, True),
-    ("actions_per_session", D, True),
-    ("feature_adoption_rate", D, True),
-    ("dau_mau", D, True),
+    ("total_users", T.LongType(), False),
+    ("total_events", T.LongType(), False),
+    ("avg_actions_per_user", T.DoubleType(), True),
+    ("median_actions_per_user", T.DoubleType(), True),
+    ("power_users", T.LongType(), False),
+    ("power_user_pct", T.DoubleType(), True),
+    ("dormant_pct", T.DoubleType(), True),
+    ("sessions_per_user_per_week", T.DoubleType(), True),
+    ("actions_per_session", T.DoubleType(), True),
+    ("feature_adoption_rate", T.DoubleType(), True),
+    ("dau_mau", T.DoubleType(), True),
 )

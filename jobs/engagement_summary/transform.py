@@ -7,12 +7,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from include.pulse.aggregates import exact_avg
-from jobs.engagement_summary.schema import SCHEMA
-from jobs.user_engagement.transform import (
+from jobs.engagement import (
     INACTIVE_HIGH,
     Rules,
     ratio,
 )
+from jobs.engagement_summary.schema import SCHEMA
 
 
 def engagement_summary(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from jobs.user_engagement.columns import D, L, S, snapshot_schema
+from pyspark.sql import types as T
+
+from jobs.engagement import snapshot_schema
 
 SCHEMA = snapshot_schema(
-    ("feature", S, False),
-    ("tier", S, True),
-    ("adopters", L, False),
-    ("adoption_rate", D, False),
-    ("new_adopters", L, False),
-    ("total_uses", L, False),
-    ("uses_per_adopter", D, True),
-    ("median_days_to_adopt", D, True),
-    ("adoption_score", D, True),
+    ("feature", T.StringType(), False),
+    ("tier", T.StringType(), True),
+    ("adopters", T.LongType(), False),
+    ("adoption_rate", T.DoubleType(), False),
+    ("new_adopters", T.LongType(), False),
+    ("total_uses", T.LongType(), False),
+    ("uses_per_adopter", T.DoubleType(), True),
+    ("median_days_to_adopt", T.DoubleType(), True),
+    ("adoption_score", T.DoubleType(), True),
 )

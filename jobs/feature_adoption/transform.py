@@ -7,11 +7,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from include.pulse.aggregates import exact_avg
-from jobs.feature_adoption.schema import SCHEMA
-from jobs.user_engagement.transform import (
+from jobs.engagement import (
     Rules,
     ratio,
 )
+from jobs.feature_adoption.schema import SCHEMA
 
 
 def feature_adoption(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from jobs.user_engagement.columns import D, S, snapshot_schema
+from pyspark.sql import types as T
+
+from jobs.engagement import snapshot_schema
 
 SCHEMA = snapshot_schema(
-    ("entity_type", S, False),
-    ("entity_id", S, False),
-    ("alert", S, False),
-    ("severity", S, False),
-    ("observed", D, False),
-    ("threshold", D, False),
-    ("detail", S, True),
+    ("entity_type", T.StringType(), False),
+    ("entity_id", T.StringType(), False),
+    ("alert", T.StringType(), False),
+    ("severity", T.StringType(), False),
+    ("observed", T.DoubleType(), False),
+    ("threshold", T.DoubleType(), False),
+    ("detail", T.StringType(), True),
 )

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.usage_alerts.schema import SCHEMA
-from jobs.user_engagement.transform import (
+from jobs.engagement import (
     DECLINE_CRITICAL,
     DECLINE_HIGH,
     DECLINE_MIN_GAPS,
@@ -26,6 +25,7 @@ from jobs.user_engagement.transform import (
     KEY_USER_INACTIVE_DAYS,
     Rules,
 )
+from jobs.usage_alerts.schema import SCHEMA
 
 
 def usage_alerts(

@@ -37,6 +37,7 @@ from jobs.account_health import TABLE as ACCOUNT_HEALTH
 from jobs.account_health.transform import account_health
 from jobs.active_users import TABLE as ACTIVE_USERS
 from jobs.churn_features.lifetime import states_as_of
+from jobs.engagement import HORIZON_DAYS, Rules
 from jobs.engagement_summary import TABLE as ENGAGEMENT_SUMMARY
 from jobs.engagement_summary.transform import engagement_summary
 from jobs.feature_adoption import TABLE as FEATURE_ADOPTION
@@ -48,8 +49,6 @@ from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.user_engagement import TABLE as USER_ENGAGEMENT
 from jobs.user_engagement.schema import SCHEMA as USER_ENGAGEMENT_SCHEMA
 from jobs.user_engagement.transform import (
-    HORIZON_DAYS,
-    Rules,
     feature_usage,
     snapshot_days,
     user_engagement,

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from jobs.user_engagement.columns import TS, B, D, L, S, snapshot_schema
+from pyspark.sql import types as T
+
+from jobs.engagement import snapshot_schema
 
 SCHEMA = snapshot_schema(
-    ("user_id", S, False),
-    ("account_id", S, True),
-    ("total_actions", L, False),
-    ("first_seen", TS, False),
-    ("last_seen", TS, False),
-    ("active_days", L, False),
-    ("span_days", L, False),
-    ("actions_per_day", D, False),
-    ("actions_per_active_day", D, False),
-    ("sessions", L, False),
-    ("actions_per_session", D, True),
-    ("features_used", L, False),
-    ("feature_breadth", D, False),
-    ("is_power_user", B, False),
-    ("recency_days", L, False),
-    ("segment", S, False),
-    ("health_score", D, False),
-    ("usage_trend", D, True),
+    ("user_id", T.StringType(), False),
+    ("account_id", T.StringType(), True),
+    ("total_actions", T.LongType(), False),
+    ("first_seen", T.TimestampType(), False),
+    ("last_seen", T.TimestampType(), False),
+    ("active_days", T.LongType(), False),
+    ("span_days", T.LongType(), False),
+    ("actions_per_day", T.DoubleType(), False),
+    ("actions_per_active_day", T.DoubleType(), False),
+    ("sessions", T.LongType(), False),
+    ("actions_per_session", T.DoubleType(), True),
+    ("features_used", T.LongType(), False),
+    ("feature_breadth", T.DoubleType(), False),
+    ("is_power_user", T.BooleanType(), False),
+    ("recency_days", T.LongType(), False),
+    ("segment", T.StringType(), False),
+    ("health_score", T.DoubleType(), False),
+    ("usage_trend", T.DoubleType(), True),
 )

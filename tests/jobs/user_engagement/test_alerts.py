@@ -11,10 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from jobs.engagement import Rules
 from jobs.usage_alerts.transform import usage_alerts
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.user_engagement.transform import (
-    Rules,
     feature_usage,
     snapshot_days,
     user_engagement,

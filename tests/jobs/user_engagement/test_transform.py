@@ -7,11 +7,10 @@ from datetime import date, timedelta
 import pytest
 
 from include.pulse.runner import PlanRequest, snapshot_planner
-from jobs import registry
+from jobs import engagement, registry
+from jobs.engagement import Rules
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
-from jobs.user_engagement import transform as engagement
 from jobs.user_engagement.job import Inputs, engagement_marts
-from jobs.user_engagement.transform import Rules
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
 from tests.engagement_data import (
     TIERS,
