@@ -349,9 +349,9 @@ SETTINGS: tuple[Setting, ...] = (
         "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
         "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
         " from staging, or collected in one Spark job), a bigger one with Spark, read from the"
-        " staged files without caching, counts only (`BOOLEAN_ONLY`: a few Spark jobs a suite),"
-        " and again with samples of the unexpected values when an expectation fails; `0`:"
-        " always Spark",
+        " staged files without caching, counts and observed values only (no sample of"
+        " unexpected values: a few Spark jobs a suite), and again with samples when an"
+        " expectation fails or warns; `0`: always Spark",
         minimum=0,
     ),
 )  # fmt: skip
