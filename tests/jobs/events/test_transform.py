@@ -527,8 +527,9 @@ def kept(frame):
 
 
 def kept_by_rule(copies, window_days):
-    """The dedup window rule transcribed (docs/input-contract.md, "De-duplication"): a copy is a duplicate when
-    another copy of its key arrived in the window days before it, or before it at its date."""
+    """The dedup window rule transcribed (docs/input-contract.md, "De-duplication"): a copy is
+    a duplicate when another copy of its key arrived in the window days before it, or before it
+    at its date."""
     return sorted(
         (key, e, a)
         for key, e, a in copies
