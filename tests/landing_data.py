@@ -1,8 +1,9 @@
 """A tiny three-day landing area with late, duplicate and malformed rows in every format, and
 an independent plain-Python reference of the input contract to compute what must come out.
 
-The reference re-implements the contract from the README (aliases, time formats, reasons,
-de-duplication, earliest arrival wins) with the standard library only: no Spark, no Pulse code.
+The reference re-implements the input contract, docs/input-contract.md (aliases, time formats,
+reasons, de-duplication, earliest arrival wins) with the standard library only: no Spark, no
+Pulse code.
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ def classify(record: Record, arrival: date, timezone: str) -> tuple[str, object]
     return "clean", (key, ts.astimezone(zone).date())
 
 
-# The columns of the contract (README, "Columns"); any other column goes into `properties`.
+# The columns of the contract (input contract, "Columns"); any other column goes into `properties`.
 _KNOWN = {
     *(alias for aliases in _ALIASES.values() for alias in aliases),
     *("event_id", "session_id", "platform", "account_id", "plan", "channel", "utm_source"),
@@ -260,8 +261,8 @@ _KNOWN = {
 
 
 def event_row(record: dict[str, str], arrival: date, timezone: str, source: str) -> dict:
-    """The `events` row of a clean record (README, "Columns"): the first alias present of each
-    field, the time as UTC, `channel` from `channel` or `utm_source`, and `properties` the
+    """The `events` row of a clean record (input contract, "Columns"): the first alias present
+    of each field, the time as UTC, `channel` from `channel` or `utm_source`, and `properties` the
     record's own JSON object with every unknown column merged in (its own keys win)."""
     record = {k: v for k, v in record.items() if v is not None}
     lowered = {k.strip().lower(): v for k, v in record.items()}

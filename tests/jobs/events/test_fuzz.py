@@ -2,14 +2,14 @@
 values, processed in two orders.
 
 Properties, for every generated pair of arrival days:
-- each day has the outcome its input calls for (README, "What fails the run"): a day with a
+- each day has the outcome its input calls for (input contract, "What fails the run"): a day with a
   file in which no record names a user id, a time or an event name fails with a
   `LandingFileError` / `QualityError` naming that file and leaves every table file
   byte-identical; every other day is ingested and accounts for every record it was given
   (rows read = the records written = clean + duplicates + quarantined, its quarantine rows
   included), and in date order the landing rows are the events + duplicates + quarantine;
 - the two processing orders fail on the same days and end with identical tables.
-A pinned hostile example is checked row by row against the outcome worked from the README,
+A pinned hostile example is checked row by row against the outcome worked from the input contract,
 and a wrong export beside a good day is refused by name.
 
 CI runs a few examples (each is four Spark ingests). Run it longer with, e.g.,
@@ -134,7 +134,7 @@ def write_file(folder: Path, index: int, kind: str, name: str, rows: list, garba
     return len(rows)
 
 
-# The input contract's required columns (README, "Columns"): the first alias present wins.
+# The input contract's required columns (input contract, "Columns"): the first alias present wins.
 REQUIRED = (
     ("user_id", "customer_id", "id", "userid"),
     ("timestamp", "event_timestamp", "created_at", "event_time"),
@@ -165,7 +165,7 @@ def record_keys(kind: str, rows: list, garbage: list) -> list[set[str]]:
 
 
 def must_refuse(kind: str, rows: list, garbage: list) -> bool:
-    """README, "What fails the run": a file in which no record has a user id, a time or an
+    """Input contract, "What fails the run": a file in which no record has a user id, a time or an
     event name column is a wrong export (a file without records is a valid empty one)."""
     keys = record_keys(kind, rows, garbage)
     return bool(keys) and not all(any(k & set(a) for k in keys) for a in REQUIRED)
@@ -272,7 +272,7 @@ def at(hour: str) -> datetime:
     return datetime.fromisoformat(hour).replace(tzinfo=UTC)
 
 
-# The pinned days' outcome, worked from the README's input contract (a row's first reason in
+# The pinned days' outcome, worked from the input contract (a row's first reason in
 # the order of its table wins). Arrival 2024-03-01: my events-0.jsonl: H0 (user 1) and H1
 # (user 1.0 -> "1", epoch seconds, event_id e1) clean; H2 (true) and H3 (an object)
 # invalid_user_id; H4 ("a\nb") invalid_event_name; the three lines that are not JSON objects
