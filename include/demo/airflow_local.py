@@ -131,7 +131,7 @@ class LocalAirflow:
     def env(self) -> dict[str, str]:
         return airflow_env(self.home, self.port, self.extra_env, self.database_url)
 
-    def start(self, timeout: float = 180) -> None:
+    def start(self, timeout: float = 300) -> None:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise AirflowError(

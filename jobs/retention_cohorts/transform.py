@@ -13,9 +13,9 @@ from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
+from include.pulse.frames import conform
 from jobs.retention_cohorts.schema import SCHEMA
 from jobs.retention_users_state.schema import SCHEMA as STATE_SCHEMA
 
@@ -354,7 +354,3 @@ def _known_dimensions(frame: DataFrame) -> DataFrame:
         (F.col("dimension") == "all") | (F.col("_known") == 1)
     )
     return kept.drop("_known")
-
-
-def conform(frame: DataFrame, schema: T.StructType) -> DataFrame:
-    return frame.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.retention_cohorts.transform import conform
+from include.pulse.frames import conform
 from jobs.retention_curve.schema import SCHEMA
 
 
