@@ -76,6 +76,12 @@ def _marker(name: str, raw: str) -> str | None:
     return raw
 
 
+def _file_or_none(name: str, raw: str) -> str | None:
+    """A local file's absolute path (tasks may run with another working directory); read by
+    the job that uses it, so a bad file fails that job's run, not every process."""
+    return str(Path(raw).expanduser().resolve()) if raw else None
+
+
 def _names(name: str, raw: str) -> tuple[str, ...]:
     """A comma-separated list, e.g. `PULSE_CORE_FEATURES=search,export`."""
     return tuple(sorted({part.strip() for part in raw.split(",") if part.strip()}))
@@ -318,6 +324,12 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "funnels_file", "PULSE_FUNNELS_FILE", _file_or_none, "",
+        "a JSON file of funnel definitions ([marts.md](marts.md), \"Funnels\"), read by each"
+        " run of the `funnels` group, which fails naming the file, funnel and field of a"
+        " mistake; none: no funnels, `marts/funnels` and `marts/funnel_times` stay empty",
+    ),
+    Setting(
         "churn_active_days", "PULSE_CHURN_ACTIVE_DAYS", _int, "90",
         "the churn population at D: users active at least once in the days up to D",
         minimum=1,
@@ -413,6 +425,8 @@ class PulseConfig:
     attribution_lookback_days: int = 30
     attribution_half_life_days: int = 7
     attribution_window_days: int = 90
+    # Funnels (jobs/funnels/): the definitions file, read by the group's runs.
+    funnels_file: str | None = None
     # Churn predictions (jobs/churn_features/).
     churn_active_days: int = 90
     churn_horizon_days: int = 30

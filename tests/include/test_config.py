@@ -135,6 +135,7 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_ATTRIBUTION_LOOKBACK_DAYS": "14",
         "PULSE_ATTRIBUTION_HALF_LIFE_DAYS": "3",
         "PULSE_ATTRIBUTION_WINDOW_DAYS": "28",
+        "PULSE_FUNNELS_FILE": str(tmp_path / "funnels.json"),
         "PULSE_CHURN_ACTIVE_DAYS": "60",
         "PULSE_CHURN_HORIZON_DAYS": "14",
         "PULSE_CHURN_TRAINING_SNAPSHOTS": "4",
