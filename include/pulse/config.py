@@ -357,6 +357,20 @@ SETTINGS: tuple[Setting, ...] = (
         " figures always cover every row; `0`: no cap",
         minimum=0,
     ),
+    # GA4, Segment and Snowplow's trackers all end a session after 30 minutes idle. At most
+    # 12 h: then a session's consecutive events are never two midnights apart, which is what
+    # lets a night read only the days around a change (jobs/sessions/job.py).
+    Setting(
+        "session_timeout_minutes", "PULSE_SESSION_TIMEOUT_MINUTES", _int, "30",
+        "`sessions`: a user's events without a producer `session_id` start a new session after"
+        " a gap strictly longer than this (1..720)",
+        minimum=1,
+    ),
+    Setting(
+        "path_depth", "PULSE_PATH_DEPTH", _int, "5",
+        "`marts/user_paths`: how many steps of each session the paths show",
+        minimum=1,
+    ),
     Setting(
         "quality_pandas_rows", "PULSE_QUALITY_PANDAS_ROWS", _int, "200000",
         "a written table up to this many rows is checked by GX with pandas (read with pyarrow"
@@ -433,6 +447,9 @@ class PulseConfig:
     churn_training_snapshots: int = 8
     churn_retrain_days: int = 7
     churn_train_rows_max: int = 200_000
+    # Sessions and paths (jobs/sessions/).
+    session_timeout_minutes: int = 30
+    path_depth: int = 5
     # Quality checks (include/pulse/quality.py).
     quality_pandas_rows: int = 200_000
 
@@ -464,6 +481,10 @@ class PulseConfig:
         if config.power_user_percentile > 99:
             raise ConfigError(
                 f"PULSE_POWER_USER_PERCENTILE={config.power_user_percentile} must be in 1..99"
+            )
+        if config.session_timeout_minutes > 720:
+            raise ConfigError(
+                f"PULSE_SESSION_TIMEOUT_MINUTES={config.session_timeout_minutes} must be <= 720"
             )
         if not config.conversion_events:
             raise ConfigError("PULSE_CONVERSION_EVENTS must name at least one event")

@@ -58,6 +58,9 @@ def test_values_are_read_and_typed():
         ("PULSE_ATTRIBUTION_LOOKBACK_DAYS", "0", "must be >= 1"),
         ("PULSE_CONVERSION_EVENTS", " , ", "must name at least one event"),
         ("PULSE_TASK_TIMEOUT_MINUTES", "0", "must be >= 1"),
+        ("PULSE_SESSION_TIMEOUT_MINUTES", "0", "must be >= 1"),
+        ("PULSE_SESSION_TIMEOUT_MINUTES", "721", "must be <= 720"),
+        ("PULSE_PATH_DEPTH", "0", "must be >= 1"),
         # The landing reader would read any other name as a data file (and fail the run).
         ("PULSE_LANDING_READY_MARKER", "READY", "must be a file name starting with _ or ."),
         ("PULSE_LANDING_READY_MARKER", "_done/ok", "must be a file name starting with _ or ."),
@@ -141,6 +144,8 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_CHURN_TRAINING_SNAPSHOTS": "4",
         "PULSE_CHURN_RETRAIN_DAYS": "3",
         "PULSE_CHURN_TRAIN_ROWS_MAX": "5000",
+        "PULSE_SESSION_TIMEOUT_MINUTES": "45",
+        "PULSE_PATH_DEPTH": "3",
     }
     assert set(env) == {setting.env for setting in SETTINGS}
     config = PulseConfig.from_env(env)
