@@ -1,0 +1,13 @@
+"""`user_paths`: the steps of each day's sessions, as (depth, from, to) transitions."""
+
+from include.pulse.table import Table
+
+TABLE = Table(
+    name="user_paths",
+    package=__name__,
+    path="marts/user_paths",
+    partition_key="dt",
+    group="sessions",
+    description="per day, how many sessions went from one step to the next at each depth",
+    upstream=("events",),
+)
