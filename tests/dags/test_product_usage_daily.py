@@ -58,11 +58,13 @@ def test_policy(dag):
         "retention_cohorts": {"user_daily", "user_first_seen"},
         "user_engagement": {"user_daily", "active_users", "user_first_seen"},
         "attribution_touchpoints": {"ingest_events"},
+        "funnels": {"ingest_events"},
         "sessions": {"ingest_events"},
         "churn_features": {"user_daily", "active_users", "user_first_seen", "user_engagement"},
         # Object storage gets a day's tables once every group is done.
         "publish": {
             "attribution_touchpoints",
+            "funnels",
             "sessions",
             "retention_cohorts",
             "churn_features",
@@ -80,6 +82,7 @@ GROUP_TASKS = {
     "user_engagement",
     "retention_cohorts",
     "attribution_touchpoints",
+    "funnels",
     "sessions",
     "churn_features",
 }
@@ -101,6 +104,7 @@ def test_the_dag_docs_list_every_group_and_its_tables_from_the_registry(dag):
         "- `ingest_events`: `events`, `landed_events`, `quarantine`",
         "- `attribution_touchpoints`: `attribution_channels`, `attribution_paths`,"
         " `attribution_paths_daily`, `attribution_touchpoints`",
+        "- `funnels`: `funnel_times`, `funnels`",
         "- `sessions`: `sessions`, `user_paths`",
         "- `user_daily`: `user_daily`, `user_feature_daily`",
         "- `active_users`: `active_users`, `users_archive`, `users_archive_latest`, `users_state`",
@@ -262,6 +266,7 @@ TABLES = {
         "pulse.attribution_paths",
         "pulse.attribution_paths_daily",
     },
+    "funnels": {"pulse.funnels", "pulse.funnel_times"},
     "sessions": {"pulse.sessions", "pulse.user_paths"},
     "churn_features": {
         "pulse.churn_features",
