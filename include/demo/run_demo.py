@@ -48,6 +48,10 @@ DEMO_SETTINGS = {
     "PULSE_CHURN_TRAINING_SNAPSHOTS": "2",
     # The generator marks each day folder complete; the runs wait for the marker.
     "PULSE_LANDING_READY_MARKER": READY_MARKER,
+    # Three funnels of the synthetic product: a web session's way to a purchase, a search
+    # that ends in a CSV export (a property filter), and a week-long activation whose last
+    # days stay incomplete at the end of the demo.
+    "PULSE_FUNNELS_FILE": str(Path(__file__).resolve().with_name("funnels.json")),
 }
 
 
