@@ -15,6 +15,7 @@ import pytest
 
 from include.pulse.config import PulseConfig
 from jobs import pipeline
+from jobs.funnels.definitions import FunnelsFileError
 from tests.funnels_data import FUNNELS, D, events, funnel_times_rows, funnels_rows
 from tests.jobs.runs import ingest
 from tests.readers import table_rows
@@ -147,3 +148,24 @@ def test_other_arrival_days_in_reverse_order_give_the_same_tables(spark, tmp_pat
     ingest(spark, other, FIRST)
     pipeline.run(spark, other, "funnels", FIRST)
     assert tables(other) == tables(config)
+
+
+def test_without_a_file_the_tables_stay_empty_and_a_bad_file_fails_the_run(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("funnels-none")
+    config = PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": str(root / "landing"),
+            "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
+        }
+    )
+    land(config, FIRST, events())
+    ingest(spark, config, FIRST)
+    report = pipeline.run(spark, config, "funnels", FIRST)
+    assert report["days_recomputed"] == [str(d) for d in DAYS]  # the marks are settled
+    assert all(s["passed"] for s in report["quality"]["suites"].values())
+    assert tables(config) == {"funnels": [], "funnel_times": []}
+    bad = root / "funnels.json"
+    bad.write_text(json.dumps({"funnels": [{**FUNNELS[0], "steps": ["catalog"]}]}))
+    broken = PulseConfig.from_env({**config.as_env(), "PULSE_FUNNELS_FILE": str(bad)})
+    with pytest.raises(FunnelsFileError, match=r"funnels\[0\] \('checkout'\): steps: must be"):
+        pipeline.run(spark, broken, "funnels", SECOND)
