@@ -22,7 +22,8 @@ from include.pulse.config import PulseConfig
 from include.pulse.runner import Context, PlanRequest, Stopwatch
 from include.pulse.warehouse import Warehouse
 from jobs import pipeline
-from jobs.sessions.job import build, plan, reach_back
+from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.sessions.job import build, plan, reach_back, sessionized_for
 from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.user_paths.schema import SCHEMA as PATHS_SCHEMA
 from tests.readers import table_rows
@@ -180,6 +181,35 @@ def test_the_walk_back_follows_a_chain_over_two_nights_and_stops():
     without_p = {d: {k: v for k, v in keys.items() if k[0] != "u2"} for d, keys in by_day.items()}
     assert reach_back(D3, days, lambda d: without_p[d], 600, "UTC") == set()
     assert reach_back(D3, days, lambda d: without_p[d], 1800, "UTC") == {D2}
+
+
+@pytest.mark.integration
+def test_the_build_reads_on_while_a_planned_session_goes_on(spark):
+    """A producer session of D1 running over three nights: rebuilding D1 alone reads D2
+    (around it), then D3 and D4, one at a time, because the session may go on; not D5,
+    where it has ended (only another user is active that night)."""
+    d4, d5 = date(2024, 3, 14), date(2024, 3, 15)
+    chain = [
+        event("u5", at(day, hour), "beat", f"u5-{n}", session_id="q")
+        for n, (day, hour) in enumerate(
+            [(D1, 20), (D2, 7), (D2, 18), (D3, 5), (D3, 16), (d4, 3), (d4, 9)]
+        )
+    ]
+    rows = [*chain, event("u6", at(d5, 0, 5), "home", "u6-1")]
+    events = spark.createDataFrame(
+        [tuple(r[f.name] for f in EVENTS_SCHEMA.fields) for r in rows], EVENTS_SCHEMA
+    )
+    asked: list[list[date]] = []
+
+    def read_events(days: set[date]):
+        asked.append(sorted(days))
+        return events.where(events.event_date.isin(sorted(days)))
+
+    days = {e["event_date"] for e in rows}
+    own, read = sessionized_for(read_events, [D1], days, 1800, "UTC")
+    assert read == [D1, D2, D3, d4]
+    assert asked == [[D1, D2], [D1, D2, D3], [D1, D2, D3, d4]]
+    assert sorted(r["event_id"] for r in own.collect()) == [e["event_id"] for e in chain]
 
 
 CUTS = range(1, len(EVENTS))
