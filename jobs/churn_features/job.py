@@ -49,6 +49,7 @@ from jobs.churn_features.model import (
     calibrate,
     missing_class,
     raw_probability,
+    shallow,
     train,
 )
 from jobs.churn_features.schema import SCHEMA as FEATURES_SCHEMA
@@ -157,9 +158,9 @@ def snapshot_features(context: Context, dts: list[date]) -> tuple[DataFrame, dic
     lifetime = lifetime_features(_states(context, dts)).select(
         "dt", "user_id", *[F.col(k).alias(f"_lt_{k}") for k in LIFETIME_NAMES]
     )
-    # Kept: the fits' pass and the stored rows read it (the window features are computed once).
-    joined = window.join(lifetime, ["dt", "user_id"], "left").persist()
-    context.cached.append(joined)
+    # Kept: the fits' pass and the stored rows read it (the window features are computed once);
+    # a checkpoint, so that scoring and training over Spark Connect send a shallow plan.
+    joined = shallow(window.join(lifetime, ["dt", "user_id"], "left"))
     # BG/NBD's names for the fit and its expressions, over the population only.
     bg = joined.select(
         "*",
@@ -403,6 +404,7 @@ JOB = Job(
     tables=(CHURN_FEATURES, CHURN_PREDICTIONS, CHURN_BACKTEST),
     # A change on X reaches the features of [X, X + 89]; the predictions follow them.
     plan=snapshot_planner(LOOKBACK_DAYS),
+    waits_for_upstream=True,
     build=build,
     parameters=parameters,
 )

@@ -271,6 +271,15 @@ def stratified_sample(rows: DataFrame, rows_max: int) -> tuple[DataFrame, dict[s
     return sample, info
 
 
+def shallow(frame: DataFrame, level: StorageLevel | None = None) -> DataFrame:
+    """`frame` computed now and kept (`level`: the storage, default memory and disk), with a
+    plan of one node. Over Spark Connect an MLlib fit or transform sends its input's plan
+    inside an ML command, and the client's protobuf (upb) refuses to decode a message nested
+    more than 100 levels: the plans of several stacked transforms and joins get there (the demo's
+    calibration fit did). A local checkpoint is released with the frame (no `unpersist`)."""
+    return frame.localCheckpoint(eager=True, storageLevel=level)
+
+
 def _ordered(rows: DataFrame) -> DataFrame:
     """Hash partitions in a fixed number, sorted within: the forest's bootstrap is seeded per
     partition, and orderBy's range partitioner samples with a seed that changes per run."""
@@ -302,7 +311,9 @@ def train(
     newest = snapshots[-1]
     # Read by every step below: kept once, on local disk (at 1M users, several million rows
     # would crowd the default 2 GiB heap; recomputing the features for each step costs more).
-    ordered = with_filled(_ordered(rows)).persist(StorageLevel.DISK_ONLY)
+    # A local checkpoint, not a cache: it also cuts the plan, which every MLlib call below sends
+    # whole over Spark Connect, where a plan nested too deep fails to decode (`shallow`).
+    ordered = shallow(with_filled(_ordered(rows)), StorageLevel.DISK_ONLY)
     fit_all = ordered.where(F.col("dt") < F.lit(newest))
     valid = ordered.where(F.col("dt") == F.lit(newest))
     fit_sample, fit_info = stratified_sample(fit_all, rows_max)
@@ -327,9 +338,11 @@ def train(
     scored = scored.withColumn(f"_p_{BGNBD}", 1 - F.col("bgnbd_p_active_h"))
     names = [*fitted, BGNBD]  # every candidate: the trees, then the others
     scored = logistic.transform(scored).withColumn("_p_logistic", vector_to_array("probability")[1])
-    scored = scored.select(
-        "user_id", "dt", LABEL, *BASELINE_FEATURES, *[f"_p_{n}" for n in [*names, "logistic"]]
-    ).persist()
+    scored = shallow(
+        scored.select(
+            "user_id", "dt", LABEL, *BASELINE_FEATURES, *[f"_p_{n}" for n in [*names, "logistic"]]
+        )
+    )
     # BG/NBD scores every validation row or none (its fit on the validation snapshot failed):
     # then it has no figures and cannot win.
     bgnbd_missing = scored.where(F.col(f"_p_{BGNBD}").isNull()).limit(1).count() > 0
@@ -366,7 +379,6 @@ def train(
         {"calibrated": calibrate(F.col(f"_p_{best}"), boundaries, values)},
         label=LABEL,
     )[("calibrated",)]
-    scored.unpersist()
     lap("calibration")
     recency_auc = baselines["recency_rule"]["roc_auc"]
     best_auc = candidates[best]["roc_auc"]
@@ -403,7 +415,6 @@ def train(
                 for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
             }
         refit_rows.unpersist()
-    ordered.unpersist()
     lap("refit")
     card = {
         "version": version.isoformat(),

@@ -3,11 +3,13 @@ loopback from pyspark's own jars: a Spark Connect server (`sc://`) and a standal
 (`spark://`, client mode). The jobs run as `python -m jobs.pipeline --group ...`
 in their own processes, as tasks would, with every GX check on Spark (not pandas), and must
 produce the tables the references predict. One arrival day: what is under test is the endpoint;
-the multi-day logic is tested in-process.
+the multi-day logic is tested in-process. And the churn model's training over Spark Connect,
+where MLlib sends whole plans inside its commands.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -114,6 +116,22 @@ def test_spark_connect(spark_connect, tmp_path):
     """On the test session's Spark Connect server (tests/conftest.py): the Airflow runs' engine."""
     ingest(spark_connect, tmp_path)
     assert_matches_reference(tmp_path)
+
+
+def test_churn_training_over_spark_connect(spark_connect, spark):
+    """An MLlib fit over Connect sends its input's whole plan inside an ML command, which the
+    client's protobuf refuses past 100 levels of nesting (the demo's calibration fit did): rows
+    behind a plan as deep as the features' train there, to the same model card as in-process."""
+    from tests.jobs.churn_features.connect_training import card
+
+    command = [str(BIN / "python"), "-m", "tests.jobs.churn_features.connect_training"]
+    result = subprocess.run(
+        [*command, spark_connect],
+        env={**spark_env(), "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == json.loads(card(spark))
 
 
 def test_standalone_cluster_client_mode(standalone_cluster, tmp_path):
