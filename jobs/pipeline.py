@@ -38,7 +38,8 @@ def run(
 
     job = importlib.import_module(f"jobs.{group}.job").JOB
     downstream = registry.downstream_groups(group)
-    return runner.run(spark, config, job, day, run_id, late_cutoff, downstream)
+    upstream = registry.upstream_groups(group)
+    return runner.run(spark, config, job, day, run_id, late_cutoff, downstream, upstream)
 
 
 def run_groups(

@@ -33,7 +33,7 @@ import re
 import time as clock
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,6 +173,10 @@ class Job:
     # Whether a table's suite gates this run's publish (None: every table's, an empty table
     # audited when nothing was staged).
     audited: Callable[[Context, Table], bool] | None = None
+    # Snapshots any subset of whose dates can be built (`snapshot_planner`): a date an upstream
+    # group is about to rebuild waits for it (`_defer_behind_upstream`). Chains build a
+    # contiguous run of days and the ingest has no upstream: they do not wait.
+    waits_for_upstream: bool = False
 
 
 def reported_dates(warehouse: Warehouse, group: str) -> set[date]:
@@ -232,12 +236,14 @@ def run(
     run_id: str | None = None,
     late_cutoff: date | None = None,
     downstream: tuple[str, ...] = (),
+    upstream: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Bring `job`'s tables up to date for `day`; return (and write) the run report.
 
     `late_cutoff`: nightly runs pass day - PULSE_LATENESS_DAYS (changes older than that wait
     for a backfill); None recomputes every pending change. `downstream`: the groups to mark
-    for every date published.
+    for every date published. `upstream`: the groups whose tables this one reads (a date
+    they still have to rebuild is put off: `_defer_behind_upstream`).
     """
     started_at = datetime.now(UTC)
     warehouse = Warehouse(config.local_warehouse, run_id=run_id)
@@ -252,7 +258,7 @@ def run(
             context.prepared = job.prepare(context)
         with warehouse.table_locks(writes=own, reads=reads):
             context.watch.lap("wait_for_locks")
-            report = _locked_run(job, context, started_at, late_cutoff, downstream)
+            report = _locked_run(job, context, started_at, late_cutoff, downstream, upstream)
     finally:
         _release(context)
     return report
@@ -264,12 +270,13 @@ def _locked_run(
     started_at: datetime,
     late_cutoff: date | None,
     downstream: tuple[str, ...],
+    upstream: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Plan, rebuild when there is work, clear the settled marks, write the report."""
     warehouse, day = context.warehouse, context.day
     marks = warehouse.marks(job.name)
     journal = _journal_path(warehouse, job.name, day)
-    context.plan = job.plan(
+    plan = job.plan(
         PlanRequest(
             day=day,
             marked=frozenset(date.fromisoformat(d) for d in marks),
@@ -282,7 +289,10 @@ def _locked_run(
             prepared=context.prepared,
         )
     )
-    plan = context.plan
+    settled: list[Path] = []
+    if job.waits_for_upstream:
+        plan, settled = _defer_behind_upstream(job.name, warehouse, plan, upstream, late_cutoff)
+    context.plan = plan
     log.info("%s: %d date(s) to rebuild %s", job.name, len(plan.dates), _span(plan.dates))
     context.watch.lap("plan")
     report: dict[str, Any] = {
@@ -299,12 +309,64 @@ def _locked_run(
     }
     if plan.dates or job.prepare is not None:
         report.update(_rebuild(job, context, downstream, journal))
-    warehouse.clear_marks([p for d in plan.consumed for p in marks.get(d.isoformat(), [])])
+    warehouse.clear_marks(
+        [p for d in plan.consumed for p in marks.get(d.isoformat(), [])] + settled
+    )
     report["seconds"] = context.watch.seconds
     report["finished_at"] = datetime.now(UTC).isoformat()
     warehouse.write_json(warehouse.report_path(job.name, day.isoformat()), report)
     journal.unlink(missing_ok=True)
     return report
+
+
+def _defer_behind_upstream(
+    group: str,
+    warehouse: Warehouse,
+    plan: Plan,
+    upstream: tuple[str, ...],
+    late_cutoff: date | None,
+) -> tuple[Plan, list[Path]]:
+    """`plan` with the dates an upstream group still has to rebuild put off, and the dates
+    this group put off earlier brought back in; also the marker files that settles.
+
+    Parallel runs (a backfill) interleave: another run's `user_daily` may have republished D
+    while its `active_users` has not yet rebuilt the users state of D. A group reading both
+    would mix two versions of D (and a suite comparing them fails). An upstream group's
+    pending mark at X (at or after `late_cutoff`: older ones a nightly run leaves for a
+    backfill) says its tables from X on are about to change, so the dates from X on wait:
+    each gets a deferred mark, which the next run of this group builds (the run that settles
+    the upstream mark is followed by this group's task, in its DAG run)."""
+    earlier = {
+        date.fromisoformat(d): paths
+        for d, paths in warehouse.marks(group, deferred=True).items()
+        if late_cutoff is None or date.fromisoformat(d) >= late_cutoff
+    }
+    dates = set(plan.dates) | set(earlier)
+    changing = [
+        date.fromisoformat(d)
+        for g in upstream
+        for kind in (False, True)
+        for d in warehouse.marks(g, deferred=kind)
+        if late_cutoff is None or date.fromisoformat(d) >= late_cutoff
+    ]
+    first_change = min(changing, default=None)
+    put_off = sorted(d for d in dates if first_change is not None and d >= first_change)
+    settled = [p for paths in earlier.values() for p in paths]
+    if not put_off:
+        return replace(plan, dates=tuple(sorted(dates))), settled
+    for d in put_off:
+        warehouse.mark(group, d.isoformat(), deferred=True)
+    log.info("%s: %s put off: upstream changes from %s", group, _span(tuple(put_off)), first_change)
+    details = {
+        **plan.details,
+        "deferred": {
+            "dates": put_off,
+            "why": f"an upstream group ({', '.join(upstream)}) has changes from {first_change}"
+            " still to rebuild; this group's next run builds these dates",
+        },
+    }
+    kept = tuple(sorted(dates - set(put_off)))
+    return replace(plan, dates=kept, details=details), settled
 
 
 def _rebuild(

@@ -261,22 +261,27 @@ class Warehouse:
         tmp.write_text(text)
         os.replace(tmp, path)
 
-    def mark(self, table: str, day: str) -> None:
+    def mark(self, table: str, day: str, deferred: bool = False) -> None:
         """Record that `table` must be recomputed from date `day` (a marker file per call).
 
         Each mark is its own file so that a consumer clears exactly the marks it read: a mark
-        added while it works survives for the next run.
+        added while it works survives for the next run. `deferred`: the group put `day`
+        itself off (`runner`), so the next run builds that date even if it was never computed.
         """
         folder = self.root / "_marks" / table
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{day}.{uuid.uuid4().hex[:12]}").touch()
+        kind = f"{DEFERRED}." if deferred else ""
+        (folder / f"{day}.{kind}{uuid.uuid4().hex[:12]}").touch()
 
-    def marks(self, table: str) -> dict[str, list[Path]]:
-        """Pending marks of `table`: date -> its marker files."""
+    def marks(self, table: str, deferred: bool = False) -> dict[str, list[Path]]:
+        """Pending marks of `table`: date -> its marker files (`deferred`: those a run of the
+        group left for the dates it put off, instead of those its upstream groups left)."""
         pending: dict[str, list[Path]] = {}
         folder = self.root / "_marks" / table
         for path in sorted(folder.glob("*.*")) if folder.is_dir() else []:
-            pending.setdefault(path.name.split(".", 1)[0], []).append(path)
+            day, rest = path.name.split(".", 1)
+            if rest.startswith(f"{DEFERRED}.") == deferred:
+                pending.setdefault(day, []).append(path)
         return pending
 
     def clear_marks(self, paths: list[Path]) -> None:
@@ -288,6 +293,10 @@ class Warehouse:
         fd = self._staging_held.pop(staging, None)
         if fd is not None:
             os.close(fd)
+
+
+# The marker-file kind of a date a group put off (`Warehouse.mark(..., deferred=True)`).
+DEFERRED = "deferred"
 
 
 def _remove_unless_held(folder: Path) -> bool:

@@ -316,5 +316,6 @@ JOB = Job(
     name=RETENTION_COHORTS.group,
     tables=(RETENTION_COHORTS, RETENTION_CURVE, RETENTION_USERS_STATE),
     plan=snapshot_planner(None),
+    waits_for_upstream=True,
     build=build,
 )

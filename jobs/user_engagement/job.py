@@ -150,6 +150,7 @@ JOB = Job(
     # computed days (a snapshot of the others may be empty, hence absent).
     tables=(ENGAGEMENT_SUMMARY, USER_ENGAGEMENT, FEATURE_ADOPTION, ACCOUNT_HEALTH, USAGE_ALERTS),
     plan=snapshot_planner(HORIZON_DAYS),
+    waits_for_upstream=True,
     build=build,
     parameters=parameters,
 )

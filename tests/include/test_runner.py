@@ -1,5 +1,6 @@
 """The runner's snapshot planner (`include/pulse/runner.py`) on literal dates: which snapshots a
-run rebuilds, which marks it settles and which a nightly run leaves pending."""
+run rebuilds, which marks it settles and which a nightly run leaves pending; and which dates
+wait for an upstream group a parallel run has not finished."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from include.pulse.runner import PlanRequest, snapshot_planner
+from include.pulse.runner import Plan, PlanRequest, _defer_behind_upstream, snapshot_planner
+from include.pulse.warehouse import Warehouse
 
 pytestmark = pytest.mark.unit
 
 D = date(2024, 3, 28)
+UPSTREAM = ("user_daily", "active_users", "engagement")
 
 
 def days(*offsets: int) -> frozenset[date]:
@@ -49,3 +52,49 @@ def test_a_nightly_run_leaves_changes_before_its_cutoff_pending():
     assert result.dates == (D - timedelta(1), D)
     assert result.consumed == days(1)
     assert result.pending == (D - timedelta(10),)
+
+
+def test_dates_an_upstream_group_is_about_to_rebuild_wait_for_it(tmp_path):
+    # Another run's user_daily republished D-2 (it marked active_users there) and its
+    # active_users has not rebuilt the state yet: D-2 and D wait, D-5 is built.
+    warehouse = Warehouse(tmp_path)
+    warehouse.mark("active_users", (D - timedelta(2)).isoformat())
+    planned = Plan(tuple(sorted(days(5, 2, 0))), days(5))
+    kept, settled = _defer_behind_upstream("churn_features", warehouse, planned, UPSTREAM, None)
+    assert kept.dates == (D - timedelta(5),)
+    assert kept.consumed == days(5)
+    assert kept.details["deferred"]["dates"] == [D - timedelta(2), D]
+    assert settled == []
+    assert set(warehouse.marks("churn_features", deferred=True)) == {
+        (D - timedelta(2)).isoformat(),
+        D.isoformat(),
+    }
+    assert warehouse.marks("churn_features") == {}  # the upstream's marks are its own
+
+    # The upstream run settled its mark: the next run (of any day) builds the two dates, and
+    # settles the deferred marks, whatever its own plan.
+    warehouse.clear_marks(warehouse.marks("active_users")[(D - timedelta(2)).isoformat()])
+    later = Plan((D - timedelta(9),), frozenset())
+    kept, settled = _defer_behind_upstream("churn_features", warehouse, later, UPSTREAM, None)
+    assert kept.dates == (D - timedelta(9), D - timedelta(2), D)
+    assert "deferred" not in kept.details
+    assert sorted(settled) == sorted(
+        p for ps in warehouse.marks("churn_features", deferred=True).values() for p in ps
+    )
+    assert len(settled) == 2
+
+
+def test_a_nightly_run_waits_only_for_changes_from_its_cutoff(tmp_path):
+    # Marks before the cutoff are those a nightly run leaves for a backfill: not a reason to
+    # wait, and a date put off before the cutoff waits for that backfill too.
+    warehouse = Warehouse(tmp_path)
+    warehouse.mark("user_daily", (D - timedelta(10)).isoformat())
+    warehouse.mark("churn_features", (D - timedelta(8)).isoformat(), deferred=True)
+    cutoff = D - timedelta(3)
+    planned = Plan((D,), frozenset())
+    kept, settled = _defer_behind_upstream("churn_features", warehouse, planned, UPSTREAM, cutoff)
+    assert (kept.dates, settled) == ((D,), [])
+    warehouse.mark("engagement", (D - timedelta(1)).isoformat(), deferred=True)
+    kept, _ = _defer_behind_upstream("churn_features", warehouse, planned, UPSTREAM, cutoff)
+    assert kept.dates == ()
+    assert kept.details["deferred"]["dates"] == [D]

@@ -173,7 +173,7 @@ def deliver(spark, config: PulseConfig, arrival: date, records: list[dict]) -> d
     folder.mkdir(parents=True)
     (folder / "events.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     ingest_day(spark, config, arrival)
-    for group in ("user_daily", "user_first_seen", "active_users"):
+    for group in ("user_daily", "user_first_seen", "active_users", "user_engagement"):
         pipeline.run(spark, config, group, arrival)
     return pipeline.run(spark, config, "churn_features", D if arrival == A1 else arrival)
 
