@@ -34,12 +34,32 @@ class Table:
     upstream: tuple[str, ...] = ()
     # The package holding `schema.py` (`jobs.<name>`): `package=__name__` in its `__init__`.
     package: str = ""
+    # How a run decides which partitions to rebuild (the group's main table says it; the
+    # others are rebuilt with it): the README's "Recomputed" line.
+    recomputed: str = ""
 
     @property
     def suite(self) -> str:
         """The GX suite validating it before publishing: `expectations/<name>.json`."""
         return self.name
 
+    def columns(self) -> list[tuple[str, str, bool, str]]:
+        """(name, Spark SQL type, nullable, meaning) of each column, from the schema's field
+        comments (`column`)."""
+        return [
+            (f.name, f.dataType.simpleString(), f.nullable, f.metadata.get("comment", ""))
+            for f in self.schema().fields
+        ]
+
     def schema(self) -> T.StructType:
         """The table's columns as written (`jobs/<name>/schema.py: SCHEMA`), partition key last."""
         return importlib.import_module(f"{self.package}.schema").SCHEMA
+
+
+def column(name: str, data_type: T.DataType, nullable: bool, meaning: str) -> T.StructField:
+    """A schema field with its meaning as the field's `comment` (Spark's column comment: shown
+    by `DESCRIBE`, kept in the parquet footer's Spark schema), from which the table's README is
+    generated (`jobs/readme.py`)."""
+    from pyspark.sql import types as T
+
+    return T.StructField(name, data_type, nullable, {"comment": meaning})
