@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
+from include.pulse.table import column
+
 SCHEMA = T.StructType(
     [
-        T.StructField("funnel", T.StringType(), False),
-        T.StructField("step", T.IntegerType(), False),  # 2.. (step 1 is at 0 s)
-        T.StructField("step_event", T.StringType(), False),
-        T.StructField("bin", T.IntegerType(), False),  # 0-based
-        T.StructField("seconds_from", T.LongType(), False),  # bin * bin_seconds, included
-        T.StructField("seconds_to", T.LongType(), False),  # (bin + 1) * bin_seconds, excluded
-        T.StructField("users", T.LongType(), False),
-        T.StructField("complete", T.BooleanType(), False),
-        T.StructField("dt", T.DateType(), False),
+        column("funnel", T.StringType(), False, "the funnel's name in PULSE_FUNNELS_FILE"),
+        column("step", T.IntegerType(), False, "2.. (step 1 is at 0 seconds: no bins)"),
+        column("step_event", T.StringType(), False, "the step's event name"),
+        column("bin", T.IntegerType(), False, "0-based: seconds in [bin x w, (bin + 1) x w)"),
+        column("seconds_from", T.LongType(), False, "bin x w, included"),
+        column("seconds_to", T.LongType(), False, "(bin + 1) x w, excluded"),
+        column(
+            "users",
+            T.LongType(),
+            False,
+            "users (breakdown `all`) whose chain reached the step that many seconds after step 1",
+        ),
+        column("complete", T.BooleanType(), False, "as in `funnels`"),
+        column("dt", T.DateType(), False, "the entry day"),
     ]
 )
