@@ -37,6 +37,18 @@ def _recomputed(table: Table) -> str:
     raise ValueError(f"jobs/{table.name}/__init__.py: the group's main table must say `recomputed`")
 
 
+def _task(group: str) -> str:
+    """The group's DAG task: named after the group, but for the ingest's (dags/, `TASK_IDS`)."""
+    return "ingest_events" if group == registry.INGEST else group
+
+
+def _checked(table: Table) -> str:
+    suite = f"`expectations/{table.name}.json`"
+    if table.checked:
+        return f"{table.checked} ({suite})"
+    return f"{suite}, before anything of the group is published"
+
+
 def _tests(table: Table) -> str:
     """The table's test folder, or its group's while it has none of its own."""
     tests = registry.JOBS_DIR.parent / "tests" / "jobs"
@@ -51,7 +63,9 @@ def generated(table: Table) -> str:
     readers = [t.name for t in tables.values() if table.name in t.upstream]
     read_by = ", ".join(f"[`{r}`](../{r}/README.md)" for r in readers) or "none (a mart)"
     with_it = [t.name for t in registry.group_tables(table.group) if t.name != table.name]
-    built = f"the `{table.group}` group (DAG task `{table.group}`, `jobs/{table.group}/job.py`)"
+    built = (
+        f"the `{table.group}` group (DAG task `{_task(table.group)}`, `jobs/{table.group}/job.py`)"
+    )
     if with_it:
         built += ", with " + ", ".join(f"`{t}`" for t in with_it)
     lines = [
@@ -63,8 +77,7 @@ def generated(table: Table) -> str:
         f"- **Reads:** {reads}",
         f"- **Read by:** {read_by}",
         f"- **Recomputed:** {_recomputed(table)}",
-        f"- **Checked by:** `expectations/{table.name}.json`, before anything of the group is"
-        " published",
+        f"- **Checked by:** {_checked(table)}",
         f"- **Tests:** {_tests(table)}",
         "",
         "| column | type | nullable | meaning |",

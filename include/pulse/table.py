@@ -37,6 +37,9 @@ class Table:
     # How a run decides which partitions to rebuild (the group's main table says it; the
     # others are rebuilt with it): the README's "Recomputed" line.
     recomputed: str = ""
+    # How it is checked when its suite does not gate the group's publishing (the README's
+    # "Checked by" line); empty: by its suite, before anything of the group is published.
+    checked: str = ""
 
     @property
     def suite(self) -> str:

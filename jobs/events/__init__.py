@@ -14,4 +14,13 @@ TABLE = Table(
     group="events",
     description="one row per distinct event; event_date in PULSE_TIMEZONE",
     upstream=("landed_events",),
+    recomputed=(
+        "by the run of each arrival day D (DAG task `ingest_events`) for every event date D's "
+        "rows touch, now or in its previous run (and those of later copies whose verdict D's "
+        "copies decide), from all arrivals' `landed_events` of that date; arrival days are not "
+        "marks, so no lateness cutoff applies. A copy is a duplicate when another copy of the "
+        "event arrived in the `PULSE_DEDUP_WINDOW_DAYS` (7) arrival days before it, at any "
+        "event date, or earlier at the same date: the run reads the keys of those windows, "
+        "never all of history"
+    ),
 )

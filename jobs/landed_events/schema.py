@@ -3,15 +3,32 @@
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import DateType, StringType, StructType
 
+from include.pulse.table import column
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 
-SCHEMA = T.StructType(
+SCHEMA = StructType(
     [
         *EVENTS_SCHEMA.fields[:-2],
-        T.StructField("dedup_key", T.StringType()),
-        T.StructField("event_date", T.DateType()),
-        T.StructField("arrival_date", T.DateType()),
+        column(
+            "dedup_key",
+            StringType(),
+            True,
+            "`id:` + `event_id` when the event has one, else `k:` + the SHA-256 of (user_id,"
+            " session_id, event_name, event_ts in microseconds): what de-duplication compares",
+        ),
+        column(
+            "event_date",
+            DateType(),
+            True,
+            "the date of `event_ts` in `PULSE_TIMEZONE` (first partition column)",
+        ),
+        column(
+            "arrival_date",
+            DateType(),
+            True,
+            "the arrival day whose landing folder delivered the row (second partition column)",
+        ),
     ]
 )

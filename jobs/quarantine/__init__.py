@@ -9,4 +9,9 @@ TABLE = Table(
     partition_key="dt",
     group="events",
     description="rejected rows of arrival day dt, with their reason and raw text",
+    recomputed="by the run of its arrival day D only (`dt` = D), replaced whole",
+    checked=(
+        "kept with the table but not run by the ingest: its exact accounting (rows read ="
+        " clean + duplicates + quarantined) fails the run otherwise"
+    ),
 )

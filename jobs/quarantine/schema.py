@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import DateType, StringType, StructType
 
-SCHEMA = T.StructType(
+from include.pulse.table import column
+
+SCHEMA = StructType(
     [
-        T.StructField("source_file", T.StringType()),
-        T.StructField("reason", T.StringType()),  # one of `REASONS` (jobs/quarantine/transform.py)
-        T.StructField("raw", T.StringType()),  # the line as delivered (JSON / CSV text)
-        T.StructField("user_id", T.StringType()),
-        T.StructField("event_name", T.StringType()),
-        T.StructField("event_time", T.StringType()),  # the time text as delivered
-        T.StructField("dt", T.DateType()),  # the partition column: the arrival day
+        column(
+            "source_file",
+            StringType(),
+            True,
+            "the landing file the row came from, relative to its `dt=` folder",
+        ),
+        column(
+            "reason",
+            StringType(),
+            True,
+            "why it was rejected: the first of `REASONS` (jobs/quarantine/transform.py) that"
+            " applies; codes in docs/input-contract.md",
+        ),
+        column(
+            "raw",
+            StringType(),
+            True,
+            "the record as delivered: a JSON line's text; a CSV or parquet record as a JSON"
+            " object of its values (an unreadable CSV record: its text)",
+        ),
+        column(
+            "user_id",
+            StringType(),
+            True,
+            "what could be read of the user id (after aliases), for triage; null when none",
+        ),
+        column(
+            "event_name",
+            StringType(),
+            True,
+            "what could be read of the event name, for triage; null when none",
+        ),
+        column(
+            "event_time",
+            StringType(),
+            True,
+            "the time text as delivered (unparsed), for triage; null when none",
+        ),
+        column("dt", DateType(), True, "the arrival day (partition column)"),
     ]
 )
 QUARANTINE_COLUMNS = tuple(SCHEMA.fieldNames()[:-1])

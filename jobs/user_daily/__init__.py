@@ -10,4 +10,9 @@ TABLE = Table(
     group="user_daily",
     description="one row per user per active day: events, sessions, first/last event, attributes",
     upstream=("events",),
+    recomputed=(
+        "every event date the `events` group marked (each `events` partition it republishes), "
+        "plus any date where `events`, `user_daily` and `user_feature_daily` disagree on "
+        "existence (rebuilt, or removed when its events are gone); no lateness cutoff"
+    ),
 )

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import DateType, LongType, StringType, StructType
 
-SCHEMA = T.StructType(
+from include.pulse.table import column
+
+SCHEMA = StructType(
     [
-        T.StructField("user_id", T.StringType(), False),
-        T.StructField("feature", T.StringType(), False),  # the event name
-        T.StructField("uses", T.LongType(), False),
-        T.StructField("sessions", T.LongType(), False),  # distinct non-null session ids
-        T.StructField("event_date", T.DateType(), False),  # the partition column
+        column("user_id", StringType(), False, "the user"),
+        column("feature", StringType(), False, "the event name"),
+        column("uses", LongType(), False, "the user's events of that name that day"),
+        column(
+            "sessions",
+            LongType(),
+            False,
+            "distinct non-null `session_id`s of those events",
+        ),
+        column(
+            "event_date", DateType(), False, "the active day in `PULSE_TIMEZONE` (partition column)"
+        ),
     ]
 )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import DateType, StringType, StructType
 
-SCHEMA = T.StructType(
+from include.pulse.table import column
+
+SCHEMA = StructType(
     [
-        T.StructField("user_id", T.StringType(), False),
-        T.StructField("feature", T.StringType(), False),  # the event name
-        T.StructField("first_use_date", T.DateType(), False),  # the partition column
+        column("user_id", StringType(), False, "the user"),
+        column("feature", StringType(), False, "the event name"),
+        column(
+            "first_use_date",
+            DateType(),
+            False,
+            "the first day the user sent that event, in `PULSE_TIMEZONE` (partition column)",
+        ),
     ]
 )

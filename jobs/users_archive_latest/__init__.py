@@ -11,4 +11,9 @@ TABLE = Table(
     group="active_users",
     description="every 28th day: the latest users_archive row of each user who ever left",
     upstream=("user_daily",),
+    recomputed=(
+        "with the chain: every grid day the chain recomputes is rewritten, so a snapshot never"
+        " predates a change of the departures it folds in. Equal, per user, to the"
+        " `users_archive` row with the latest `dt` on or before its own `dt` (tested)"
+    ),
 )
