@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from include.pulse.config import PulseConfig
+from include.pulse.table import column
 
 HORIZON_DAYS = 90  # how far back any engagement figure looks
 INACTIVE_WARNING, INACTIVE_HIGH = 14, 30
@@ -69,7 +70,7 @@ def ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator.cast("double") / denominator)
 
 
-def snapshot_schema(*columns: tuple[str, T.DataType, bool]) -> T.StructType:
-    """A snapshot's columns, then `dt` (its partition column, a date)."""
-    fields = [T.StructField(name, kind, nullable) for name, kind, nullable in columns]
-    return T.StructType([*fields, T.StructField("dt", T.DateType(), False)])
+def snapshot_schema(*fields: T.StructField) -> T.StructType:
+    """A snapshot's columns (built with `column`), then `dt` (its partition column, a date)."""
+    day = column("dt", T.DateType(), False, "the snapshot day D (partition column)")
+    return T.StructType([*fields, day])
