@@ -18,7 +18,7 @@ import pytest
 from include.pulse.warehouse import Warehouse
 from include.report.arrow import exact_sum
 from include.report.inputs import load
-from include.report.markup import fmt_int, fmt_pct
+from include.report.markup import fmt_int, fmt_num, fmt_pct
 from include.report.page import render
 from include.report.sections.alerts import alerts_section
 from include.report.sections.quality import quality_section
@@ -275,8 +275,14 @@ def page(warehouse) -> Page:
 def test_the_verdict_shows_the_ingest_counts_and_every_suite(page):
     assert page.metrics["day"][0] == "2024-03-28"
     assert page.metrics["verdict"] == ("passed with warnings", "passed with warnings")
-    for key in ("rows_read", "clean", "duplicates", "quarantined", "late_rows"):
-        assert page.metrics[key] == (str(EVENTS_RUN[key]), fmt_int(EVENTS_RUN[key])), key
+    shown = {k: page.metrics[k] for k in ("rows_read", "clean", "duplicates", "quarantined")}
+    assert shown == {
+        "rows_read": ("20", "20"),
+        "clean": ("14", "14"),
+        "duplicates": ("3", "3"),
+        "quarantined": ("3", "3"),
+    }
+    assert page.metrics["late_rows"] == ("1", "1")
     assert page.metrics["adds_up"][0] == "true"
     assert page.values("quarantine", "reason", "rows") == [
         ("invalid_record", "1"),
@@ -335,10 +341,15 @@ def test_the_retention_heatmap_shows_every_weekly_cell_of_the_snapshot(page):
         for k, c in r.items()
         if k.startswith("k") and c["data-value"]
     )
-    assert shown == sorted(
-        (s.isoformat(), k, str(kept), fmt_pct(kept / size), not complete)
-        for s, k, size, kept, complete in COHORTS
-    )
+    # COHORTS: retained / size of each cell, as a percentage with one decimal.
+    assert shown == [
+        ("2024-03-11", 0, "4", "100.0%", False),
+        ("2024-03-11", 1, "1", "25.0%", False),
+        ("2024-03-11", 2, "3", "75.0%", True),
+        ("2024-03-18", 0, "3", "100.0%", False),
+        ("2024-03-18", 1, "2", "66.7%", True),
+        ("2024-03-25", 0, "2", "100.0%", True),
+    ]
     assert rows[2]["k1"]["text"] == ""  # no cell after the snapshot
     assert page.values("retention_curve", "period_number", "cohorts", "retention_rate") == [
         ("0", "3", "1.0"),
@@ -355,7 +366,14 @@ def test_attribution_shows_every_model_share_of_the_long_window(page):
         for row in rows
         for model in header
     }
-    assert shown == {(c, m): (repr(s), fmt_pct(s)) for w, m, c, _, s in CHANNELS if w == 90}
+    assert shown == {  # CHANNELS of the 90-day window: the share, and as a percentage
+        ("ads", "first_touch"): ("0.75", "75.0%"),
+        ("email", "first_touch"): ("0.25", "25.0%"),
+        ("ads", "linear"): ("0.625", "62.5%"),
+        ("email", "linear"): ("0.375", "37.5%"),
+        ("ads", "shapley"): ("0.5", "50.0%"),
+        ("email", "shapley"): ("0.5", "50.0%"),
+    }
     assert [row["channel"]["text"] for row in rows] == ["ads", "email"]  # by linear share
     assert page.metrics["conversions"][0] == "4.0"
     assert page.metrics["attribution_window_days"][0] == "90"
@@ -411,6 +429,46 @@ def test_the_page_needs_no_network_and_is_deterministic(warehouse, page):
     assert page.tags["svg"] == 10
 
 
+EMPTY_BECAUSE = {
+    "events_run": "no run report _runs/events/dt=2024-03-28.json",
+    "active_users": "no marts/active_users table",
+    "lifecycle": "no marts/active_users table",
+    "retention_week": "no marts/retention_cohorts table",
+    "retention_curve": "no marts/retention_curve table",
+    "feature_adoption": "no marts/feature_adoption table",
+    "segments": "no marts/user_engagement table",
+    "account_health": "no marts/account_health table",
+    "usage_alerts": "no alert ever fired",
+    "attribution": "no marts/attribution_channels table",
+    "churn": "no marts/churn_predictions table (no model trained yet: cold start)",
+}
+
+
+def test_the_formatters_against_literal_text():
+    """The page's number formats, once, against literal strings (the other tests use
+    literals too, never the formatters)."""
+    assert [fmt_int(v) for v in (None, 0, 7, 1234, 1234567, 3.0)] == [
+        "",
+        "0",
+        "7",
+        "1,234",
+        "1,234,567",
+        "3",
+    ]
+    assert [fmt_pct(v) for v in (None, 0, 1, 0.25, 2 / 3, 0.625, 0.0004, 1.5)] == [
+        "",
+        "0.0%",
+        "100.0%",
+        "25.0%",
+        "66.7%",
+        "62.5%",
+        "0.0%",
+        "150.0%",
+    ]
+    assert [fmt_num(v) for v in (None, 0.5, 2 / 3)] == ["", "0.500", "0.667"]
+    assert fmt_num(2 / 3, 1) == "0.7"
+
+
 def test_absent_marts_say_no_data_yet(tmp_path):
     page = Page(render(load(tmp_path, D)))
     assert page.metrics["verdict"][0] == "no data yet"
@@ -418,7 +476,8 @@ def test_absent_marts_say_no_data_yet(tmp_path):
         "events_run", "active_users", "lifecycle", "retention_week", "retention_curve",
         "feature_adoption", "segments", "account_health", "usage_alerts", "attribution", "churn",
     ):  # fmt: skip
-        assert page.empty[name].startswith("no data yet"), name
+        assert page.empty[name] == f"no data yet: {EMPTY_BECAUSE[name]}", name
+    assert sorted(page.empty) == sorted(EMPTY_BECAUSE)
     assert page.tags["svg"] == 0
 
 
