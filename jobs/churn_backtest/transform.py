@@ -1,6 +1,6 @@
 """The backtest of one day: the predictions made at dt - H against what happened in
 (dt - H, dt], overall (`risk_band` = all) and per band, aggregated in Spark
-(`metrics.spark_scores`): a few numbers per band reach the driver, whatever the users."""
+(`classifier_scores.spark_scores`): a few numbers per band reach the driver, whatever the users."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.churn_features import metrics
+from jobs import classifier_scores
 
 BAND_ORDER = ("all", "low", "medium", "high")
 
@@ -25,7 +25,7 @@ def backtest_rows(dt: date, predicted_dt: date, labelled: DataFrame) -> list[dic
         "model_version",
         F.explode(F.array(F.lit("all"), F.col("risk_band"))).alias("risk_band"),
     )
-    figures = metrics.spark_scores(
+    figures = classifier_scores.spark_scores(
         bands,
         {"p": F.col("churn_probability")},
         label="churned",

@@ -16,8 +16,8 @@ map learnt on validation is kept for it). Seeds are fixed; the inputs are hash-p
 TRAINING_PARTITIONS and sorted before any fit, so the same warehouse gives the same model.
 Above PULSE_CHURN_TRAIN_ROWS_MAX rows, the fit, the calibration and the refit each use a sample
 stratified by label (`stratified_sample`, deterministic); the validation figures are aggregated
-in Spark over every validation row (`metrics.spark_scores`): nothing of a size that grows with
-users reaches the driver.
+in Spark over every validation row (`classifier_scores.spark_scores`): nothing of a size that
+grows with users reaches the driver.
 
 Storage: `{warehouse}/models/churn/version=<T>/` holds `metrics.json`, `model_card.md` and,
 when promoted, `pipeline/` (a Spark `PipelineModel`). It is written in a temporary folder and
@@ -49,7 +49,7 @@ from pyspark.ml.regression import IsotonicRegression
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.churn_features import metrics
+from jobs import classifier_scores
 from jobs.churn_features.schema import CATEGORICAL, FILL, FILLED, LIFETIME, NUMERIC
 
 SEED = 15
@@ -347,7 +347,7 @@ def train(
     # then it has no figures and cannot win.
     bgnbd_missing = scored.where(F.col(f"_p_{BGNBD}").isNull()).limit(1).count() > 0
     ranked = [n for n in names if not (n == BGNBD and bgnbd_missing)]
-    figures = metrics.spark_scores(
+    figures = classifier_scores.spark_scores(
         scored,
         {
             **{name: F.col(f"_p_{name}") for name in ranked},
@@ -356,7 +356,7 @@ def train(
         },
         label=LABEL,
     )
-    recency = metrics.spark_scores(
+    recency = classifier_scores.spark_scores(
         scored, {"recency_rule": F.col("recency_days")}, label=LABEL, extended=False
     )
     no_fit = {"roc_auc": None, "why": "no BG/NBD fit on the validation snapshot"}
@@ -374,7 +374,7 @@ def train(
     iso = IsotonicRegression(featuresCol=f"_p_{best}", labelCol=LABEL).fit(cal_rows)
     boundaries = [float(x) for x in iso.boundaries.toArray()]
     values = [float(x) for x in iso.predictions.toArray()]
-    calibrated = metrics.spark_scores(
+    calibrated = classifier_scores.spark_scores(
         scored,
         {"calibrated": calibrate(F.col(f"_p_{best}"), boundaries, values)},
         label=LABEL,

@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
+from jobs import classifier_scores
 from jobs.churn_backtest.schema import SCHEMA
 from jobs.churn_backtest.transform import backtest_rows
-from jobs.churn_features import metrics
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -31,17 +32,17 @@ def test_each_band_and_all_are_scored_in_spark_as_in_numpy(spark):
         "user_id string, risk_band string, churn_probability double, churned double,"
         " model_version date",
     )
-    got = {r["risk_band"]: r for r in backtest_rows(date(2024, 4, 1), date(2024, 3, 2), labelled)}
+    got = by_key(backtest_rows(date(2024, 4, 1), date(2024, 3, 2), labelled), "risk_band")
     assert list(got) == ["all", "low", "medium", "high"]
     for band, row in got.items():
         chosen = [r for r in ROWS if band == "all" or r[1] == band]
         y, p = [r[3] for r in chosen], [r[2] for r in chosen]
         assert (row["users"], row["churned"]) == (len(chosen), int(sum(y)))
         assert row["model_version"] == min(r[4] for r in chosen)
-        assert row["roc_auc"] == metrics.roc_auc(y, p)
+        assert row["roc_auc"] == classifier_scores.roc_auc(y, p)
         for key, want in (
-            ("pr_auc", metrics.pr_auc(y, p)),
-            ("brier", metrics.brier(y, p)),
+            ("pr_auc", classifier_scores.pr_auc(y, p)),
+            ("brier", classifier_scores.brier(y, p)),
             ("mean_probability", sum(p) / len(p)),
             ("observed_rate", sum(y) / len(y)),
         ):

@@ -1,8 +1,9 @@
-"""Scores of a probabilistic classifier against 0/1 outcomes: ROC AUC, PR AUC (average
-precision), Brier score, log loss, the 10-bin calibration table and the lift of the top
-decile. In numpy (no sklearn in the lock files; tested against hand-computed values), and the
-same figures aggregated in Spark (`spark_scores`: what the model card and the backtest use, so
-no row per user reaches the driver; tested equal to the numpy ones)."""
+"""Scores of a probabilistic classifier against 0/1 outcomes, for the churn model's card and
+its backtest (no table owns them): ROC AUC, PR AUC (average precision), Brier score, log loss,
+the 10-bin calibration table and the lift of the top decile. In numpy (no sklearn in the lock
+files; tested against hand-computed values), and the same figures aggregated in Spark
+(`spark_scores`: what the model card and the backtest use, so no row per user reaches the
+driver; tested equal to the numpy ones)."""
 
 from __future__ import annotations
 

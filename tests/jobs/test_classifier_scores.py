@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.churn_features import metrics
+from jobs import classifier_scores
 from jobs.churn_features.model import RAW_WEIGHT, calibrate, calibrate_np
 
 pytestmark = pytest.mark.unit
@@ -19,24 +19,24 @@ P = [0.9, 0.8, 0.6, 0.6, 0.1]
 
 def test_roc_auc_counts_pairs_with_ties_as_half():
     # Positives 0.9, 0.6; negatives 0.8, 0.6, 0.1: pairs won 3 + (0 + 0.5 + 1) = 4.5 of 6.
-    assert metrics.roc_auc(Y, P) == pytest.approx(4.5 / 6)
-    assert metrics.roc_auc([1, 1], [0.2, 0.3]) is None
-    assert metrics.roc_auc([0, 1], [0.9, 0.1]) == 0.0
+    assert classifier_scores.roc_auc(Y, P) == pytest.approx(4.5 / 6)
+    assert classifier_scores.roc_auc([1, 1], [0.2, 0.3]) is None
+    assert classifier_scores.roc_auc([0, 1], [0.9, 0.1]) == 0.0
 
 
 def test_pr_auc_is_average_precision_over_thresholds():
     # 0.9: tp 1 / 1, recall 1/2 -> 0.5 x 1; 0.8: no gain; 0.6: tp 2 / 4, recall gain 1/2 -> 0.25.
-    assert metrics.pr_auc(Y, P) == pytest.approx(0.5 * 1 + 0.5 * 0.5)
+    assert classifier_scores.pr_auc(Y, P) == pytest.approx(0.5 * 1 + 0.5 * 0.5)
 
 
 def test_brier_log_loss_lift_and_calibration():
-    assert metrics.brier(Y, P) == pytest.approx((0.01 + 0.64 + 0.16 + 0.36 + 0.01) / 5)
+    assert classifier_scores.brier(Y, P) == pytest.approx((0.01 + 0.64 + 0.16 + 0.36 + 0.01) / 5)
     want = -(math.log(0.9) + math.log(0.2) + math.log(0.6) + math.log(0.4) + math.log(0.9)) / 5
-    assert metrics.log_loss(Y, P) == pytest.approx(want)
-    assert metrics.log_loss([1], [0.0]) == pytest.approx(-math.log(metrics.EPS))
+    assert classifier_scores.log_loss(Y, P) == pytest.approx(want)
+    assert classifier_scores.log_loss([1], [0.0]) == pytest.approx(-math.log(classifier_scores.EPS))
     # Top decile of 5 rows = 1 row (0.9, churned): rate 1 over 2/5.
-    assert metrics.top_decile_lift(Y, P) == pytest.approx(2.5)
-    table = metrics.calibration_table(Y, P)
+    assert classifier_scores.top_decile_lift(Y, P) == pytest.approx(2.5)
+    table = classifier_scores.calibration_table(Y, P)
     assert len(table) == 10
     assert sum(r["rows"] for r in table) == 5
     assert table[6] == {
@@ -49,7 +49,9 @@ def test_brier_log_loss_lift_and_calibration():
     assert table[9]["rows"] == 1
     assert table[0]["rows"] == 0
     assert table[0]["observed_rate"] is None
-    assert metrics.calibration_table([1], [1.0])[9]["rows"] == 1  # 1.0 falls in the last bin
+    assert (
+        classifier_scores.calibration_table([1], [1.0])[9]["rows"] == 1
+    )  # 1.0 falls in the last bin
 
 
 def test_the_isotonic_map_interpolates_and_is_flat_outside():
@@ -96,13 +98,13 @@ def test_spark_scores_equal_the_numpy_scores_per_group(spark):
         [(u, g, float(y), p) for u, g, y, p in ROWS],
         "user_id string, grp string, churned double, p double",
     ).repartition(3)  # the figures must not depend on where the rows are
-    got = metrics.spark_scores(frame, {"m": F.col("p"), "flat": F.lit(0.25)}, by=("grp",))
+    got = classifier_scores.spark_scores(frame, {"m": F.col("p"), "flat": F.lit(0.25)}, by=("grp",))
     assert set(got) == {(g, n) for g in "ab" for n in ("m", "flat")}
     for group in "ab":
         chosen = sorted(r for r in ROWS if r[1] == group)  # numpy's rows: ordered by user_id
         y = [r[2] for r in chosen]
         for name, p in (("m", [r[3] for r in chosen]), ("flat", [0.25] * len(chosen))):
-            want, have = metrics.scores(y, p), got[(group, name)]
+            want, have = classifier_scores.scores(y, p), got[(group, name)]
             assert have["roc_auc"] == want["roc_auc"]  # exact: summed in integers
             assert have["rows"] == want["rows"]
             for key in ("churn_rate", "mean_probability", "pr_auc", "brier", "log_loss"):
@@ -123,7 +125,7 @@ def test_spark_scores_have_no_auc_with_one_class(spark):
     frame = spark.createDataFrame(
         [("u1", 1.0, 0.3), ("u2", 1.0, 0.7)], "user_id string, churned double, p double"
     )
-    got = metrics.spark_scores(frame, {"m": F.col("p")}, extended=False)[("m",)]
+    got = classifier_scores.spark_scores(frame, {"m": F.col("p")}, extended=False)[("m",)]
     assert got["roc_auc"] is None
     assert got["pr_auc"] == 1.0
     assert "log_loss" not in got
