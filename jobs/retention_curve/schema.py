@@ -1,19 +1,44 @@
-"""`retention_curve` columns: a snapshot per `dt` (last); definitions in docs/marts.md."""
+"""`retention_curve` columns: a snapshot per `dt` (last): each period's retention over the
+complete cohorts of `retention_cohorts`, weighted by cohort size."""
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import DateType, DoubleType, IntegerType, LongType, StringType, StructType
 
-SCHEMA = T.StructType(
+from include.pulse.table import column
+
+SCHEMA = StructType(
     [
-        T.StructField("grain", T.StringType(), False),
-        T.StructField("period_number", T.IntegerType(), False),
-        T.StructField("cohorts", T.LongType(), False),  # complete cohorts averaged
-        T.StructField("cohort_users", T.LongType(), False),  # their users (the weights' sum)
-        T.StructField("retention_rate", T.DoubleType(), False),
-        T.StructField("unbounded_rate", T.DoubleType(), False),
-        T.StructField("dimension", T.StringType(), False),
-        T.StructField("dimension_value", T.StringType(), False),
-        T.StructField("dt", T.DateType(), False),
+        column("grain", StringType(), False, "`day`, `week` or `month`"),
+        column("period_number", IntegerType(), False, "k: periods after the cohort's own"),
+        column(
+            "cohorts",
+            LongType(),
+            False,
+            "the complete cohorts averaged (whose cell k had ended by dt)",
+        ),
+        column(
+            "cohort_users",
+            LongType(),
+            False,
+            "their users: the sum of their `cohort_size` (the weights' sum)",
+        ),
+        column(
+            "retention_rate",
+            DoubleType(),
+            False,
+            "sum(`retained`) / `cohort_users` over those cohorts",
+        ),
+        column(
+            "unbounded_rate",
+            DoubleType(),
+            False,
+            "sum(`retained_unbounded`) / `cohort_users` over those cohorts",
+        ),
+        column(
+            "dimension", StringType(), False, "the breakdown: `all`, `platform`, `channel`, `plan`"
+        ),
+        column("dimension_value", StringType(), False, "its value (`all` for `all`)"),
+        column("dt", DateType(), False, "the snapshot day D (partition column)"),
     ]
 )
