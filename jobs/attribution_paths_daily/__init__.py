@@ -11,4 +11,8 @@ TABLE = Table(
     group="attribution_touchpoints",
     description="per conversion day and converting path: conversions and their value",
     upstream=("events",),
+    recomputed=(
+        "with the snapshot of the same dt (a change on X reaches the conversions of"
+        " [X, X + L + 1], inside the snapshots' reach [X, X + W + L])"
+    ),
 )

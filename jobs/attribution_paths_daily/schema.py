@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import DateType, DoubleType, LongType, StringType, StructType
 
-SCHEMA = T.StructType(
+from include.pulse.table import column
+
+SCHEMA = StructType(
     [
-        T.StructField("path", T.StringType(), False),  # channels joined by " > "; (none)
-        T.StructField("conversions", T.LongType(), False),  # conversions of dt with that path
-        T.StructField("conversion_value", T.DoubleType(), False),  # their revenue (sorted sum)
-        T.StructField("dt", T.DateType(), False),  # the conversions' date, partition column
+        column(
+            "path",
+            StringType(),
+            False,
+            "the channels of a converting path in time order, joined by ` > ` (`(none)`:"
+            " conversions without touches)",
+        ),
+        column("conversions", LongType(), False, "conversions of dt with this path"),
+        column(
+            "conversion_value",
+            DoubleType(),
+            False,
+            "their revenue (added in sorted order)",
+        ),
+        column(
+            "dt",
+            DateType(),
+            False,
+            "the conversions' date in `PULSE_TIMEZONE` (partition column)",
+        ),
     ]
 )
