@@ -15,4 +15,12 @@ TABLE = Table(
     # reaches [X, X + 89]; tenure (first day ever) only changes with a user's first event. The
     # lifetime features of every later day change too: the active_users chain then publishes
     # (and so marks) each day from X on.
+    recomputed=(
+        "the run's day and every computed snapshot in [X, X + 89] of a change on X (the window"
+        " features look back 90 days); the lifetime features of later snapshots are reached"
+        " through `users_state`, which the `active_users` chain republishes, and marks, from X"
+        " on. Each snapshot is scored by the model current on its day (a day in the range with"
+        " a model due trains one; a day's own version is kept by a later run). Nightly runs go"
+        " back `PULSE_LATENESS_DAYS` at most; older changes wait for a backfill"
+    ),
 )
