@@ -36,7 +36,7 @@ def test_dags_import_without_errors(dagbag):
 
 def test_policy(dag):
     assert dag.catchup is False
-    assert dag.max_active_runs >= 1
+    assert dag.max_active_runs == 4
     assert dag.owner == "pulse"
     assert "pulse" in dag.tags
     assert "product_usage_daily" in (dag.doc_md or "")
@@ -44,7 +44,7 @@ def test_policy(dag):
         if task.task_id == "wait_for_landing":
             assert task.mode == "reschedule"
             continue
-        assert task.retries >= 1, task.task_id
+        assert task.retries == 2, task.task_id  # PULSE_TASK_RETRIES' default
         assert task.retry_exponential_backoff, task.task_id
     # One task per table group, wired in the order the tables read each other.
     upstream = {t.task_id: t.upstream_task_ids - {"arrival_day"} for t in dag.tasks}
@@ -151,7 +151,7 @@ def test_a_group_task_sweeps_what_killed_runs_left_before_it_builds(dag, tmp_pat
     assert seen == [("user_daily", "2024-03-13", False)]
 
 
-def test_every_run_gets_its_tasks_whatever_its_logical_date(dag):
+def test_every_run_gets_its_tasks_whatever_its_logical_date(dag, monkeypatch):
     """Airflow creates no task instance for a logical date before a task's start date and marks
     such a run successful: `airflow dags test product_usage_daily 2020-01-12` was green and did
     nothing. With no start date, every run gets its tasks and `arrival_day` refuses the day."""
@@ -162,11 +162,17 @@ def test_every_run_gets_its_tasks_whatever_its_logical_date(dag):
         dag.task_ids, None
     )
     assert dag.catchup is False  # so no start date is needed to schedule the latest night
+    # The scheduler's clock, on 2024-03-14 at 07:00 UTC: the latest complete interval.
+    now = pendulum.datetime(2024, 3, 14, 7, tz="UTC")
+    monkeypatch.setattr("airflow.timetables.interval.utcnow", lambda: now)
     nightly = _scheduler_timetable(dag.timetable).next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(dag.start_date, dag.end_date, dag.catchup),
     )
-    assert nightly is not None
+    assert (nightly.data_interval.start, nightly.data_interval.end) == (
+        pendulum.datetime(2024, 3, 13, 0, 30, tz="UTC"),
+        pendulum.datetime(2024, 3, 14, 0, 30, tz="UTC"),
+    )
 
 
 def _arrival_day_task(dag, run_type: str, logical_date: datetime):
