@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 ACTIVITY_DAYS = 90  # the headline charts' span
 # The daily series (its 90 days are read); every other mart is a snapshot per dt.
 SERIES = "active_users"
+# Marts read over the days up to D rather than as one snapshot: the series, and the funnels
+# (by entry day: the section shows each funnel's latest entry day whose windows closed).
+FUNNEL_DAYS = 14
+SPANS = {SERIES: ACTIVITY_DAYS, "funnels": FUNNEL_DAYS}
 # The marts the page reads (registry names), and the columns it needs (None: all).
 MARTS: dict[str, list[str] | None] = {
     "active_users": [
@@ -43,6 +47,7 @@ MARTS: dict[str, list[str] | None] = {
     "usage_alerts": None,
     "attribution_channels": None,
     "churn_predictions": ["risk_band", "churn_probability", "model_version"],
+    "funnels": None,
 }
 
 
@@ -124,8 +129,8 @@ def load(warehouse_uri: str | Path, day: date, client: Any = None) -> Inputs:
         if path not in catalog:
             marts[name] = None
             continue
-        if name == SERIES:
-            start, end = day - timedelta(days=ACTIVITY_DAYS - 1), day
+        if name in SPANS:
+            start, end = day - timedelta(days=SPANS[name] - 1), day
         else:
             # A group that ran for D computed D's snapshot: a mart with nothing to say that
             # day has no partition (no alert fired), which is D's answer, not a gap.

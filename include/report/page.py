@@ -9,6 +9,7 @@ from include.report.sections.adoption import adoption_section
 from include.report.sections.alerts import alerts_section
 from include.report.sections.attribution import attribution_section
 from include.report.sections.churn import churn_section
+from include.report.sections.funnels import funnels_section
 from include.report.sections.quality import quality_section
 from include.report.sections.retention import retention_section
 from include.report.sections.segments import segments_section
@@ -21,6 +22,7 @@ NAV = {
     "adoption": "feature adoption",
     "segments": "segments and accounts",
     "alerts": "alerts",
+    "funnels": "funnels",
     "attribution": "attribution",
     "churn": "churn risk",
 }
@@ -66,10 +68,16 @@ def render(inputs: Inputs) -> str:
             accounts_snapshot=at("account_health"),
         ),
         alerts_section(day, marts.get("usage_alerts"), at("usage_alerts")),
+        funnels_section(day, marts.get("funnels")),
         attribution_section(day, marts.get("attribution_channels"), at("attribution_channels")),
         churn_section(day, marts.get("churn_predictions"), at("churn_predictions")),
     ]
-    nav = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in NAV.items())
+    sections = [s for s in sections if s]  # a section with nothing to say at all is left out
+    nav = "".join(
+        f'<a href="#{anchor}">{label}</a>'
+        for anchor, label in NAV.items()
+        if any(f'data-section="{anchor}"' in s for s in sections)
+    )
     title = f"Pulse daily report, {day.isoformat()}"
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
