@@ -272,6 +272,7 @@ def _summary(config, runs, manifest, airflow, elapsed: float, postgres_data: Pat
     _engagement(warehouse)
     _retention(warehouse)
     _attribution(warehouse)
+    _funnels(warehouse)
     _churn(warehouse)
     print("  outputs:")
     print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
@@ -404,6 +405,33 @@ def _attribution(warehouse: Path) -> None:
     for channel in channels:
         cells = " ".join(f"{100 * chosen[channel, m]['share']:>10.1f}%" for m in MODELS)
         print(f"    {channel:<12} {cells}")
+
+
+def _funnels(warehouse: Path) -> None:
+    """Each funnel's headline on its latest entry day whose windows have closed (else its
+    latest, marked): entered, reached the last step, conversion, median time (its chart is in
+    the daily report)."""
+    from include.pulse.reader import read_table, tables
+    from include.report.sections.funnels import fmt_duration, headline
+
+    if "marts/funnels" not in tables(warehouse):
+        print("  funnels: no mart yet (PULSE_FUNNELS_FILE names the funnels)")
+        return
+    rows = [
+        r for r in read_table(warehouse, "marts/funnels").to_pylist() if r["breakdown"] == "all"
+    ]
+    print("  funnels (marts/funnels, each on its latest entry day whose windows have closed):")
+    for name in sorted({r["funnel"] for r in rows}):
+        found = headline([r for r in rows if r["funnel"] == name])
+        if found is None:
+            continue
+        last = found["steps"][-1]["step_event"]
+        status = "" if found["complete"] else " (windows still open)"
+        print(
+            f"    {name:<12} {found['dt']}{status}: {found['entered']} entered, "
+            f"{found['converted']} reached {last} ({100 * found['conversion']:.1f}%),"
+            f" median {fmt_duration(found['median_seconds']) or '-'}"
+        )
 
 
 def _churn(warehouse: Path) -> None:
