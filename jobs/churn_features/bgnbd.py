@@ -29,11 +29,14 @@ What is computed, all vectorised over customers:
     p_purchase         P(Y(t) > 0 | x, t_x, T): at least one purchase in (T, T + t],
     simulate           customers drawn from the model (what the tests recover parameters from).
 
-How Pulse will use it (issue 30; not wired into the churn job yet): at each snapshot D the
-model is fitted on the population's (frequency, t_x, T), and becomes one more candidate of the
-out-of-time model choice (its churn score: 1 - p_purchase over the horizon H, the very event of
-Pulse's label "no activity in (D, D + H]"), while p_alive, expected_purchases over H and
-p_purchase over H become features of the tree models.
+How Pulse uses it (issue 30, jobs/churn_features/lifetime.py and job.py): at each snapshot D
+the model is fitted on the (frequency, t_x, T) of the whole customer base as of D (everyone
+first seen before D, not only the recently active churn population: on a recency-selected
+sample the fit runs to its bounds), and is one more candidate of the out-of-time model choice
+(its churn score: 1 - p_purchase over the horizon H, the very event of Pulse's label "no
+activity in (D, D + H]"), while p_alive and p_purchase over H are features of the tree models.
+A fit that ends at a bound of the log-parameters is still used: p_alive and p_purchase are
+finite there (tested); expected_purchases may be NaN.
 
 Numerics. The two terms of eq. 6 are combined in log space (logaddexp), the Beta functions are
 scipy's betaln; the fit works on log-parameters with the analytic gradient, on the distinct
@@ -373,7 +376,8 @@ def expected_purchases(fitted: Any, t: Any, x: Any, t_x: Any, T: Any) -> np.ndar
 
     The 2F1 is evaluated after Euler's transformation (bounded for any x). a = 1 and
     a + b + x - 1 = 0 are removable singularities of the formula (0 / 0): there the value is the
-    mean of those at a -+ 1e-5 (the function is smooth in a; error O(1e-10))."""
+    mean of those at a -+ 1e-5 (the function is smooth in a; error O(1e-10)); NaN there when
+    a <= 1e-5 (a fit at its lower bound: P(alive) and `p_purchase` stay finite)."""
     p = _params(fitted)
     xa, ta, Ta = _data(x, t_x, T)
     tt = np.broadcast_to(np.asarray(t, dtype=float), xa.shape)
@@ -383,7 +387,10 @@ def expected_purchases(fitted: Any, t: Any, x: Any, t_x: Any, T: Any) -> np.ndar
     if not np.any(singular):
         return _expected_purchases(p, tt, xa, ta, Ta)
     h = 1e-5
-    lo = _expected_purchases(p._replace(a=p.a - h), tt, xa, ta, Ta)
+    if p.a <= h:  # a at its lower bound (a degenerate fit): no a - h; undefined there
+        lo = np.full(xa.shape, np.nan)
+    else:
+        lo = _expected_purchases(p._replace(a=p.a - h), tt, xa, ta, Ta)
     hi = _expected_purchases(p._replace(a=p.a + h), tt, xa, ta, Ta)
     out = np.where(singular, (lo + hi) / 2, np.nan)
     if not np.all(singular):

@@ -5,17 +5,22 @@ Inputs: `user_daily` in bounded windows (the features' 90 days, or PULSE_CHURN_A
 longer, before each planned dt; a training or backtest label's horizon), `user_first_seen` (a
 user's first day, for tenure), the `user_engagement` rows of the planned dates (health,
 segment, features used), `users_state` of the planned dates and the `users_archive`
-departures of the population window (the lifetime features, `snapshot_features`) and, on a
+departures of the population window (the lifetime features, `snapshot_features`), for the
+BG/NBD fits on the whole customer base the `users_archive_latest` snapshot at or before the
+first planned date and the `users_archive` partitions after it (`_base_states`), and, on a
 retrain day, the stored `churn_features` of the training snapshots (computed as above when a
 snapshot is not stored, or was stored before the lifetime columns). Per planned dt, in order:
 
 1. features of the population at dt (all planned dates in one Spark job), with the lifetime
-   columns and a BG/NBD fit per snapshot (a failed fit: null columns, said in the report);
+   columns and a BG/NBD fit per snapshot on its whole customer base (no usable fit: the
+   latest usable one of the weeks before, else null columns; the report says which);
 2. on a retrain day (no model trained at or before dt, that model is PULSE_CHURN_RETRAIN_DAYS
    old, or a re-run of the model's own day: `retrain_due`): labels of the training snapshots, fit,
    validate, calibrate, compare, write `models/churn/version=dt/` (jobs/churn_features/model.py);
    with too little history, a cold start: nothing trained, the report says how many days miss;
-3. predictions of dt with the latest promoted model at or before dt (none: no rows);
+3. predictions of dt with the latest promoted model at or before dt (none: no rows; none
+   either when dt's BG/NBD columns are null while that model reads them:
+   `missing_at_scoring`);
 4. the backtest of dt: the predictions of dt - H against (dt - H, dt] in user_daily.
 """
 
@@ -38,10 +43,15 @@ from jobs.churn_backtest.schema import SCHEMA as BACKTEST_SCHEMA
 from jobs.churn_backtest.transform import backtest_rows
 from jobs.churn_features import TABLE as CHURN_FEATURES
 from jobs.churn_features.lifetime import (
+    FALLBACK_WEEKS,
+    applied,
+    base_inputs_by_dt,
+    fallback_days,
     fit_bgnbd_by_dt,
     lifetime_features,
     states_as_of,
     with_bgnbd_by_dt,
+    with_fallback,
 )
 from jobs.churn_features.model import (
     ModelStore,
@@ -66,6 +76,7 @@ from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
 from jobs.user_first_seen import TABLE as USER_FIRST_SEEN
 from jobs.user_first_seen.schema import SCHEMA as USER_FIRST_SEEN_SCHEMA
 from jobs.users_archive import TABLE as USERS_ARCHIVE
+from jobs.users_archive_latest import TABLE as USERS_ARCHIVE_LATEST
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
 from jobs.users_state.schema import WINDOW_DAYS as STATE_WINDOW_DAYS
@@ -121,6 +132,65 @@ def _states(context: Context, dts: list[date]) -> DataFrame:
     return states_as_of(state, archive, dts, window)
 
 
+def _base_states(context: Context, dts: list[date]) -> DataFrame:
+    """The users-state rows of the whole customer base as of each D of `dts`: `users_state` of
+    D and the latest archived row of every user who ever left it (`states_as_of` without a
+    window), for the BG/NBD fits. Bounded reads, as the chain's own (`jobs/active_users/
+    job.py`): the `users_archive_latest` snapshot of the last grid day S at or before the first
+    D (the latest departure of everyone who left by S, its rows dated S) and the
+    `users_archive` partitions in (S, last D]; without such a snapshot (less than 28 days of
+    chain), every `users_archive` partition up to the last D. Never `user_daily` history."""
+    spark, warehouse = context.spark, context.warehouse
+    state = read_partitions(spark, warehouse, USERS_STATE, STATE_SCHEMA, dates=dts)
+    grid = [d for d in computed_dates(warehouse, USERS_ARCHIVE_LATEST) if d <= dts[0]]
+    since = max(grid, default=None)
+    archive = read_partitions(
+        spark,
+        warehouse,
+        USERS_ARCHIVE,
+        STATE_SCHEMA,
+        None if since is None else since + timedelta(days=1),
+        dts[-1],
+    )
+    if since is not None:
+        latest = read_partitions(
+            spark, warehouse, USERS_ARCHIVE_LATEST, STATE_SCHEMA, dates=[since]
+        )
+        archive = latest.unionByName(archive)
+    return states_as_of(state, archive, dts)
+
+
+def bgnbd_fits(context: Context, dts: list[date]) -> dict[date, dict[str, Any]]:
+    """One BG/NBD fit per snapshot of `dts` on its whole customer base (`_base_states`,
+    `lifetime.base_inputs_by_dt`), and for a snapshot without a usable fit the fallback of
+    `lifetime.with_fallback`: the latest usable fit of the FALLBACK_WEEKS weekly days before
+    it (fitted here, in one more pass, only when some snapshot needs it)."""
+    fits = fit_bgnbd_by_dt(base_inputs_by_dt(_base_states(context, dts)))
+    states = computed_dates(context.warehouse, USERS_STATE)
+    earlier = [d for d in fallback_days(fits, dts) if d in states]
+    more = fit_bgnbd_by_dt(base_inputs_by_dt(_base_states(context, earlier))) if earlier else {}
+    return with_fallback(fits, dts, more)
+
+
+def _fit_report(fit: dict[str, Any] | None) -> dict[str, Any]:
+    """A snapshot's entry in the run report's `churn.bgnbd`: the fit's status (fitted,
+    degenerate, failed) and figures, and which parameters its columns use."""
+    if fit is None:
+        fit = {"status": "failed", "why": "nobody of the customer base observed for a day or more"}
+    kept = ("status", "why", "at_bound", "params", "se", "customers", "repeaters")
+    entry = {k: v for k, v in fit.items() if k in kept}
+    if "fallback" in fit:
+        entry["columns_use"] = {
+            "fit_of": str(fit["fallback"]["from"]),
+            "params": list(fit["fallback"]["params"]),
+        }
+    elif applied(fit) is not None:
+        entry["columns_use"] = {"fit_of": "this snapshot"}
+    else:
+        entry["columns_use"] = None  # null columns: no usable fit here nor in the weeks before
+    return entry
+
+
 # lifetime_features' names -> churn_features' (BG/NBD's notation kept for its own columns).
 LIFETIME_NAMES = {
     "active_days": "lifetime_active_days",
@@ -144,9 +214,10 @@ def snapshot_features(context: Context, dts: list[date]) -> tuple[DataFrame, dic
 
     The window features (`transform.features`) joined with the lifetime features of the same
     users (`lifetime.lifetime_features` on `_states`), then one BG/NBD fit per snapshot on its
-    population's (frequency, t_x, T) (`lifetime.fit_bgnbd_by_dt`) and its P(alive) and
-    P(active in the horizon) per user. A snapshot whose fit fails (too few repeaters, no
-    convergence) gets null BG/NBD columns, and the report says why: the night goes on."""
+    whole customer base (`bgnbd_fits`) and its P(alive) and P(active in the horizon) per user.
+    A snapshot without a usable fit (too few repeaters, the fit raised) takes the latest
+    usable fit of the weekly days before it (`lifetime.FALLBACK_WEEKS`); with none, its BG/NBD
+    columns are null. The report says which (`_fit_report`): the night goes on."""
     cfg = context.config
     window = features(
         _feature_window(context, dts),
@@ -175,20 +246,13 @@ def snapshot_features(context: Context, dts: list[date]) -> tuple[DataFrame, dic
             f"users of the churn population at {days} have no users_state row (nor an archived"
             " one): users_state is behind user_daily there; run active_users first"
         )
-    fits = fit_bgnbd_by_dt(bg)
+    fits = bgnbd_fits(context, dts)
     scored = with_bgnbd_by_dt(bg, fits, cfg.churn_horizon_days)
     renamed = {v: F.col(f"_lt_{k}") for k, v in LIFETIME_NAMES.items()}
     out = scored.select(
         *[renamed.get(f.name, F.col(f.name)).alias(f.name) for f in FEATURES_SCHEMA.fields]
     )
-    kept = ("status", "why", "params", "se", "customers", "repeaters")
-    report = {
-        str(d): {k: v for k, v in fits[d].items() if k in kept}
-        if d in fits
-        else {"status": "failed", "why": "nobody of the population observed for a day or more"}
-        for d in dts
-    }
-    return out, report
+    return out, {str(d): _fit_report(fits.get(d)) for d in dts}
 
 
 def _activity(context: Context, first: date, last: date) -> DataFrame:
@@ -304,6 +368,29 @@ def _score(
     return predictions(scored, card["feature_importances"], version)
 
 
+def missing_at_scoring(card: Mapping[str, Any], fit: Mapping[str, Any]) -> str | None:
+    """Why a model version must not score a snapshot: its BG/NBD columns are null there (no
+    usable fit at the snapshot nor in the weeks before: `_fit_report`'s `columns_use` is None)
+    while the model reads them (a feature importance of a `bgnbd_` column above 0: the
+    training rows had them, else a tree never splits on the constant fill). The trees would
+    see every user at the fill value, a value they learnt for a few users, if any (the daily
+    population's AUC fell from 0.95 in validation to 0.73 so). None: it may score."""
+    if fit.get("columns_use") is not None:
+        return None
+    used = sorted(
+        name
+        for name, weight in card.get("feature_importances", {}).items()
+        if name.startswith("bgnbd_") and weight > 0
+    )
+    if not used:
+        return None
+    return (
+        f"no BG/NBD fit at this snapshot nor in the {FALLBACK_WEEKS} weeks before"
+        f" ({fit.get('why')}), while model {card.get('version')} reads {', '.join(used)}:"
+        " not scored rather than scored on a value the model never saw"
+    )
+
+
 def _backtest(context: Context, day: date, preds: DataFrame | None) -> list[dict[str, Any]]:
     """The predictions made at day - H (this run's, or stored) against what happened."""
     h = context.config.churn_horizon_days
@@ -331,10 +418,15 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     # In order: a version trained on a day scores that day and the later ones.
     versions: dict[date, date | None] = {}
     cards: dict[date, dict[str, Any]] = {}
+    unscored_why: dict[str, str] = {}
     for day in dts:
         if retrain_due(store, day, cfg.churn_retrain_days, context.day):
             training[day.isoformat()] = _train(context, day, feats, set(dts))
         current = store.current(day)
+        why = missing_at_scoring(current[1], bgnbd_fits[str(day)]) if current else None
+        if why is not None:
+            unscored_why[day.isoformat()] = why
+            current = None
         versions[day] = current[0] if current else None
         if current:
             cards[current[0]] = current[1]
@@ -366,12 +458,15 @@ def build(context: Context) -> Mapping[str, DataFrame]:
         preds = preds.unionByName(frame)
     context.summary["churn"] = {
         "training": training,
-        # Per snapshot: fitted (parameters r, alpha, a, b in days, standard errors) or failed
-        # and why (its BG/NBD features are then null, FILL in the model's vector).
+        # Per snapshot, the fit on the whole customer base: fitted (r, alpha, a, b in days,
+        # standard errors), degenerate (used; which parameter is at its bound) or failed and
+        # why, and `columns_use`: the fit its BG/NBD columns use (its own, a fallback's, none).
         "bgnbd": bgnbd_fits,
         "scored": {d.isoformat(): v for d, v in versions.items()},
         "unscored_why": {
-            d.isoformat(): "no promoted model trained at or before this day"
+            d.isoformat(): unscored_why.get(
+                d.isoformat(), "no promoted model trained at or before this day"
+            )
             for d, f in scored.items()
             if f is None
         },

@@ -50,8 +50,16 @@ for a horizon of h days,
   is the model's probability of Pulse's churn label over h),
 - `expected_active_days_h`: the expected repeat active days in (D, D + h] (paper eq. 10; its
   2F1 is evaluated by `bgnbd.expected_purchases` in a pandas_udf).
-The churn job fits one model per snapshot (`fit_bgnbd_by_dt`) and stores `bgnbd_p_alive` and
-`bgnbd_p_active_h` (`with_bgnbd_by_dt`: null where the snapshot has no fit).
+The churn job fits one model per snapshot D on the whole customer base as of D
+(`base_inputs_by_dt` on `states_as_of` without a window: every user first seen before D, the
+ones who left the 64-day state included), not on the churn population: the population is
+selected on recency (active in the last A days), and on a sample that keeps only the recently
+active the likelihood cannot see dropouts, so the fit runs to its bounds (measured on every
+population of bench/churn_customers.py, docs/benchmarks.md). `fit_bgnbd_by_dt` keeps a fit
+that ends at a bound usable (its probabilities are finite), `with_fallback` gives a snapshot
+without a usable fit the latest usable one of the FALLBACK_WEEKS weekly days before it, and
+the job stores `bgnbd_p_alive` and `bgnbd_p_active_h` (`with_bgnbd_by_dt`: null where a
+snapshot has neither).
 """
 
 # BG/NBD's notation: T (the observation length) differs from t (the horizon).
@@ -59,7 +67,7 @@ The churn job fits one model per snapshot (`fit_bgnbd_by_dt`) and stores `bgnbd_
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -248,23 +256,57 @@ def with_bgnbd(features: DataFrame, fitted: object, horizon_days: int) -> DataFr
 # Fewer users with a repeat active day than this at a snapshot: no BG/NBD fit there (its
 # dropout and rate parameters need repeaters; a fit on a handful is noise).
 MIN_REPEATERS = 20
+# A snapshot without a usable fit takes the latest usable one of the weekly days before it, at
+# most this many weeks back (`with_fallback`).
+FALLBACK_WEEKS = 8
+# The statuses whose parameters are used: converged, or finished at finite parameters that
+# did not converge (at a bound of the log-parameters, or a Hessian that is not positive
+# definite). At a bound P(alive) and P(active in the horizon) stay finite (tested); only the
+# expected activity (eq. 10, not stored) may be NaN there.
+USABLE = ("fitted", "degenerate")
+NAMES = ("r", "alpha", "a", "b")
 
 
-def fit_bgnbd_by_dt(features: DataFrame, min_repeaters: int = MIN_REPEATERS) -> dict[Any, dict]:
-    """Lifetime features of several snapshots (`dt`) -> one BG/NBD fit per snapshot, on the
-    driver from the distinct (dt, frequency, t_x, T) and their counts (one Spark job for all).
-
-    Per dt: {"status": "fitted", "params": (r, alpha, a, b), "se", "log_likelihood",
-    "customers", "repeaters"} or {"status": "failed", "why": ..., "customers", "repeaters"}: a
-    snapshot fails with fewer than `min_repeaters` repeaters, when the fit raises, or when it
-    did not converge (a parameter at its bound, a Hessian not positive definite). A snapshot
-    with nobody observed for a day or more is absent."""
-    rows = (
-        features.where(F.col("T") > 0)
+def base_inputs_by_dt(states: DataFrame) -> DataFrame:
+    """Users-state rows as of several snapshots (`states_as_of` without a window: the whole
+    customer base as of each D) -> (dt, frequency, t_x, T, customers): the distinct BG/NBD
+    inputs of each snapshot and their counts, bounded by the days of history, not the users.
+    Users first seen on D (T = 0) carry no information and are left out (`bgnbd_inputs`)."""
+    T_ = F.datediff(F.col("dt"), F.col("first_seen_date")).cast("long")
+    return (
+        states.select(
+            "dt",
+            (F.col("active_days_total").cast("long") - 1).alias("frequency"),
+            F.datediff("last_seen_date", "first_seen_date").cast("long").alias("t_x"),
+            T_.alias("T"),
+        )
+        .where(F.col("T") > 0)
         .groupBy("dt", "frequency", "t_x", "T")
         .agg(F.count(F.lit(1)).alias("customers"))
-        .collect()
     )
+
+
+def _finite(values: Any) -> tuple[float | None, ...]:
+    return tuple(float(v) if np.isfinite(v) else None for v in values)
+
+
+def fit_bgnbd_by_dt(frame: DataFrame, min_repeaters: int = MIN_REPEATERS) -> dict[Any, dict]:
+    """One BG/NBD fit per snapshot (`dt`), on the driver from the distinct (dt, frequency,
+    t_x, T) and their counts (one Spark job for all). `frame`: per-user rows (lifetime
+    features: each counts 1) or `base_inputs_by_dt` rows (each counts `customers`).
+
+    Per dt: {"status", "customers", "repeaters", ...}:
+    - "fitted": converged; "params" (r, alpha, a, b), "se", "log_likelihood";
+    - "degenerate": the optimiser ended at finite parameters without converging (a parameter
+      at its bound, named in "at_bound", or a Hessian that is not positive definite): the
+      parameters are used (its probabilities are finite), "se" are null, "why" says why;
+    - "failed": fewer than `min_repeaters` repeaters, the fit raised, or its parameters or
+      likelihood are not finite; "why"; no parameters.
+    A snapshot with nobody observed for a day or more is absent."""
+    weight = (F.sum("customers") if "customers" in frame.columns else F.count(F.lit(1))).alias(
+        "customers"
+    )
+    rows = frame.where(F.col("T") > 0).groupBy("dt", "frequency", "t_x", "T").agg(weight).collect()
     by_dt: dict[Any, list] = {}
     for r in rows:
         by_dt.setdefault(r["dt"], []).append((r["frequency"], r["t_x"], r["T"], r["customers"]))
@@ -285,31 +327,98 @@ def fit_bgnbd_by_dt(features: DataFrame, min_repeaters: int = MIN_REPEATERS) -> 
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
             out[dt] = {**entry, "status": "failed", "why": f"the fit raised: {error}"}
             continue
-        if not fitted.converged or not all(np.isfinite(fitted.params)):
+        params = tuple(float(v) for v in fitted.params)
+        if not (all(np.isfinite(params)) and np.isfinite(fitted.log_likelihood)):
             out[dt] = {
                 **entry,
                 "status": "failed",
-                "why": f"the fit did not converge ({fitted.message}; parameters"
-                f" {tuple(round(v, 6) for v in fitted.params)})",
+                "why": f"the fit ended at non-finite values ({fitted.message}; parameters"
+                f" {tuple(round(v, 6) for v in params)})",
             }
             continue
+        bound = bgnbd.LOG_BOUND - 1e-6
+        at_bound = [n for n, v in zip(NAMES, params, strict=True) if abs(np.log(v)) >= bound]
         out[dt] = {
             **entry,
-            "status": "fitted",
-            "params": tuple(float(v) for v in fitted.params),
-            "se": tuple(float(v) for v in fitted.se),
+            "status": "fitted" if fitted.converged else "degenerate",
+            "params": params,
+            "se": _finite(fitted.se),
             "log_likelihood": float(fitted.log_likelihood),
         }
+        if not fitted.converged:
+            out[dt]["at_bound"] = at_bound
+            out[dt]["why"] = (
+                f"did not converge ({fitted.message}): "
+                + (
+                    f"{', '.join(at_bound)} at the bound e^(+-{bgnbd.LOG_BOUND:g})"
+                    if at_bound
+                    else "the Hessian is not positive definite"
+                )
+                + "; its P(alive) and P(active in the horizon) are used"
+            )
     return out
 
 
+def applied(fit: dict | None) -> tuple[float, ...] | None:
+    """The parameters a snapshot's BG/NBD columns use: its own usable fit's, else its
+    fallback's (`with_fallback`), else None (null columns)."""
+    if fit is None:
+        return None
+    if fit.get("status") in USABLE:
+        return tuple(fit["params"])
+    if "fallback" in fit:
+        return tuple(fit["fallback"]["params"])
+    return None
+
+
+def with_fallback(
+    fits: dict[Any, dict], dts: list[date], earlier: dict[Any, dict], weeks: int = FALLBACK_WEEKS
+) -> dict[Any, dict]:
+    """`fits` of the snapshots `dts`, where a snapshot without a usable fit (failed, or
+    absent: nobody observed) gets "fallback": {"from": D - 7k, "params"} of the latest usable
+    fit among D - 7, D - 14, ..., D - 7 `weeks` (found in `fits` or `earlier`, the fits of
+    those days). Its own status and why stay as they are: the report says both."""
+    known = {**earlier, **fits}
+    out = dict(fits)
+    for d in dts:
+        fit = fits.get(d)
+        if fit is not None and fit.get("status") in USABLE:
+            continue
+        for k in range(1, weeks + 1):
+            then = d - timedelta(days=7 * k)
+            candidate = known.get(then)
+            if candidate is not None and candidate.get("status") in USABLE:
+                base = fit or {
+                    "status": "failed",
+                    "why": "nobody of the customer base observed for a day or more",
+                }
+                out[d] = {
+                    **base,
+                    "fallback": {"from": then, "params": tuple(candidate["params"])},
+                }
+                break
+    return out
+
+
+def fallback_days(
+    fits: dict[Any, dict], dts: list[date], weeks: int = FALLBACK_WEEKS
+) -> list[date]:
+    """The weekly days before the snapshots of `dts` without a usable fit that `with_fallback`
+    may need (those not among `dts`), oldest first; none when every snapshot has a fit."""
+    missing = [d for d in dts if fits.get(d, {}).get("status") not in USABLE]
+    return sorted(
+        {d - timedelta(days=7 * k) for d in missing for k in range(1, weeks + 1)} - set(dts)
+    )
+
+
 def with_bgnbd_by_dt(features: DataFrame, fits: dict[Any, dict], horizon_days: int) -> DataFrame:
-    """Lifetime features of several snapshots + `fit_bgnbd_by_dt`'s fits -> the features with
-    `bgnbd_p_alive` and `bgnbd_p_active_h` of each row's snapshot (null where it has no fit).
-    The parameters reach the rows as a broadcast join on dt: one plan for any number of days."""
+    """Lifetime features of several snapshots + their fits (`fit_bgnbd_by_dt`, through
+    `with_fallback`) -> the features with `bgnbd_p_alive` and `bgnbd_p_active_h` of each row's
+    snapshot under the parameters `applied` gives (null where none). The parameters reach the
+    rows as a broadcast join on dt: one plan for any number of days."""
     spark = features.sparkSession
     params = spark.createDataFrame(
-        [(dt, *f["params"]) for dt, f in fits.items() if f["status"] == "fitted"],
+        [(dt, *p) for dt, f in fits.items() if (p := applied(f)) is not None],
         "_dt date, _r double, _alpha double, _a double, _b double",
     )
     p_alive, p_active_h = bgnbd_probabilities(
