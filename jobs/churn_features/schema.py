@@ -44,10 +44,10 @@ LIFETIME = (
     "lifetime_events",
 )
 # Nullable model inputs (no gap yet, or fewer than two; a lifetime total unknown to the state;
-# no BG/NBD fit on that snapshot): stored as null, and in the feature vector as
-# `<column>_filled`, the null replaced by FILL: below any real value of most (a tree splits it
-# off); `recency_gap_z` can be below it, but its nulls are the users with fewer than two gaps,
-# which `frequency` tells apart.
+# no usable BG/NBD fit at that snapshot nor in the weeks before): stored as null, and in the
+# feature vector as `<column>_filled`, the null replaced by FILL: below any real value of most
+# (a tree splits it off); `recency_gap_z` can be below it, but its nulls are the users with
+# fewer than two gaps, which `frequency` tells apart.
 FILLED = (
     "mean_gap_days",
     "recency_over_gap",
@@ -128,10 +128,11 @@ MEANINGS = {
     " (`users_state.gap_max_days`); null without a gap or when unknown (model input: -1)",
     "recency_over_max_gap": "recency_days / gap_max_days: above 1, an absence longer than any"
     " before; null as gap_max_days (model input: -1)",
-    "bgnbd_p_alive": "P(alive at dt) under the BG/NBD model fitted on this snapshot's"
-    " population (Fader, Hardie & Lee 2005, eq. 7); null without a fit (model input: -1)",
+    "bgnbd_p_alive": "P(alive at dt) under the BG/NBD model fitted on the whole customer base"
+    " as of dt (Fader, Hardie & Lee 2005, eq. 7; without a usable fit at dt, the latest of the"
+    " 8 weekly days before it); null without either (model input: -1)",
     "bgnbd_p_active_h": "P(at least one active day in (dt, dt + H]) under that model (1 minus"
-    " it: BG/NBD's churn probability); null without a fit (model input: -1)",
+    " it: BG/NBD's churn probability); null as bgnbd_p_alive (model input: -1)",
 }
 
 SCHEMA = StructType(
