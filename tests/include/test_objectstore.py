@@ -141,12 +141,23 @@ def test_republishing_identical_content_uploads_nothing(tmp_path, bucket, s3_env
 def test_a_new_version_leaves_no_superseded_file(tmp_path, bucket, s3_env, s3_server):
     root = tmp_path / "work"
     publish(build(root, V1), store_for(bucket))
+    first = remote_keys(store_for(bucket))
     warehouse = build(root, V2, run_id="run-2")
     report = publish(warehouse, store_for(bucket))
     store = store_for(bucket)
 
     assert remote_keys(store) == published_files(root) | {manifest.CATALOG}
-    assert report.objects_deleted > 0
+    # Files are named by their content: the V1 files V2 no longer holds are gone, and
+    # counted. Both of events 2024-03-02 (removed); of events 2024-03-03, the half [6] (V2's
+    # halves are [5] and [6, 7]); of active_users 2024-03-02, the half [1] (the first half,
+    # empty, is the same file in V2).
+    gone = first - remote_keys(store)
+    assert sorted({key.rsplit("/", 1)[0] for key in gone}) == [
+        "events/event_date=2024-03-02",
+        "events/event_date=2024-03-03",
+        "marts/active_users/dt=2024-03-02",
+    ]
+    assert report.objects_deleted == len(gone) == 4
     s3_uri = f"s3://{bucket}/warehouse"
     for table in V2:
         assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V2, table)
@@ -176,6 +187,7 @@ def test_a_killed_publish_keeps_the_previous_version_and_a_retry_completes(
 ):
     root = tmp_path / "work"
     publish(build(root, V1), store_for(bucket))
+    first = remote_keys(store_for(bucket))
     build(root, V2, run_id="run-2")
     s3_uri = f"s3://{bucket}/warehouse"
 
@@ -195,10 +207,16 @@ def test_a_killed_publish_keeps_the_previous_version_and_a_retry_completes(
     for table in V1:
         assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V1, table)
     store = store_for(bucket)
-    assert remote_keys(store) - published_files(root) - {manifest.CATALOG}  # V1 files remain
+    # Every V1 file is still there (the four V2 supersedes too), and three V2 files are up.
+    assert first <= remote_keys(store)
+    up = remote_keys(store) - first
+    assert len(up) == 3
+    assert len(first - published_files(root) - {manifest.CATALOG}) == 4
 
     retry = publish(Warehouse(root), store)
-    assert retry.files_already_there >= 3
+    # The three the killed publish put, and the two files of V1 that a changed partition
+    # keeps (events 2024-03-03's half [5], active_users 2024-03-02's empty half).
+    assert retry.files_already_there == len(up) + 2 == 5
     for table in V2:
         assert rows_of(read_pandas(s3_uri, table), table) == expected_rows(V2, table)
     assert remote_keys(store) == published_files(root) | {manifest.CATALOG}
