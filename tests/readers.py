@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 
@@ -16,6 +18,18 @@ def table_rows(root: Path, table: str) -> list[dict]:
     dataset = ds.dataset(root / table, format="parquet", partitioning="hive")
     rows = dataset.to_table().to_pylist()
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def by_key(rows: Iterable[Mapping[str, Any]], *columns: str) -> dict[Any, Any]:
+    """`rows` by the value of `columns` (a tuple of values for more than one column), failing
+    on two rows with the same key: a dict comprehension would keep the last one and hide the
+    duplicate."""
+    out: dict[Any, Any] = {}
+    for row in rows:
+        key = row[columns[0]] if len(columns) == 1 else tuple(row[c] for c in columns)
+        assert key not in out, f"two rows with {columns} = {key!r}: {out[key]} and {row}"
+        out[key] = row
+    return out
 
 
 TABLES = (

@@ -34,3 +34,11 @@ def upstream_groups(group: str) -> list[str]:
                 found.add(upstream)
                 todo.append(upstream)
     return [g for g in registry.groups() if g in found]
+
+
+def assert_suites_passed(report: dict[str, Any], names: set[str]) -> None:
+    """The run validated exactly the suites `names`, and each passed (an `all()` over the
+    suites would hold when none ran)."""
+    suites = report["quality"]["suites"]
+    assert set(suites) == names
+    assert {n: s["passed"] for n, s in suites.items()} == dict.fromkeys(names, True), suites

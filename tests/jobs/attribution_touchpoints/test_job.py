@@ -29,8 +29,8 @@ from tests.attribution_data import (
     split,
 )
 from tests.attribution_data import shapley as shapley_values
-from tests.jobs.runs import ingest
-from tests.readers import table_rows
+from tests.jobs.runs import assert_suites_passed, ingest
+from tests.readers import by_key, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +38,12 @@ ARRIVAL = D + timedelta(days=1)  # the history lands on D + 1 (it has events of 
 LATE_ARRIVAL = D + timedelta(days=2)  # the late conversion of D - 1
 EARLY = date(2024, 3, 7)  # a snapshot before the late conversion: out of its reach
 TABLES = tuple(t.path for t in registry.group_tables("attribution_touchpoints"))
+SUITES = {
+    "attribution_touchpoints",
+    "attribution_paths",
+    "attribution_paths_daily",
+    "attribution_channels",
+}
 
 
 def make_config(root: Path) -> PulseConfig:
@@ -85,24 +91,22 @@ def published(tables: dict[str, list[dict[str, Any]]], table: str, dt: date) -> 
 
 def assert_equal_to_reference(tables: dict[str, list[dict]], dt: date, late: bool) -> None:
     want = reference(events("UTC", late=late), dt, "UTC")
-    touch = {
-        (r["conversion_id"], r["position"]): r
-        for r in published(tables, "marts/attribution_touchpoints", dt)
-    }
+    touch = by_key(
+        published(tables, "marts/attribution_touchpoints", dt), "conversion_id", "position"
+    )
     assert sorted(touch) == sorted(want["touchpoints"])
     for key, row in want["touchpoints"].items():
         for model in MODELS:
             assert touch[key][model] == pytest.approx(row[model], abs=1e-12), (key, model)
         assert (touch[key]["channel"], touch[key]["revenue"]) == (row["channel"], row["revenue"])
     paths = {
-        r["path"]: [r["total_conversions"], r["total_conversion_value"], r["total_null"]]
-        for r in published(tables, "marts/attribution_paths", dt)
+        p: [r["total_conversions"], r["total_conversion_value"], r["total_null"]]
+        for p, r in by_key(published(tables, "marts/attribution_paths", dt), "path").items()
     }
     assert paths == {p: pytest.approx(v) for p, v in want["paths"].items()}
-    channels = {
-        (r["window_days"], r["model"], r["channel"]): r
-        for r in published(tables, "marts/attribution_channels", dt)
-    }
+    channels = by_key(
+        published(tables, "marts/attribution_channels", dt), "window_days", "model", "channel"
+    )
     assert sorted(channels) == sorted(want["channels"])
     for key, row in want["channels"].items():
         assert channels[key]["conversions"] == pytest.approx(row["conversions"], abs=1e-12), key
@@ -125,7 +129,8 @@ def forward(spark, tmp_path_factory):
 def test_the_marts_equal_the_reference_through_the_ingest(forward):
     _, before, on_time, _ = forward
     assert [r["days_recomputed"] for r in before] == [[str(EARLY)], [str(D)]]
-    assert all(s["passed"] for r in before for s in r["quality"]["suites"].values())
+    for report in before:
+        assert_suites_passed(report, SUITES)
     assert before[1]["revenue_not_a_number"] == {str(D): 1}
     assert_equal_to_reference(on_time, D, late=False)
 
@@ -143,7 +148,7 @@ def test_a_late_conversion_recomputes_the_snapshots_it_reaches(forward):
         # windows of D, which hold D - 1, changed.
         changed = published(now, table, D) != published(on_time, table, D)
         assert changed == (table != "attribution_paths_daily"), table
-    paths = {r["path"]: r for r in published(now, "marts/attribution_paths", D)}
+    paths = by_key(published(now, "marts/attribution_paths", D), "path")
     assert (paths["ads > direct"]["total_conversions"], paths["ads > direct"]["total_null"]) == (
         1,
         0,
@@ -194,11 +199,12 @@ def test_the_published_path_table_refits_to_the_published_weights(forward):
         (tuple(r["path"].split(" > ")), r["total_conversions"], r["total_null"]) for r in paths
     ]
     markov, shapley = removal_effects(table), shapley_values(table)
-    effects = {
-        r["channel"]: r["removal_effect"]
+    markov_rows = [
+        r
         for r in published(now, "marts/attribution_channels", D)
         if r["model"] == "markov" and r["window_days"] == WINDOW
-    }
+    ]
+    effects = {c: r["removal_effect"] for c, r in by_key(markov_rows, "channel").items()}
     assert effects == pytest.approx({c: float(e) for c, e in markov.items()}, abs=1e-12)
     by_conversion: dict[str, list[dict[str, Any]]] = {}
     for row in published(now, "marts/attribution_touchpoints", D):
@@ -282,7 +288,7 @@ def test_the_daily_report_shows_every_model_share_of_the_last_snapshot(forward):
     shown = page.rows("attribution")
     assert [c for c in shown[0] if c != "channel"] == list(MODELS)
     assert sorted(row["channel"]["text"] for row in shown) == sorted({r["channel"] for r in rows})
-    share = {(r["channel"], r["model"]): r["share"] for r in rows}
+    share = {key: r["share"] for key, r in by_key(rows, "channel", "model").items()}
     for row in shown:
         channel = row["channel"]["text"]
         assert [row[m]["text"] for m in MODELS] == [

@@ -24,6 +24,7 @@ from jobs.attribution_touchpoints.transform import (
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from tests.attribution_data import HALF_LIFE, LOOKBACK, WINDOW, D, as_events, reference
 from tests.jobs.attribution_touchpoints.test_transform import assert_close
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -95,7 +96,7 @@ def test_a_run_that_started_before_the_lookback_starts_at_its_first_event_within
     got = {table: [r.asDict() for r in mart.collect()] for table, mart in out.frames.items()}
     for cached in out.cached:
         cached.unpersist()
-    touch = {(r["conversion_id"], r["position"]): r for r in got["attribution_touchpoints"]}
+    touch = by_key(got["attribution_touchpoints"], "conversion_id", "position")
     path = defaultdict(list)
     for (conversion, _), row in sorted(touch.items()):
         path[conversion].append(row["channel"])
@@ -109,8 +110,8 @@ def test_a_run_that_started_before_the_lookback_starts_at_its_first_event_within
     assert touch["cb2", 1]["touch_ts"].replace(tzinfo=UTC) == utc("2024-03-08 10:00")
     assert touch["cb2", 1]["campaign"] == "second"
     paths = {
-        r["path"]: (r["total_conversions"], r["total_conversion_value"], r["total_null"])
-        for r in got["attribution_paths"]
+        p: (r["total_conversions"], r["total_conversion_value"], r["total_null"])
+        for p, r in by_key(got["attribution_paths"], "path").items()
     }
     assert paths == {
         "ads > email > ads": (1, 10.0, 0),
@@ -127,9 +128,7 @@ def test_a_run_that_started_before_the_lookback_starts_at_its_first_event_within
     assert {p: list(v) for p, v in paths.items()} == {
         p: pytest.approx(v) for p, v in want["paths"].items()
     }
-    channels = {
-        (r["window_days"], r["model"], r["channel"]): r for r in got["attribution_channels"]
-    }
+    channels = by_key(got["attribution_channels"], "window_days", "model", "channel")
     assert sorted(channels) == sorted(want["channels"])
     for key, row in want["channels"].items():
         assert_close(channels[key], row, key)
@@ -229,18 +228,19 @@ def test_a_night_reading_from_first_event_date_equals_the_from_scratch_build(spa
         assert collected(night if dt == D else backfill, dt) == want, dt
     # And the from-scratch build is the reference's lookback rule.
     want = reference(rows, D, "UTC")
-    touch = {
-        (r["conversion_id"], r["position"]): r.asDict()
-        for r in scratch.frames["attribution_touchpoints"].collect()
-        if r["dt"] == D
-    }
+    touch = by_key(
+        [r.asDict() for r in scratch.frames["attribution_touchpoints"].collect() if r["dt"] == D],
+        "conversion_id",
+        "position",
+    )
     assert sorted(touch) == sorted(want["touchpoints"])
     for key, row in want["touchpoints"].items():
         assert_close(touch[key], row, key)
     paths = {
-        r["path"]: [r["total_conversions"], r["total_conversion_value"], r["total_null"]]
-        for r in scratch.frames["attribution_paths"].collect()
-        if r["dt"] == D
+        p: [r["total_conversions"], r["total_conversion_value"], r["total_null"]]
+        for p, r in by_key(
+            [r for r in scratch.frames["attribution_paths"].collect() if r["dt"] == D], "path"
+        ).items()
     }
     assert paths == {p: pytest.approx(v) for p, v in want["paths"].items()}
     for cached in scratch.cached:

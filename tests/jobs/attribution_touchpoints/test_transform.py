@@ -16,6 +16,7 @@ from jobs.attribution_touchpoints.job import attribution_marts
 from jobs.attribution_touchpoints.transform import Rules
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from tests.attribution_data import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +51,7 @@ def marts(spark: Any, timezone: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def keyed_touchpoints(rows: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
-    return {(r["conversion_id"], r["position"]): r for r in rows}
+    return by_key(rows, "conversion_id", "position")
 
 
 def assert_close(got: dict, want: dict, key: object) -> None:
@@ -74,16 +75,14 @@ def test_the_marts_equal_the_reference(spark):
     for key, row in want["touchpoints"].items():
         assert_close(touch[key], row, key)
         assert touch[key]["dt"] == D
-    paths = {r["path"]: r for r in got["attribution_paths"]}
+    paths = by_key(got["attribution_paths"], "path")
     assert sorted(paths) == sorted(want["paths"])
     for path, (conversions, value, nulls) in want["paths"].items():
         row = paths[path]
         assert (row["total_conversions"], row["total_null"]) == (conversions, nulls), path
         assert row["total_conversion_value"] == pytest.approx(value, abs=1e-9), path
     assert {r["window_days"] for r in got["attribution_paths"]} == {WINDOW}
-    channels = {
-        (r["window_days"], r["model"], r["channel"]): r for r in got["attribution_channels"]
-    }
+    channels = by_key(got["attribution_channels"], "window_days", "model", "channel")
     assert sorted(channels) == sorted(want["channels"])
     for key, row in want["channels"].items():
         assert_close(channels[key], row, key)
