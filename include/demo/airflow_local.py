@@ -103,6 +103,10 @@ def airflow_env(
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # A task's calls to the API server time out after 5 s by default and are retried; an
+        # XCom write that took longer on a loaded machine was then written twice, and the
+        # retry's 409 (duplicate key) failed the task (apache/airflow#69956).
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
         **database,
         "PYTHONPATH": str(REPO_ROOT),
         # standalone starts its components as `airflow ...` subprocesses: the venv's must win.
