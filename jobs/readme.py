@@ -45,7 +45,7 @@ def _task(group: str) -> str:
 def _checked(table: Table) -> str:
     suite = f"`expectations/{table.name}.json`"
     if table.checked:
-        return f"{table.checked} ({suite})"
+        return f"{suite}, {table.checked}"
     return f"{suite}, before anything of the group is published"
 
 

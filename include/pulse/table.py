@@ -38,7 +38,8 @@ class Table:
     # others are rebuilt with it): the README's "Recomputed" line.
     recomputed: str = ""
     # How it is checked when its suite does not gate the group's publishing (the README's
-    # "Checked by" line); empty: by its suite, before anything of the group is published.
+    # "Checked by" line, after the suite's name); empty: by its suite, before anything of the
+    # group is published.
     checked: str = ""
 
     @property
