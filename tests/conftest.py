@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import Processes
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # py4j logs from __del__ at interpreter exit, after pytest closed its streams.
@@ -67,11 +69,47 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ModuleScheduling(config, log)
 
 
+PORTS_PER_WORKER = 1000
+_ports_handed_out = [0]
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on at 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port nobody listens on at 127.0.0.1 right now, never handed out twice by this
+    process.
+
+    Each xdist worker has its own range, below the kernel's ephemeral ports (32768 and up):
+    20000-20999 without xdist, 21000-21999 for gw0, 22000-22999 for gw1, and so on. The
+    kernel's `bind(0)` could give two workers the same port, each between its probe and its
+    server's bind; two ranges cannot. In its range a process starts at an offset from its
+    pid (another test run on the machine most likely starts elsewhere), goes round, and skips
+    a port something is bound to."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    low = 20000 + (index % 12) * PORTS_PER_WORKER
+    if not _ports_handed_out[0]:
+        _ports_handed_out[0] = os.getpid() % PORTS_PER_WORKER + 1
+    for _ in range(PORTS_PER_WORKER):
+        port = low + _ports_handed_out[0] % PORTS_PER_WORKER
+        _ports_handed_out[0] += 1
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # in use (or lingering): the next one
+                continue
+        return port
+    raise RuntimeError(f"no free port in {low}..{low + PORTS_PER_WORKER - 1}")
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Start a test's processes with `processes.start(command, log, ...)`: each in its own
+    process group, all stopped at teardown whatever the test did (SIGTERM to the group, then
+    SIGKILL to what is left after 60 s)."""
+    started = Processes()
+    try:
+        yield started
+    finally:
+        started.stop_all()
 
 
 @pytest.fixture(scope="session")
