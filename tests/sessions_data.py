@@ -15,7 +15,9 @@ EXIT = "$exit"
 
 
 def _order(event: dict[str, Any]) -> tuple:
-    return (event["event_ts"], event["event_id"])
+    """Time, then event_id (an event without one first), then name."""
+    has_id = event["event_id"] is not None
+    return (event["event_ts"], has_id, event["event_id"] or "", event["event_name"])
 
 
 def reference_session_events(
@@ -44,7 +46,7 @@ def _micros(ts: datetime) -> int:
 
 
 def derived_id(user_id: str, first: dict[str, Any]) -> str:
-    text = "\u001f".join([user_id, str(_micros(first["event_ts"])), first["event_id"]])
+    text = "\u001f".join([user_id, str(_micros(first["event_ts"])), first["event_id"] or ""])
     return "pulse-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -80,23 +82,87 @@ def reference_sessions(
     return out
 
 
-def reference_paths(
-    events: list[dict[str, Any]], depth: int = 5, timeout: timedelta = timedelta(minutes=30)
-) -> list[dict[str, Any]]:
-    """The `marts/user_paths` rows of `events`."""
-    counts: Counter = Counter()
-    for rows in reference_session_events(events, timeout):
-        steps: list[str] = []
-        for row in rows:
-            if not steps or steps[-1] != row["event_name"]:
-                steps.append(row["event_name"])
-        for k in range(min(depth, len(steps))):
-            after = steps[k + 1] if k + 1 < len(steps) else EXIT
-            counts[(rows[0]["event_date"], k + 1, steps[k], after)] += 1
+def _links(steps: list[str], depth: int) -> list[tuple[int, str, str]]:
+    """(k, step k, step k + 1 or $exit) for the first `depth` steps of a path."""
     return [
-        {"depth": k, "from_event": a, "to_event": b, "sessions": n, "dt": dt}
-        for (dt, k, a, b), n in counts.items()
+        (k + 1, steps[k], steps[k + 1] if k + 1 < len(steps) else EXIT)
+        for k in range(min(depth, len(steps)))
     ]
+
+
+def _collapsed(rows: list[dict[str, Any]]) -> list[str]:
+    steps: list[str] = []
+    for row in rows:
+        if not steps or steps[-1] != row["event_name"]:
+            steps.append(row["event_name"])
+    return steps
+
+
+def reference_paths(
+    events: list[dict[str, Any]],
+    depth: int = 5,
+    timeout: timedelta = timedelta(minutes=30),
+    funnels: list[dict[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """The `marts/user_paths` rows of `events`: every session's (`$all`), and the drop-off
+    paths of `funnels` ({"name", "steps": [event names], "window_seconds"})."""
+    counts: Counter = Counter()
+    sessions = reference_session_events(events, timeout)
+    for rows in sessions:
+        for link in _links(_collapsed(rows), depth):
+            counts[("$all", rows[0]["event_date"], *link)] += 1
+    for funnel in funnels:
+        for (_, day), start in _dropped_entries(events, funnel).items():
+            rows = next(s for s in sessions if any(e is start for e in s))
+            at = next(n for n, e in enumerate(rows) if e is start)
+            after = rows[at:]
+            for link in _links(_collapsed(after), depth):
+                counts[(funnel["name"], day, *link)] += 1
+    return [
+        {"funnel": f, "depth": k, "from_event": a, "to_event": b, "sessions": n, "dt": dt}
+        for (f, dt, k, a, b), n in counts.items()
+    ]
+
+
+def _dropped_entries(
+    events: list[dict[str, Any]], funnel: dict[str, Any]
+) -> dict[tuple[str, date], dict[str, Any]]:
+    """(user, entry day) -> the step-1 event of the user's best chain, for the entries whose
+    best chain falls short of the last step. Brute force: from every step-1 event of the day,
+    each next step is the first event of it strictly later than the previous step and within
+    the window of the step-1 event; the best chain is the longest, then the earliest start."""
+    steps, window = funnel["steps"], timedelta(seconds=funnel["window_seconds"])
+    by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in events:
+        by_user[e["user_id"]].append(e)
+    found = {}
+    for user, rows in by_user.items():
+        rows = sorted(rows, key=_order)
+        for day in sorted({e["event_date"] for e in rows}):
+            chains = []
+            for start in (e for e in rows if e["event_date"] == day):
+                if start["event_name"] != steps[0]:
+                    continue
+                level, previous = 1, start["event_ts"]
+                for step in steps[1:]:
+                    nxt = next(
+                        (
+                            e
+                            for e in rows
+                            if e["event_name"] == step
+                            and previous < e["event_ts"] <= start["event_ts"] + window
+                        ),
+                        None,
+                    )
+                    if nxt is None:
+                        break
+                    level, previous = level + 1, nxt["event_ts"]
+                chains.append((-level, _order(start), start))
+            if chains:
+                level, _, start = min(chains, key=lambda c: (c[0], c[1]))
+                if -level < len(steps):
+                    found[(user, day)] = start
+    return found
 
 
 def event(
@@ -105,12 +171,13 @@ def event(
     name: str = "view",
     event_id: str | None = None,
     session_id: str | None = None,
+    no_id: bool = False,
     event_date: date | None = None,
     **columns: Any,
 ) -> dict[str, Any]:
     """One clean event as the `events` table holds it (date in UTC unless given)."""
     return {
-        "event_id": event_id or f"{user}-{ts.isoformat()}-{name}",
+        "event_id": None if no_id else event_id or f"{user}-{ts.isoformat()}-{name}",
         "user_id": user,
         "event_name": name,
         "event_ts": ts,

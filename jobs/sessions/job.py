@@ -1,6 +1,6 @@
 """The `sessions` group: `sessions` (by `session_date`) and `marts/user_paths` (by `dt`, the
-same dates) of every session date a change of events can reach (definitions: docs/marts.md
-"Sessions and paths").
+same dates) of every session date a change of events can reach, and of every funnel entry day
+whose drop-off paths it can change (definitions: docs/marts.md "Sessions and paths").
 
 Input: `events/event_date=X/` minus the events that are not user activity
 (PULSE_EXCLUDED_EVENTS / PULSE_EXCLUDED_USERS), of a few days only, never the whole history.
@@ -19,11 +19,15 @@ The walk ignores the exclusions, so it sees chains at least as long as the real 
 returns every day it walks through: a superset of the dates that change. A nightly run leaves
 marks older than D - PULSE_LATENESS_DAYS for a backfill, as the other groups do.
 
+Funnels (PULSE_FUNNELS_FILE, `jobs/funnels/definitions.py`): a change on X also plans the
+entry days whose windows reach X, since a late conversion removes a drop-off path.
+
 What a rebuild reads (`build`): the planned dates, the day before each (is a session of D
-continuing one of D - 1?) and the day after; then, as long as a planned date's session may go
-on into a day not read yet (its last event is within its gap bound of that midnight), that
-day too. Every planned partition is rebuilt whole, from events only, so a run gives the rows
-a from-scratch run gives, whatever the order the events arrived in.
+continuing one of D - 1?), the day after, and each funnel's window after a planned date; then,
+as long as a session holding an event of a planned date may go on into a day not read yet
+(its last event is within its gap bound of that midnight), that day too. Every planned
+partition is rebuilt whole, from events only, so a run gives the rows a from-scratch run
+gives, whatever the order the events arrived in.
 """
 
 from __future__ import annotations
@@ -42,11 +46,12 @@ from include.pulse.runner import Context, Job, Plan, PlanRequest, computed_dates
 from include.pulse.warehouse import Warehouse
 from jobs.events import TABLE as EVENTS
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.funnels.definitions import Funnels, load
 from jobs.sessions import TABLE as SESSIONS
 from jobs.sessions.transform import PRODUCER_GAP_SECONDS, sessionize, sessions
 from jobs.user_daily.transform import Exclusions, activity
 from jobs.user_paths import TABLE as USER_PATHS
-from jobs.user_paths.transform import user_paths
+from jobs.user_paths.transform import paths_table
 
 # (user_id, producer session_id or None) -> its events of one day: (micros, event_id), sorted.
 DayEvents = dict[tuple[str, str | None], list[tuple[int, str]]]
@@ -129,13 +134,18 @@ def plan_dates(
     read_day: Callable[[date], DayEvents],
     timeout_seconds: int,
     timezone: str,
+    funnels: Funnels | None = None,
 ) -> set[date]:
-    """The session dates changes of events on the `marked` dates can alter."""
+    """The dates changes of events on the `marked` dates can alter: session dates, and the
+    entry days whose funnel windows reach a changed date (their drop-off paths)."""
     known = event_days | computed
     targets: set[date] = set()
     for changed in marked:
         targets |= {changed, changed + timedelta(days=1)}
         targets |= reach_back(changed, event_days, read_day, timeout_seconds, timezone)
+        if funnels is not None and funnels.funnels:
+            first = funnels.reach_back(changed, timezone)
+            targets |= {first + timedelta(days=n) for n in range((changed - first).days)}
     return {d for d in targets if d in known}
 
 
@@ -160,6 +170,7 @@ def plan(request: PlanRequest) -> Plan:
         read_day,
         config.session_timeout_minutes * 60,
         config.timezone,
+        load(config.funnels_file),
     )
     dates = tuple(sorted(targets | (set(request.interrupted) & (event_days | request.computed))))
     return Plan(
@@ -176,17 +187,26 @@ def sessionized_for(
     event_days: set[date],
     timeout_seconds: int,
     timezone: str,
-) -> tuple[DataFrame, list[date]]:
-    """The sessionised events of the sessions dated `dates`, and the event days read.
+    also_read: Iterable[date] = (),
+) -> tuple[DataFrame, list[date], DataFrame]:
+    """The sessionised events of the sessions that hold an event of `dates` (every event
+    of each: those dated `dates`, and those of the day before that go on into them), the
+    event days read, and the events read.
 
-    `read_events(days)`: the activity events of those days. Reads the dates and the days
-    around them, then each day a planned session may go on into, until none may."""
+    `read_events(days)`: the activity events of those days. Reads the dates, the days around
+    them and `also_read`, then each day such a session may go on into, until none may."""
     wanted = sorted(set(dates))
-    read = {d + timedelta(days=k) for d in wanted for k in (-1, 0, 1)} & event_days
+    read = {d + timedelta(days=k) for d in wanted for k in (-1, 0, 1)} | set(also_read)
+    read &= event_days
     producer_bound = PRODUCER_GAP_SECONDS * 1_000_000
     while True:
-        own = sessionize(read_events(read), timeout_seconds).where(
-            F.col("session_date").isin(wanted)
+        events = read_events(read)
+        sessionized = sessionize(events, timeout_seconds)
+        touching = sessionized.where(F.col("event_date").isin(wanted)).select(
+            "user_id", "session_id", "session_start"
+        )
+        own = sessionized.join(
+            touching.distinct(), ["user_id", "session_id", "session_start"], "left_semi"
         )
         # The last event of each planned session, and how far its chain could reach.
         last = (
@@ -209,7 +229,7 @@ def sessionized_for(
             and row["reach"] >= midnight_micros(row["day"] + timedelta(days=1), timezone)
         }
         if not more:
-            return own, sorted(read)
+            return own, sorted(read), events
         read |= more
 
 
@@ -222,23 +242,35 @@ def build(context: Context) -> Mapping[str, DataFrame]:
         events = read_partitions(context.spark, warehouse, EVENTS, EVENTS_SCHEMA, dates=days)
         return activity(events, exclusions)
 
-    own, read = sessionized_for(
+    funnels = load(config.funnels_file)
+    dates = list(context.plan.dates)
+    timezone = config.timezone
+    # Whether an entry converted: its funnel's window, from the entry day on.
+    windows = {
+        day + timedelta(days=n)
+        for day in dates
+        for n in range((funnels.last_event_date(day, timezone) - day).days + 1)
+    }
+    touching, read, events = sessionized_for(
         read_events,
-        context.plan.dates,
+        dates,
         event_days,
         config.session_timeout_minutes * 60,
-        config.timezone,
+        timezone,
+        also_read=windows,
     )
-    own = own.persist()
-    context.cached.append(own)
+    touching = touching.persist()
+    context.cached.append(touching)
     context.summary["sessions"] = {
         "timeout_minutes": config.session_timeout_minutes,
         "path_depth": config.path_depth,
+        "funnels": [f.name for f in funnels.funnels],
         "event_days_read": read,
     }
+    own = touching.where(F.col("session_date").isin(dates))
     return {
         SESSIONS.name: sessions(own),
-        USER_PATHS.name: user_paths(own, config.path_depth),
+        USER_PATHS.name: paths_table(touching, events, funnels, dates, config.path_depth),
     }
 
 

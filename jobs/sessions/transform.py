@@ -3,14 +3,18 @@ session (`sessions`). Pure functions on DataFrames; `jobs/sessions/job.py` does 
 
 The rules (docs/marts.md "Sessions and paths"):
 
-- events are ordered by (`event_ts`, `event_id`) everywhere, so ties are deterministic;
+- events are ordered by (`event_ts`, `event_id`) everywhere, so ties are deterministic (an
+  event without an `event_id` comes first at its instant; two such events of one user and
+  producer id at one instant differ by name, as the ingest de-duplicates them by it, and
+  `event_name` orders them);
 - the events of one user with one producer `session_id` form a session, except that a gap
   strictly longer than `PRODUCER_GAP_SECONDS` (12 h) between two of them starts a new one
   (an id reused on a later visit, e.g. the next day, is another session with the same id);
 - a user's events without a producer `session_id` are cut into sessions by a gap strictly
   longer than the timeout (PULSE_SESSION_TIMEOUT_MINUTES) after the previous one of them;
   such a session's id is `pulse-` and a hash of the user and its first event's
-  (`event_ts`, `event_id`): the same events give the same id whatever the run;
+  (`event_ts`, `event_id`, empty when it has none): the same events give the same id
+  whatever the run;
 - a session's date is its first event's `event_date`; sessions crossing midnight are not cut.
 """
 
@@ -26,7 +30,7 @@ from jobs.sessions.schema import SCHEMA
 # consecutive events less than a (23 h) day apart, as the timeout's 720-minute maximum does.
 PRODUCER_GAP_SECONDS = 12 * 3600
 DERIVED_PREFIX = "pulse-"
-ORDER = ("event_ts", "event_id")
+ORDER = ("event_ts", "event_id", "event_name")
 
 
 def gap_bound_micros(timeout_seconds: int) -> Column:
@@ -59,7 +63,7 @@ def sessionize(events: DataFrame, timeout_seconds: int) -> DataFrame:
                 "\u001f",
                 F.col("user_id"),
                 F.unix_micros(F.col("_first.event_ts")).cast("string"),
-                F.col("_first.event_id"),
+                F.coalesce(F.col("_first.event_id"), F.lit("")),
             ),
             256,
         ).substr(1, 32),
@@ -84,8 +88,8 @@ def sessions(sessionized: DataFrame) -> DataFrame:
     grouped = sessionized.groupBy("user_id", "session_id", "session_start", "session_date").agg(
         F.max("event_ts").alias("session_end"),
         F.count(F.lit(1)).alias("event_count"),
-        F.min(F.struct(*ORDER, "event_name"))["event_name"].alias("entry_event"),
-        F.max(F.struct(*ORDER, "event_name"))["event_name"].alias("exit_event"),
+        F.min(F.struct(*ORDER))["event_name"].alias("entry_event"),
+        F.max(F.struct(*ORDER))["event_name"].alias("exit_event"),
         _on_first("platform").alias("platform"),
         _on_first("channel").alias("channel"),
     )

@@ -8,6 +8,6 @@ TABLE = Table(
     path="marts/user_paths",
     partition_key="dt",
     group="sessions",
-    description="per day, how many sessions went from one step to the next at each depth",
+    description="per day dt, path set ($all or a funnel's drop-offs), depth and link: sessions",
     upstream=("events",),
 )

@@ -1,18 +1,44 @@
 """`marts/user_paths` columns as written (the partition column `dt` last); definitions in
-jobs/user_paths/README.md and docs/marts.md "Sessions and paths"."""
+docs/marts.md "Sessions and paths"."""
 
 from __future__ import annotations
 
 from pyspark.sql import types as T
 
+from include.pulse.table import column
+
 EXIT = "$exit"  # the `to_event` of a session's last step
+ALL = "$all"  # the `funnel` of the paths of every session (no funnel name starts with `$`)
 
 SCHEMA = T.StructType(
     [
-        T.StructField("depth", T.IntegerType(), False),  # the step's position, 1-based
-        T.StructField("from_event", T.StringType(), False),  # the step's event name
-        T.StructField("to_event", T.StringType(), False),  # the next step's, or `$exit`
-        T.StructField("sessions", T.LongType(), False),
-        T.StructField("dt", T.DateType(), False),  # the sessions' `session_date`
+        column(
+            "funnel",
+            T.StringType(),
+            False,
+            "`$all`: every session of dt, from its first event; a funnel's name: its drop-off"
+            " paths, from the step-1 event of each user who entered it on dt and has not"
+            " reached its last step, in the session holding that event",
+        ),
+        column("depth", T.IntegerType(), False, "k, the step's position, 1 to PULSE_PATH_DEPTH"),
+        column("from_event", T.StringType(), False, "the event name of step k"),
+        column(
+            "to_event",
+            T.StringType(),
+            False,
+            "the event name of step k + 1, or `$exit` when step k is the path's last",
+        ),
+        column(
+            "sessions",
+            T.LongType(),
+            False,
+            "the paths of dt with this link (one per session, or per user who dropped off)",
+        ),
+        column(
+            "dt",
+            T.DateType(),
+            False,
+            "the sessions' `session_date`, or the funnel entry day (partition column)",
+        ),
     ]
 )

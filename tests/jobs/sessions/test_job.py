@@ -12,6 +12,7 @@ two sessions and one moving a session to the day before; and an event that disap
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +24,8 @@ from include.pulse.runner import Context, PlanRequest, Stopwatch
 from include.pulse.warehouse import Warehouse
 from jobs import pipeline
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
-from jobs.sessions.job import build, plan, reach_back, sessionized_for
+from jobs.funnels.definitions import parse
+from jobs.sessions.job import build, plan, plan_dates, reach_back, sessionized_for
 from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.user_paths.schema import SCHEMA as PATHS_SCHEMA
 from tests.readers import table_rows
@@ -63,12 +65,20 @@ EVENTS = sorted(
 )
 
 
+# A funnel over the fixture's names, with a window longer than a day: its drop-off paths
+# change when a later day's event converts an entry.
+FUNNEL = {"name": "shop", "steps": ["home", "search", "buy"], "window_seconds": 30 * 3600}
+
+
 def make_config(root: Path) -> PulseConfig:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "funnels.json").write_text(json.dumps({"funnels": [FUNNEL]}))
     return PulseConfig.from_env(
         {
             "PULSE_LANDING_URI": str(root / "landing"),
             "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
             "PULSE_PATH_DEPTH": "3",
+            "PULSE_FUNNELS_FILE": str(root / "funnels.json"),
         }
     )
 
@@ -137,7 +147,10 @@ def expected_rows(events: list[dict]) -> dict[str, list[tuple]]:
     sessions = [
         tuple(r[f.name] for f in SESSIONS_SCHEMA.fields) for r in reference_sessions(events)
     ]
-    paths = [tuple(r[f.name] for f in PATHS_SCHEMA.fields) for r in reference_paths(events, 3)]
+    paths = [
+        tuple(r[f.name] for f in PATHS_SCHEMA.fields)
+        for r in reference_paths(events, 3, funnels=[FUNNEL])
+    ]
     return {"sessions": sorted(sessions, key=repr), "user_paths": sorted(paths, key=repr)}
 
 
@@ -183,6 +196,21 @@ def test_the_walk_back_follows_a_chain_over_two_nights_and_stops():
     assert reach_back(D3, days, lambda d: without_p[d], 1800, "UTC") == {D2}
 
 
+@pytest.mark.unit
+def test_a_change_also_plans_the_entry_days_whose_funnel_windows_reach_it():
+    """No session links D3 to the days before (no events to walk), but a 30-hour funnel
+    window entered on D1 or D2 reaches D3: a conversion on D3 changes their drop-off paths."""
+    days = {D1, D2, D3}
+
+    def dates(funnels=None) -> set[date]:
+        return plan_dates([D3], days, set(), lambda d: {}, 1800, "UTC", funnels)
+
+    assert dates() == {D3}
+    assert dates(parse({"funnels": [FUNNEL]})) == {D1, D2, D3}
+    short = {**FUNNEL, "window_seconds": 3600}
+    assert dates(parse({"funnels": [short]})) == {D2, D3}
+
+
 @pytest.mark.integration
 def test_the_build_reads_on_while_a_planned_session_goes_on(spark):
     """A producer session of D1 running over three nights: rebuilding D1 alone reads D2
@@ -206,7 +234,7 @@ def test_the_build_reads_on_while_a_planned_session_goes_on(spark):
         return events.where(events.event_date.isin(sorted(days)))
 
     days = {e["event_date"] for e in rows}
-    own, read = sessionized_for(read_events, [D1], days, 1800, "UTC")
+    own, read, _ = sessionized_for(read_events, [D1], days, 1800, "UTC")
     assert read == [D1, D2, D3, d4]
     assert asked == [[D1, D2], [D1, D2, D3], [D1, D2, D3, d4]]
     assert sorted(r["event_id"] for r in own.collect()) == [e["event_id"] for e in chain]

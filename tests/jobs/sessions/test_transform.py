@@ -131,22 +131,32 @@ def test_a_shorter_timeout_cuts_where_the_gap_is_longer(spark):
 
 
 def mixed_events(seed: int) -> list[dict]:
-    """Users with and without producer ids, ties, gaps around the timeout, across days."""
+    """Users with and without producer ids, ties, gaps around the timeout, across days,
+    events without an event_id."""
     rng = random.Random(seed)
-    rows = []
+    rows, seen = [], set()
     start = datetime(2024, 3, 10, 20, tzinfo=UTC)
     for u in range(8):
         ts = start + timedelta(minutes=rng.randrange(240))
         for n in range(rng.randint(3, 12)):
             ts += timedelta(seconds=rng.choice([0, 0, 60, 1799, 1800, 1801, 2400, 50_000]))
             producer = rng.choice([None, None, f"p{u}-{rng.randrange(2)}"])
+            name = rng.choice(["home", "search", "cart", "buy"])
+            # A fifth without an event_id, unique by (user, producer id, name, time) as the
+            # ingest's de-duplication leaves them.
+            no_id = rng.random() < 0.2
+            if no_id and (f"u{u}", producer, name, ts) in seen:
+                continue
+            if no_id:
+                seen.add((f"u{u}", producer, name, ts))
             rows.append(
                 event(
                     f"u{u}",
                     ts,
-                    rng.choice(["home", "search", "cart", "buy"]),
+                    name,
                     f"e{u}-{n:02d}",
                     session_id=producer,
+                    no_id=no_id,
                     platform=rng.choice([None, "web", "ios"]),
                     channel=rng.choice([None, "ads", "seo"]),
                 )
