@@ -1,5 +1,6 @@
-"""Unit tests of the incremental users state on literal rows: one step, and several days in one
-job checked against the steps."""
+"""Unit tests of the incremental users state on literal rows: one step, and several days (in one
+job, and step after step) checked against a plain-Python reference written from the columns'
+definitions (`jobs/users_state/schema.py`), not from the step."""
 
 from __future__ import annotations
 
@@ -105,8 +106,8 @@ def daily_row(user: str, day: date, events: int, platform=None, account=None, re
 
 
 def stepped(spark, previous, daily, archived, start: date, days: int) -> list[tuple]:
-    """The reference: `next_users_state` day after day; the rows leaving on a day join the
-    archive the next step sees (as the job's chain does)."""
+    """`next_users_state` day after day; the rows leaving on a day join the archive the next
+    step sees (as the job's chain does)."""
     rows, state = [], list(previous)
     archive = {r[0]: r for r in archived}
     for n in range(days):
@@ -124,7 +125,57 @@ def stepped(spark, previous, daily, archived, start: date, days: int) -> list[tu
     return sorted(rows, key=lambda r: (r[-1], r[0]))
 
 
-def test_several_days_in_one_job_equal_the_steps(spark):
+def from_scratch(previous, daily, archived, start: date, days: int) -> list[tuple]:
+    """The reference, in plain Python from the columns' definitions: on each day of the window,
+    a row per user active in its last 64 days, or whose last active day is 64 days back (the
+    row leaving the state, bits 0). A user's days are the ones the state's bits give before
+    `start`, then those of `daily`; their totals start from their row before the window (the
+    state's, else the archived one: a user back after 64 days keeps their history; a new
+    user's start at 0) and add each active day in date order: its events, its revenue (none:
+    0; an unknown total stays unknown), the gap from the previous active day (0 for a first
+    day ever). Platform and account: the latest known value."""
+    before = {r[0]: r for r in archived}
+    before.update({r[0]: r for r in previous})  # the state's row, not the archived one
+    seen = {  # bit k of the state of start - 1: active on start - 1 - k
+        r[0]: {start - timedelta(days=1 + k) for k in range(64) if r[1] & (1 << k)}
+        for r in previous
+    }
+    known = {c: {r[0]: r[i] for r in archived} for c, i in (("platform", 6), ("account", 7))}
+    for c, i in (("platform", 6), ("account", 7)):
+        known[c].update({r[0]: r[i] for r in previous if r[i] is not None})
+    out = []
+    for n in range(days):
+        day = start + timedelta(days=n)
+        for user in sorted(set(before) | {r[0] for r in daily}):
+            acts = sorted((r for r in daily if r[0] == user and r[-1] <= day), key=lambda r: r[-1])
+            ages = {(day - d).days for d in seen.get(user, set()) | {r[-1] for r in acts}}
+            if not any(0 <= age <= 64 for age in ages):
+                continue  # not in the state, not leaving it: no row
+            bits = sum(1 << age for age in ages if age < 64)
+            if bits >= 1 << 63:
+                bits -= 1 << 64  # a signed 64-bit long
+            row = before.get(user)
+            if row is None:  # first seen in the window
+                first, last, active_days, events = acts[0][-1], None, 0, 0
+                revenue, gap_sq, gap_max = 0.0, 0, 0
+            else:
+                first, last, active_days, events = row[2], row[3], row[4], row[5]
+                revenue, gap_sq, gap_max = row[8], row[9], row[10]
+            platform, account = known["platform"].get(user), known["account"].get(user)
+            for act in acts:
+                gap = (act[-1] - last).days if last is not None else 0
+                last, active_days, events = act[-1], active_days + 1, events + act[1]
+                revenue = None if revenue is None else revenue + (act[11] or 0.0)
+                gap_sq = None if gap_sq is None else gap_sq + gap * gap
+                gap_max = None if gap_max is None else max(gap_max, gap)
+                platform = act[6] if act[6] is not None else platform
+                account = act[7] if act[7] is not None else account
+            totals = (active_days, events, platform, account, revenue, gap_sq, gap_max)
+            out.append((user, bits, first, last, *totals, day))
+    return sorted(out, key=lambda r: (r[-1], r[0]))
+
+
+def test_several_days_in_one_job_and_step_by_step_equal_the_reference(spark):
     start, days = D, 6
     previous = [
         # only bit 62 set: in the state on D (bit 63), leaving on D+1, back on D+3
@@ -160,8 +211,9 @@ def test_several_days_in_one_job_equal_the_steps(spark):
         start + timedelta(days=days - 1),
     )
     got = sorted((tuple(r) for r in ranged.collect()), key=lambda r: (r[-1], r[0]))
-    expected = stepped(spark, previous, daily, archived, start, days)
+    expected = from_scratch(previous, daily, archived, start, days)
     assert got == expected
+    assert stepped(spark, previous, daily, archived, start, days) == expected
     # The cases happened: a departure on D, one on D+1 and the comeback, no row for "gone".
     leaving = {(r[0], r[-1]) for r in got if r[1] == 0}
     assert leaving == {("leaves_first", start), ("comes_back", start + timedelta(days=1))}
