@@ -56,26 +56,54 @@ def arrival_day(
     """
     zone = ZoneInfo(timezone)
     if conf and conf.get("arrival_date"):
-        value = str(conf["arrival_date"])
-        try:
-            day = date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"conf.arrival_date={value!r} is not a date (YYYY-MM-DD)") from exc
-        tomorrow = (now or datetime.now(UTC)).astimezone(zone).date() + timedelta(days=1)
-        first = date.fromisoformat(str(start_date)) if start_date is not None else date.min
-        if not first <= day <= tomorrow:
-            raise ValueError(
-                f"conf.arrival_date={value!r} is outside the days this DAG covers:"
-                f" {first} (PULSE_START_DATE) .. {tomorrow} (tomorrow in {timezone})"
-            )
-        own = logical_date.astimezone(zone).date() if logical_date is not None else None
-        if run_type == "backfill" and day != own:
-            raise ValueError(
-                f"conf.arrival_date={value!r} in a backfill run of {own}: a backfill processes"
-                " each run's own day; leave arrival_date empty (it is for one manual run)"
-            )
-        _check_end(day, end_date)
-        return day
+        day = _conf_arrival_day(
+            str(conf["arrival_date"]), timezone, logical_date, start_date, now, run_type
+        )
+    else:
+        day = _run_arrival_day(zone, logical_date, run_after, start_date)
+    _check_end(day, end_date)
+    return day
+
+
+def _conf_arrival_day(
+    value: str,
+    timezone: str,
+    logical_date: datetime | None,
+    start_date: str | date | None,
+    now: datetime | None,
+    run_type: str | None,
+) -> date:
+    """The day a manual run's `conf.arrival_date` (`value`) names, checked against the DAG's
+    days and, in a backfill run, against the run's own day."""
+    zone = ZoneInfo(timezone)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"conf.arrival_date={value!r} is not a date (YYYY-MM-DD)") from exc
+    tomorrow = (now or datetime.now(UTC)).astimezone(zone).date() + timedelta(days=1)
+    first = date.fromisoformat(str(start_date)) if start_date is not None else date.min
+    if not first <= day <= tomorrow:
+        raise ValueError(
+            f"conf.arrival_date={value!r} is outside the days this DAG covers:"
+            f" {first} (PULSE_START_DATE) .. {tomorrow} (tomorrow in {timezone})"
+        )
+    own = logical_date.astimezone(zone).date() if logical_date is not None else None
+    if run_type == "backfill" and day != own:
+        raise ValueError(
+            f"conf.arrival_date={value!r} in a backfill run of {own}: a backfill processes"
+            " each run's own day; leave arrival_date empty (it is for one manual run)"
+        )
+    return day
+
+
+def _run_arrival_day(
+    zone: ZoneInfo,
+    logical_date: datetime | None,
+    run_after: datetime | None,
+    start_date: str | date | None,
+) -> date:
+    """The day of a run without `conf.arrival_date`: its logical date's, else the day before
+    it ran; one before `start_date` is refused."""
     if logical_date is not None:
         day = logical_date.astimezone(zone).date()
     elif run_after is None:
@@ -87,7 +115,6 @@ def arrival_day(
             f"arrival day {day} is before PULSE_START_DATE={start_date}, the first day this DAG"
             f" covers: to load older history, set PULSE_START_DATE to {day} or earlier"
         )
-    _check_end(day, end_date)
     return day
 
 

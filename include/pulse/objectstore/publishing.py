@@ -244,7 +244,21 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     if catalog is None:
         raise StorageError(f"{store.location} has no {manifest.CATALOG}: nothing to restore")
     # Every name comes from the bucket: all are checked before the first byte is written.
-    root = warehouse.root
+    manifests = _checked_manifests(warehouse.root, store, catalog)
+    mirrored = _checked_mirrored(warehouse.root, store)
+    _restore_tables(warehouse, store, manifests, report)
+    _restore_mirrored(warehouse, store, mirrored, report)
+    _take_over_catalog(warehouse, catalog)
+    report.tables_published = sorted(catalog["tables"])
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _checked_manifests(
+    root: Path, store: ObjectStore, catalog: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each catalog table's manifest in the bucket, every table, partition and file name in
+    it checked to stay under `root`."""
     manifests: dict[str, dict[str, Any]] = {}
     for table in catalog["tables"]:
         _safe_relative(root, table, "table")
@@ -256,6 +270,12 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
             for file in entry["files"]:
                 _safe_relative(root / table / partition, file["name"], "file", single=True)
         manifests[table] = table_manifest
+    return manifests
+
+
+def _checked_mirrored(root: Path, store: ObjectStore) -> dict[str, int]:
+    """The bucket's keys under the mirrored folders (key -> size), each checked to stay under
+    `root`."""
     mirrored = {
         relative: size
         for folder in _MIRRORED_FOLDERS
@@ -263,6 +283,17 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     }
     for relative in mirrored:
         _safe_relative(root, relative, "key")
+    return mirrored
+
+
+def _restore_tables(
+    warehouse: Warehouse,
+    store: ObjectStore,
+    manifests: dict[str, dict[str, Any]],
+    report: PublishReport,
+) -> None:
+    """Download each table's partitions (checked against the manifest's digests) through a
+    staging folder, then its manifest; counted in `report`."""
     for table, table_manifest in manifests.items():
         for partition, entry in table_manifest["partitions"].items():
             staging = warehouse.new_staging("restore", table.replace("/", "-"))
@@ -278,6 +309,14 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
             staging.rename(target)
             report.partitions_published += 1
         warehouse.write_compact(warehouse.table(table) / manifest.MANIFEST, table_manifest)
+
+
+def _restore_mirrored(
+    warehouse: Warehouse, store: ObjectStore, mirrored: dict[str, int], report: PublishReport
+) -> None:
+    """Download the mirrored files and write the publish ledger that says they are in the
+    bucket; counted in `report`."""
+    root = warehouse.root
     ledger: dict[str, list[Any]] = {}
     for relative, size in mirrored.items():
         path = _safe_relative(root, relative, "key")
@@ -286,13 +325,14 @@ def restore(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
         report.files_downloaded += 1
         report.bytes_downloaded += size
     warehouse.write_json(warehouse.root / _LEDGER, {"target": str(store.location), "files": ledger})
+
+
+def _take_over_catalog(warehouse: Warehouse, catalog: dict[str, Any]) -> None:
+    """Write the bucket's catalog as the working copy's, and take over its `work_id`."""
     if catalog.get("work_id"):
         (warehouse.root / "_work_id").write_text(catalog["work_id"] + "\n")
     local_catalog = {k: v for k, v in catalog.items() if k not in ("work_id", "published_at")}
     warehouse.write_compact(warehouse.root / manifest.CATALOG, local_catalog)
-    report.tables_published = sorted(catalog["tables"])
-    report.seconds = round(time.monotonic() - started, 3)
-    return report
 
 
 def main(argv: list[str] | None = None) -> int:
