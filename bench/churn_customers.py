@@ -339,7 +339,8 @@ def run_pulse(spark, root: Path, cutoff: date) -> dict:
         report = pipeline.run(spark, config, group, cutoff)
         seconds[group] = round(time.perf_counter() - started, 1)
     training = report["churn"]["training"].get(cutoff.isoformat(), {})
-    return {"seconds": seconds, "training": training}
+    fit = report["churn"]["bgnbd"].get(cutoff.isoformat(), {})
+    return {"seconds": seconds, "training": training, "bgnbd_fit": fit}
 
 
 def preds_version(root: Path, cutoff: date) -> str:
@@ -369,7 +370,7 @@ def measure(spark, name: str, root: Path, history: pd.DataFrame, cutoff_day: int
         )
     scores["pulse"] = preds.reindex(scores.index).to_numpy()
     # Diagnostics: the promoted model's raw score at the cutoff (before the calibration map)
-    # and the BG/NBD the job fits on the population (its `bgnbd_p_active_h` feature).
+    # and the BG/NBD the job fits on the whole customer base (its `bgnbd_p_active_h` feature).
     y = churned(history, scores.index, cutoff_day)
     try:
         feats = spark.read.parquet(str(root / "marts" / "churn_features" / f"dt={cutoff}"))
@@ -408,6 +409,12 @@ def measure(spark, name: str, root: Path, history: pd.DataFrame, cutoff_day: int
     top = sorted(card["feature_importances"].items(), key=lambda t: -t[1])[:8]
     print(f"  top features: {top}")
     print(f"  baselines: {info}")
+    fit = pulse["bgnbd_fit"]
+    print(
+        f"  job's BG/NBD fit at the cutoff: {fit.get('status')}, parameters (days)"
+        f" {[round(v, 4) for v in fit.get('params') or []]}, {fit.get('customers')} customers,"
+        f" columns use {fit.get('columns_use')}" + (f"; {fit['why']}" if fit.get("why") else "")
+    )
     for column in ("pulse", "bgnbd", "logistic_lifetime_rfm", "recency_rule"):
         print(f"  {column:>22}: 30-day churn ROC AUC {aucs[column]:.4f}")
     print(

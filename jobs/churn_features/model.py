@@ -50,6 +50,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import classifier_scores
+from jobs.churn_features.lifetime import FALLBACK_WEEKS
 from jobs.churn_features.schema import CATEGORICAL, FILL, FILLED, LIFETIME, NUMERIC
 
 SEED = 15
@@ -86,6 +87,11 @@ LIFETIME_RFM = (
 )
 LOGISTIC_LIFETIME = "logistic_lifetime_rfm"
 BGNBD = "bgnbd"
+BGNBD_RULE = (
+    "fitted on each snapshot's whole customer base; a snapshot without a usable fit uses the"
+    f" latest usable fit of the {FALLBACK_WEEKS} weekly days before it; with none, null, and a"
+    " model that reads them does not score that snapshot"
+)
 # The tree candidates' feature vector by kind, for the model card.
 INPUTS = {
     "window": [*NUMERIC, *CATEGORICAL],
@@ -389,13 +395,18 @@ def train(
         else f"{best} validation ROC AUC {best_auc} does not beat the recency rule's"
         f" {recency_auc}: the previous model stays"
     )
-    counts = {
-        str(r["dt"]): [int(r["rows"]), int(r["churned"])]
-        for r in ordered.groupBy("dt")
-        .agg(F.count(F.lit(1)).alias("rows"), F.sum(LABEL).alias("churned"))
+    by_dt = (
+        ordered.groupBy("dt")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(LABEL).alias("churned"),
+            F.count("bgnbd_p_active_h").alias("with_bgnbd"),
+        )
         .orderBy("dt")
         .collect()
-    }
+    )
+    counts = {str(r["dt"]): [int(r["rows"]), int(r["churned"])] for r in by_dt}
+    with_bgnbd = {str(r["dt"]): int(r["with_bgnbd"]) for r in by_dt}
     model = None
     importances: dict[str, float] = {}
     refit_info = None
@@ -428,6 +439,9 @@ def train(
             "validation": newest.isoformat(),
         },
         "rows_by_snapshot": counts,  # [rows, churned]
+        # The BG/NBD columns: the rule they follow, and the rows that had them by snapshot
+        # (a model reading them does not score a snapshot where they are null: job.py).
+        "bgnbd_columns": {"rule": BGNBD_RULE, "rows_by_snapshot": with_bgnbd},
         "training_rows": {
             "rows_max": rows_max,
             "method": SAMPLING,
@@ -506,6 +520,14 @@ def _sampling_line(info: dict[str, Any] | None) -> str:
     return f"- fitted on ({limit}): " + "; ".join(parts)
 
 
+def _bgnbd_lines(info: dict[str, Any] | None) -> list[str]:
+    """The BG/NBD columns' rule and the training rows that had them (cards before: none)."""
+    if not info:
+        return []
+    rows = ", ".join(f"{d}: {n}" for d, n in info["rows_by_snapshot"].items())
+    return [f"- BG/NBD columns: {info['rule']}; rows with them by snapshot: {rows}"]
+
+
 def model_card(card: dict[str, Any]) -> str:
     """The short markdown beside metrics.json: the figures a reader checks first."""
     v, cal = card["validation"], card["validation"]["calibrated"]
@@ -525,6 +547,7 @@ def model_card(card: dict[str, Any]) -> str:
         "- rows (churned) by snapshot: "
         + ", ".join(f"{d}: {n} ({c})" for d, (n, c) in card["rows_by_snapshot"].items()),
         _sampling_line(card.get("training_rows")),
+        *_bgnbd_lines(card.get("bgnbd_columns")),
         *[
             f"- {kind} inputs: {', '.join(names)}"
             for kind, names in card.get("inputs", {}).items()

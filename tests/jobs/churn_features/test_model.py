@@ -236,3 +236,20 @@ def test_the_cards_inputs_name_every_feature_of_the_vector_once():
     named = [c for cols in kinds for c in cols]
     assert sorted(named) == sorted({feature_name(c) for c in VECTOR})
     assert len(named) == len(set(named))
+
+
+def test_the_card_says_which_training_rows_had_the_bgnbd_columns(trained):
+    """The card records the BG/NBD columns' rule and, per snapshot, the training rows that had
+    them (a model reading them does not score a snapshot where they are null: job.py)."""
+    _, first, _ = trained
+    names = SCHEMA.fieldNames()
+    i, j = names.index("bgnbd_p_active_h"), names.index("dt")
+    want: dict[str, int] = {}
+    for r in population():
+        want[str(r[j])] = want.get(str(r[j]), 0) + (r[i] is not None)
+    info = first.metrics["bgnbd_columns"]
+    assert info["rows_by_snapshot"] == want
+    assert 0 < sum(want.values()) < len(population())  # rows with and without them
+    text = model_card(first.metrics)
+    assert "- BG/NBD columns: fitted on each snapshot's whole customer base" in text
+    assert ", ".join(f"{d}: {n}" for d, n in want.items()) in text
