@@ -90,13 +90,33 @@ def _newest_cohorts(cells: pa.Table | None) -> pa.Table | None:
 
 
 def _heatmap(cells: list[dict[str, Any]], grain: str) -> str:
-    import numpy as np
-
     by_cohort: dict[date, dict[int, dict[str, Any]]] = {}
     for cell in cells:
         by_cohort.setdefault(cell["cohort_start"], {})[cell["period_number"]] = cell
     cohorts = sorted(by_cohort)
     width = 1 + max(cell["period_number"] for cell in cells)
+    sizes = [next(iter(by_cohort[c].values()))["cohort_size"] for c in cohorts]
+    figure = _heatmap_figure(by_cohort, cohorts, sizes, width, grain)
+    note = (
+        '<p class="note">A row per cohort (users whose first activity is in that '
+        f"{grain}); column k: the share active in the k-th {grain} after. Italic / dashed: the "
+        f"{grain} has not ended yet, its number can still grow. Definitions: docs/marts.md "
+        "(Retention).</p>"
+    )
+    table = _heatmap_table(by_cohort, cohorts, sizes, width, grain)
+    return svg(figure, f"retention-{grain}") + note + details("the numbers", table)
+
+
+def _heatmap_figure(
+    by_cohort: dict[date, dict[int, dict[str, Any]]],
+    cohorts: list[date],
+    sizes: list[int],
+    width: int,
+    grain: str,
+) -> Any:
+    """The heatmap of the cohorts' retention rates, each cell labelled with its percentage."""
+    import numpy as np
+
     grid = np.full((len(cohorts), width), np.nan)
     for i, cohort in enumerate(cohorts):
         for k, cell in by_cohort[cohort].items():
@@ -119,11 +139,21 @@ def _heatmap(cells: list[dict[str, Any]], grain: str) -> str:
             )
     axes.set_xticks(range(width))
     axes.set_yticks(range(len(cohorts)))
-    sizes = [next(iter(by_cohort[c].values()))["cohort_size"] for c in cohorts]
     axes.set_yticklabels([f"{c.isoformat()} ({n})" for c, n in zip(cohorts, sizes, strict=True)])
     axes.set_xlabel(f"{grain}s since the cohort's first (%, italic: not ended yet)")
     axes.xaxis.set_ticks_position("top")
     axes.xaxis.set_label_position("top")
+    return figure
+
+
+def _heatmap_table(
+    by_cohort: dict[date, dict[int, dict[str, Any]]],
+    cohorts: list[date],
+    sizes: list[int],
+    width: int,
+    grain: str,
+) -> str:
+    """The heatmap's numbers: a row per cohort, its size and the rate of each period."""
     columns = [Column("cohort_start", "cohort"), Column("cohort_size", "users", fmt_int)]
     columns += [Column(f"k{k}", str(k), fmt_pct) for k in range(width)]
     rows = []
@@ -133,24 +163,19 @@ def _heatmap(cells: list[dict[str, Any]], grain: str) -> str:
             row[f"k{k}"] = cell["retention_rate"]
         row["_cells"] = by_cohort[cohort]
         rows.append(row)
+    return data_table(f"retention_{grain}", columns, rows, cell_attrs=_heatmap_cell_attrs)
 
-    def attrs(row: Mapping[str, Any], column: Column) -> str:
-        if not column.key.startswith("k"):
-            return ""
-        cell = row["_cells"].get(int(column.key[1:]))
-        if cell is None:
-            return ""
-        partial = "" if cell["is_complete"] else ' class="partial"'
-        return (
-            f' data-retained="{cell["retained"]}" data-cohort-size="{cell["cohort_size"]}"'
-            f' title="{cell["retained"]} of {cell["cohort_size"]}"{partial}'
-        )
 
-    note = (
-        '<p class="note">A row per cohort (users whose first activity is in that '
-        f"{grain}); column k: the share active in the k-th {grain} after. Italic / dashed: the "
-        f"{grain} has not ended yet, its number can still grow. Definitions: docs/marts.md "
-        "(Retention).</p>"
+def _heatmap_cell_attrs(row: Mapping[str, Any], column: Column) -> str:
+    """A rate cell's retained and cohort-size counts (a title and data attributes); a cell of
+    a period not ended yet is `partial`."""
+    if not column.key.startswith("k"):
+        return ""
+    cell = row["_cells"].get(int(column.key[1:]))
+    if cell is None:
+        return ""
+    partial = "" if cell["is_complete"] else ' class="partial"'
+    return (
+        f' data-retained="{cell["retained"]}" data-cohort-size="{cell["cohort_size"]}"'
+        f' title="{cell["retained"]} of {cell["cohort_size"]}"{partial}'
     )
-    table = data_table(f"retention_{grain}", columns, rows, cell_attrs=attrs)
-    return svg(figure, f"retention-{grain}") + note + details("the numbers", table)
