@@ -198,6 +198,15 @@ def normalize(
     With `file_flags`, also `_has_user_id`, `_has_event_time` and `_has_event_name`: whether
     the record names such a column, for the per-file audit (`arrival_summary`) in the same pass.
     """
+    flag_names = [name for name in _FILE_FLAGS if file_flags]
+    with_fields = _with_own_properties(_with_lowered_fields(raw, file_flags))
+    extracted = _extracted_columns(with_fields, flag_names)
+    return _with_reason(extracted, arrival_date, timezone, max_age_days, flag_names)
+
+
+def _with_lowered_fields(raw: DataFrame, file_flags: bool) -> DataFrame:
+    """`source_file`, `raw`, `fields` (keys trimmed and lower-cased, each once), `_ambiguous`,
+    `_invalid_encoding` and, with `file_flags`, the per-file flags of each raw record."""
     # Keys are matched trimmed and lower-cased. Two keys that then collide (`user_id` and
     # `USER_ID`), or a key from_json kept twice (it does not deduplicate), make the row
     # ambiguous: it is quarantined, showing the first value of each.
@@ -211,6 +220,24 @@ def normalize(
     fields = F.when(F.col("_ambiguous"), F.map_from_entries(_first_of_each_key(lowered))).otherwise(
         F.map_from_arrays("_keys", F.map_values("fields"))
     )
+    flags = [
+        _names_any(F.col("_keys"), aliases).alias(name)
+        for name, aliases in _FILE_FLAGS.items()
+        if file_flags
+    ]
+    return staged.select(
+        "source_file",
+        "raw",
+        fields.alias("fields"),
+        "_ambiguous",
+        _invalid_encoding().alias("_invalid_encoding"),
+        *flags,
+    )
+
+
+def _invalid_encoding() -> Column:
+    """Whether a staged record (`raw`, its `fields`, their lowered `_keys`) held bytes that are
+    not UTF-8."""
     # Bytes that are not UTF-8: still raw in a JSON line's text, U+FFFD in what Spark decoded
     # (values, and the JSON text of a CSV or parquet record). A U+FFFD sent as such, or as a
     # JSON escape (only then are the values searched), is taken the same way.
@@ -218,37 +245,24 @@ def normalize(
         F.exists("_keys", _has_replacement)
         | F.coalesce(F.exists(F.map_values("fields"), _has_replacement), F.lit(False))
     )
-    invalid_encoding = (
+    return (
         ~F.coalesce(F.is_valid_utf8("raw"), F.lit(True))
         | _has_replacement(F.col("raw"))
         | escaped_replacement
     )
-    flags = [
-        _names_any(F.col("_keys"), aliases).alias(name)
-        for name, aliases in _FILE_FLAGS.items()
-        if file_flags
-    ]
-    with_fields = staged.select(
-        "source_file",
-        "raw",
-        fields.alias("fields"),
-        "_ambiguous",
-        invalid_encoding.alias("_invalid_encoding"),
-        *flags,
-    )
-    flag_names = [name for name in _FILE_FLAGS if file_flags]
-    f = F.col("fields")
 
-    user_id, invalid_user_id = normalize_user_id(F.trim(_first_present(f, USER_ID_ALIASES)))
-    event_name = F.trim(_first_present(f, EVENT_NAME_ALIASES))
-    event_time = F.trim(_first_present(f, TIME_ALIASES))
-    declared_properties = _blank_to_null(f["properties"])
+
+def _with_own_properties(with_fields: DataFrame) -> DataFrame:
+    """`with_fields` plus `_parsed`, `_own` (the record's own `properties` as a map, each key
+    once, empty when it has none) and `_bad_properties` (a `properties` that is not a JSON
+    object of values)."""
+    declared_properties = _blank_to_null(F.col("fields")["properties"])
     # A key repeated inside `properties` (from_json keeps both): the last wins, as in
     # JSON.parse. (A column of its own: the lambdas below would parse the JSON for every key.)
     with_fields = with_fields.withColumn("_parsed", F.from_json(declared_properties, _STRING_MAP))
     parsed = F.col("_parsed")
     last_of_each = F.reverse(_first_of_each_key(F.reverse(F.map_entries(parsed))))
-    with_fields = with_fields.withColumn(
+    return with_fields.withColumn(
         "_own",
         F.coalesce(
             F.when(_repeats_a_key(F.map_keys(parsed)), F.map_from_entries(last_of_each)).otherwise(
@@ -257,6 +271,11 @@ def normalize(
             F.create_map(),
         ),
     ).withColumn("_bad_properties", declared_properties.isNotNull() & parsed.isNull())
+
+
+def _merged_properties() -> Column:
+    """The JSON text of a record's own properties (`_own`) and its unknown columns."""
+    f = F.col("fields")
     own = F.col("_own")
     # Unknown columns are never dropped: they join the row's own properties (which win a clash).
     extras = F.map_filter(
@@ -268,11 +287,19 @@ def normalize(
             & ~F.array_contains(F.map_keys(own), k)
         ),
     )
-    properties = F.to_json(F.map_concat(extras, own))
+    return F.to_json(F.map_concat(extras, own))
 
+
+def _extracted_columns(with_fields: DataFrame, flag_names: list[str]) -> DataFrame:
+    """One row per record: each event column taken from its aliases, `event_ts` parsed, the
+    `_invalid_*` / `_ambiguous` / `_bad_properties` flags and `flag_names` kept."""
+    f = F.col("fields")
+    user_id, invalid_user_id = normalize_user_id(F.trim(_first_present(f, USER_ID_ALIASES)))
+    event_name = F.trim(_first_present(f, EVENT_NAME_ALIASES))
+    event_time = F.trim(_first_present(f, TIME_ALIASES))
     # The quarantined text is valid UTF-8 (U+FFFD for each bad byte): pandas and DuckDB refuse
     # a parquet string that is not.
-    out = with_fields.select(
+    return with_fields.select(
         "source_file",
         F.make_valid_utf8("raw").alias("raw"),
         f.isNull().alias("_invalid_record"),
@@ -290,13 +317,15 @@ def normalize(
         _blank_to_null(_first_present(f, CHANNEL_ALIASES)).alias("channel"),
         _blank_to_null(f["plan"]).alias("plan"),
         "_bad_properties",
-        properties.alias("properties"),
+        _merged_properties().alias("properties"),
         *flag_names,
     )
-    limit = future_limit_utc(arrival_date, timezone)
-    oldest = stale_limit_utc(arrival_date, timezone, max_age_days)
+
+
+def _reason(oldest: datetime, limit: datetime) -> Column:
+    """Why an extracted row is quarantined (the first that applies), null for a clean row."""
     c = F.col
-    reason = (
+    return (
         F.when(c("_invalid_record"), "invalid_record")
         .when(c("_invalid_encoding"), "invalid_encoding")
         .when(c("_ambiguous"), "ambiguous_columns")
@@ -311,18 +340,32 @@ def normalize(
         .when(c("event_ts") > F.lit(limit).cast(T.TimestampType()), "future_timestamp")
         .when(c("_bad_properties"), "invalid_properties")
     )
+
+
+def _with_reason(
+    extracted: DataFrame,
+    arrival_date: date,
+    timezone: str,
+    max_age_days: int,
+    flag_names: list[str],
+) -> DataFrame:
+    """The output columns of `normalize` from the extracted rows: `reason`, the bounded
+    `event_ts`, `arrival_date` and `event_date`."""
+    limit = future_limit_utc(arrival_date, timezone)
+    oldest = stale_limit_utc(arrival_date, timezone, max_age_days)
+    c = F.col
     # A time before the lower bound is kept as text only (`event_time`): it may lie outside
     # what Python or pandas can hold (before year 1, before 1677), so no reader can choke on it.
     event_ts = F.when(c("event_ts") >= F.lit(oldest).cast(T.TimestampType()), c("event_ts"))
     columns = {name: c(name) for name in EVENT_COLUMNS if name != "arrival_date"}
     columns["event_ts"] = event_ts.alias("event_ts")
-    return out.select(
+    return extracted.select(
         *columns.values(),
         F.lit(arrival_date).cast(T.DateType()).alias("arrival_date"),
         F.to_date(F.from_utc_timestamp(event_ts, timezone)).alias("event_date"),
         "event_time",
         "raw",
-        reason.alias("reason"),
+        _reason(oldest, limit).alias("reason"),
         *flag_names,
     )
 
