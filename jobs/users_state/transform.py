@@ -50,22 +50,30 @@ def next_users_state(
     `archived` holds at most one row per user (see `latest_archived`) of users who left the
     state before D. Rows with `days_seen_bits == 0` are the users leaving the window on D.
     """
+    folded = _folded_by_user(_stacked_sources(previous, today, archived))
+    return _step_rows(folded, day)
+
+
+def _tagged(frame: DataFrame, source: str, values: dict[str, Column]) -> DataFrame:
+    """`frame` as rows of the state's columns (`values`, null where missing) tagged `source`."""
+    columns = FILE_SCHEMA.fieldNames()
+    return frame.select(
+        F.lit(source).alias("source"),
+        *[
+            values.get(c, F.lit(None)).cast(f.dataType).alias(c)
+            for c, f in zip(columns, FILE_SCHEMA.fields, strict=True)
+        ],
+    )
+
+
+def _stacked_sources(previous: DataFrame, today: DataFrame, archived: DataFrame) -> DataFrame:
+    """The state of D-1 (`p`), the day's activity (`t`) and the archive (`a`), tagged, stacked."""
     # One shuffle instead of two joins: stack the three sources, tagged, and fold per user.
     columns = FILE_SCHEMA.fieldNames()
-
-    def tagged(frame: DataFrame, source: str, values: dict[str, Column]) -> DataFrame:
-        return frame.select(
-            F.lit(source).alias("source"),
-            *[
-                values.get(c, F.lit(None)).cast(f.dataType).alias(c)
-                for c, f in zip(columns, FILE_SCHEMA.fields, strict=True)
-            ],
-        )
-
-    stacked = (
-        tagged(previous, "p", {c: F.col(c) for c in columns})
+    return (
+        _tagged(previous, "p", {c: F.col(c) for c in columns})
         .unionByName(
-            tagged(
+            _tagged(
                 today,
                 "t",
                 {
@@ -77,8 +85,14 @@ def next_users_state(
                 },
             )
         )
-        .unionByName(tagged(archived, "a", {c: F.col(c) for c in columns}))
+        .unionByName(_tagged(archived, "a", {c: F.col(c) for c in columns}))
     )
+
+
+def _folded_by_user(stacked: DataFrame) -> DataFrame:
+    """One row per user of day D: `known` (in the state of D-1), `active` (on D) and each
+    source's values as `<source>_<column>`."""
+    columns = FILE_SCHEMA.fieldNames()
 
     def of(source: str, column: str) -> Column:
         return F.max(F.when(F.col("source") == source, F.col(column)))
@@ -89,7 +103,11 @@ def next_users_state(
         *[of(s, c).alias(f"{s}_{c}") for s in "pta" for c in columns if c != "user_id"],
     )
     # Users only in the archive are not part of day D.
-    folded = folded.where(F.col("known") | F.col("active"))
+    return folded.where(F.col("known") | F.col("active"))
+
+
+def _step_rows(folded: DataFrame, day: date) -> DataFrame:
+    """Each folded user's row of day D: bits, first and last seen, the running totals."""
     active = F.col("active")
     known = F.col("known")
     day_lit = F.lit(day).cast(T.DateType())
@@ -103,6 +121,32 @@ def next_users_state(
             F.coalesce(F.col(f"a_{column}"), F.lit(default))
         )
 
+    rows = folded.select(
+        F.col("user_id"),
+        bits.alias("days_seen_bits"),
+        F.when(known, F.col("p_first_seen_date"))
+        .otherwise(F.coalesce(F.col("a_first_seen_date"), day_lit))
+        .alias("first_seen_date"),
+        F.when(active, day_lit).otherwise(F.col("p_last_seen_date")).alias("last_seen_date"),
+        (carried("active_days_total", 0) + F.when(active, 1).otherwise(0)).alias(
+            "active_days_total"
+        ),
+        (carried("events_total", 0) + F.coalesce(F.col("t_events_total"), F.lit(0))).alias(
+            "events_total"
+        ),
+        F.coalesce(F.col("t_platform"), F.col("p_platform"), F.col("a_platform")).alias("platform"),
+        F.coalesce(F.col("t_account_id"), F.col("p_account_id"), F.col("a_account_id")).alias(
+            "account_id"
+        ),
+        *_step_folded_totals(day_lit),
+    )
+    return rows.select(*[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields])
+
+
+def _step_folded_totals(day_lit: Column) -> list[Column]:
+    """The `FOLDED` columns of a folded user on day D: the totals before D plus the day's."""
+    active = F.col("active")
+    known = F.col("known")
     # The total before D: the state's, else the archived row's (either may be null: unknown),
     # else 0 for a user seen for the first time.
     revenue_before = (
@@ -123,23 +167,7 @@ def next_users_state(
     # first one ever).
     previous_day = F.when(known, F.col("p_last_seen_date")).otherwise(F.col("a_last_seen_date"))
     gap = F.coalesce(F.datediff(day_lit, previous_day), F.lit(0)).cast("long")
-    rows = folded.select(
-        F.col("user_id"),
-        bits.alias("days_seen_bits"),
-        F.when(known, F.col("p_first_seen_date"))
-        .otherwise(F.coalesce(F.col("a_first_seen_date"), day_lit))
-        .alias("first_seen_date"),
-        F.when(active, day_lit).otherwise(F.col("p_last_seen_date")).alias("last_seen_date"),
-        (carried("active_days_total", 0) + F.when(active, 1).otherwise(0)).alias(
-            "active_days_total"
-        ),
-        (carried("events_total", 0) + F.coalesce(F.col("t_events_total"), F.lit(0))).alias(
-            "events_total"
-        ),
-        F.coalesce(F.col("t_platform"), F.col("p_platform"), F.col("a_platform")).alias("platform"),
-        F.coalesce(F.col("t_account_id"), F.col("p_account_id"), F.col("a_account_id")).alias(
-            "account_id"
-        ),
+    return [
         # Added only on an active day (as `users_state_range` folds it), 0 for a day without
         # a revenue value; a null carried total (a state older than the column) stays null.
         F.when(active, revenue_before + F.coalesce(F.col("t_revenue_total"), F.lit(0.0)))
@@ -152,8 +180,7 @@ def next_users_state(
         F.when(active & before("gap_max_days").isNotNull(), F.greatest(before("gap_max_days"), gap))
         .otherwise(before("gap_max_days"))
         .alias("gap_max_days"),
-    )
-    return rows.select(*[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields])
+    ]
 
 
 def users_state_range(
@@ -171,6 +198,17 @@ def users_state_range(
     carries their history, as the archive carries it between steps. Rows with
     `days_seen_bits == 0` are the users leaving the window on their `dt`.
     """
+    users = _gathered_by_user(previous, daily, archived)
+    rows = _range_rows(_user_days(users, start, end))
+    return rows.select(
+        *[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields],
+        F.col("dt").cast(T.DateType()),
+    )
+
+
+def _gathered_by_user(previous: DataFrame, daily: DataFrame, archived: DataFrame) -> DataFrame:
+    """One row per user in the range: their state of start-1 (`p`), archived row (`a`) and
+    sorted activity in the range (`acts`: `d`, `n`, `platform`, `account_id`, `r`)."""
     columns = [c for c in FILE_SCHEMA.fieldNames() if c != "user_id"]
     activity = F.struct(
         F.col("event_date").alias("d"),
@@ -195,9 +233,15 @@ def users_state_range(
         F.max("a").alias("a"),
         F.array_sort(F.collect_list("t")).alias("acts"),
     )
-    known = F.col("p").isNotNull()
     # Users only in the archive, not back in the range, are in none of its days.
-    users = users.where(known | (F.size("acts") > 0))
+    return users.where(F.col("p").isNotNull() | (F.size("acts") > 0))
+
+
+def _user_days(users: DataFrame, start: date, end: date) -> DataFrame:
+    """One row per user and day `dt` of the range (`k` days after `start`): the user's values
+    before the range (`b0` bits, `b_<column>`), `acts`, and `so_far` (their activity up to dt)."""
+    columns = [c for c in FILE_SCHEMA.fieldNames() if c != "user_id"]
+    known = F.col("p").isNotNull()
 
     def before(column: str) -> Column:
         """The user's value before the range: their state of start-1, else their archived row."""
@@ -224,22 +268,26 @@ def users_state_range(
         F.explode(F.sequence(F.lit(0), F.lit((end - start).days))).alias("k"),
     ).withColumn("dt", F.date_add(F.lit(start).cast(T.DateType()), F.col("k")))
     # The user's activity in the range up to dt, which every running value reads.
-    base = base.withColumn("so_far", F.expr("filter(acts, x -> x.d <= dt)"))
+    return base.withColumn("so_far", F.expr("filter(acts, x -> x.d <= dt)"))
 
-    def bits(day: str, shift: str) -> Column:
-        """The 64-day bits on `day`: the bits before the range shifted by `shift` (a shift of
-        64 or more empties them), or'ed with the range's active days within 64 days."""
-        return F.expr(
-            f"(CASE WHEN {shift} < 64 THEN shiftleft(b0, {shift}) ELSE 0L END)"
-            f" | aggregate(filter(acts, x -> x.d <= {day} AND datediff({day}, x.d) < 64),"
-            f" 0L, (acc, x) -> acc | shiftleft(1L, datediff({day}, x.d)))"
-        )
 
+def _range_bits(day: str, shift: str) -> Column:
+    """The 64-day bits on `day`: the bits before the range shifted by `shift` (a shift of
+    64 or more empties them), or'ed with the range's active days within 64 days."""
+    return F.expr(
+        f"(CASE WHEN {shift} < 64 THEN shiftleft(b0, {shift}) ELSE 0L END)"
+        f" | aggregate(filter(acts, x -> x.d <= {day} AND datediff({day}, x.d) < 64),"
+        f" 0L, (acc, x) -> acc | shiftleft(1L, datediff({day}, x.d)))"
+    )
+
+
+def _range_rows(base: DataFrame) -> DataFrame:
+    """Each user's row on each `dt` of the range they are in or leave on dt."""
     rows = base.select(
         "user_id",
         "dt",
-        bits("dt", "k + 1").alias("days_seen_bits"),
-        bits("date_sub(dt, 1)", "k").alias("_bits_before"),
+        _range_bits("dt", "k + 1").alias("days_seen_bits"),
+        _range_bits("date_sub(dt, 1)", "k").alias("_bits_before"),
         F.coalesce(F.col("b_first_seen_date"), F.expr("try_element_at(acts, 1).d")).alias(
             "first_seen_date"
         ),
@@ -260,6 +308,17 @@ def users_state_range(
             ).alias(c)
             for c in ("platform", "account_id")
         ],
+        *_range_folded_totals(),
+    )
+    rows = rows.withColumns({"gap_sq_total": F.col("_gaps.s"), "gap_max_days": F.col("_gaps.m")})
+    # In the state on dt (some bit set), or leaving it on dt (in it the day before).
+    return rows.where((F.col("days_seen_bits") != 0) | (F.col("_bits_before") != 0))
+
+
+def _range_folded_totals() -> list[Column]:
+    """`revenue_total` and `_gaps` (`s`: gap_sq_total, `m`: gap_max_days) on each dt, folded
+    over the user's active days so far."""
+    return [
         # Folded from the total before the range, one active day at a time in date order:
         # the same additions, in the same order, as the steps of `next_users_state`.
         F.expr("aggregate(so_far, b_revenue_total, (acc, x) -> acc + coalesce(x.r, 0D))").alias(
@@ -273,11 +332,4 @@ def users_state_range(
             f" 's', acc.s + {_GAP} * {_GAP},"
             f" 'm', CASE WHEN acc.m IS NULL THEN NULL ELSE greatest(acc.m, {_GAP}) END))"
         ).alias("_gaps"),
-    )
-    rows = rows.withColumns({"gap_sq_total": F.col("_gaps.s"), "gap_max_days": F.col("_gaps.m")})
-    # In the state on dt (some bit set), or leaving it on dt (in it the day before).
-    rows = rows.where((F.col("days_seen_bits") != 0) | (F.col("_bits_before") != 0))
-    return rows.select(
-        *[F.col(f.name).cast(f.dataType) for f in FILE_SCHEMA.fields],
-        F.col("dt").cast(T.DateType()),
-    )
+    ]
