@@ -1,4 +1,5 @@
 """The table layout holds together: every table has its folder, schema, README, suite and tests;
+every column says what it means and every README's top is generated from the declarations;
 every suite checks exactly the table's columns; the groups form a pipeline without cycles."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import json
 
 import pytest
 
-from jobs import registry
+from jobs import readme, registry
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.unit
@@ -41,9 +42,28 @@ def test_each_table_has_its_schema_readme_and_suite(name):
     assert (folder / "schema.py").is_file()
     assert (folder / "README.md").is_file()
     assert (REPO_ROOT / "expectations" / f"{name}.json").is_file()
-    readme = (folder / "README.md").read_text()
-    for column in TABLES[name].schema().fieldNames():
-        assert f"`{column}`" in readme, f"jobs/{name}/README.md does not describe {column}"
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_column_says_what_it_means(name):
+    """The schema is where a column's meaning lives (`column(name, type, nullable, meaning)`)."""
+    empty = [c for c, _, _, meaning in TABLES[name].columns() if not meaning.strip()]
+    assert not empty, f"jobs/{name}/schema.py: columns without a meaning: {empty}"
+
+
+def test_every_group_says_how_it_is_recomputed():
+    for group in registry.groups():
+        assert registry.table(group).recomputed.strip(), f"jobs/{group}/__init__.py: recomputed"
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_each_readme_top_is_generated_from_the_declarations(name):
+    """`python -m jobs.readme` after a change of `__init__.py` or `schema.py`."""
+    table = TABLES[name]
+    text = readme.readme_path(table).read_text()
+    assert readme.updated(table, text) == text, (
+        f"jobs/{name}/README.md is stale: run `python -m jobs.readme`"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
