@@ -131,7 +131,9 @@ def assert_active_users_match_events(warehouse: Path, last_day: date) -> None:
     days = [first + timedelta(days=n) for n in range((last_day - first).days + 1)]
     got = {}
     for row in table_rows(warehouse, "marts/active_users"):
-        got[date.fromisoformat(str(row.pop("dt")))] = row
+        day = date.fromisoformat(str(row.pop("dt")))
+        assert day not in got, f"two rows of {day}"
+        got[day] = row
     expected = {}
     for day in days:
         expected[day] = reference_active_users(rows, day)

@@ -6,14 +6,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT, free_port
+from tests.processes import Processes, stop_groups_with_env
 
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
 
@@ -69,35 +74,59 @@ def test_the_demo_exits_with_its_status_while_an_arrow_thread_is_still_in_python
     assert (done.returncode, done.stdout, done.stderr) == (3, "summary printed\n", "")
 
 
-def run_demo(
-    cwd: Path, args: list[str], spark_connect: str, postgres_data: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "include.demo.run_demo", *args],
-        cwd=cwd,
-        env=demo_env(
+@pytest.fixture
+def demo(tmp_path: Path, spark_connect: str) -> Iterator[Callable[[list[str]], Done]]:
+    """`demo(args)` runs `python -m include.demo.run_demo` in `tmp_path` on the session's Spark
+    Connect server, its PostgreSQL in a folder the postgres user can reach (not under
+    tmp_path). Whatever happens, nothing it started outlives the test: a demo still running
+    is interrupted (its own clean-up stops its Airflow and PostgreSQL), then its process group
+    is stopped; then any Airflow process group left with its AIRFLOW_HOME under tmp_path (the
+    demo starts Airflow in a group of its own) and the demo's PostgreSQL, if it left it."""
+    postgres_data = Path(tempfile.mkdtemp(prefix="pulse-demo-postgres-"))
+    started = Processes()
+
+    def run(args: list[str]) -> Done:
+        env = demo_env(
             PULSE_SPARK_MASTER=spark_connect,
-            PULSE_DEMO_POSTGRES_DATA=postgres_data,
+            PULSE_DEMO_POSTGRES_DATA=str(postgres_data),
             PULSE_DEMO_POSTGRES_PORT=str(free_port()),
-        ),
-        capture_output=True,
-        text=True,
-        timeout=15 * 60,
-    )
+        )
+        out, err = tmp_path / "demo.out", tmp_path / "demo.err"
+        command = [PYTHON, "-m", "include.demo.run_demo", *args]
+        process = started.start(command, out, err, cwd=tmp_path, env=env)
+        returncode = process.wait(timeout=15 * 60)
+        return Done(returncode, out.read_text(), err.read_text())
+
+    try:
+        yield run
+    finally:
+        for process in started.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)  # KeyboardInterrupt: its clean-up runs
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=120)
+        started.stop_all()
+        stop_groups_with_env("AIRFLOW_HOME", tmp_path)
+        if (postgres_data / "postmaster.pid").exists():
+            stop = [PYTHON, "-m", "include.demo.postgres", "stop", str(postgres_data)]
+            subprocess.run(stop, cwd=REPO_ROOT, env=demo_env(), check=False, timeout=300)
+        shutil.rmtree(postgres_data, ignore_errors=True)
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_the_demo_runs_one_day_and_exits_0(tmp_path: Path, spark_connect: str):
+def test_the_demo_runs_one_day_and_exits_0(tmp_path: Path, demo):
     """`python -m include.demo.run_demo` on 50 users x 1 day: the session's Spark Connect server
     (PULSE_SPARK_MASTER) instead of the demo's own, everything else as `make demo` does it."""
     tiny = ["--users", "50", "--days", "1", "--port", str(free_port()), "--max-active-runs", "1"]
-    # Its own PostgreSQL, in a folder the postgres user can reach (not under tmp_path).
-    postgres_data = tempfile.mkdtemp(prefix="pulse-demo-postgres-")
-    try:
-        done = run_demo(tmp_path, tiny, spark_connect, postgres_data)
-    finally:
-        shutil.rmtree(postgres_data, ignore_errors=True)
+    done = demo(tiny)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "terminate called" not in done.stderr
     out = done.stdout

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,20 +40,6 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: floa
 
 def spark_env() -> dict[str, str]:
     return {**os.environ, "PYSPARK_PYTHON": str(BIN / "python"), "SPARK_LOCAL_IP": "127.0.0.1"}
-
-
-def start(command: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, env=spark_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-
-
-def stop(*processes: subprocess.Popen) -> None:
-    for process in processes:
-        os.killpg(process.pid, 15)
-    for process in processes:
-        process.wait(timeout=60)
 
 
 def ingest(master: str, root: Path) -> None:
@@ -87,29 +72,27 @@ def assert_matches_reference(root: Path) -> None:
 
 
 @pytest.fixture
-def standalone_cluster(tmp_path) -> Iterator[str]:
+def standalone_cluster(tmp_path, processes) -> str:
+    """A master and a worker, each in its process group: the `processes` fixture stops both
+    (and the worker's executors) at teardown, whatever happened (SIGTERM, then SIGKILL)."""
     port = free_port()
-    master = start(
+    master = processes.start(
         [
             str(BIN / "spark-class"), "org.apache.spark.deploy.master.Master",
             "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(free_port()),
         ],
-        tmp_path / "master.log",
+        tmp_path / "master.log", env=spark_env(),
     )  # fmt: skip
-    worker = None
-    try:
-        wait_for_port(port, master, tmp_path / "master.log")
-        worker = start(
-            [
-                str(BIN / "spark-class"), "org.apache.spark.deploy.worker.Worker",
-                f"spark://127.0.0.1:{port}", "--host", "127.0.0.1", "--cores", "2",
-                "--memory", "2g", "--webui-port", str(free_port()),
-            ],
-            tmp_path / "worker.log",
-        )  # fmt: skip
-        yield f"spark://127.0.0.1:{port}"
-    finally:
-        stop(*[p for p in (worker, master) if p is not None])
+    wait_for_port(port, master, tmp_path / "master.log")
+    processes.start(
+        [
+            str(BIN / "spark-class"), "org.apache.spark.deploy.worker.Worker",
+            f"spark://127.0.0.1:{port}", "--host", "127.0.0.1", "--cores", "2",
+            "--memory", "2g", "--webui-port", str(free_port()),
+        ],
+        tmp_path / "worker.log", env=spark_env(),
+    )  # fmt: skip
+    return f"spark://127.0.0.1:{port}"
 
 
 def test_spark_connect(spark_connect, tmp_path):
