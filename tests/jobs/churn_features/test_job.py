@@ -22,8 +22,9 @@ from include.pulse.config import PulseConfig
 from include.pulse.warehouse import Warehouse
 from jobs import pipeline
 from jobs.churn_features import model as churn_model
+from tests.jobs.runs import assert_suites_passed
 from tests.jobs.runs import ingest as ingest_day
-from tests.readers import table_rows
+from tests.readers import by_key, table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,7 @@ P1, P2, P3 = (S0 + timedelta(days=n) for n in (14, 21, 28))
 T1, T2 = P3, P3 + timedelta(days=7)  # retrain days: snapshots (P1, P2), then (P2, P3)
 ARRIVAL = T2 + timedelta(days=1)
 GROUPS = {"a": P1, "b": P2, "c": P3}  # leaves after this snapshot
+SUITES = {"churn_features", "churn_predictions", "churn_backtest"}
 
 
 def history() -> list[dict]:
@@ -127,14 +129,13 @@ def test_a_cold_start_succeeds_and_says_how_much_history_is_missing(runs):
     assert training["days_of_history_missing"] == 14
     assert cold["rows"]["churn_predictions"] == 0
     assert cold["rows"]["churn_features"] == 16 + 6  # steady and group c, active on T1
-    assert all(s["passed"] for s in cold["quality"]["suites"].values())
+    assert_suites_passed(cold, SUITES)
 
 
 def test_a_retrain_day_promotes_a_version_and_scores_with_it(runs):
     config, _, reports = runs
     for day, report in reports.items():
-        suites = report["quality"]["suites"]
-        assert all(s["passed"] for s in suites.values()), (day, suites)
+        assert_suites_passed(report, SUITES)
         training = report["churn"]["training"][str(day)]
         assert training["status"] == "promoted", training
         assert training["validation_roc_auc"] > training["recency_rule_roc_auc"] == 0.5
@@ -143,7 +144,7 @@ def test_a_retrain_day_promotes_a_version_and_scores_with_it(runs):
         assert card["seed"] == churn_model.SEED
     predictions = rows(config, "churn_predictions")[T1]
     assert {r["model_version"] for r in predictions} == {T1}
-    by_user = {r["user_id"]: r for r in predictions}
+    by_user = by_key(predictions, "user_id")
     assert set(by_user) == {f"steady{i:02d}" for i in range(16)} | {f"c{i}" for i in range(6)}
     leaving = [by_user[f"c{i}"] for i in range(6)]
     staying = [by_user[f"steady{i:02d}"] for i in range(16)]
@@ -156,7 +157,7 @@ def test_a_retrain_day_promotes_a_version_and_scores_with_it(runs):
 
 def test_the_backtest_scores_the_predictions_of_a_horizon_ago(runs):
     config, _, reports = runs
-    backtest = {r["risk_band"]: r for r in rows(config, "churn_backtest")[T2]}
+    backtest = by_key(rows(config, "churn_backtest")[T2], "risk_band")
     everyone = backtest["all"]
     assert everyone["predicted_dt"] == T1
     assert everyone["model_version"] == T1
@@ -184,12 +185,12 @@ def test_a_recompute_across_a_retrain_scores_each_day_with_its_version(
     after = rows(copy, "churn_predictions")
 
     def by_user(day_rows: list[dict]) -> dict[str, dict]:
-        return {r["user_id"]: r for r in day_rows}
+        return by_key(day_rows, "user_id")
 
     assert by_user(after[T1]) == by_user(before[T1])
     assert {r["model_version"] for r in after[T2]} == {T2}
     assert set(by_user(after[T2])) == set(by_user(before[T2]))
-    backtest = {r["risk_band"]: r for r in rows(copy, "churn_backtest")[T2]}
+    backtest = by_key(rows(copy, "churn_backtest")[T2], "risk_band")
     assert (backtest["all"]["users"], backtest["all"]["churned"]) == (22, 6)
     assert backtest["all"]["model_version"] == T1
 
@@ -242,7 +243,8 @@ def test_labels_count_only_the_return_event_when_it_is_set(spark, tmp_path):
             config=make_config(tmp_path, PULSE_RETENTION_RETURN_EVENT=return_event or ""),
         )
         activity = _activity(context, d + timedelta(days=1), after[-1])
-        return {r["user_id"]: r["churned"] for r in labels(population, activity, 7).collect()}
+        got = by_key(labels(population, activity, 7).collect(), "user_id")
+        return {user: r["churned"] for user, r in got.items()}
 
     # The reference, from the definition: returned iff a counted day is in (d, d + 7].
     def reference(counted: set[str] | None) -> dict[str, float]:

@@ -29,6 +29,7 @@ from jobs.churn_features.lifetime import (
     with_departed,
 )
 from jobs.users_state.schema import FILE_SCHEMA, SCHEMA
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -192,7 +193,7 @@ def population(spark):
 @pytest.fixture(scope="module")
 def scored(population):
     rows = with_bgnbd(population, PARAMS, HORIZON).collect()
-    return {r["user_id"]: r.asDict() for r in rows}
+    return by_key((r.asDict() for r in rows), "user_id")
 
 
 def test_columns_and_one_row_per_user(scored):
@@ -356,13 +357,13 @@ def test_bgnbd_by_dt_fits_each_snapshot_and_leaves_nulls_where_it_cannot(spark):
     assert fits[big]["status"] == "fitted"
     assert fits[big]["customers"] == 2000
     assert fits[big]["params"] == tuple(bgnbd.fit(x, t_x, T).params)
-    got = {(r["dt"], r["user_id"]): r for r in with_bgnbd_by_dt(features, fits, HORIZON).collect()}
-    want = {
-        r["user_id"]: r
-        for r in with_bgnbd(features.where(f"dt = '{big}'"), fits[big]["params"], HORIZON)
+    got = by_key(with_bgnbd_by_dt(features, fits, HORIZON).collect(), "dt", "user_id")
+    want = by_key(
+        with_bgnbd(features.where(f"dt = '{big}'"), fits[big]["params"], HORIZON)
         .select("user_id", "p_alive", "p_active_h")
-        .collect()
-    }
+        .collect(),
+        "user_id",
+    )
     for user, r in want.items():
         assert got[(big, user)]["bgnbd_p_alive"] == r["p_alive"]
         assert got[(big, user)]["bgnbd_p_active_h"] == r["p_active_h"]

@@ -32,6 +32,7 @@ from jobs.churn_features.model import (
     train,
 )
 from jobs.churn_features.schema import CATEGORICAL, DOUBLES, FILLED, LIFETIME, NUMERIC, SCHEMA
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -221,8 +222,9 @@ def test_the_out_of_time_best_is_promoted_even_when_it_is_not_a_tree(spark, tmp_
     folder = store.write(trained)
     valid = frame.where(F.col("dt") == SNAPSHOTS[-1])
     scored = raw_probability(store.load(trained.version), valid).collect()
-    assert {r["user_id"]: r["raw_probability"] for r in scored} == {
-        r["user_id"]: 1 - r["bgnbd_p_active_h"] for r in scored
+    by_user = by_key(scored, "user_id")
+    assert {u: r["raw_probability"] for u, r in by_user.items()} == {
+        u: 1 - r["bgnbd_p_active_h"] for u, r in by_user.items()
     }
     text = (folder / "model_card.md").read_text()
     assert all(f"| {n} (" in text for n in aucs)

@@ -19,6 +19,7 @@ from jobs.churn_features.transform import (
 )
 from jobs.user_daily.schema import SCHEMA as DAILY_SCHEMA
 from jobs.user_engagement.schema import SCHEMA as ENGAGEMENT_SCHEMA
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -248,20 +249,24 @@ def test_no_leakage_rows_after_d_change_no_feature(spark):
     assert computed(spark, ROWS + later) == computed(spark, ROWS)
 
 
+def churned(labelled) -> dict[str, float]:
+    """Each user's label (one row per user: a duplicate fails)."""
+    return {u: r["churned"] for u, r in by_key(labelled.collect(), "user_id").items()}
+
+
 def test_labels_churned_means_no_activity_in_the_horizon(spark):
     daily, _ = frames(spark, ROWS)
     first_seen = spark.createDataFrame(
         sorted(first_days(ROWS).items()), "user_id string, first_seen_date date"
     )
     pop = features(daily, first_seen, None, [D - timedelta(days=40)], 90).select("dt", "user_id")
-    got = {r["user_id"]: r["churned"] for r in labels(pop, daily, 30).collect()}
+    got = churned(labels(pop, daily, 30))
     # At D - 40 (horizon (D-40, D-10]): ann active at D-20 -> stays; cat last seen D-89 and
     # dan D-90 -> churned; bob, first seen D-35, is not in the population yet.
     assert got == {"ann": 0.0, "cat": 1.0, "dan": 1.0}
     # The horizon's end is inclusive: bob (seen D-35, then D-29) at D-35 with H = 6 and 5.
     pop = features(daily, first_seen, None, [D - timedelta(days=35)], 90).select("dt", "user_id")
-    six = {r["user_id"]: r["churned"] for r in labels(pop, daily, 6).collect()}
-    five = {r["user_id"]: r["churned"] for r in labels(pop, daily, 5).collect()}
+    six, five = churned(labels(pop, daily, 6)), churned(labels(pop, daily, 5))
     assert (six["bob"], five["bob"]) == (0.0, 1.0)
     assert six["ann"] == 1.0  # ann's next day after D-40 is D-20
 
