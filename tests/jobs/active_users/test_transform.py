@@ -11,6 +11,7 @@ from jobs.active_users.job import ChainPlan, ChainTooLongError, plan_chain
 from jobs.active_users.schema import SCHEMA as ACTIVE_USERS_SCHEMA
 from jobs.active_users.transform import active_users
 from jobs.users_state.schema import FILE_SCHEMA as USERS_STATE_SCHEMA
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -73,7 +74,7 @@ def test_one_row_per_day_and_a_row_of_zeros_for_a_day_without_state(spark):
         state(spark, ("b", 0b110, 2), day=later)
     )
     empty = D + timedelta(days=2)
-    rows = {row.dt: row.asDict() for row in active_users(frame, [D, later, empty]).collect()}
+    rows = by_key((row.asDict() for row in active_users(frame, [D, later, empty]).collect()), "dt")
     assert sorted(rows) == [D, later, empty]
     assert (rows[D]["dau"], rows[D]["new_users"], rows[D]["returning_users"]) == (2, 1, 1)
     assert (rows[later]["dau"], rows[later]["wau"], rows[later]["dormant_users"]) == (0, 1, 1)

@@ -15,6 +15,7 @@ from jobs.user_daily.transform import user_daily
 from jobs.user_feature_daily.transform import user_feature_daily
 from jobs.user_feature_first_seen.transform import user_feature_first_seen
 from jobs.user_first_seen.transform import user_first_seen
+from tests.readers import by_key
 from tests.retention_data import (
     SHAPES,
     D,
@@ -63,7 +64,7 @@ def marts(spark: Any, timezone: str, dts: list[date], rules: Rules = RULES) -> d
 
 
 def keyed(rows: list[dict], key: tuple[str, ...], dt: date) -> dict[tuple, dict]:
-    return {tuple(r[k] for k in key): r for r in rows if r["dt"] == dt}
+    return by_key([r for r in rows if r["dt"] == dt], *key)
 
 
 def assert_exact(got: dict[tuple, dict], want: dict[tuple, dict]) -> None:

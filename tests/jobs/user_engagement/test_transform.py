@@ -23,6 +23,7 @@ from tests.engagement_data import (
     user_daily_rows,
     user_feature_daily_rows,
 )
+from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
 
@@ -78,13 +79,9 @@ def expected(dts=DTS, **options) -> dict[str, list[dict]]:
     )
 
 
-def by_key(rows: list[dict], key: tuple[str, ...]) -> dict[tuple, dict]:
-    return {tuple(row[k] for k in key): row for row in rows}
-
-
 def assert_same(got: dict[str, list[dict]], want: dict[str, list[dict]]) -> None:
     for table, key in KEYS.items():
-        mine, theirs = by_key(got[table], key), by_key(want.get(table, []), key)
+        mine, theirs = by_key(got[table], *key), by_key(want.get(table, []), *key)
         assert sorted(mine, key=str) == sorted(theirs, key=str), table
         for k, row in theirs.items():
             for column, value in row.items():
@@ -107,7 +104,8 @@ def test_every_mart_matches_the_reference(tiered):
 
 
 def test_every_segment_occurs_as_designed(tiered):
-    today = {r["user_id"]: r["segment"] for r in tiered["user_engagement"] if r["dt"] == D}
+    users = by_key((r for r in tiered["user_engagement"] if r["dt"] == D), "user_id")
+    today = {user: r["segment"] for user, r in users.items()}
     assert today == {
         "champ": "champion",
         "keyuser": "champion",
@@ -145,7 +143,7 @@ def test_each_alert_fires_once_and_the_near_misses_do_not(tiered):
 
 
 def test_the_dominant_account_user(tiered):
-    accounts = {r["account_id"]: r for r in tiered["account_health"] if r["dt"] == D}
+    accounts = by_key((r for r in tiered["account_health"] if r["dt"] == D), "account_id")
     assert accounts["globex"]["top_user_share"] == 138 / (138 + 10 + 10 + 19)
     assert accounts["acme"]["top_user_share"] == 66 / (66 + 25 + 10 + 6)
     assert accounts["initech"]["usage_pattern"] == "concentrated"
