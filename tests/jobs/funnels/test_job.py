@@ -17,7 +17,7 @@ from include.pulse.config import PulseConfig
 from jobs import pipeline
 from jobs.funnels.definitions import FunnelsFileError
 from tests.funnels_data import FUNNELS, D, events, funnel_times_rows, funnels_rows
-from tests.jobs.runs import ingest
+from tests.jobs.runs import assert_suites_passed, ingest
 from tests.readers import table_rows
 
 pytestmark = pytest.mark.integration
@@ -116,7 +116,7 @@ def forward(spark, tmp_path_factory):
 def test_the_tables_equal_the_reference_through_the_ingest(forward):
     _, first, on_time, _ = forward
     assert first["days_recomputed"] == [str(d) for d in DAYS]
-    assert all(s["passed"] for s in first["quality"]["suites"].values())
+    assert_suites_passed(first, {"funnels", "funnel_times"})
     # D + 1 is open (its one-hour windows end after the last arrival day): marked for later.
     assert first["funnels"]["open_days"] == [str(D + timedelta(days=1))]
     assert on_time == reference(events(), end_of(FIRST))
@@ -162,7 +162,7 @@ def test_without_a_file_the_tables_stay_empty_and_a_bad_file_fails_the_run(spark
     ingest(spark, config, FIRST)
     report = pipeline.run(spark, config, "funnels", FIRST)
     assert report["days_recomputed"] == [str(d) for d in DAYS]  # the marks are settled
-    assert all(s["passed"] for s in report["quality"]["suites"].values())
+    assert_suites_passed(report, {"funnels", "funnel_times"})
     assert tables(config) == {"funnels": [], "funnel_times": []}
     bad = root / "funnels.json"
     bad.write_text(json.dumps({"funnels": [{**FUNNELS[0], "steps": ["catalog"]}]}))
