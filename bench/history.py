@@ -281,6 +281,8 @@ def check_exact(
     shutil.copytree(warehouse / "events", scratch / "events")
     if (warehouse / "models").is_dir():
         shutil.copytree(warehouse / "models", scratch / "models")
+    # The ingest's run reports: the arrival days ingested (the funnels' `complete`).
+    shutil.copytree(warehouse / "_runs" / "events", scratch / "_runs" / "events")
     fresh = PulseConfig.from_env(
         {
             "PULSE_LANDING_URI": config.landing_uri,

@@ -13,7 +13,8 @@ TABLE = Table(
     recomputed=(
         "for every event date X the ingest marks: X (if it has events or a partition) and the"
         " partitions of the entry days whose windows reach X (X - ceil(window / 1 day) .. X - 1"
-        " in UTC, exact in other zones); an entry day still open (`complete` false) also marks"
+        " in UTC, exact in other zones), and the run's own day when it has events; an entry"
+        " day still open (`complete` false) also marks"
         " the last date its windows reach, so a later run closes it. Nightly runs settle the"
         " marks from D - PULSE_LATENESS_DAYS minus that reach; older ones wait for a backfill"
     ),

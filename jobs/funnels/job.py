@@ -63,7 +63,9 @@ def plan(request: PlanRequest) -> Plan:
     pending = {m for m in request.marked if cutoff is not None and m < cutoff}
     consumed = request.marked - pending
     with_events = computed_dates(warehouse, EVENTS)
-    targets: set[date] = set()
+    # The run's own day too, as a snapshot group rebuilds its day: `python -m jobs.pipeline
+    # --group funnels --date D` builds D even without a mark (one day: a night's marks hold it).
+    targets = {request.day} & (with_events | request.computed)
     for mark in consumed:
         if mark in with_events or mark in request.computed:
             targets.add(mark)
