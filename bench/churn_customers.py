@@ -63,7 +63,8 @@ from scipy import stats
 
 from include.pulse.config import PulseConfig
 from include.pulse.spark import LOCAL_CONF, get_spark
-from jobs import pipeline
+from include.pulse.warehouse import Warehouse
+from jobs import pipeline, registry
 from jobs.churn_features import bgnbd
 from jobs.churn_features.model import ModelStore, raw_probability
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
@@ -334,7 +335,15 @@ def run_pulse(spark, root: Path, cutoff: date) -> dict:
     )
     seconds = {}
     report = {}
-    for group in ("user_first_seen", "active_users", "churn_features"):
+    groups = ("user_first_seen", "active_users", "churn_features")
+    for group in groups:
+        if group == "churn_features":
+            # The groups not run here (user_engagement: its marks from active_users) would put
+            # the churn run's dates off (the runner's `_defer_behind_upstream`): cleared, so
+            # the churn run reads no engagement rows (health 0, `not_in_window`), as before.
+            warehouse = Warehouse(root)
+            for other in sorted(set(registry.upstream_groups(group)) - set(groups)):
+                warehouse.clear_marks([p for ps in warehouse.marks(other).values() for p in ps])
         started = time.perf_counter()
         report = pipeline.run(spark, config, group, cutoff)
         seconds[group] = round(time.perf_counter() - started, 1)
