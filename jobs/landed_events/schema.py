@@ -6,11 +6,11 @@ from __future__ import annotations
 from pyspark.sql.types import DateType, StringType, StructType
 
 from include.pulse.table import column
-from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.event_record import RECORD_FIELDS
 
 SCHEMA = StructType(
     [
-        *EVENTS_SCHEMA.fields[:-2],
+        *RECORD_FIELDS,
         column(
             "dedup_key",
             StringType(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.events.schema import EVENT_COLUMNS
+from jobs.event_record import RECORD_COLUMNS
 
 
 def dedup_key(
@@ -30,7 +30,8 @@ def landed_events(normalized: DataFrame) -> DataFrame:
     """Clean rows of one arrival day, each event kept once (the same event delivered twice in
     the day is kept once, the first by source file and raw text, so re-runs pick the same row).
 
-    Output: `EVENT_COLUMNS` + `event_date` + `dedup_key` + `is_duplicate` (true for the copies).
+    Output: `RECORD_COLUMNS` + `arrival_date` + `event_date` + `dedup_key` + `is_duplicate`
+    (true for the copies).
     """
     clean = normalized.where(F.col("reason").isNull()).withColumn(
         "dedup_key",
@@ -44,5 +45,5 @@ def landed_events(normalized: DataFrame) -> DataFrame:
     )
     order = Window.partitionBy("dedup_key").orderBy("source_file", "raw")
     return clean.withColumn("is_duplicate", F.row_number().over(order) > 1).select(
-        *EVENT_COLUMNS, "event_date", "dedup_key", "is_duplicate"
+        *RECORD_COLUMNS, "arrival_date", "event_date", "dedup_key", "is_duplicate"
     )
