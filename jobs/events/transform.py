@@ -220,6 +220,7 @@ def _with_lowered_fields(raw: DataFrame, file_flags: bool) -> DataFrame:
     fields = F.when(F.col("_ambiguous"), F.map_from_entries(_first_of_each_key(lowered))).otherwise(
         F.map_from_arrays("_keys", F.map_values("fields"))
     )
+    invalid_encoding = _invalid_encoding()
     flags = [
         _names_any(F.col("_keys"), aliases).alias(name)
         for name, aliases in _FILE_FLAGS.items()
@@ -230,7 +231,7 @@ def _with_lowered_fields(raw: DataFrame, file_flags: bool) -> DataFrame:
         "raw",
         fields.alias("fields"),
         "_ambiguous",
-        _invalid_encoding().alias("_invalid_encoding"),
+        invalid_encoding.alias("_invalid_encoding"),
         *flags,
     )
 
