@@ -165,13 +165,27 @@ def retention_state(
     windows = spark.createDataFrame(
         [(d, earliest_period([d], rules)) for d in dts], "dt date, earliest date"
     )
-    periods = {shape.grain: shape.periods for shape in rules.shapes}
-    no_periods = F.array().cast("array<int>")
+    joining = users.where(_after("cohort_day", since))
+    members = _snapshot_members(joining, windows, previous)
+    days = _days_to_fold(active_days, joining, since)
+    folded = _active_periods(members, days, rules)
+    return conform(_continued_state(members, folded, rules), STATE_SCHEMA)
 
-    def after(column: str) -> Column:
-        return F.col(column) > F.lit(since) if since is not None else F.lit(True)
 
-    joining = users.where(after("cohort_day"))
+def _after(column: str, since: date | None) -> Column:
+    """Whether `column` is after `since` (always, without one)."""
+    return F.col(column) > F.lit(since) if since is not None else F.lit(True)
+
+
+def _no_periods() -> Column:
+    return F.array().cast("array<int>")
+
+
+def _snapshot_members(
+    joining: DataFrame, windows: DataFrame, previous: DataFrame | None
+) -> DataFrame:
+    """One row per snapshot `dt` (of `windows`) and member: the joining users whose cohort day
+    is in a matrix of dt, with no periods yet, and the members of `previous` still in one."""
     members = (
         joining.crossJoin(F.broadcast(windows))
         .where(F.col("cohort_day").between(F.col("earliest"), F.col("dt")))
@@ -184,30 +198,42 @@ def retention_state(
                 column
                 for grain in GRAINS
                 for column in (
-                    no_periods.alias(f"{grain}_active"),
+                    _no_periods().alias(f"{grain}_active"),
                     F.lit(None).cast("int").alias(f"{grain}_last"),
                 )
             ],
         )
     )
-    if previous is not None:
-        carried = (
-            previous.crossJoin(F.broadcast(windows))
-            .where(F.col("cohort_day") >= F.col("earliest"))
-            .select(members.columns)
-        )
-        members = carried.unionByName(members)
-    days = (
+    if previous is None:
+        return members
+    carried = (
+        previous.crossJoin(F.broadcast(windows))
+        .where(F.col("cohort_day") >= F.col("earliest"))
+        .select(members.columns)
+    )
+    return carried.unionByName(members)
+
+
+def _days_to_fold(active_days: DataFrame, joining: DataFrame, since: date | None) -> DataFrame:
+    """(user_id, event_date): the activity after `since` and the joining users' cohort days."""
+    return (
         active_days.select("user_id", "event_date")
-        .where(after("event_date"))
+        .where(_after("event_date", since))
         .unionByName(joining.select("user_id", F.col("cohort_day").alias("event_date")))
     )
 
-    def k(grain: str) -> Column:
-        return grain_index(grain, F.col("event_date")) - grain_index(grain, F.col("cohort_day"))
 
+def _period_k(grain: str) -> Column:
+    """The period of `grain` of `event_date`, counted from the one of `cohort_day` (k = 0)."""
+    return grain_index(grain, F.col("event_date")) - grain_index(grain, F.col("cohort_day"))
+
+
+def _active_periods(members: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """Per (dt, member): `_<grain>_active`, the periods (below the grain's number of periods)
+    they were active in over `days`, up to dt, and `_<grain>_last`, the last of them."""
+    periods = {shape.grain: shape.periods for shape in rules.shapes}
     # The periods each member was active in over the days folded in, per grain.
-    folded = (
+    return (
         members.select("dt", "user_id", "cohort_day")
         .join(days, "user_id")
         .where((F.col("event_date") >= F.col("cohort_day")) & (F.col("event_date") <= F.col("dt")))
@@ -217,15 +243,19 @@ def retention_state(
                 column
                 for grain in GRAINS
                 for column in (
-                    F.collect_set(F.when(k(grain) < periods.get(grain, 0), k(grain))).alias(
-                        f"_{grain}_active"
-                    ),
-                    F.max(k(grain)).alias(f"_{grain}_last"),
+                    F.collect_set(
+                        F.when(_period_k(grain) < periods.get(grain, 0), _period_k(grain))
+                    ).alias(f"_{grain}_active"),
+                    F.max(_period_k(grain)).alias(f"_{grain}_last"),
                 )
             ]
         )
     )
-    state = members.join(folded, ["dt", "user_id"], "left").select(
+
+
+def _continued_state(members: DataFrame, folded: DataFrame, rules: Rules) -> DataFrame:
+    """The members' state rows: their periods so far joined with the `folded` ones."""
+    return members.join(folded, ["dt", "user_id"], "left").select(
         "user_id",
         "cohort_day",
         *DIMENSIONS,
@@ -237,7 +267,7 @@ def retention_state(
                     F.array_distinct(
                         F.concat(
                             F.col(f"{grain}_active"),
-                            F.coalesce(F.col(f"_{grain}_active"), no_periods),
+                            F.coalesce(F.col(f"_{grain}_active"), _no_periods()),
                         )
                     )
                 ).alias(f"{grain}_active"),
@@ -247,29 +277,37 @@ def retention_state(
         F.lit(rules.fingerprint()).alias("rules"),
         "dt",
     )
-    return conform(state, STATE_SCHEMA)
 
 
 def retention_cohorts(states: DataFrame, rules: Rules) -> DataFrame:
     """The cohort matrix of every snapshot of `states` (see SCHEMA): an aggregate of the
     per-user states (`retention_state`), one per snapshot `dt`."""
+    per_user = _member_periods(states, rules)
+    matrix = _counts_by_breakdown(_counts_by_values(per_user))
+    return conform(_known_dimensions(_matrix_rows(matrix)), SCHEMA)
+
+
+def _of_grain(what: str) -> Column:
+    """The state's `<grain>_<what>` column of the row's `grain`."""
+    grain = F.col("grain")
+    return (
+        F.when(grain == "day", F.col(f"day_{what}"))
+        .when(grain == "week", F.col(f"week_{what}"))
+        .otherwise(F.col(f"month_{what}"))
+    )
+
+
+def _member_periods(states: DataFrame, rules: Rules) -> DataFrame:
+    """One row per (snapshot, grain, member of one of its cohorts): `now` and `cohort` period
+    numbers, the active periods and the last one."""
     spark = states.sparkSession
     shapes = spark.createDataFrame(
         [(s.grain, s.cohorts, s.periods) for s in rules.shapes],
         "grain string, cohorts int, periods int",
     )
-
-    def of_grain(what: str) -> Column:
-        grain = F.col("grain")
-        return (
-            F.when(grain == "day", F.col(f"day_{what}"))
-            .when(grain == "week", F.col(f"week_{what}"))
-            .otherwise(F.col(f"month_{what}"))
-        )
-
     # One row per (snapshot, grain, member): the periods (k) they were active in, from the
     # cohort on and up to the snapshot, and the last of them.
-    per_user = (
+    return (
         states.crossJoin(F.broadcast(shapes))
         .select(
             "dt",
@@ -279,15 +317,20 @@ def retention_cohorts(states: DataFrame, rules: Rules) -> DataFrame:
             period_index(F.col("grain"), F.col("dt")).alias("now"),
             period_index(F.col("grain"), F.col("cohort_day")).alias("cohort"),
             "cohorts",
-            of_grain("active").alias("active"),
-            of_grain("last").alias("last"),
+            _of_grain("active").alias("active"),
+            _of_grain("last").alias("last"),
         )
         .where(F.col("cohort") > F.col("now") - F.col("cohorts"))
     )
+
+
+def _counts_by_values(per_user: DataFrame) -> DataFrame:
+    """Per (dt, grain, cohort, period_number, breakdown values): `cohort_size`, `retained`,
+    `retained_unbounded`."""
     # Every cell up to D (cells after D are not emitted), counted first per combination of
     # breakdown values, then per breakdown: a user is retained in k if active in c+k, and
     # retained unbounded if their last active period is >= c+k.
-    by_values = (
+    return (
         per_user.select(
             "dt",
             "grain",
@@ -310,11 +353,15 @@ def retention_cohorts(states: DataFrame, rules: Rules) -> DataFrame:
             ),
         )
     )
+
+
+def _counts_by_breakdown(by_values: DataFrame) -> DataFrame:
+    """The counts per `dimension` (and `all`) and `dimension_value`."""
     breakdowns = F.array(
         F.struct(F.lit("all").alias("dimension"), F.lit("all").alias("value")),
         *[F.struct(F.lit(d).alias("dimension"), F.col(d).alias("value")) for d in DIMENSIONS],
     )
-    matrix = (
+    return (
         by_values.select("*", F.explode(breakdowns).alias("tag"))
         .groupBy(
             "dt",
@@ -326,8 +373,12 @@ def retention_cohorts(states: DataFrame, rules: Rules) -> DataFrame:
         )
         .agg(*[F.sum(c).alias(c) for c in ("cohort_size", "retained", "retained_unbounded")])
     )
+
+
+def _matrix_rows(matrix: DataFrame) -> DataFrame:
+    """The matrix's columns: period starts, rates and whether each cell is complete."""
     next_start = period_start(F.col("grain"), F.col("cohort") + F.col("period_number") + 1)
-    result = matrix.select(
+    return matrix.select(
         "grain",
         period_start(F.col("grain"), F.col("cohort")).alias("cohort_start"),
         "period_number",
@@ -341,7 +392,6 @@ def retention_cohorts(states: DataFrame, rules: Rules) -> DataFrame:
         "dimension_value",
         "dt",
     )
-    return conform(_known_dimensions(result), SCHEMA)
 
 
 def _known_dimensions(frame: DataFrame) -> DataFrame:
