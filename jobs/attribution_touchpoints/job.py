@@ -130,7 +130,24 @@ def attribution_marts(
     paths = paths_table(window_paths, open_paths(journey, dts, rules), dts, rules).persist()
     weights, fits = fit_weights(paths, dts)
     day_rows = data_driven_credits(credited.where(F.col("conversion_date").isin(dts)), weights)
-    counts = {
+    counts = _conversion_counts(journey, dts)
+    return Marts(
+        frames={
+            ATTRIBUTION_TOUCHPOINTS.name: touchpoints(day_rows),
+            ATTRIBUTION_CHANNELS.name: channels_table(
+                day_rows, rule_credits, window_paths, weights, dts, rules
+            ),
+            ATTRIBUTION_PATHS.name: paths,
+            ATTRIBUTION_PATHS_DAILY.name: paths_daily_table(per_day, dts),
+        },
+        cached=[journey, credited, per_day, paths],
+        summary=_summary(rules, counts, fits),
+    )
+
+
+def _conversion_counts(journey: DataFrame, dts: list[date]) -> dict[str, tuple[int, int]]:
+    """Conversion day (ISO) -> (conversions, those whose revenue was not a number), of `dts`."""
+    return {
         row["conversion_date"].isoformat(): (row["conversions"], row["invalid"])
         for row in journey.where((F.col("kind") == 1) & F.col("conversion_date").isin(dts))
         .groupBy("conversion_date")
@@ -140,7 +157,14 @@ def attribution_marts(
         )
         .collect()
     }
-    summary = {
+
+
+def _summary(
+    rules: Rules, counts: Mapping[str, tuple[int, int]], fits: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The run report's attribution section: the rules, the conversions of each fitted day
+    and the fits."""
+    return {
         "attribution": {
             "lookback_days": rules.lookback_days,
             "window_days": rules.window_days,
@@ -153,18 +177,6 @@ def attribution_marts(
         "revenue_not_a_number": {d: counts.get(d, (0, 0))[1] for d in sorted(fits)},
         "fits": fits,
     }
-    return Marts(
-        frames={
-            ATTRIBUTION_TOUCHPOINTS.name: touchpoints(day_rows),
-            ATTRIBUTION_CHANNELS.name: channels_table(
-                day_rows, rule_credits, window_paths, weights, dts, rules
-            ),
-            ATTRIBUTION_PATHS.name: paths,
-            ATTRIBUTION_PATHS_DAILY.name: paths_daily_table(per_day, dts),
-        },
-        cached=[journey, credited, per_day, paths],
-        summary=summary,
-    )
 
 
 def plan(request: PlanRequest) -> Plan:

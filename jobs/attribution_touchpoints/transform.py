@@ -274,7 +274,13 @@ def path_touches(journey: DataFrame, rules: Rules) -> DataFrame:
 def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
     """One row per (conversion, touch of its path), or one `(none)` row for a conversion
     without touches, with `position`, `path_length` and a credit column per rule-based model."""
-    rows = path_touches(journey, rules)
+    rows = _positioned_touches(path_touches(journey, rules))
+    return _rule_credits(_with_decay(rows, rules))
+
+
+def _positioned_touches(rows: DataFrame) -> DataFrame:
+    """The path rows (`path_touches`) as conversion columns, each touch with its `position` in
+    the path and the `path_length`; a conversion without touches keeps its own row (position 0)."""
     conversion = Window.partitionBy("user_id", "next_id")
 
     def of_conversion(column: str) -> Column:
@@ -298,9 +304,27 @@ def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
         "kind",
     )
     # A conversion's own row stays only when it has no touch: it is the `(none)` row.
-    rows = rows.where((F.col("kind") == 0) | (F.col("path_length") == 0)).withColumn(
+    return rows.where((F.col("kind") == 0) | (F.col("path_length") == 0)).withColumn(
         "position", F.when(F.col("kind") == 1, F.lit(0)).otherwise(F.col("position"))
     )
+
+
+def _with_decay(rows: DataFrame, rules: Rules) -> DataFrame:
+    """`age` (days before the conversion) and `decay` (its time-decay weight) of each touch."""
+    group = Window.partitionBy("user_id", "conversion_id")
+    # Ages relative to the newest touch: the largest weight is 1, so no sum underflows.
+    age_days = (F.unix_micros("conversion_ts") - F.unix_micros("touch_ts")) / MICROS_PER_DAY
+    return rows.withColumn("age", age_days).withColumn(
+        "decay",
+        F.pow(
+            F.lit(2.0),
+            -(F.col("age") - F.min("age").over(group)) / F.lit(float(rules.half_life_days)),
+        ),
+    )
+
+
+def _rule_credits(rows: DataFrame) -> DataFrame:
+    """The output columns of `credited_touches`: each touch's credit under each rule."""
     n, position = F.col("path_length"), F.col("position")
     alone = n <= 1  # one touch, or none: every model gives it everything
 
@@ -312,15 +336,6 @@ def credited_touches(journey: DataFrame, rules: Rules) -> DataFrame:
 
     group = Window.partitionBy("user_id", "conversion_id")
     last_non_direct = F.max(F.when(F.lower(F.col("channel")) != DIRECT, position)).over(group)
-    # Ages relative to the newest touch: the largest weight is 1, so no sum underflows.
-    age_days = (F.unix_micros("conversion_ts") - F.unix_micros("touch_ts")) / MICROS_PER_DAY
-    rows = rows.withColumn("age", age_days).withColumn(
-        "decay",
-        F.pow(
-            F.lit(2.0),
-            -(F.col("age") - F.min("age").over(group)) / F.lit(float(rules.half_life_days)),
-        ),
-    )
     return rows.select(
         "conversion_id",
         "user_id",
