@@ -193,13 +193,29 @@ class QualityGate:
         blocking expectation and its observed value (plus `context()` if given).
 
         `frame` is a Spark DataFrame (cache it first) or, for a few rows, a pandas DataFrame."""
-        import great_expectations as gx
         import pandas
-        from great_expectations.core.run_identifier import RunIdentifier
 
         in_pandas = isinstance(frame, pandas.DataFrame)
+        definition = self._add_definition(suite, in_pandas)
+        result = self._run_suite(definition, frame, parameters, in_pandas)
+        summary = self._record(suite, result)
+        if summary["failures"]:
+            self.write_docs()
+            detail = f"\n  context: {context()}" if context else ""
+            raise QualityError(
+                f"suite {suite!r} failed (results: {self.out_dir}):\n  "
+                + "\n  ".join(summary["failures"])
+                + detail
+            )
+        return summary
+
+    def _add_definition(self, suite: str, in_pandas: bool) -> Any:
+        """Suite `suite`'s validation definition on a whole-dataframe batch of this run's
+        pandas or Spark data source."""
+        import great_expectations as gx
+
         source = self._pandas if in_pandas else self._source
-        definition = self._context.validation_definitions.add(
+        return self._context.validation_definitions.add(
             gx.ValidationDefinition(
                 name=suite,
                 data=source.add_dataframe_asset(suite).add_batch_definition_whole_dataframe(
@@ -208,6 +224,17 @@ class QualityGate:
                 suite=self._context.suites.add(load_suite(suite)),
             )
         )
+
+    def _run_suite(
+        self,
+        definition: Any,
+        frame: DataFrame | pd.DataFrame,
+        parameters: dict[str, Any] | None,
+        in_pandas: bool,
+    ) -> Any:
+        """The validation result of `definition` on `frame`, with samples of unexpected values
+        for every expectation that fails or warns."""
+        from great_expectations.core.run_identifier import RunIdentifier
 
         def run(result_format: dict[str, Any]) -> Any:
             return definition.run(
@@ -228,6 +255,11 @@ class QualityGate:
         result = run(summary if in_pandas else {**summary, "partial_unexpected_count": 0})
         if not in_pandas and not all(item.success for item in result.results):
             result = run(summary)
+        return result
+
+    def _record(self, suite: str, result: Any) -> dict[str, Any]:
+        """The summary of suite `suite`'s `result` (kept in `summaries`); the result is written
+        to `out_dir`."""
         failures, warnings = [], []
         for item in result.results:
             if not item.success:
@@ -245,14 +277,6 @@ class QualityGate:
         (self.out_dir / f"{suite}.json").write_text(
             json.dumps(result.to_json_dict(), indent=2, sort_keys=True, default=str)
         )
-        if failures:
-            self.write_docs()
-            detail = f"\n  context: {context()}" if context else ""
-            raise QualityError(
-                f"suite {suite!r} failed (results: {self.out_dir}):\n  "
-                + "\n  ".join(sorted(failures))
-                + detail
-            )
         return summary
 
     def validate_written(

@@ -179,18 +179,9 @@ def _recompute_chain(
     """Run the steps plan.start .. plan.end into staging; return the mart rows."""
     assert plan.start is not None
     staged_archive = staging / USERS_ARCHIVE.path
-    staged_latest = staging / USERS_ARCHIVE_LATEST.path
     archive_parts = {**_archive_before(warehouse, plan.start), staged_archive: []}
     archived = _read_archive(spark, archive_parts)
-    before = plan.start - timedelta(days=1)
-    previous_dir = warehouse.partition(USERS_STATE.path, ("dt", before.isoformat()))
-    if plan.start > plan.origin and not previous_dir.is_dir():
-        raise RuntimeError(f"users_state of {before} is missing: cannot continue the chain")
-    previous = (
-        spark.read.schema(STATE_FILE_SCHEMA).parquet(str(previous_dir))
-        if previous_dir.is_dir()
-        else _empty(spark, STATE_FILE_SCHEMA)
-    )
+    previous = _state_before(spark, warehouse, plan)
     first = plan.start
     while first <= plan.end:
         last = min(plan.end, first + timedelta(days=CHAIN_STEP_DAYS - 1))
@@ -204,34 +195,85 @@ def _recompute_chain(
             .write.partitionBy("_leaving", "dt")
             .parquet(str(step_dir))
         )
-        left = False
-        for day in _days(first, last):
-            state_dir = staging / USERS_STATE.path / f"dt={day}"
-            state_dir.parent.mkdir(parents=True, exist_ok=True)
-            if (step_dir / "_leaving=false" / f"dt={day}").is_dir():
-                (step_dir / "_leaving=false" / f"dt={day}").rename(state_dir)
-            else:  # nobody active in the last 64 days: an empty state, still a partition
-                _empty(spark, STATE_FILE_SCHEMA).write.parquet(str(state_dir))
-            if (step_dir / "_leaving=true" / f"dt={day}").is_dir():
-                staged_archive.mkdir(parents=True, exist_ok=True)
-                (step_dir / "_leaving=true" / f"dt={day}").rename(staged_archive / f"dt={day}")
-                archive_parts[staged_archive].append(staged_archive / f"dt={day}")
-                left = True
-        # A snapshot of who ever left, on the grid's days: later steps and runs start from it.
-        for day in filter(is_archive_snapshot_day, _days(first, last)):
-            target = staged_latest / f"dt={day}"
-            upto = {
-                root: [p for p in paths if _dt(p) <= day] for root, paths in archive_parts.items()
-            }
-            _read_archive(spark, upto).coalesce(1).write.parquet(str(target))
-            later = [p for p in archive_parts[staged_archive] if _dt(p) > day]
-            archive_parts = {staged_latest: [target], staged_archive: later}
-            left = True
-        if left and last < plan.end:  # the next step must see who left
+        left = _stage_step_days(spark, staging, step_dir, first, last, archive_parts)
+        archive_parts, snapshotted = _stage_archive_snapshots(
+            spark, staging, archive_parts, first, last
+        )
+        if (left or snapshotted) and last < plan.end:  # the next step must see who left
             archived = _read_archive(spark, archive_parts)
         last_state = staging / USERS_STATE.path / f"dt={last}"
         previous = spark.read.schema(STATE_FILE_SCHEMA).parquet(str(last_state))
         first = last + timedelta(days=1)
+    return _staged_mart_rows(spark, staging, plan)
+
+
+def _state_before(spark: SparkSession, warehouse: Warehouse, plan: ChainPlan) -> DataFrame:
+    """users_state of the day before plan.start (empty before the chain's origin)."""
+    assert plan.start is not None
+    before = plan.start - timedelta(days=1)
+    previous_dir = warehouse.partition(USERS_STATE.path, ("dt", before.isoformat()))
+    if plan.start > plan.origin and not previous_dir.is_dir():
+        raise RuntimeError(f"users_state of {before} is missing: cannot continue the chain")
+    return (
+        spark.read.schema(STATE_FILE_SCHEMA).parquet(str(previous_dir))
+        if previous_dir.is_dir()
+        else _empty(spark, STATE_FILE_SCHEMA)
+    )
+
+
+def _stage_step_days(
+    spark: SparkSession,
+    staging: Path,
+    step_dir: Path,
+    first: date,
+    last: date,
+    archive_parts: dict[Path, list[Path]],
+) -> bool:
+    """Move each day's rows of a step (`step_dir`) to the staged users_state and, for those
+    leaving, users_archive (added to `archive_parts`); whether anyone left."""
+    staged_archive = staging / USERS_ARCHIVE.path
+    left = False
+    for day in _days(first, last):
+        state_dir = staging / USERS_STATE.path / f"dt={day}"
+        state_dir.parent.mkdir(parents=True, exist_ok=True)
+        if (step_dir / "_leaving=false" / f"dt={day}").is_dir():
+            (step_dir / "_leaving=false" / f"dt={day}").rename(state_dir)
+        else:  # nobody active in the last 64 days: an empty state, still a partition
+            _empty(spark, STATE_FILE_SCHEMA).write.parquet(str(state_dir))
+        if (step_dir / "_leaving=true" / f"dt={day}").is_dir():
+            staged_archive.mkdir(parents=True, exist_ok=True)
+            (step_dir / "_leaving=true" / f"dt={day}").rename(staged_archive / f"dt={day}")
+            archive_parts[staged_archive].append(staged_archive / f"dt={day}")
+            left = True
+    return left
+
+
+def _stage_archive_snapshots(
+    spark: SparkSession,
+    staging: Path,
+    archive_parts: dict[Path, list[Path]],
+    first: date,
+    last: date,
+) -> tuple[dict[Path, list[Path]], bool]:
+    """Write users_archive_latest on the grid's days of first .. last; the archive parts the
+    next step reads, and whether a snapshot was written."""
+    staged_archive = staging / USERS_ARCHIVE.path
+    staged_latest = staging / USERS_ARCHIVE_LATEST.path
+    written = False
+    # A snapshot of who ever left, on the grid's days: later steps and runs start from it.
+    for day in filter(is_archive_snapshot_day, _days(first, last)):
+        target = staged_latest / f"dt={day}"
+        upto = {root: [p for p in paths if _dt(p) <= day] for root, paths in archive_parts.items()}
+        _read_archive(spark, upto).coalesce(1).write.parquet(str(target))
+        later = [p for p in archive_parts[staged_archive] if _dt(p) > day]
+        archive_parts = {staged_latest: [target], staged_archive: later}
+        written = True
+    return archive_parts, written
+
+
+def _staged_mart_rows(spark: SparkSession, staging: Path, plan: ChainPlan) -> list[Row]:
+    """The active_users rows of every recomputed day, from the staged states."""
+    assert plan.start is not None
     # The mart of every recomputed day in one job, from the staged states.
     states = (
         spark.read.schema(STATE_SCHEMA)
