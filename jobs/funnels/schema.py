@@ -3,52 +3,65 @@ docs/marts.md "Funnels"."""
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructType,
+)
 
 from include.pulse.table import column
 
-SCHEMA = T.StructType(
+SCHEMA = StructType(
     [
-        column("funnel", T.StringType(), False, "the funnel's name in PULSE_FUNNELS_FILE"),
-        column("breakdown", T.StringType(), False, "`all`, `platform`, `channel` or `plan`"),
+        column("funnel", StringType(), False, "the funnel's name in PULSE_FUNNELS_FILE"),
+        column("breakdown", StringType(), False, "`all`, `platform`, `channel` or `plan`"),
         column(
             "breakdown_value",
-            T.StringType(),
+            StringType(),
             False,
             "`all` for `all`; else the entry event's value, `unknown` when it has none",
         ),
-        column("step", T.IntegerType(), False, "1-based"),
-        column("step_event", T.StringType(), False, "the step's event name"),
+        column("step", IntegerType(), False, "the step's position in the funnel, 1-based"),
+        column("step_event", StringType(), False, "the step's event name"),
         column(
-            "users", T.LongType(), False, "users who entered on dt and whose chain reached the step"
+            "users", LongType(), False, "users who entered on dt and whose chain reached the step"
         ),
         column(
             "conversion_from_previous",
-            T.DoubleType(),
+            DoubleType(),
             True,
             "users / users of the step before; 1.0 at step 1; null when the step before has none",
         ),
-        column("conversion_from_first", T.DoubleType(), False, "users / users of step 1"),
+        column("conversion_from_first", DoubleType(), False, "users / users of step 1"),
         column(
             "median_seconds_to_step",
-            T.DoubleType(),
+            DoubleType(),
             True,
             "seconds from step 1 over the users' chains, nearest rank (the lower median); 0 at"
             " step 1; null when no user reached the step",
         ),
         column(
             "p90_seconds_to_step",
-            T.DoubleType(),
+            DoubleType(),
             True,
             "the 90th percentile of the same seconds, nearest rank (rank ceil(0.9 n))",
         ),
         column(
             "complete",
-            T.BooleanType(),
+            BooleanType(),
             False,
             "every chain entered on dt has ended by the end of the latest arrival day ingested",
         ),
-        column("dt", T.DateType(), False, "the entry day (the step-1 events' `event_date`)"),
+        column(
+            "dt",
+            DateType(),
+            False,
+            "the entry day: the step-1 events' `event_date` (partition column)",
+        ),
     ]
 )
 BREAKDOWNS = ("all", "platform", "channel", "plan")
