@@ -49,7 +49,6 @@ from jobs.churn_features.lifetime import (
     fallback_days,
     fit_bgnbd_by_dt,
     lifetime_features,
-    states_as_of,
     with_bgnbd_by_dt,
     with_fallback,
 )
@@ -80,6 +79,7 @@ from jobs.users_archive_latest import TABLE as USERS_ARCHIVE_LATEST
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
 from jobs.users_state.schema import WINDOW_DAYS as STATE_WINDOW_DAYS
+from jobs.users_state.transform import states_as_of
 
 
 def _engagement(context: Context, dts: list[date]) -> DataFrame:
@@ -112,12 +112,13 @@ def _first_seen(context: Context, last: date) -> DataFrame:
 
 
 def _states(context: Context, dts: list[date]) -> DataFrame:
-    """The users-state rows as of each D of `dts` (`lifetime.states_as_of`): `users_state` of
-    D, and for a user of the population who left it, their `users_archive` row. Bounded: a
-    user of the population at D (last seen after D - A) who is not in the 64-day state of D
-    left it on their last day + 64, in (D - A + 64, D], and has not been active since, so that
-    departure is their latest archived row; only those archive partitions are read (none when
-    A <= 64), never the whole archive nor `user_daily` history."""
+    """The users-state rows as of each D of `dts` (`users_state.transform.states_as_of`):
+    `users_state` of D, and for a user of the population who left it, their `users_archive`
+    row. Bounded: a user of the population at D (last seen after D - A) who is not in the
+    64-day state of D left it on their last day + 64, in (D - A + 64, D], and has not been
+    active since, so that departure is their latest archived row; only those archive
+    partitions are read (none when A <= 64), never the whole archive nor `user_daily`
+    history."""
     window = context.config.churn_active_days
     # A missing partition is no error by itself (a day before any activity has no population);
     # a user of the population without a row is, in `snapshot_features`.

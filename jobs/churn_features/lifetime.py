@@ -9,9 +9,9 @@ who left the 64-day state is not in `users_state/dt=D/`: their latest `users_arc
 columns, archived on or before D) stands for them. The caller unions the two the way the
 `active_users` chain does (`users_archive_latest` of the last snapshot day before D plus the
 `users_archive` departures after it, reduced by `jobs.users_state.transform.latest_archived`),
-with `with_departed` below (`states_as_of` for several snapshots at once): a user in the state
-of D keeps their state row (their archived row is older and already counted in the state's
-running totals).
+with `jobs.users_state.transform.with_departed` (`states_as_of` for several snapshots at
+once): a user in the state of D keeps their state row (their archived row is older and
+already counted in the state's running totals).
 
 Outputs, one row per (dt, user_id), all lengths in days:
 - `active_days` = `active_days_total` (distinct active days since first seen),
@@ -72,12 +72,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.churn_features import bgnbd
-from jobs.users_state.schema import FILE_SCHEMA
 
 FEATURE_COLUMNS = (
     "dt",
@@ -98,18 +97,6 @@ FEATURE_COLUMNS = (
     "recency_over_max_gap",
 )
 BGNBD_COLUMNS = ("p_alive", "expected_active_days_h", "p_active_h")
-
-
-def with_departed(state: DataFrame, archived: DataFrame) -> DataFrame:
-    """`users_state` rows of D + the archived rows of users not in it -> one row per user who
-    was ever active by D (columns of FILE_SCHEMA).
-
-    `archived`: at most one row per user (`latest_archived`), from archive partitions dated D
-    or earlier only (a later departure is the future)."""
-    columns = FILE_SCHEMA.fieldNames()
-    current = state.select(*columns)
-    gone = archived.select(*columns).join(current.select("user_id"), "user_id", "left_anti")
-    return current.unionByName(gone)
 
 
 def _day(dt: date | str | Column) -> Column:
@@ -431,35 +418,3 @@ def with_bgnbd_by_dt(features: DataFrame, fits: dict[Any, dict], horizon_days: i
         F.when(fitted, p_alive).alias("bgnbd_p_alive"),
         F.when(fitted, p_active_h).alias("bgnbd_p_active_h"),
     )
-
-
-def states_as_of(
-    state: DataFrame, archive: DataFrame, dts: list[date], window_days: int | None = None
-) -> DataFrame:
-    """The users-state rows as of each snapshot D of `dts`, several snapshots at once:
-    `with_departed` per D. Columns: FILE_SCHEMA and `dt`.
-
-    `state`: `users_state` rows with their `dt` (those of `dts` are used). `archive`: archived
-    rows with a `dt` (a `users_archive` partition's day, or a `users_archive_latest` snapshot's
-    day for its rows); for D, the latest row dated D or earlier of each user not in the state of
-    D stands for them. `window_days`: only the archived users last seen in the `window_days`
-    days up to D (the churn population's window: older ones are not in it), which bounds the
-    rows to the users who left recently."""
-    columns = FILE_SCHEMA.fieldNames()
-    snapshots = state.sparkSession.createDataFrame([(d,) for d in dts], "dt date")
-    current = state.where(F.col("dt").isin(list(dts))).select(*columns, "dt")
-    condition = F.col("_archived") <= F.col("dt")
-    if window_days is not None:
-        condition &= F.col("last_seen_date") > F.date_sub(F.col("dt"), window_days)
-    latest = F.row_number().over(
-        Window.partitionBy("dt", "user_id").orderBy(F.col("_archived").desc())
-    )
-    gone = (
-        archive.select(*columns, F.col("dt").alias("_archived"))
-        .join(F.broadcast(snapshots), condition)
-        .withColumn("_n", latest)
-        .where(F.col("_n") == 1)
-        .select(*columns, "dt")
-        .join(current.select("dt", "user_id"), ["dt", "user_id"], "left_anti")
-    )
-    return current.unionByName(gone.select(*columns, "dt"))

@@ -36,7 +36,6 @@ from include.pulse.warehouse import Warehouse
 from jobs.account_health import TABLE as ACCOUNT_HEALTH
 from jobs.account_health.transform import account_health
 from jobs.active_users import TABLE as ACTIVE_USERS
-from jobs.churn_features.lifetime import states_as_of
 from jobs.engagement import HORIZON_DAYS, Rules
 from jobs.engagement_summary import TABLE as ENGAGEMENT_SUMMARY
 from jobs.engagement_summary.transform import engagement_summary
@@ -63,6 +62,7 @@ from jobs.users_archive import TABLE as USERS_ARCHIVE
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
 from jobs.users_state.schema import WINDOW_DAYS as STATE_WINDOW_DAYS
+from jobs.users_state.transform import states_as_of
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,50 @@ def latest_archived(archive: DataFrame) -> DataFrame:
     )
 
 
+def with_departed(state: DataFrame, archived: DataFrame) -> DataFrame:
+    """`users_state` rows of D + the archived rows of users not in it -> one row per user who
+    was ever active by D (columns of FILE_SCHEMA).
+
+    `archived`: at most one row per user (`latest_archived`), from archive partitions dated D
+    or earlier only (a later departure is the future)."""
+    columns = FILE_SCHEMA.fieldNames()
+    current = state.select(*columns)
+    gone = archived.select(*columns).join(current.select("user_id"), "user_id", "left_anti")
+    return current.unionByName(gone)
+
+
+def states_as_of(
+    state: DataFrame, archive: DataFrame, dts: list[date], window_days: int | None = None
+) -> DataFrame:
+    """The users-state rows as of each snapshot D of `dts`, several snapshots at once:
+    `with_departed` per D. Columns: FILE_SCHEMA and `dt`.
+
+    `state`: `users_state` rows with their `dt` (those of `dts` are used). `archive`: archived
+    rows with a `dt` (a `users_archive` partition's day, or a `users_archive_latest` snapshot's
+    day for its rows); for D, the latest row dated D or earlier of each user not in the state of
+    D stands for them. `window_days`: only the archived users last seen in the `window_days`
+    days up to D (the churn population's window: older ones are not in it), which bounds the
+    rows to the users who left recently."""
+    columns = FILE_SCHEMA.fieldNames()
+    snapshots = state.sparkSession.createDataFrame([(d,) for d in dts], "dt date")
+    current = state.where(F.col("dt").isin(list(dts))).select(*columns, "dt")
+    condition = F.col("_archived") <= F.col("dt")
+    if window_days is not None:
+        condition &= F.col("last_seen_date") > F.date_sub(F.col("dt"), window_days)
+    latest = F.row_number().over(
+        Window.partitionBy("dt", "user_id").orderBy(F.col("_archived").desc())
+    )
+    gone = (
+        archive.select(*columns, F.col("dt").alias("_archived"))
+        .join(F.broadcast(snapshots), condition)
+        .withColumn("_n", latest)
+        .where(F.col("_n") == 1)
+        .select(*columns, "dt")
+        .join(current.select("dt", "user_id"), ["dt", "user_id"], "left_anti")
+    )
+    return current.unionByName(gone.select(*columns, "dt"))
+
+
 def next_users_state(
     previous: DataFrame, today: DataFrame, archived: DataFrame, day: date
 ) -> DataFrame:

@@ -23,12 +23,11 @@ from jobs.churn_features.lifetime import (
     fit_bgnbd,
     fit_bgnbd_by_dt,
     lifetime_features,
-    states_as_of,
     with_bgnbd,
     with_bgnbd_by_dt,
-    with_departed,
 )
 from jobs.users_state.schema import FILE_SCHEMA, SCHEMA
+from jobs.users_state.transform import states_as_of, with_departed
 from tests.readers import by_key
 
 pytestmark = pytest.mark.unit
