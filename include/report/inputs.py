@@ -48,6 +48,7 @@ MARTS: dict[str, list[str] | None] = {
     "attribution_channels": None,
     "churn_predictions": ["risk_band", "churn_probability", "model_version"],
     "funnels": None,
+    "user_paths": None,
 }
 
 

@@ -10,6 +10,7 @@ from include.report.sections.alerts import alerts_section
 from include.report.sections.attribution import attribution_section
 from include.report.sections.churn import churn_section
 from include.report.sections.funnels import funnels_section
+from include.report.sections.paths import paths_section
 from include.report.sections.quality import quality_section
 from include.report.sections.retention import retention_section
 from include.report.sections.segments import segments_section
@@ -23,6 +24,7 @@ NAV = {
     "segments": "segments and accounts",
     "alerts": "alerts",
     "funnels": "funnels",
+    "paths": "paths",
     "attribution": "attribution",
     "churn": "churn risk",
 }
@@ -69,6 +71,7 @@ def render(inputs: Inputs) -> str:
         ),
         alerts_section(day, marts.get("usage_alerts"), at("usage_alerts")),
         funnels_section(day, marts.get("funnels")),
+        paths_section(day, marts.get("user_paths"), at("user_paths")),
         attribution_section(day, marts.get("attribution_channels"), at("attribution_channels")),
         churn_section(day, marts.get("churn_predictions"), at("churn_predictions")),
     ]
