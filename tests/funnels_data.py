@@ -290,6 +290,23 @@ def _event(
     }
 
 
+# A purchase of user `other` on D that arrives late: their chain entered on D - 1 (the catalog
+# at 23:50, the view at 00:05) reaches step 3 with it.
+LATE_PURCHASE: dict[str, Any] = {
+    "event_id": "z1",
+    "user_id": "other",
+    "event_name": "purchase",
+    "event_ts": datetime.combine(D, datetime.min.time()) + timedelta(minutes=30),
+    "session_id": None,
+    "platform": "web",
+    "account_id": None,
+    "channel": "organic",
+    "plan": "pro",
+    "properties": '{"tier": "gold"}',
+    "event_date": D,
+}
+
+
 def events() -> list[dict[str, Any]]:
     """The cases, one user each (names say which); UTC."""
     day, prev, nxt = D, D - timedelta(days=1), D + timedelta(days=1)

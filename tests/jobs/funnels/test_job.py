@@ -16,7 +16,14 @@ import pytest
 from include.pulse.config import PulseConfig
 from jobs import pipeline
 from jobs.funnels.definitions import FunnelsFileError
-from tests.funnels_data import FUNNELS, D, events, funnel_times_rows, funnels_rows
+from tests.funnels_data import (
+    FUNNELS,
+    LATE_PURCHASE,
+    D,
+    events,
+    funnel_times_rows,
+    funnels_rows,
+)
 from tests.jobs.runs import assert_suites_passed, ingest
 from tests.readers import table_rows
 
@@ -24,20 +31,7 @@ pytestmark = pytest.mark.integration
 
 FIRST, SECOND = D + timedelta(days=1), D + timedelta(days=2)  # arrival days
 DAYS = [D - timedelta(days=1), D, D + timedelta(days=1)]  # the entry days of the events
-# A purchase of user `other` on D: their chain entered on D - 1 (23:50) reaches step 3.
-LATE = {
-    "event_id": "z1",
-    "user_id": "other",
-    "event_name": "purchase",
-    "event_ts": datetime.combine(D, datetime.min.time()) + timedelta(minutes=30),
-    "session_id": None,
-    "platform": "web",
-    "account_id": None,
-    "channel": "organic",
-    "plan": "pro",
-    "properties": '{"tier": "gold"}',
-    "event_date": D,
-}
+LATE = LATE_PURCHASE
 
 
 def make_config(root: Path) -> PulseConfig:

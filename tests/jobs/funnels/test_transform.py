@@ -15,7 +15,14 @@ from jobs.funnel_times.schema import SCHEMA as FUNNEL_TIMES_SCHEMA
 from jobs.funnels.definitions import parse
 from jobs.funnels.schema import SCHEMA as FUNNELS_SCHEMA
 from jobs.funnels.transform import funnel_marts
-from tests.funnels_data import FUNNELS, D, events, funnel_times_rows, funnels_rows
+from tests.funnels_data import (
+    FUNNELS,
+    LATE_PURCHASE,
+    D,
+    events,
+    funnel_times_rows,
+    funnels_rows,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -119,19 +126,7 @@ def test_a_late_event_changes_the_earlier_entry_day_it_reaches(spark):
     """A purchase on D arriving late completes a chain entered on D - 1 (user `other`: the
     catalog at 23:50, the view at 00:05): the rows of D - 1 change as the reference says, and
     only those."""
-    late = {
-        "event_id": "z1",
-        "user_id": "other",
-        "event_name": "purchase",
-        "event_ts": datetime.combine(D, datetime.min.time()) + timedelta(minutes=30),
-        "session_id": None,
-        "platform": "web",
-        "account_id": None,
-        "channel": "organic",
-        "plan": "pro",
-        "properties": '{"tier": "gold"}',
-        "event_date": D,
-    }
+    late = LATE_PURCHASE
     before = marts(spark, events())["funnels"]
     after = marts(spark, [*events(), late])
     want = funnels_rows([*events(), late], FUNNELS, DAYS, DATA_END)
