@@ -15,7 +15,8 @@ TABLE = Table(
         " one of X, or no longer), the dates of the sessions that reach X from before (their"
         " users' chains walked back from the midnight before X: normally X - 1, further only"
         " for a session that runs over several nights) and the entry days whose funnel windows"
-        " reach X (their drop-off paths). Nightly runs settle the marks from D -"
+        " reach X (their drop-off paths); the run's own day D too, the same way, when it has"
+        " events and was never built. Nightly runs settle the marks from D -"
         " PULSE_LATENESS_DAYS; older ones wait for a backfill"
     ),
 )

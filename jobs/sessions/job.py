@@ -163,8 +163,11 @@ def plan(request: PlanRequest) -> Plan:
             cache[day] = read_day_events(warehouse, day)
         return cache[day]
 
+    # The run's own day when it has events and was never built (the group added to a warehouse
+    # with history, a from-scratch build): the DAG's ingest marks it anyway.
+    own = {request.day} - set(request.computed) - set(request.reported)
     targets = plan_dates(
-        consumed,
+        set(consumed) | (own & event_days),
         event_days,
         set(request.computed),
         read_day,
