@@ -134,6 +134,23 @@ def _seconds(chain: list[dict], step: int) -> Fraction:
     return Fraction(delta // timedelta(microseconds=1), 1_000_000)
 
 
+def entries(
+    events: list[dict[str, Any]],
+    funnels: list[dict[str, Any]],
+    days: list[date],
+    data_end: datetime | None,
+    timezone: str,
+):
+    """(funnel, entry day, each entrant's chain, whether the day's windows have closed) for
+    every funnel and entry day with entrants."""
+    for funnel in funnels:
+        for day in days:
+            chains = user_chains(events, funnel, day)
+            if chains:
+                closes = window_closes(day, funnel["window_seconds"], timezone)
+                yield funnel, day, chains, data_end is not None and closes <= data_end
+
+
 def funnels_rows(
     events: list[dict[str, Any]],
     funnels: list[dict[str, Any]],
@@ -143,43 +160,36 @@ def funnels_rows(
 ) -> list[dict[str, Any]]:
     """Every row of `marts/funnels` for the entry days `days`."""
     rows = []
-    for funnel in funnels:
+    for funnel, day, chains, complete in entries(events, funnels, days, data_end, timezone):
         steps = funnel["steps"]
-        for day in days:
-            chains = user_chains(events, funnel, day)
-            if not chains:
-                continue
-            complete = data_end is not None and (
-                window_closes(day, funnel["window_seconds"], timezone) <= data_end
-            )
-            groups: dict[tuple[str, str], list[list[dict]]] = defaultdict(list)
-            for chain in chains.values():
-                groups[("all", "all")].append(chain)
-                for column in BREAKDOWNS:
-                    groups[(column, chain[0][column] or "unknown")].append(chain)
-            for (breakdown, value), members in groups.items():
-                counts = [sum(len(c) >= n for c in members) for n in range(1, len(steps) + 1)]
-                for n, step in enumerate(steps, start=1):
-                    times = [_seconds(c, n) for c in members if len(c) >= n]
-                    previous = counts[n - 2] if n > 1 else counts[0]
-                    rows.append(
-                        {
-                            "funnel": funnel["name"],
-                            "breakdown": breakdown,
-                            "breakdown_value": value,
-                            "step": n,
-                            "step_event": step_name(step),
-                            "users": counts[n - 1],
-                            "conversion_from_previous": (
-                                counts[n - 1] / previous if previous else None
-                            ),
-                            "conversion_from_first": counts[n - 1] / counts[0],
-                            "median_seconds_to_step": nearest_rank(times, 50),
-                            "p90_seconds_to_step": nearest_rank(times, 90),
-                            "complete": complete,
-                            "dt": day,
-                        }
-                    )
+        groups: dict[tuple[str, str], list[list[dict]]] = defaultdict(list)
+        for chain in chains.values():
+            groups[("all", "all")].append(chain)
+            for column in BREAKDOWNS:
+                groups[(column, chain[0][column] or "unknown")].append(chain)
+        for (breakdown, value), members in groups.items():
+            counts = [sum(len(c) >= n for c in members) for n in range(1, len(steps) + 1)]
+            for n, step in enumerate(steps, start=1):
+                times = [_seconds(c, n) for c in members if len(c) >= n]
+                previous = counts[n - 2] if n > 1 else counts[0]
+                rows.append(
+                    {
+                        "funnel": funnel["name"],
+                        "breakdown": breakdown,
+                        "breakdown_value": value,
+                        "step": n,
+                        "step_event": step_name(step),
+                        "users": counts[n - 1],
+                        "conversion_from_previous": (
+                            counts[n - 1] / previous if previous else None
+                        ),
+                        "conversion_from_first": counts[n - 1] / counts[0],
+                        "median_seconds_to_step": nearest_rank(times, 50),
+                        "p90_seconds_to_step": nearest_rank(times, 90),
+                        "complete": complete,
+                        "dt": day,
+                    }
+                )
     return rows
 
 
@@ -192,37 +202,32 @@ def funnel_times_rows(
 ) -> list[dict[str, Any]]:
     """Every row of `marts/funnel_times` for the entry days `days`."""
     rows = []
-    for funnel in funnels:
+    for funnel, day, chains, complete in entries(events, funnels, days, data_end, timezone):
         window = funnel["window_seconds"]
         width = funnel.get("bin_seconds") or math.ceil(window / 60)
-        for day in days:
-            chains = user_chains(events, funnel, day)
-            if not chains:
+        for n, step in enumerate(funnel["steps"], start=1):
+            if n == 1:
                 continue
-            complete = data_end is not None and window_closes(day, window, timezone) <= data_end
-            for n, step in enumerate(funnel["steps"], start=1):
-                if n == 1:
-                    continue
-                counts: dict[int, int] = defaultdict(int)
-                for chain in chains.values():
-                    if len(chain) >= n:
-                        counts[math.floor(_seconds(chain, n) / width)] += 1
-                bins = window // width + 1
-                assert all(b < bins for b in counts)
-                for b in range(bins):
-                    rows.append(
-                        {
-                            "funnel": funnel["name"],
-                            "step": n,
-                            "step_event": step_name(step),
-                            "bin": b,
-                            "seconds_from": b * width,
-                            "seconds_to": (b + 1) * width,
-                            "users": counts[b],
-                            "complete": complete,
-                            "dt": day,
-                        }
-                    )
+            counts: dict[int, int] = defaultdict(int)
+            for chain in chains.values():
+                if len(chain) >= n:
+                    counts[math.floor(_seconds(chain, n) / width)] += 1
+            bins = window // width + 1
+            assert all(b < bins for b in counts)
+            for b in range(bins):
+                rows.append(
+                    {
+                        "funnel": funnel["name"],
+                        "step": n,
+                        "step_event": step_name(step),
+                        "bin": b,
+                        "seconds_from": b * width,
+                        "seconds_to": (b + 1) * width,
+                        "users": counts[b],
+                        "complete": complete,
+                        "dt": day,
+                    }
+                )
     return rows
 
 
