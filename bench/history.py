@@ -20,6 +20,11 @@ For each H of --history, in a fresh warehouse and one warm `local[*]` session:
    local working copy and the task uploads what changed), the daily report (read back from
    the bucket).
 
+The funnels are `bench/funnels.json` (unless a --setting names another PULSE_FUNNELS_FILE):
+without a file the `funnels` group and the `sessions` group's drop-off paths would have
+nothing to compute. Every group is timed, `sessions` (with `user_paths`) and `funnels` (with
+`funnel_times`) included.
+
 3. (unless --no-exact) every partition the last night wrote is compared with a from-scratch
    build over the same events (a new warehouse, one run of each group per day the night
    wrote), both ways with DuckDB `EXCEPT ALL`: `exact H=...: N partitions ... M differ`.
@@ -62,6 +67,13 @@ FEATURES = ("page_view", "search", "export", "share", "settings", "purchase")
 PLATFORMS = ("web", "ios", "android")
 CHANNELS = ("direct", "seo", "ads", "email", "social")
 PLANS = ("free", "pro", "team")
+FUNNELS_FILE = Path(__file__).with_name("funnels.json")  # steps among FEATURES
+
+
+def settings(args: argparse.Namespace) -> dict[str, str]:
+    """The PULSE_ settings of a run: the bench's funnels, then --setting (which wins)."""
+    given = dict(setting.split("=", 1) for setting in args.setting)
+    return {"PULSE_FUNNELS_FILE": str(FUNNELS_FILE), **given}
 
 
 def events_frame(spark: Any, first_id: int, count: int, per_day: int, users: int, seed: int):
@@ -386,7 +398,7 @@ def one_history(
                 "PULSE_WORK_DIR": str(root / "warehouse"),
                 "PULSE_START_DATE": START.isoformat(),
                 "PULSE_QUALITY_PANDAS_ROWS": "200000",
-                **dict(setting.split("=", 1) for setting in args.setting),
+                **settings(args),
             }
         )
         warehouse = root / "warehouse"
@@ -440,8 +452,7 @@ def one_history(
             print(f"  night {night} ({day}): {total:.1f} s summed ({groups})", flush=True)
         compared = []
         if args.exact:
-            settings = dict(setting.split("=", 1) for setting in args.setting)
-            compared = check_exact(spark, config, day, settings)
+            compared = check_exact(spark, config, day, settings(args))
             differ = [c for c in compared if c[2] or c[3]]
             tables = len({c[0] for c in compared})
             print(
