@@ -53,6 +53,10 @@ def _int(name: str, raw: str) -> int:
         raise ConfigError(f"{name}={raw!r} is not an integer") from exc
 
 
+def _int_or_none(name: str, raw: str) -> int | None:
+    return _int(name, raw) if raw else None
+
+
 def _date(name: str, raw: str) -> str:
     try:
         return date.fromisoformat(raw).isoformat()
@@ -163,6 +167,17 @@ SETTINGS: tuple[Setting, ...] = (
         " date, however long before; a later copy with another event date is a new event"
         " (\"De-duplication\" below)",
         minimum=0,
+    ),
+    # Landed rows are what a date is rebuilt from when a late event or a re-run touches it:
+    # they must outlive the oldest event Pulse accepts and the dedup window before it.
+    Setting(
+        "raw_retention_days", "PULSE_RAW_RETENTION_DAYS", _int_or_none, "",
+        "how many arrival days of raw rows the nightly run keeps: `landed_events` (and the"
+        " dedup keys in it) and `quarantine` (rows and raw text) of arrival days more than"
+        " this many days before the run's day are deleted; `events` and the marts stay"
+        " (>= `PULSE_MAX_EVENT_AGE_DAYS` + `PULSE_DEDUP_WINDOW_DAYS` + 1; [operations.md]"
+        "(operations.md), \"Retention\"); none: keep everything",
+        minimum=1,
     ),
     Setting(
         "max_chain_days", "PULSE_MAX_CHAIN_DAYS", _int, "400",
@@ -403,6 +418,7 @@ class PulseConfig:
     lateness_days: int = 3
     max_event_age_days: int = 365
     dedup_window_days: int = 7
+    raw_retention_days: int | None = None
     max_chain_days: int = 400
     spark_master: str = "local[*]"
     landing_ready_marker: str | None = None
@@ -468,6 +484,16 @@ class PulseConfig:
             raise ConfigError(
                 f"PULSE_MAX_EVENT_AGE_DAYS={config.max_event_age_days} must be >="
                 f" PULSE_LATENESS_DAYS={config.lateness_days}"
+            )
+        retention, dedup = config.raw_retention_days, config.dedup_window_days
+        if retention is not None and retention < config.max_event_age_days + dedup + 1:
+            # A late event rebuilds its date from every arrival of that date and the dedup
+            # window before them: those raw rows must not have been deleted (operations.md).
+            raise ConfigError(
+                f"PULSE_RAW_RETENTION_DAYS={retention} must be >= PULSE_MAX_EVENT_AGE_DAYS"
+                f" ({config.max_event_age_days}) + PULSE_DEDUP_WINDOW_DAYS ({dedup}) + 1 ="
+                f" {config.max_event_age_days + dedup + 1}: lower PULSE_MAX_EVENT_AGE_DAYS to"
+                " keep fewer days"
             )
         if config.analysis_window_days > 45:
             # The previous window (usage trend) must fit in the 90 days the marts look back.

@@ -55,6 +55,10 @@ def test_values_are_read_and_typed():
         ("PULSE_MAX_EVENT_AGE_DAYS", "0", "must be >= 1"),
         ("PULSE_MAX_EVENT_AGE_DAYS", "2", "must be >= PULSE_LATENESS_DAYS=3"),
         ("PULSE_MAX_CHAIN_DAYS", "0", "must be >= 1"),
+        ("PULSE_RAW_RETENTION_DAYS", "0", "must be >= 1"),
+        ("PULSE_RAW_RETENTION_DAYS", "ninety", "not an integer"),
+        # 365 + 7 + 1: a late event's date is rebuilt from raw rows this old.
+        ("PULSE_RAW_RETENTION_DAYS", "372", "= 373: lower PULSE_MAX_EVENT_AGE_DAYS"),
         ("PULSE_ATTRIBUTION_LOOKBACK_DAYS", "0", "must be >= 1"),
         ("PULSE_CONVERSION_EVENTS", " , ", "must name at least one event"),
         ("PULSE_TASK_TIMEOUT_MINUTES", "0", "must be >= 1"),
@@ -69,6 +73,16 @@ def test_values_are_read_and_typed():
 def test_bad_values_fail_with_the_variable_name(name, value, message):
     with pytest.raises(ConfigError, match=f"{name}.*{message}"):
         PulseConfig.from_env({name: value})
+
+
+def test_raw_retention_must_cover_the_oldest_accepted_event_and_the_dedup_window():
+    """N = max event age + dedup window + 1 is the least accepted, N - 1 is refused."""
+    short = {"PULSE_MAX_EVENT_AGE_DAYS": "60", "PULSE_DEDUP_WINDOW_DAYS": "7"}
+    least = PulseConfig.from_env({**short, "PULSE_RAW_RETENTION_DAYS": "68"})
+    assert least.raw_retention_days == 68
+    with pytest.raises(ConfigError, match=r"PULSE_RAW_RETENTION_DAYS=67 must be >= .* = 68"):
+        PulseConfig.from_env({**short, "PULSE_RAW_RETENTION_DAYS": "67"})
+    assert PulseConfig.from_env({}).raw_retention_days is None  # unset: keep everything
 
 
 def test_a_feature_in_two_tiers_is_refused():
@@ -99,6 +113,7 @@ def test_unset_variables_give_the_documented_defaults(tmp_path, monkeypatch):
         "lateness_days": 3,
         "max_event_age_days": 365,
         "dedup_window_days": 7,
+        "raw_retention_days": None,
         "max_chain_days": 400,
         "spark_master": "local[*]",
         "landing_ready_marker": None,
@@ -152,6 +167,7 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_LATENESS_DAYS": "5",
         "PULSE_MAX_EVENT_AGE_DAYS": "3650",
         "PULSE_DEDUP_WINDOW_DAYS": "14",
+        "PULSE_RAW_RETENTION_DAYS": "3665",  # 3650 + 14 + 1, the least allowed
         "PULSE_MAX_CHAIN_DAYS": "4000",
         "PULSE_SPARK_MASTER": "sc://spark:15002",
         "PULSE_LANDING_READY_MARKER": "_SUCCESS",
