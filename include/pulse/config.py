@@ -46,6 +46,10 @@ def _resolve_uri(name: str, raw: str) -> str:
     return str(Path(raw.removeprefix("file://")).expanduser().resolve())
 
 
+def _uri_or_none(name: str, raw: str) -> str | None:
+    return _resolve_uri(name, raw) if raw else None
+
+
 def _int(name: str, raw: str) -> int:
     try:
         return int(raw)
@@ -395,6 +399,19 @@ SETTINGS: tuple[Setting, ...] = (
         " expectation fails or warns; `0`: always Spark",
         minimum=0,
     ),
+    # Erasure (jobs/erasure.py, docs/erasure.md): where "forget me" requests are filed, and
+    # the salt of the suppression list's hashes.
+    Setting(
+        "erasure_uri", "PULSE_ERASURE_URI", _uri_or_none, "",
+        "the folder of erasure requests (JSON lines `{\"user_id\": ..., \"requested_at\":"
+        " ...}`), a local path or `s3://bucket/prefix`; none: `{landing}/_erasure/`"
+        " ([erasure.md](erasure.md))",
+    ),
+    Setting(
+        "erasure_salt", "PULSE_ERASURE_SALT", _text_or_none, "",
+        "the secret salt of the suppression list's hashes (keep it in a secret store and never"
+        " change it); none: a random salt made once and kept in `{warehouse}/_erasure/salt`",
+    ),
 )  # fmt: skip
 
 
@@ -468,6 +485,9 @@ class PulseConfig:
     path_depth: int = 5
     # Quality checks (include/pulse/quality.py).
     quality_pandas_rows: int = 200_000
+    # Erasure (jobs/erasure.py).
+    erasure_uri: str | None = None
+    erasure_salt: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PulseConfig:
@@ -547,6 +567,12 @@ class PulseConfig:
     def local_warehouse(self) -> Path:
         """The folder Spark reads and writes: the warehouse itself, or its local working copy."""
         return Path(self.work_dir if self.warehouse_is_remote else self.warehouse_uri)
+
+    @property
+    def erasure_location(self) -> str:
+        """Where erasure requests are filed: `PULSE_ERASURE_URI`, else `{landing}/_erasure/`
+        (a name the landing reader never takes for a day's folder)."""
+        return self.erasure_uri or str(Path(self.landing_uri) / "_erasure")
 
     def landing_folder(self, arrival_date: date) -> Path:
         """`{landing}/dt=YYYY-MM-DD/`: the files that arrived on that day."""

@@ -155,6 +155,8 @@ def test_unset_variables_give_the_documented_defaults(tmp_path, monkeypatch):
         "session_timeout_minutes": 30,
         "path_depth": 5,
         "quality_pandas_rows": 200000,
+        "erasure_uri": None,
+        "erasure_salt": None,
     }
 
 
@@ -209,6 +211,8 @@ def test_every_setting_round_trips_through_as_env(tmp_path: Path):
         "PULSE_CHURN_TRAIN_ROWS_MAX": "5000",
         "PULSE_SESSION_TIMEOUT_MINUTES": "45",
         "PULSE_PATH_DEPTH": "3",
+        "PULSE_ERASURE_URI": str(tmp_path / "requests"),
+        "PULSE_ERASURE_SALT": "pepper",
     }
     assert set(env) == {setting.env for setting in SETTINGS}
     config = PulseConfig.from_env(env)
