@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.ingest_events --users 20000 --days 7
 
-Generates synthetic landing days (include/demo/generate_events.py) into a temporary folder,
+Generates synthetic landing days (include/demo/generate_events/) into a temporary folder,
 runs the `events` group (`jobs.pipeline.run`) for each day in order, and prints per-day and total
 figures. The first day includes JVM/GX warm-up and is reported separately.
 Record results in docs/benchmarks.md.

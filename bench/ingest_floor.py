@@ -4,7 +4,7 @@
         .venv/bin/python -m bench.ingest_floor --rows 1000000 --repeats 3
 
 Issue 29, item 3. One arrival day of about `--rows` rows is generated once, as JSON lines
-(three files, one per source of `include/demo/generate_events.py`: its simulated users and its
+(three files, one per source of `include/demo/generate_events/`: its simulated users and its
 counted noise, i.e. late events, same-day and later-day duplicates, malformed rows of every
 kind, all rendered in the web source's JSON-lines layout). On those same files:
 
