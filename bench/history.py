@@ -251,6 +251,25 @@ class Probe:
             "input_bytes": float(self.new_input_bytes()),
         }
 
+    def reset_peaks(self) -> None:
+        """Start the peak resident memory of this process and the JVM afresh (Linux: writing 5
+        to `clear_refs` resets `VmHWM`), so the nights' peak is not the history build's."""
+        for pid in filter(None, (os.getpid(), self.pid)):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+    def peaks_mib(self) -> tuple[float, float]:
+        """The peak resident memory (MiB) of the driver (Python) and of the JVM since
+        `reset_peaks`."""
+
+        def peak(pid: int | None) -> float:
+            if pid is None:
+                return float("nan")
+            status = Path(f"/proc/{pid}/status").read_text()
+            line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+            return int(line.split()[1]) / 1024
+
+        return peak(os.getpid()), peak(self.pid)
+
 
 def backfill_attribution(spark: Any, config: Any, last: date, chunk_days: int = 10) -> None:
     """The attribution snapshots of the window before `last`, as a year of nightly runs
@@ -423,6 +442,7 @@ def one_history(
             flush=True,
         )
         probe = Probe(spark)
+        probe.reset_peaks()
         nights: dict[str, list[dict]] = {}
         next_id = days * args.events_per_day
         for night in range(1, args.nights + 1):
@@ -450,6 +470,13 @@ def one_history(
             total = sum(n[-1]["seconds"] for n in nights.values())
             groups = ", ".join(f"{g} {n[-1]['seconds']:.1f}" for g, n in nights.items())
             print(f"  night {night} ({day}): {total:.1f} s summed ({groups})", flush=True)
+        driver_mib, jvm_mib = probe.peaks_mib()
+        print(
+            f"peak resident memory over the nights: JVM {jvm_mib:,.0f} MiB"
+            f" (spark.driver.memory {spark.conf.get('spark.driver.memory', 'default')}),"
+            f" driver (Python) {driver_mib:,.0f} MiB",
+            flush=True,
+        )
         compared = []
         if args.exact:
             compared = check_exact(spark, config, day, settings(args))
