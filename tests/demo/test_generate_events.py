@@ -40,6 +40,37 @@ NAME_ALIASES = ("event_name", "event")
 INVALID = None  # a record that is not a JSON object
 
 
+def noise_floor_or_share(events: int, share: float, floor: int) -> int:
+    """How many rows of one noise kind a run injects: a share of its events, never under a
+    floor (the generator's docstring: "a counted few"), restated here from its rule."""
+    return max(floor, round(events * share))
+
+
+def expected_noise(events: int) -> dict[str, Any]:
+    """The manifest's `noise` for a run of `events` events: late 0.4 % (at least 3),
+    same-day duplicates 0.15 % (at least 2), later-day ones 0.1 % (at least 2), each
+    malformed kind 0.02 % (at least 2)."""
+    return {
+        "late": noise_floor_or_share(events, 0.004, 3),
+        "duplicates": {
+            "same_day": noise_floor_or_share(events, 0.0015, 2),
+            "later_day": noise_floor_or_share(events, 0.001, 2),
+        },
+        "malformed": {
+            kind: noise_floor_or_share(events, 0.0002, 2)
+            for kind in (
+                "invalid_json",
+                "missing_user_id",
+                "empty_user_id",
+                "missing_event_name",
+                "unparseable_timestamp",
+                "future_timestamp",
+                "invalid_properties",
+            )
+        },
+    }
+
+
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("run_a") / "landing"
@@ -216,9 +247,13 @@ def test_malformed_rows_are_present_and_counted(
     records: list[tuple[date, str, Any]], manifest: dict[str, Any]
 ) -> None:
     found = Counter(classify(r, arrival) for arrival, _, r in records)
-    for kind in MALFORMED_KINDS:
-        assert manifest["noise"]["malformed"][kind] >= 1, kind
-        assert found[kind] == manifest["noise"]["malformed"][kind], kind
+    # 491 events (60 users, 4 days, seed 11): every kind at its floor of 2.
+    assert manifest["totals"]["events_generated"] == 491
+    wanted = expected_noise(491)["malformed"]
+    assert wanted == dict.fromkeys(MALFORMED_KINDS, 2)
+    assert manifest["noise"]["malformed"] == wanted
+    assert {kind: found[kind] for kind in MALFORMED_KINDS} == wanted
+    assert sum(found.values()) - found[None] == sum(wanted.values())  # no other kind
     invalid_lines = sum(1 for _, name, r in records if r is INVALID and ".json" in name)
     assert invalid_lines == manifest["noise"]["malformed"]["invalid_json"]
     unparseable = sum(1 for _, _, r in records if r and _first(r, TIME_ALIASES) == "not-a-time")
@@ -229,9 +264,10 @@ def test_duplicates_and_late_events_are_present_and_counted(
     records: list[tuple[date, str, Any]], manifest: dict[str, Any]
 ) -> None:
     noise = manifest["noise"]
-    assert noise["late"] >= 1
-    assert noise["duplicates"]["same_day"] >= 1
-    assert noise["duplicates"]["later_day"] >= 1
+    assert (noise["late"], noise["duplicates"]) == (3, {"same_day": 2, "later_day": 2})
+    assert {k: noise[k] for k in ("late", "duplicates")} == {
+        k: expected_noise(manifest["totals"]["events_generated"])[k] for k in ("late", "duplicates")
+    }
     valid = [(arrival, r) for arrival, _, r in records if classify(r, arrival) is None]
     seen: dict[str, list[tuple[date, dict[str, Any]]]] = {}
     for arrival, record in valid:
@@ -410,7 +446,10 @@ def test_the_buyers_do_not_change_the_users_events(tmp_path: Path) -> None:
     without = generate_events(tmp_path / "none", **args, buyers=0)["totals"]
     with_buyers = generate_events(tmp_path / "some", **args, buyers=200)["totals"]
     assert without["buyer_purchases"] == without["buyers_active"] == 0
-    assert with_buyers["buyer_purchases"] > 0
+    # The buyers' own generator, alone: 152 purchases by 127 of the 200 buyers.
+    alone, _ = simulate_buyers(random.Random(f"buyers-{SEED}"), 200, 5, START)
+    assert (len(alone), len({e.user_id for e in alone})) == (152, 127)
+    assert (with_buyers["buyer_purchases"], with_buyers["buyers_active"]) == (152, 127)
     assert with_buyers["events_generated"] == (
         without["events_generated"] + with_buyers["buyer_purchases"]
     )
