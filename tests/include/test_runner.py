@@ -15,6 +15,9 @@ pytestmark = pytest.mark.unit
 
 D = date(2024, 3, 28)
 UPSTREAM = ("user_daily", "active_users", "engagement")
+# The engagement marts' reach of a change (`jobs.engagement.HORIZON_DAYS`): a change on X
+# alters the snapshots X .. X + 89.
+ENGAGEMENT_HORIZON = 90
 
 
 def days(*offsets: int) -> frozenset[date]:
@@ -98,3 +101,28 @@ def test_a_nightly_run_waits_only_for_changes_from_its_cutoff(tmp_path):
     kept, _ = _defer_behind_upstream("churn_features", warehouse, planned, UPSTREAM, cutoff)
     assert kept.dates == ()
     assert kept.details["deferred"]["dates"] == [D]
+
+
+@pytest.mark.parametrize(
+    ("changed", "computed", "cutoff", "days", "pending"),
+    [
+        # A first run: only its day.
+        (set(), set(), None, [D], set()),
+        # A late change 3 days back: every computed day from there on.
+        ({D - timedelta(3)}, {D - timedelta(i) for i in range(1, 10)}, None,
+         [D - timedelta(i) for i in (3, 2, 1, 0)], set()),
+        # A change 100 days back reaches 89 days forward only.
+        ({D - timedelta(100)}, {D - timedelta(i) for i in range(5, 20)}, None,
+         [D - timedelta(i) for i in range(19, 10, -1)] + [D], set()),
+        # A nightly run leaves changes before its cutoff pending.
+        ({D - timedelta(10), D - timedelta(1)}, {D - timedelta(i) for i in range(1, 12)},
+         D - timedelta(3), [D - timedelta(1), D], {D - timedelta(10)}),
+    ],
+)  # fmt: skip
+def test_the_planner_with_the_engagement_horizon(changed, computed, cutoff, days, pending):
+    plan = snapshot_planner(ENGAGEMENT_HORIZON)(
+        PlanRequest(D, frozenset(changed), frozenset(computed), cutoff, warehouse=None)
+    )
+    assert list(plan.dates) == days
+    assert set(plan.pending) == pending
+    assert plan.consumed == changed - pending

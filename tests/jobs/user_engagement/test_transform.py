@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from include.pulse.runner import PlanRequest, snapshot_planner
 from jobs import engagement, registry
 from jobs.engagement import Rules
+from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.user_engagement.job import Inputs, engagement_marts
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
@@ -19,6 +19,7 @@ from tests.engagement_data import (
     active_users_rows,
     first_seen_rows,
     reference,
+    session_rows,
     state_rows,
     user_daily_rows,
     user_feature_daily_rows,
@@ -39,11 +40,16 @@ KEYS = {
 
 def compute(spark, rules: Rules, dts=DTS) -> dict[str, list[dict]]:
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     features = spark.createDataFrame(user_feature_daily_rows(), USER_FEATURE_DAILY_SCHEMA)
     inputs = Inputs(
         daily=spark.createDataFrame(user_daily_rows(), USER_DAILY_SCHEMA),
         feature_daily=features,
+        sessions=spark.createDataFrame(
+            session_rows(),
+            T.StructType([SESSIONS_SCHEMA[c] for c in ("user_id", "event_names", "session_date")]),
+        ),
         first_use=features.groupBy("user_id", "feature").agg(
             F.min("event_date").alias("first_use_date")
         ),
@@ -71,6 +77,7 @@ def expected(dts=DTS, **options) -> dict[str, list[dict]]:
     return reference(
         user_daily_rows(),
         user_feature_daily_rows(),
+        session_rows(),
         first_seen_rows(dts),
         state_rows(dts),
         active_users_rows(dts),
@@ -164,31 +171,6 @@ def test_without_tiers_every_event_is_a_feature(spark):
     assert_same(got, expected(dts=[D], window=30))
     assert {r["tier"] for r in got["feature_adoption"]} == {None}
     assert {r["feature"] for r in got["feature_adoption"]} == set(TIERS)
-
-
-@pytest.mark.parametrize(
-    ("changed", "computed", "cutoff", "days", "pending"),
-    [
-        # A first run: only its day.
-        (set(), set(), None, [D], set()),
-        # A late change 3 days back: every computed day from there on.
-        ({D - timedelta(3)}, {D - timedelta(i) for i in range(1, 10)}, None,
-         [D - timedelta(i) for i in (3, 2, 1, 0)], set()),
-        # A change 100 days back reaches 89 days forward only.
-        ({D - timedelta(100)}, {D - timedelta(i) for i in range(5, 20)}, None,
-         [D - timedelta(i) for i in range(19, 10, -1)] + [D], set()),
-        # A nightly run leaves changes before its cutoff pending.
-        ({D - timedelta(10), D - timedelta(1)}, {D - timedelta(i) for i in range(1, 12)},
-         D - timedelta(3), [D - timedelta(1), D], {D - timedelta(10)}),
-    ],
-)  # fmt: skip
-def test_plan_days(changed, computed, cutoff, days, pending):
-    plan = snapshot_planner(engagement.HORIZON_DAYS)(
-        PlanRequest(D, frozenset(changed), frozenset(computed), cutoff, warehouse=None)
-    )
-    assert list(plan.dates) == days
-    assert set(plan.pending) == pending
-    assert plan.consumed == changed - pending
 
 
 def test_the_horizon_and_weeks_constants_hold_together():
