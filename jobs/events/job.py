@@ -9,7 +9,8 @@ Outputs, each partition replaced atomically after validation (see `include/pulse
   arrivals' rows of X, each event once: a copy is dropped when another copy of the event
   arrived in the `PULSE_DEDUP_WINDOW_DAYS` days before it (at any date) or earlier at X
   (`first_arrivals`); only the keys of those windows are read, never all of history.
-- `_runs/events/dt=D.json`: the run report (rows read = clean + duplicates + quarantined).
+- `_runs/events/dt=D.json`: the run report (rows read = clean + duplicates + quarantined +
+  erased: the rows of users on the suppression list, dropped before anything is stored).
 - a mark per events partition published, for each downstream group (`user_daily`, ...).
 
 It runs through the one runner (`include/pulse/runner.py`) like every group, driven by the
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from include.pulse import erasure
 from include.pulse.config import PulseConfig
 from include.pulse.landing import LandingDay, list_landing_day, read_landing_day
 from include.pulse.runner import Context, Job, Plan, PlanRequest
@@ -69,6 +71,9 @@ class Arrival:
     counts: dict[str, Any]  # rows_read, quarantined by reason, duplicates_within_day
     contribution_rows: int  # D's rows once each (staged in `landed_events`)
     new_dates: set[str]  # the event dates of those rows
+    # The suppression list `prepare` dropped rows by: the planner (under the locks) refuses
+    # to go on when an erasure changed it meanwhile (the retry drops those users too).
+    suppression_version: str = ""
     old_landed: list[Path] = field(default_factory=list)  # D's published landed partitions
     clean_by_date: dict[str, int] = field(default_factory=dict)  # D's rows kept in `events`
 
@@ -82,28 +87,55 @@ def prepare(context: Context) -> Arrival:
     from the staged files' footers (rows staged vs clean rows), not by another job."""
     landing = list_landing_day(context.config.landing_folder(context.day))
     config = context.config
+    version, salt_text, hashes = _suppression(config, context.warehouse)
     raw = read_landing_day(context.spark, landing)
     context.watch.lap("start")
-    normalized = _cached(
-        context,
-        normalize(raw, context.day, config.timezone, config.max_event_age_days, file_flags=True),
+    normalized = normalize(
+        raw, context.day, config.timezone, config.max_event_age_days, file_flags=True
     )
+    if hashes:
+        # An erased user's row, clean or not, is stored nowhere (not even in quarantine):
+        # it is only counted, as `erased` (docs/erasure.md).
+        gone = erasure.is_suppressed(salt_text, hashes, F.col("user_id"), F.col("raw"))
+        normalized = normalized.withColumn(
+            "reason", F.when(gone, F.lit(ERASED)).otherwise(F.col("reason"))
+        )
+    normalized = _cached(context, normalized)
     summary = arrival_summary(normalized).toPandas()
     context.watch.lap("normalize")
     _audit_landing(context, file_columns(summary))
     context.watch.lap("audit_landing")
     by_reason = summary.groupby(summary["reason"].fillna(_CLEAN))["rows"].sum()
-    quarantined = {str(k): int(n) for k, n in by_reason.items() if k != _CLEAN}
+    quarantined = {str(k): int(n) for k, n in by_reason.items() if k not in (_CLEAN, ERASED)}
+    erased = int(by_reason.get(ERASED, 0))
     rows_read = int(by_reason.sum())
-    new_dates = _stage_arrival(context, normalized, bool(quarantined))
+    kept = normalized.where(F.col("reason").isNull() | (F.col("reason") != ERASED))
+    new_dates = _stage_arrival(context, kept if erased else normalized, bool(quarantined))
     contribution = _staged_rows(context.staging / LANDED_EVENTS.path)
     counts = {
         "rows_read": rows_read,
         "quarantined": quarantined,
-        "duplicates_within_day": rows_read - sum(quarantined.values()) - contribution,
+        "erased": erased,
+        "duplicates_within_day": rows_read - sum(quarantined.values()) - erased - contribution,
     }
     context.watch.lap("stage_arrival")
-    return Arrival(context.spark, context.staging, landing, counts, contribution, new_dates)
+    return Arrival(
+        context.spark, context.staging, landing, counts, contribution, new_dates, version
+    )
+
+
+# The reason `prepare` gives the rows of a suppressed user: counted, then dropped (never a
+# quarantine reason: such a row is not stored).
+ERASED = "erased"
+
+
+def _suppression(config: PulseConfig, warehouse: Warehouse) -> tuple[str, str, frozenset[str]]:
+    """(the list's version, the salt, the hashes): no salt is needed while nobody was erased."""
+    version = erasure.suppression_version(warehouse)
+    if not version:
+        return version, "", frozenset()
+    salt_text = erasure.salt(config, warehouse)
+    return version, salt_text, erasure.suppressed(warehouse, salt_text)
 
 
 # The group of the rows with no reason in the arrival summary (no reason code is this).
@@ -151,6 +183,11 @@ def plan(request: PlanRequest) -> Plan:
     than it are counted in the report as `rows_beyond_lateness_window`)."""
     arrival: Arrival = request.prepared
     assert request.config is not None
+    if erasure.suppression_version(request.warehouse) != arrival.suppression_version:
+        raise SuppressionChangedError(
+            "an erasure changed the suppression list while this run read its delivery:"
+            " nothing was published; run the day again (a retry drops those users too)"
+        )
     landed_dirs, old_landed = _landed_folders(request.warehouse, request.day)
     sharing = _dates_sharing_keys(
         arrival.spark,
@@ -415,12 +452,13 @@ def _report(
     counts, clean_by_date = arrival.counts, arrival.clean_by_date
     clean = sum(clean_by_date.values())
     quarantined = sum(counts["quarantined"].values())
+    erased = counts["erased"]
     earlier = arrival.contribution_rows - clean
     duplicates = counts["duplicates_within_day"] + earlier
-    if counts["rows_read"] != clean + duplicates + quarantined:
+    if counts["rows_read"] != clean + duplicates + quarantined + erased:
         raise AccountingError(
             f"rows_read={counts['rows_read']} != clean={clean} + duplicates={duplicates}"
-            f" + quarantined={quarantined}"
+            f" + quarantined={quarantined} + erased={erased}"
         )
     day = arrival_date.isoformat()
     horizon = (arrival_date - timedelta(days=config.lateness_days)).isoformat()
@@ -435,6 +473,8 @@ def _report(
         "duplicates_of_earlier_arrivals": earlier,
         "quarantined": quarantined,
         "quarantined_by_reason": dict(sorted(counts["quarantined"].items())),
+        # Rows of erased users (the suppression list), dropped before anything was stored.
+        "erased": erased,
         "clean_by_event_date": dict(sorted(clean_by_date.items())),
         "event_dates_touched": touched,
         "late_rows": sum(n for d, n in clean_by_date.items() if d < day),
@@ -445,7 +485,12 @@ def _report(
 
 
 class AccountingError(RuntimeError):
-    """Rows read do not add up to clean + duplicates + quarantined: something was lost."""
+    """Rows read do not add up to clean + duplicates + quarantined + erased: something was
+    lost."""
+
+
+class SuppressionChangedError(RuntimeError):
+    """An erasure was applied while the run read its delivery (the run may hold its users)."""
 
 
 JOB = Job(
