@@ -7,14 +7,18 @@ turns the product events that *arrived* on D (`{landing}/dt=D/`) into tables:
 1. `arrival_day` names D; `wait_for_landing` waits for its folder (and ready marker, with
    `PULSE_LANDING_READY_MARKER`), rescheduled while waiting, and fails after
    `PULSE_LANDING_TIMEOUT_SECONDS`.
-2. One task per table group, in the order the tables read each other (below, from
+2. `apply_erasure`: the erasure requests not applied yet (`PULSE_ERASURE_URI`,
+   `jobs/erasure.py`, docs/erasure.md) are applied before the ingest: their users leave every
+   table and file, every date they touched is rebuilt, and the ingest drops them from then on
+   (nothing to do: no Spark session, a few files read).
+3. One task per table group, in the order the tables read each other (below, from
    `jobs/registry.py`), the ingest first. Each runs the one runner (`include/pulse/runner.py`):
    read its marks, plan the dates, build, validate every table with its GX suite, mark the
    groups downstream, publish, report. Nightly runs go back `PULSE_LATENESS_DAYS` at most;
    older changes wait for a backfill.
-3. `publish`: with an `s3://` warehouse, mirrors the working copy to the bucket, a table at a
+4. `publish`: with an `s3://` warehouse, mirrors the working copy to the bucket, a table at a
    time (`include/pulse/objectstore/`); the tables' Assets are updated once readable.
-4. `daily_report`: the day's page, `{warehouse}/reports/dt=D/index.html` (`include/report/`).
+5. `daily_report`: the day's page, `{warehouse}/reports/dt=D/index.html` (`include/report/`).
 
 Backfills (the UI, `POST /api/v2/backfills`, `airflow backfill create`) may run days in any
 order or in parallel: the tables depend only on the landing files. To re-run one day, trigger
@@ -143,6 +147,14 @@ def product_usage_daily() -> None:
         run_type = context["dag_run"].run_type
         return run_task(CONFIG, group, day, run_type=run_type, run_id=context["run_id"])
 
+    @task(execution_timeout=CONFIG.task_timeout)
+    def apply_erasure(day: str, **context) -> dict:
+        """Apply the pending erasure requests before the ingest (`jobs/erasure.py`)."""
+        from jobs.erasure import run_task
+
+        run_type = context["dag_run"].run_type
+        return run_task(CONFIG, day, run_type=run_type, run_id=context["run_id"])
+
     @task(
         outlets=[a for g in registry.groups() for a in assets(g)]
         if CONFIG.warehouse_is_remote
@@ -174,6 +186,7 @@ def product_usage_daily() -> None:
         for upstream in registry.upstream_groups(group):
             built[upstream] >> built[group]
     wait_for_landing(day) >> built[INGEST]
+    apply_erasure(day) >> built[INGEST]
     published = publish()
     [built[g] for g in registry.groups() if not registry.downstream_groups(g)] >> published
     published >> daily_report(day)

@@ -51,7 +51,9 @@ def test_policy(dag):
     assert upstream == {
         "arrival_day": set(),
         "wait_for_landing": set(),
-        "ingest_events": {"wait_for_landing"},
+        # Erasure requests are applied before the day's rows are ingested.
+        "apply_erasure": set(),
+        "ingest_events": {"wait_for_landing", "apply_erasure"},
         "user_daily": {"ingest_events"},
         "active_users": {"user_daily"},
         "user_first_seen": {"user_daily"},
@@ -92,7 +94,9 @@ def test_working_tasks_are_killed_at_the_task_timeout(dag):
     timeouts = {task.task_id: task.execution_timeout for task in dag.tasks}
     assert timeouts == {
         # PULSE_TASK_TIMEOUT_MINUTES: the groups, the upload and the report
-        **dict.fromkeys([*GROUP_TASKS, "publish", "daily_report"], timedelta(minutes=180)),
+        **dict.fromkeys(
+            [*GROUP_TASKS, "apply_erasure", "publish", "daily_report"], timedelta(minutes=180)
+        ),
         "arrival_day": None,
         "wait_for_landing": None,  # a sensor: its own PULSE_LANDING_TIMEOUT_SECONDS
     }

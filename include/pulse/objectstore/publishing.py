@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # `models/`: the churn model versions (model card, metrics, Spark pipeline), written whole by
 # the churn group's run (a rename) before it publishes; mirrored file by file after it.
-_MIRRORED_FOLDERS = ("_runs", "_quality", "reports", "models")
+# `_erasure/`: the suppression list, the ledger and the salt (never the journal: a dot name).
+_MIRRORED_FOLDERS = ("_runs", "_quality", "reports", "models", "_erasure")
 _LEDGER = "_publishing/files.json"
 # Each table's manifest as last flipped in the bucket (size, mtime, inode of the local file):
 # a publish reads and compares only the manifests that changed since.
