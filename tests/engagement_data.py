@@ -86,17 +86,42 @@ def user_feature_daily_rows(day: date = D) -> list[dict]:
     rows = []
     for user, (_, plan) in USERS.items():
         for age, uses in plan.items():
-            sessions = 1 + (sum(uses.values()) > 4)
             for feature, count in uses.items():
                 rows.append(
                     {
                         "user_id": user,
                         "feature": feature,
                         "uses": count,
-                        "sessions": min(count, sessions),
+                        # Producer ids: no mart reads this column (sessions come from the
+                        # `sessions` rows), so a value unlike theirs shows if one did.
+                        "sessions": count,
                         "event_date": day - timedelta(days=age),
                     }
                 )
+    return rows
+
+
+def session_rows(day: date = D) -> list[dict]:
+    """`sessions` rows (the columns the marts read): each active day starts a session using
+    all the day's features; a busy day (> 4 actions) a second one, using only its
+    alphabetically last feature; and a user with days older than 30 has one more session,
+    dated the day before the most recent of them (a session counts by its own date, in the
+    windows that hold it, whatever the dates of its events)."""
+    rows = []
+    for user, (_, plan) in USERS.items():
+        for age, uses in plan.items():
+            session_date = day - timedelta(days=age)
+            rows.append(
+                {"user_id": user, "event_names": sorted(uses), "session_date": session_date}
+            )
+            if sum(uses.values()) > 4:
+                last = sorted(uses)[-1]
+                rows.append({"user_id": user, "event_names": [last], "session_date": session_date})
+        older = [age for age in plan if age > 30]
+        if older:
+            evening = day - timedelta(days=min(older) + 1)
+            rows.append({"user_id": user, "event_names": sorted(plan[min(older)]),
+                         "session_date": evening})  # fmt: skip
     return rows
 
 
@@ -161,6 +186,7 @@ def cume_share(values: dict[str, float], user: str, higher_is_better: bool = Tru
 def reference(
     daily: list[dict],
     features: list[dict],
+    sessions: list[dict],
     first_seen: list[dict],
     states: list[dict],
     active_users: list[dict],
@@ -179,6 +205,10 @@ def reference(
                 continue
             u = users.setdefault(row["user_id"], {"rows": []})
             u["rows"].append((age, row))
+        # A session counts in the window holding its date, once, whatever days it runs over.
+        in_window = [r for r in sessions if 0 <= (dt - r["session_date"]).days < window]
+        for user, u in users.items():
+            u["sessions"] = sum(1 for r in in_window if r["user_id"] == user)
         for u in users.values():
             rows = u["rows"]
             win = [(a, r) for a, r in rows if a < window]
@@ -188,7 +218,6 @@ def reference(
             u["active_days"] = len(win)
             u["previous_days"] = len(prev)
             u["active_days_30"] = sum(1 for a, _ in rows if a < 30)
-            u["sessions"] = sum(r["session_count"] for _, r in win)
             u["recency"] = min(a for a, _ in rows)
             with_account = [(r["event_date"], r["account_id"]) for _, r in rows if r["account_id"]]
             u["account"] = max(with_account)[1] if with_account else None
@@ -213,7 +242,10 @@ def reference(
             if age < window:
                 f["uses"] += row["uses"]
                 f["days"] += 1
-                f["sessions"] += row["sessions"]
+        for (user, feature), f in usage.items():
+            f["sessions"] = sum(
+                1 for r in in_window if r["user_id"] == user and feature in r["event_names"]
+            )
         engaged = {user: u for user, u in users.items() if u["total"] > 0}
         used = {key for key, f in usage.items() if f["uses"] > 0}
         available = len(tiers) if tiers else len({feature for _, feature in used})
@@ -466,7 +498,10 @@ def _alerts(out, dt, users, engaged, usage, tiers, gaps, window) -> None:
 
 
 def inputs_from_events(events: list[dict], dts: list[date]) -> dict[str, list[dict]]:
-    """user_daily, user_feature_daily and first-seen rows computed in plain Python."""
+    """user_daily, user_feature_daily, sessions and first-seen rows computed in plain Python
+    (the sessions by tests/sessions_data.py's reference, the default 30-minute timeout)."""
+    from tests.sessions_data import reference_sessions
+
     by_day: dict[tuple[date, str], list[dict]] = defaultdict(list)
     for event in events:
         by_day[(event["event_date"], event["user_id"])].append(event)
@@ -517,4 +552,11 @@ def inputs_from_events(events: list[dict], dts: list[date]) -> dict[str, list[di
                     "active_days_total": len(set(active)),
                 }
             )
-    return {"daily": daily, "features": features, "first_seen": first_seen, "states": states}
+    sessions = reference_sessions([{"channel": None, **e} for e in events])
+    return {
+        "daily": daily,
+        "features": features,
+        "sessions": sessions,
+        "first_seen": first_seen,
+        "states": states,
+    }

@@ -74,6 +74,7 @@ def reference_sessions(
                 "event_count": len(rows),
                 "entry_event": first["event_name"],
                 "exit_event": last["event_name"],
+                "event_names": sorted({r["event_name"] for r in rows}),
                 "platform": _first_set(rows, "platform"),
                 "channel": _first_set(rows, "channel"),
                 "session_date": first["event_date"],

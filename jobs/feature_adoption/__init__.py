@@ -9,5 +9,11 @@ TABLE = Table(
     partition_key="dt",
     group="user_engagement",
     description="one row per feature and dt: adopters, adoption rate, uses, days to adopt, score",
-    upstream=("user_feature_daily", "user_feature_first_seen", "users_state", "user_engagement"),
+    upstream=(
+        "user_feature_daily",
+        "user_feature_first_seen",
+        "users_state",
+        "user_engagement",
+        "sessions",
+    ),
 )

@@ -48,6 +48,8 @@ SCHEMA = snapshot_schema(
         DoubleType(),
         True,
         "the mean over adopters of min(100, 20 x (0.4 ln(1+uses) + 0.4 ln(1+days used)"
-        " + 0.2 ln(1+sessions))) in the window, summed exactly; null without adopters",
+        " + 0.2 ln(1+sessions))) in the window (sessions: the user's `sessions` rows dated in"
+        " the window whose `event_names` hold the feature), summed exactly; null without"
+        " adopters",
     ),
 )

@@ -3,7 +3,15 @@ docs/marts.md "Sessions and paths"."""
 
 from __future__ import annotations
 
-from pyspark.sql.types import DateType, DoubleType, LongType, StringType, StructType, TimestampType
+from pyspark.sql.types import (
+    ArrayType,
+    DateType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructType,
+    TimestampType,
+)
 
 from include.pulse.table import column
 
@@ -29,6 +37,13 @@ SCHEMA = StructType(
         column("event_count", LongType(), False, "the session's events"),
         column("entry_event", StringType(), False, "the first event's `event_name`"),
         column("exit_event", StringType(), False, "the last event's `event_name`"),
+        column(
+            "event_names",
+            ArrayType(StringType(), False),
+            False,
+            "the session's distinct `event_name`s, sorted: the features it used (the"
+            " engagement marts count a feature's sessions from it)",
+        ),
         column(
             "platform",
             StringType(),

@@ -90,6 +90,7 @@ def sessions(sessionized: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias("event_count"),
         F.min(F.struct(*ORDER))["event_name"].alias("entry_event"),
         F.max(F.struct(*ORDER))["event_name"].alias("exit_event"),
+        F.array_sort(F.collect_set("event_name")).alias("event_names"),
         _on_first("platform").alias("platform"),
         _on_first("channel").alias("channel"),
     )

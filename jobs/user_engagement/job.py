@@ -7,7 +7,8 @@ their inputs (definitions in docs/marts.md):
 - `marts/account_health`       one row per account (events that carry `account_id`);
 - `marts/usage_alerts`         one row per alert that fires on D.
 
-Inputs: `user_daily` and `user_feature_daily` over the 90 days up to D,
+Inputs: `user_daily` and `user_feature_daily` over the 90 days up to D, `sessions` dated in
+the window [D - W + 1, D] (every session figure: one definition of a session),
 `user_feature_first_seen` up to D (each user's first use of each feature, one row a pair),
 `users_state` of D (first-seen dates; first, last and active days, for each user's rhythm),
 the `users_archive` rows of users seen in the 90 days who left that 64-day state (the
@@ -17,7 +18,11 @@ departures of (D - 26, D]: never the whole archive nor `user_daily` history) and
 Which days: a change on X alters every snapshot whose 90 days include X, so the run
 recomputes its own day and every computed day in [X, X+89] (nightly runs: not before D minus
 PULSE_LATENESS_DAYS; older marks wait for a backfill), all in one Spark job per mart: each
-activity row is joined to the snapshot days it belongs to.
+activity row is joined to the snapshot days it belongs to. The `sessions` group marks every
+session date it republishes (a late event that extends, merges or splits sessions), so the
+snapshots counting those sessions are recomputed the same way; the registry runs this group
+after it (`sessions` is an upstream table), and a date `sessions` still has marked is put off
+(`waits_for_upstream`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from jobs.engagement_summary import TABLE as ENGAGEMENT_SUMMARY
 from jobs.engagement_summary.transform import engagement_summary
 from jobs.feature_adoption import TABLE as FEATURE_ADOPTION
 from jobs.feature_adoption.transform import feature_adoption
+from jobs.sessions import TABLE as SESSIONS
+from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.usage_alerts import TABLE as USAGE_ALERTS
 from jobs.usage_alerts.transform import usage_alerts
 from jobs.user_daily import TABLE as USER_DAILY
@@ -71,6 +78,9 @@ class Inputs:
 
     daily: DataFrame  # user_daily rows (with event_date) in the horizon of the days
     feature_daily: DataFrame  # user_feature_daily rows in the horizon
+    # `sessions` rows (user_id, event_names, session_date) dated in the window of the days:
+    # every session figure of the marts (one definition of a session).
+    sessions: DataFrame
     first_use: DataFrame  # (user_id, feature, first_use_date) over all history
     first_seen: DataFrame  # (dt, user_id, first_seen_date) from users_state
     # Users-state rows as of each dt (dt, user_id, first_seen_date, last_seen_date,
@@ -87,8 +97,8 @@ def engagement_marts(
     name. The intermediate frames every mart reads are cached (and listed in `cached`)."""
     spark = inputs.daily.sparkSession
     days = snapshot_days(dts, spark)
-    horizon = user_horizon(inputs.daily, days, rules).persist()
-    usage = feature_usage(inputs.feature_daily, days, rules).persist()
+    horizon = user_horizon(inputs.daily, inputs.sessions, days, rules).persist()
+    usage = feature_usage(inputs.feature_daily, inputs.sessions, days, rules).persist()
     engaged = user_engagement(horizon, usage, rules).persist()
     # All history of user_feature_daily: feature_adoption reads it three times.
     first_use = inputs.first_use.persist()
@@ -107,7 +117,7 @@ def engagement_marts(
     }
 
 
-def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> Inputs:
+def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date], rules: Rules) -> Inputs:
     first = dts[0] - timedelta(days=HORIZON_DAYS - 1)
 
     def dated(table: Table, schema: T.StructType, low: date | None) -> DataFrame:
@@ -121,9 +131,14 @@ def read_inputs(spark: SparkSession, warehouse: Warehouse, dts: list[date]) -> I
     mart_schema = T.StructType(
         [T.StructField("dau_mau", T.DoubleType()), T.StructField("dt", T.DateType())]
     )
+    sessions_schema = T.StructType(
+        [SESSIONS_SCHEMA[name] for name in ("user_id", "event_names", "session_date")]
+    )
     return Inputs(
         daily=dated(USER_DAILY, USER_DAILY_SCHEMA, first),
         feature_daily=dated(USER_FEATURE_DAILY, USER_FEATURE_DAILY_SCHEMA, first),
+        # The windows only (W <= 45 days before the first snapshot), narrow columns.
+        sessions=dated(SESSIONS, sessions_schema, dts[0] - timedelta(days=rules.window_days - 1)),
         # One narrow row per user and feature ever used, not a scan of all activity.
         first_use=dated(USER_FEATURE_FIRST_SEEN, USER_FEATURE_FIRST_SEEN_SCHEMA, None),
         first_seen=states.select("dt", "user_id", "first_seen_date"),
@@ -136,7 +151,7 @@ def build(context: Context) -> Mapping[str, DataFrame]:
     dts = list(context.plan.dates)
     rules = Rules.from_config(context.config)
     context.summary["rules"] = {**rules.__dict__, "tiers": dict(rules.tiers)}
-    inputs = read_inputs(context.spark, context.warehouse, dts)
+    inputs = read_inputs(context.spark, context.warehouse, dts, rules)
     return engagement_marts(inputs, dts, rules, context.cached)
 
 

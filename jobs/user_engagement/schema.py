@@ -32,14 +32,15 @@ SCHEMA = snapshot_schema(
         "sessions",
         LongType(),
         False,
-        "the sum over active days of the day's distinct sessions (a session spanning midnight"
-        " counts on both days)",
+        "the user's sessions (rows of the `sessions` table) that started in the window;"
+        " a session across midnight counts once, on the day it started",
     ),
     column(
         "actions_per_session",
         DoubleType(),
         True,
-        "`total_actions / sessions`; null without sessions",
+        "`total_actions / sessions`; null without sessions (possible when the window's"
+        " events all continue a session of the day before it)",
     ),
     column("features_used", LongType(), False, "features (event names) used in the window"),
     column(

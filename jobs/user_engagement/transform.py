@@ -3,9 +3,15 @@
 user's rhythm (`user_rhythm`: the mean gap between their active days, from the users state).
 
 Each mart is a snapshot as of day D (`dt=D`). Inputs: `user_daily` and `user_feature_daily`
-over the 90 days up to D (already without the excluded events), and the users-state rows as of
-D. The window (PULSE_ANALYSIS_WINDOW_DAYS, W) is [D-W+1, D]; the previous window [D-2W+1, D-W].
-Pure functions on DataFrames; `jobs/user_engagement/job.py` does the I/O.
+over the 90 days up to D (already without the excluded events), the `sessions` rows dated in
+the window, and the users-state rows as of D. The window (PULSE_ANALYSIS_WINDOW_DAYS, W) is
+[D-W+1, D]; the previous window [D-2W+1, D-W]. Pure functions on DataFrames;
+`jobs/user_engagement/job.py` does the I/O.
+
+Sessions have one definition, the `sessions` table's (docs/marts.md "Sessions and paths"):
+a user's sessions in the window are their `sessions` rows whose `session_date` is in it (each
+session counted once, on the day it started, even when it runs past midnight), and a
+feature's sessions those among them whose `event_names` hold the feature.
 """
 
 from __future__ import annotations
@@ -31,6 +37,32 @@ def snapshot_days(dts: list[date], spark: SparkSession) -> DataFrame:
     return spark.createDataFrame([(d,) for d in dts], "dt date")
 
 
+def _sessions_in_window(sessions: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """Each `sessions` row once per snapshot day whose window holds its `session_date`."""
+    return sessions.join(
+        F.broadcast(days),
+        (F.col("session_date") <= F.col("dt"))
+        & (F.col("session_date") > F.date_sub(F.col("dt"), rules.window_days)),
+    )
+
+
+def user_sessions(sessions: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """`sessions` rows (user_id, session_date) -> (dt, user_id, sessions): the user's
+    sessions that started in the window."""
+    rows = _sessions_in_window(sessions, days, rules)
+    return rows.groupBy("dt", "user_id").agg(F.count(F.lit(1)).alias("sessions"))
+
+
+def feature_sessions(sessions: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """`sessions` rows (user_id, event_names, session_date) -> (dt, user_id, feature,
+    sessions): the user's sessions that started in the window and used the feature
+    (`event_names` is distinct: one row per session and feature)."""
+    rows = _sessions_in_window(sessions, days, rules).select(
+        "dt", "user_id", F.explode("event_names").alias("feature")
+    )
+    return rows.groupBy("dt", "user_id", "feature").agg(F.count(F.lit(1)).alias("sessions"))
+
+
 def _in_horizon(rows: DataFrame, days: DataFrame) -> DataFrame:
     """Each activity row once per snapshot day whose 90 days include it, with its `age`."""
     joined = rows.join(
@@ -41,8 +73,9 @@ def _in_horizon(rows: DataFrame, days: DataFrame) -> DataFrame:
     return joined.withColumn("age", F.datediff("dt", "event_date"))
 
 
-def user_horizon(daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
-    """(dt, user_id) for every user seen in the 90 days up to dt: window and trend figures."""
+def user_horizon(daily: DataFrame, sessions: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
+    """(dt, user_id) for every user seen in the 90 days up to dt: window and trend figures;
+    `sessions` from the `sessions` rows (`user_sessions`), 0 without any."""
     w = rules.window_days
     rows = _in_horizon(daily, days)
     in_window = F.col("age") < w
@@ -60,13 +93,12 @@ def user_horizon(daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
     latest_account = F.max(
         F.when(F.col("account_id").isNotNull(), F.struct("event_date", "account_id"))
     )["account_id"]
-    return rows.groupBy("dt", "user_id").agg(
+    figures = rows.groupBy("dt", "user_id").agg(
         window_sum("event_count").cast("long").alias("total_actions"),
         window_sum("event_count", in_previous).cast("long").alias("previous_actions"),
         F.count(F.when(in_window, 1)).alias("active_days"),
         F.count(F.when(in_previous, 1)).alias("previous_active_days"),
         F.count(F.when(F.col("age") < INACTIVE_HIGH, 1)).alias("active_days_30"),
-        window_sum("session_count").cast("long").alias("sessions"),
         F.min(F.when(in_window, F.col("first_event_ts"))).alias("first_seen"),
         F.max(F.when(in_window, F.col("last_event_ts"))).alias("last_seen"),
         (F.max(F.when(in_window, F.col("age"))) - F.min(F.when(in_window, F.col("age"))) + 1)
@@ -76,6 +108,8 @@ def user_horizon(daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
         latest_account.alias("account_id"),
         *weeks,
     )
+    counted = user_sessions(sessions, days, rules)
+    return figures.join(counted, ["dt", "user_id"], "left").fillna(0, ["sessions"])
 
 
 def user_rhythm(states: DataFrame) -> DataFrame:
@@ -89,18 +123,22 @@ def user_rhythm(states: DataFrame) -> DataFrame:
     return states.select("dt", "user_id", gap.alias("mean_gap_days"))
 
 
-def feature_usage(feature_daily: DataFrame, days: DataFrame, rules: Rules) -> DataFrame:
-    """(dt, user_id, feature): uses, days used and sessions in the window, days since last use."""
+def feature_usage(
+    feature_daily: DataFrame, sessions: DataFrame, days: DataFrame, rules: Rules
+) -> DataFrame:
+    """(dt, user_id, feature): uses, days used and sessions in the window (`sessions` rows
+    that used it: `feature_sessions`), days since last use."""
     rows = _in_horizon(feature_daily, days)
     if rules.tiers:
         rows = rows.where(F.col("feature").isin([feature for feature, _ in rules.tiers]))
     in_window = F.col("age") < rules.window_days
-    return rows.groupBy("dt", "user_id", "feature").agg(
+    usage = rows.groupBy("dt", "user_id", "feature").agg(
         F.sum(F.when(in_window, F.col("uses")).otherwise(0)).cast("long").alias("uses"),
         F.count(F.when(in_window, 1)).alias("days_used"),
-        F.sum(F.when(in_window, F.col("sessions")).otherwise(0)).cast("long").alias("sessions"),
         F.min("age").cast("long").alias("days_since_last_use"),
     )
+    counted = feature_sessions(sessions, days, rules)
+    return usage.join(counted, ["dt", "user_id", "feature"], "left").fillna(0, ["sessions"])
 
 
 def _features_available(usage: DataFrame, rules: Rules) -> DataFrame:

@@ -15,7 +15,8 @@ SCHEMA = StructType(
             "sessions",
             LongType(),
             False,
-            "distinct non-null `session_id`s of those events",
+            "distinct non-null producer `session_id`s of those events (not sessions: no mart"
+            " reads it; the engagement marts count a feature's sessions from `sessions`)",
         ),
         column(
             "event_date", DateType(), False, "the active day in `PULSE_TIMEZONE` (partition column)"

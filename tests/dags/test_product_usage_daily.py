@@ -58,7 +58,8 @@ def test_policy(dag):
         "active_users": {"user_daily"},
         "user_first_seen": {"user_daily"},
         "retention_cohorts": {"user_daily", "user_first_seen"},
-        "user_engagement": {"user_daily", "active_users", "user_first_seen"},
+        # Its session figures are read from `sessions` (one definition of a session).
+        "user_engagement": {"sessions", "user_daily", "active_users", "user_first_seen"},
         "attribution_touchpoints": {"ingest_events"},
         "funnels": {"ingest_events"},
         "sessions": {"ingest_events"},
@@ -67,7 +68,6 @@ def test_policy(dag):
         "publish": {
             "attribution_touchpoints",
             "funnels",
-            "sessions",
             "retention_cohorts",
             "churn_features",
         },

@@ -150,8 +150,13 @@ def computed_alerts(spark, rules: Rules, features: list[dict]) -> list[tuple]:
         "dt date, user_id string, first_seen_date date, last_seen_date date,"
         " active_days_total long",
     )
-    horizon = user_horizon(daily, days, rules)
-    usage = feature_usage(usage_rows, days, rules)
+    # One session a day, using the day's feature (sessions weigh in no alert).
+    sessions = spark.createDataFrame(
+        [(r["user_id"], ["purchase"], r["event_date"]) for r in daily_rows()],
+        "user_id string, event_names array<string>, session_date date",
+    )
+    horizon = user_horizon(daily, sessions, days, rules)
+    usage = feature_usage(usage_rows, sessions, days, rules)
     engaged = user_engagement(horizon, usage, rules)
     frame = usage_alerts(horizon, engaged, usage, user_rhythm(states), rules)
     return sorted(

@@ -64,6 +64,7 @@ def expected(rows: list[dict], dts: list[date]) -> dict[str, list[dict]]:
     return reference(
         inputs["daily"],
         inputs["features"],
+        inputs["sessions"],
         inputs["first_seen"],
         inputs["states"],
         mart,
@@ -89,7 +90,11 @@ def warehouse_runs(spark, tmp_path_factory):
     config = make_config(tmp_path_factory.mktemp("engagement"))
     rows = activity_events(days=DAYS)
     write_events(spark, Path(config.warehouse_uri), rows)
-    for group in upstream_groups("user_engagement"):  # user_daily, active_users, first seen
+    # The ingest marks the sessions group for every event date it publishes.
+    warehouse = Warehouse(config.warehouse_uri)
+    for event_date in sorted({r["event_date"] for r in rows}):
+        warehouse.mark("sessions", event_date.isoformat())
+    for group in upstream_groups("user_engagement"):  # sessions, user_daily, active_users, ...
         pipeline.run(spark, config, group, LAST)
     reports = [
         pipeline.run(spark, config, "user_engagement", LAST - timedelta(days=n)) for n in (2, 1, 0)
@@ -125,8 +130,9 @@ def test_a_late_event_recomputes_every_affected_snapshot(warehouse_runs, spark):
     }
     rows = [*rows, late]
     write_events(spark, Path(config.warehouse_uri), rows)
-    Warehouse(config.warehouse_uri).mark("user_daily", late_day.isoformat())
-    for group in upstream_groups("user_engagement"):  # user_daily, active_users, first seen
+    for group in ("user_daily", "sessions"):  # as the ingest marks them
+        Warehouse(config.warehouse_uri).mark(group, late_day.isoformat())
+    for group in upstream_groups("user_engagement"):  # sessions, user_daily, active_users, ...
         pipeline.run(spark, config, group, LAST)
     report = pipeline.run(spark, config, "user_engagement", LAST)
     # The snapshots of late_day and after are recomputed; the one before is untouched.
