@@ -7,22 +7,21 @@ import os
 import random
 import re
 import shutil
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from include.demo.generate_events.deliveries import build_rows, plan_deliveries
+from include.demo.generate_events.deliveries import Delivery, build_rows, plan_deliveries
 from include.demo.generate_events.formats import encode_file
-from include.demo.generate_events.layouts import FILE_STEMS, SOURCES, layout_for
+from include.demo.generate_events.layouts import FILE_STEMS, SOURCES, SourceLayout, layout_for
 from include.demo.generate_events.noise import MALFORMED_KINDS, count_noise, empty_noise
 from include.demo.generate_events.product import BUYERS_PER_USER
-from include.demo.generate_events.simulation import DAY_MS, simulate, simulate_buyers
+from include.demo.generate_events.simulation import DAY_MS, Event, simulate, simulate_buyers
 
 MANIFEST_NAME = "_generator_manifest.json"
 # Each day folder's ready marker (the demo sets PULSE_LANDING_READY_MARKER to it).
 READY_MARKER = "_SUCCESS"
-
-
 DAY_FOLDER = re.compile(r"^dt=\d{4}-\d{2}-\d{2}$")
 
 
@@ -78,13 +77,57 @@ def generate_events(
     deliveries = plan_deliveries(rng, events, days)
 
     folders = [landing / f"dt={(start + timedelta(days=d)).isoformat()}" for d in range(days)]
-    planned = {
-        folder: {
-            f"{FILE_STEMS[s]}_{folder.name[3:]}{layout_for(s, d, days).suffix}" for s in SOURCES
-        }
+    planned = _planned_files(folders, days)
+    _prepare_landing(landing, folders, clean)
+    _refuse_foreign_files(planned)
+    # `rng` goes on from the deliveries' plan: the rows' noise draws follow it, day by day.
+    written = _Written()
+    start_ms = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
+    for day, folder in enumerate(folders):
+        _write_day(rng, deliveries, folder, day, days, start_ms + day * DAY_MS, written)
+
+    params = {
+        "users": users,
+        "days": days,
+        "start_date": start.isoformat(),
+        "end_date": (start + timedelta(days=days - 1)).isoformat(),
+        "seed": seed,
+        "buyers": buyers,
+    }
+    manifest = _manifest(params, events, purchases, written)
+    assert written.rows == len(events) + manifest["totals"]["duplicate_rows"]
+    _write_atomic(
+        landing / MANIFEST_NAME, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode()
+    )
+    return manifest
+
+
+@dataclass
+class _Written:
+    """What the day folders hold so far: the manifest's days, noise counts, rows and files."""
+
+    days: dict[str, Any] = field(default_factory=dict)
+    noise: dict[str, Any] = field(default_factory=empty_noise)
+    rows: int = 0
+    files: int = 0
+    # Records by event id: a later-day duplicate is the exact same record (see `build_rows`).
+    rendered: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _file_name(source: str, folder: Path, layout: SourceLayout) -> str:
+    return f"{FILE_STEMS[source]}_{folder.name[3:]}{layout.suffix}"
+
+
+def _planned_files(folders: list[Path], days: int) -> dict[Path, set[str]]:
+    """The data files this run writes in each day folder."""
+    return {
+        folder: {_file_name(s, folder, layout_for(s, d, days)) for s in SOURCES}
         for d, folder in enumerate(folders)
     }
-    _prepare_landing(landing, folders, clean)
+
+
+def _refuse_foreign_files(planned: dict[Path, set[str]]) -> None:
+    """Raise `FileExistsError` when a day folder holds files this run would not write."""
     for folder, names in planned.items():
         if folder.is_dir():
             existing = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
@@ -94,64 +137,67 @@ def generate_events(
                     f"{folder} already holds {', '.join(foreign)}: use --clean to regenerate"
                 )
 
-    start_ms = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
-    rendered: dict[str, dict[str, Any]] = {}
-    manifest_days: dict[str, Any] = {}
-    totals = empty_noise()
-    total_rows = 0
-    total_files = 0
-    for day, folder in enumerate(folders):
-        folder.mkdir(parents=True, exist_ok=True)
-        # A day being rewritten is not ready until its files are: the marker goes first.
-        (folder / READY_MARKER).unlink(missing_ok=True)
-        day_noise = empty_noise()
-        files: dict[str, Any] = {}
-        for source in SOURCES:
-            layout = layout_for(source, day, days)
-            name = f"{FILE_STEMS[source]}_{folder.name[3:]}{layout.suffix}"
-            batch = f"{source}-{folder.name[3:]}"
-            rows = build_rows(
-                rng, deliveries[day, source], layout, start_ms + day * DAY_MS, batch, rendered
-            )
-            _write_atomic(folder / name, encode_file(rows, layout))
-            file_noise = empty_noise()
-            for row in rows:
-                for noise in (file_noise, day_noise, totals):
-                    count_noise(noise, row.kind)
-            files[name] = {
-                "source": source,
-                "format": layout.file_format,
-                "time_format": layout.time_format,
-                "columns": list(layout.columns),
-                "rows": len(rows),
-                "noise": file_noise,
-            }
-            total_rows += len(rows)
-            total_files += 1
-        (folder / READY_MARKER).touch()
-        manifest_days[folder.name[3:]] = {
-            "folder": folder.name,
-            "rows": sum(f["rows"] for f in files.values()),
-            "files": files,
-            "noise": day_noise,
-        }
 
+def _write_day(
+    rng: random.Random,
+    deliveries: dict[tuple[int, str], Delivery],
+    folder: Path,
+    day: int,
+    days: int,
+    arrival_ms: int,
+    written: _Written,
+) -> None:
+    """One day folder: its ready marker removed, a file per source, the marker again; the day's
+    entry and counts added to `written`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # A day being rewritten is not ready until its files are: the marker goes first.
+    (folder / READY_MARKER).unlink(missing_ok=True)
+    day_noise = empty_noise()
+    files: dict[str, Any] = {}
+    for source in SOURCES:
+        layout = layout_for(source, day, days)
+        name = _file_name(source, folder, layout)
+        batch = f"{source}-{folder.name[3:]}"
+        rows = build_rows(rng, deliveries[day, source], layout, arrival_ms, batch, written.rendered)
+        _write_atomic(folder / name, encode_file(rows, layout))
+        file_noise = empty_noise()
+        for row in rows:
+            for noise in (file_noise, day_noise, written.noise):
+                count_noise(noise, row.kind)
+        files[name] = {
+            "source": source,
+            "format": layout.file_format,
+            "time_format": layout.time_format,
+            "columns": list(layout.columns),
+            "rows": len(rows),
+            "noise": file_noise,
+        }
+        written.rows += len(rows)
+        written.files += 1
+    (folder / READY_MARKER).touch()
+    written.days[folder.name[3:]] = {
+        "folder": folder.name,
+        "rows": sum(f["rows"] for f in files.values()),
+        "files": files,
+        "noise": day_noise,
+    }
+
+
+def _manifest(
+    params: dict[str, Any], events: list[Event], purchases: list[Event], written: _Written
+) -> dict[str, Any]:
+    """The landing's manifest: parameters, totals that reconcile with the files, noise counts,
+    each day's files."""
+    totals = written.noise
     malformed_total = sum(totals["malformed"].values())
     duplicates_total = sum(totals["duplicates"].values())
-    manifest: dict[str, Any] = {
+    return {
         "generator": "include.demo.generate_events",
         "manifest_version": 1,
-        "params": {
-            "users": users,
-            "days": days,
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=days - 1)).isoformat(),
-            "seed": seed,
-            "buyers": buyers,
-        },
+        "params": params,
         "totals": {
-            "files": total_files,
-            "rows": total_rows,
+            "files": written.files,
+            "rows": written.rows,
             "events_generated": len(events),
             # Distinct valid events that survive quarantine and deduplication.
             "clean_events": len(events) - malformed_total,
@@ -165,10 +211,5 @@ def generate_events(
         },
         "noise": totals,
         "malformed_reason": dict(MALFORMED_KINDS),
-        "days": manifest_days,
+        "days": written.days,
     }
-    assert total_rows == len(events) + duplicates_total
-    _write_atomic(
-        landing / MANIFEST_NAME, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode()
-    )
-    return manifest

@@ -44,68 +44,78 @@ _BACKEND_V2_COLUMNS = (
 
 
 def layout_for(source: str, day_index: int, days: int) -> SourceLayout:
-    """The layout of `source` on arrival day `day_index` (formats rotate across days).
-
-    web: JSON lines, `user_id` / `timestamp` / `event_name`; .jsonl.gz with ISO `Z`, .jsonl
-        with naive ISO (UTC), .json.gz with a +02:00 offset, rotating by day.
-    mobile: CSV with a header, `customer_id` / `event_timestamp` (epoch ms) / `event`,
-        `utm_source`; .csv.gz, plain .csv every third day.
-    backend: parquet; until mid-period `userid` / `created_at` as int64 epoch millis with an
-        `event_id`; from mid-period (a "schema migration") `id` / `event_time` as an epoch
-        seconds string and `event`, without `event_id`.
-    """
+    """The layout of `source` on arrival day `day_index` (formats rotate across days)."""
     if source == "web":
-        suffix, time_format = (
-            (".jsonl.gz", "iso_z"),
-            (".jsonl", "iso_naive"),
-            (".json.gz", "iso_offset"),
-        )[day_index % 3]
-        return SourceLayout(
-            "web",
-            suffix,
-            time_format,
-            _WEB_COLUMNS,
-            "user_id",
-            "timestamp",
-            "event_name",
-            has_event_id=True,
-            properties_as_object=True,
-        )
+        return _web_layout(day_index)
     if source == "mobile":
-        suffix = ".csv" if day_index % 3 == 1 else ".csv.gz"
-        return SourceLayout(
-            "mobile",
-            suffix,
-            "epoch_ms",
-            _MOBILE_COLUMNS,
-            "customer_id",
-            "event_timestamp",
-            "event",
-            has_event_id=True,
-        )
+        return _mobile_layout(day_index)
     if source == "backend":
-        if day_index < backend_switch_day(days):
-            return SourceLayout(
-                "backend",
-                ".parquet",
-                "epoch_ms_int",
-                _BACKEND_V1_COLUMNS,
-                "userid",
-                "created_at",
-                "event_name",
-                has_event_id=True,
-            )
+        return _backend_layout(day_index, days)
+    raise ValueError(f"unknown source {source!r}")
+
+
+def _web_layout(day_index: int) -> SourceLayout:
+    """JSON lines, `user_id` / `timestamp` / `event_name`; .jsonl.gz with ISO `Z`, .jsonl with
+    naive ISO (UTC), .json.gz with a +02:00 offset, rotating by day."""
+    suffix, time_format = (
+        (".jsonl.gz", "iso_z"),
+        (".jsonl", "iso_naive"),
+        (".json.gz", "iso_offset"),
+    )[day_index % 3]
+    return SourceLayout(
+        "web",
+        suffix,
+        time_format,
+        _WEB_COLUMNS,
+        "user_id",
+        "timestamp",
+        "event_name",
+        has_event_id=True,
+        properties_as_object=True,
+    )
+
+
+def _mobile_layout(day_index: int) -> SourceLayout:
+    """CSV with a header, `customer_id` / `event_timestamp` (epoch ms) / `event`, `utm_source`;
+    .csv.gz, plain .csv every third day."""
+    suffix = ".csv" if day_index % 3 == 1 else ".csv.gz"
+    return SourceLayout(
+        "mobile",
+        suffix,
+        "epoch_ms",
+        _MOBILE_COLUMNS,
+        "customer_id",
+        "event_timestamp",
+        "event",
+        has_event_id=True,
+    )
+
+
+def _backend_layout(day_index: int, days: int) -> SourceLayout:
+    """Parquet; until mid-period `userid` / `created_at` as int64 epoch millis with an
+    `event_id`; from mid-period (a "schema migration") `id` / `event_time` as an epoch seconds
+    string and `event`, without `event_id`."""
+    if day_index < backend_switch_day(days):
         return SourceLayout(
             "backend",
             ".parquet",
-            "epoch_s",
-            _BACKEND_V2_COLUMNS,
-            "id",
-            "event_time",
-            "event",
-            has_event_id=False,
+            "epoch_ms_int",
+            _BACKEND_V1_COLUMNS,
+            "userid",
+            "created_at",
+            "event_name",
+            has_event_id=True,
         )
-    raise ValueError(f"unknown source {source!r}")
+    return SourceLayout(
+        "backend",
+        ".parquet",
+        "epoch_s",
+        _BACKEND_V2_COLUMNS,
+        "id",
+        "event_time",
+        "event",
+        has_event_id=False,
+    )
 
 
 SOURCES = ("web", "mobile", "backend")

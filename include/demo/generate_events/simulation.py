@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -274,6 +274,28 @@ def _purchase(rng: random.Random, plan: str, number: int) -> dict[str, Any]:
     return {"revenue": revenue, "currency": "USD", "items": items}
 
 
+@dataclass
+class _Run:
+    """What a simulation carries from one session to the next."""
+
+    rng: random.Random
+    touch_rng: random.Random  # each session's channel and campaign, and its purchase
+    accounts: list[Account]
+    events: list[Event] = field(default_factory=list)
+    purchases: int = 0  # purchases so far: numbers each one (see `_purchase`)
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """What every event of one session shares."""
+
+    session_id: str
+    platform: str
+    channel: str
+    utm: dict[str, Any]  # on the session's landing event
+    app_version: str | None
+
+
 def simulate(
     rng: random.Random,
     n_users: int,
@@ -285,17 +307,11 @@ def simulate(
 
     `touch_rng` draws each session's channel and campaign and its purchase, so the other
     draws (`rng`) are those of a simulation without them."""
-    purchases = 0
     accounts, membership = _make_accounts(rng, n_users)
-    for account in accounts:
-        if account.plan != "enterprise" and rng.random() < 0.08:
-            account.upgrade_day = rng.randrange(days)
-            account.upgraded_to = "pro" if account.plan == "free" else "enterprise"
+    _plan_upgrades(rng, accounts, days)
     users = _make_users(rng, n_users, days, membership)
+    run = _Run(rng, touch_rng, accounts)
     start_ms = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
-    web_names, web_weights = zip(*WEB_EVENTS, strict=True)
-    mobile_names, mobile_weights = zip(*MOBILE_EVENTS, strict=True)
-    events: list[Event] = []
     for day in range(days):
         weekday = (start + timedelta(days=day)).weekday()
         season = 0.45 if weekday >= 5 else (0.9 if weekday == 4 else 1.0)
@@ -304,97 +320,153 @@ def simulate(
         for user in users:
             if day < user.signup_day or day > user.last_day:
                 continue
-            account = accounts[user.account]
-            plan = account.plan_on(day)
-            signup_today = day == user.signup_day and not user.signed_up
-            if not signup_today and rng.random() >= user.p_active * season:
-                continue
-            sessions = 1 + _poisson(rng, user.sessions_rate * season)
-            starts = sorted(
-                min(max(rng.gauss(user.peak_hour, 3.0) % 24.0, 0.0), 23.5) * 3_600_000
-                for _ in range(sessions)
+            _user_day(run, user, day, day_ms, season, release)
+    return run.events, users
+
+
+def _plan_upgrades(rng: random.Random, accounts: list[Account], days: int) -> None:
+    """A few free and pro accounts upgrade one plan up on a day of the period."""
+    for account in accounts:
+        if account.plan != "enterprise" and rng.random() < 0.08:
+            account.upgrade_day = rng.randrange(days)
+            account.upgraded_to = "pro" if account.plan == "free" else "enterprise"
+
+
+def _user_day(run: _Run, user: User, day: int, day_ms: int, season: float, release: int) -> None:
+    """One user's sessions on one day (none when inactive), around the user's peak hour; a
+    session that would start after midnight is not held."""
+    rng = run.rng
+    account = run.accounts[user.account]
+    plan = account.plan_on(day)
+    signup_today = day == user.signup_day and not user.signed_up
+    if not signup_today and rng.random() >= user.p_active * season:
+        return
+    sessions = 1 + _poisson(rng, user.sessions_rate * season)
+    starts = sorted(
+        min(max(rng.gauss(user.peak_hour, 3.0) % 24.0, 0.0), 23.5) * 3_600_000
+        for _ in range(sessions)
+    )
+    clock = 0
+    for index, session_start in enumerate(starts):
+        clock = max(clock + 60_000, int(session_start) + rng.randrange(60_000))
+        if clock >= DAY_MS:
+            break
+        session = _open_session(run, user, release)
+        names = _session_names(run, user, account, plan, day, session, signup_today and index == 0)
+        clock = _session_events(run, user, account, plan, day, day_ms, clock, session, names)
+
+
+def _open_session(run: _Run, user: User, release: int) -> _Session:
+    """A session's platform, id, channel (with its utm_medium and utm_campaign) and app version."""
+    platform = user.platforms[0]
+    if len(user.platforms) > 1 and run.rng.random() < 0.3:
+        platform = user.platforms[1]
+    session_id = f"s_{run.rng.getrandbits(64):016x}"
+    channel = user.channel
+    if run.touch_rng.random() >= OWN_CHANNEL_SHARE:
+        channel = run.touch_rng.choices(SESSION_CHANNELS, SESSION_CHANNEL_WEIGHTS)[0]
+    utm: dict[str, Any] = {}
+    if channel in CHANNEL_MEDIUM:
+        utm["utm_medium"] = CHANNEL_MEDIUM[channel]
+    if channel in CHANNEL_CAMPAIGNS:
+        utm["utm_campaign"] = run.touch_rng.choice(CHANNEL_CAMPAIGNS[channel])
+    app_version = None
+    if platform != "web":
+        app_version = APP_VERSIONS[max(0, release - user.app_version_lag)]
+    return _Session(session_id, platform, channel, utm, app_version)
+
+
+def _session_names(
+    run: _Run,
+    user: User,
+    account: Account,
+    plan: str,
+    day: int,
+    session: _Session,
+    signup: bool,
+) -> list[str]:
+    """The session's event names in order: the signup and a pending plan upgrade first, the
+    landing event, the in-session events of the platform, maybe a purchase last."""
+    names: list[str] = []
+    if signup:
+        names.append("signup_completed")
+        user.signed_up = True
+    if (
+        account.upgrade_day is not None
+        and day >= account.upgrade_day
+        and (not account.upgrade_emitted and plan != "free")
+    ):
+        names.append("plan_upgraded")
+        account.upgrade_emitted = True
+    names.append("page_viewed" if session.platform == "web" else "app_opened")
+    length = 1 + int(run.rng.expovariate(1.0 / user.events_per_session))
+    vocabulary = WEB_EVENTS if session.platform == "web" else MOBILE_EVENTS
+    event_names, weights = zip(*vocabulary, strict=True)
+    names += run.rng.choices(event_names, weights=weights, k=length)
+    lift = CHANNEL_PURCHASE_LIFT[session.channel]
+    if run.touch_rng.random() < PURCHASE_RATE * lift:
+        names.append("purchase")
+    return names
+
+
+def _session_events(
+    run: _Run,
+    user: User,
+    account: Account,
+    plan: str,
+    day: int,
+    day_ms: int,
+    clock: int,
+    session: _Session,
+    names: list[str],
+) -> int:
+    """The session's events from `clock` (ms into the day), a few seconds apart, until its names
+    or the day run out; returns the clock after the last one."""
+    rng = run.rng
+    first = True
+    for name in names:
+        if clock >= DAY_MS:
+            break
+        if name == "purchase":
+            run.purchases += 1
+            properties = _purchase(run.touch_rng, plan, run.purchases)
+        else:
+            properties = _properties(rng, name, user, plan)
+        if name == "plan_upgraded":
+            properties = {"from_plan": account.plan, "to_plan": plan}
+        if first and name not in BACKEND_EVENTS:  # the landing event
+            properties = {**properties, **session.utm}
+            first = False
+        event_id = _uuid(run.touch_rng if name == "purchase" else rng)
+        run.events.append(
+            Event(
+                event_id=event_id,
+                user_id=user.user_id,
+                account_id=account.account_id,
+                ts_ms=day_ms + clock,
+                name=name,
+                session_id=session.session_id,
+                platform=session.platform,
+                channel=session.channel,
+                plan=plan,
+                properties=properties,
+                country=user.country,
+                app_version=session.app_version,
+                os_version=user.os_version if session.platform != "web" else None,
+                browser=user.browser if session.platform == "web" else None,
+                day=day,
+                source=_source(name, session.platform),
             )
-            clock = 0
-            for index, session_start in enumerate(starts):
-                clock = max(clock + 60_000, int(session_start) + rng.randrange(60_000))
-                if clock >= DAY_MS:
-                    break
-                platform = user.platforms[0]
-                if len(user.platforms) > 1 and rng.random() < 0.3:
-                    platform = user.platforms[1]
-                session_id = f"s_{rng.getrandbits(64):016x}"
-                channel = user.channel
-                if touch_rng.random() >= OWN_CHANNEL_SHARE:
-                    channel = touch_rng.choices(SESSION_CHANNELS, SESSION_CHANNEL_WEIGHTS)[0]
-                utm: dict[str, Any] = {}
-                if channel in CHANNEL_MEDIUM:
-                    utm["utm_medium"] = CHANNEL_MEDIUM[channel]
-                if channel in CHANNEL_CAMPAIGNS:
-                    utm["utm_campaign"] = touch_rng.choice(CHANNEL_CAMPAIGNS[channel])
-                app_version = None
-                if platform != "web":
-                    app_version = APP_VERSIONS[max(0, release - user.app_version_lag)]
-                names: list[str] = []
-                if signup_today and index == 0:
-                    names.append("signup_completed")
-                    user.signed_up = True
-                if (
-                    account.upgrade_day is not None
-                    and day >= account.upgrade_day
-                    and (not account.upgrade_emitted and plan != "free")
-                ):
-                    names.append("plan_upgraded")
-                    account.upgrade_emitted = True
-                names.append("page_viewed" if platform == "web" else "app_opened")
-                length = 1 + int(rng.expovariate(1.0 / user.events_per_session))
-                if platform == "web":
-                    names += rng.choices(web_names, weights=web_weights, k=length)
-                else:
-                    names += rng.choices(mobile_names, weights=mobile_weights, k=length)
-                lift = CHANNEL_PURCHASE_LIFT[channel]
-                if touch_rng.random() < PURCHASE_RATE * lift:
-                    names.append("purchase")
-                first = True
-                for name in names:
-                    if clock >= DAY_MS:
-                        break
-                    if name == "purchase":
-                        purchases += 1
-                        properties = _purchase(touch_rng, plan, purchases)
-                    else:
-                        properties = _properties(rng, name, user, plan)
-                    if name == "plan_upgraded":
-                        properties = {"from_plan": account.plan, "to_plan": plan}
-                    if first and name not in BACKEND_EVENTS:  # the landing event
-                        properties = {**properties, **utm}
-                        first = False
-                    source = (
-                        "backend"
-                        if name in BACKEND_EVENTS
-                        else ("web" if platform == "web" else "mobile")
-                    )
-                    events.append(
-                        Event(
-                            event_id=_uuid(touch_rng if name == "purchase" else rng),
-                            user_id=user.user_id,
-                            account_id=account.account_id,
-                            ts_ms=day_ms + clock,
-                            name=name,
-                            session_id=session_id,
-                            platform=platform,
-                            channel=channel,
-                            plan=plan,
-                            properties=properties,
-                            country=user.country,
-                            app_version=app_version,
-                            os_version=user.os_version if platform != "web" else None,
-                            browser=user.browser if platform == "web" else None,
-                            day=day,
-                            source=source,
-                        )
-                    )
-                    clock += 2_000 + int(rng.expovariate(1 / 40_000))
-    return events, users
+        )
+        clock += 2_000 + int(rng.expovariate(1 / 40_000))
+    return clock
+
+
+def _source(name: str, platform: str) -> str:
+    """The source that delivers an event: the backend export, or the client's SDK."""
+    if name in BACKEND_EVENTS:
+        return "backend"
+    return "web" if platform == "web" else "mobile"
 
 
 def _buyer(rng: random.Random, index: int, days: int) -> Buyer:
