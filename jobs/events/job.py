@@ -11,6 +11,9 @@ Outputs, each partition replaced atomically after validation (see `include/pulse
   (`first_arrivals`); only the keys of those windows are read, never all of history.
 - `_runs/events/dt=D.json`: the run report (rows read = clean + duplicates + quarantined +
   erased: the rows of users on the suppression list, dropped before anything is stored).
+- with `PULSE_RAW_RETENTION_DAYS` = N: the `landed_events` and `quarantine` partitions of the
+  arrival days before D - N are removed in the same publish (`include/pulse/retention.py`),
+  and a run that would rebuild a date from deleted raw rows is refused.
 - a mark per events partition published, for each downstream group (`user_daily`, ...).
 
 It runs through the one runner (`include/pulse/runner.py`) like every group, driven by the
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from include.pulse import erasure
+from include.pulse import erasure, retention
 from include.pulse.config import PulseConfig
 from include.pulse.landing import LandingDay, list_landing_day, read_landing_day
 from include.pulse.runner import Context, Job, Plan, PlanRequest
@@ -76,6 +79,9 @@ class Arrival:
     suppression_version: str = ""
     old_landed: list[Path] = field(default_factory=list)  # D's published landed partitions
     clean_by_date: dict[str, int] = field(default_factory=dict)  # D's rows kept in `events`
+    # The raw partitions the retention removes in this run's publish, by table.
+    retired: dict[str, list[Path]] = field(default_factory=dict)
+    horizon: retention.Horizon | None = None  # the retention's horizon after this run
 
 
 def prepare(context: Context) -> Arrival:
@@ -203,7 +209,33 @@ def plan(request: PlanRequest) -> Plan:
         | {d.isoformat() for d in request.interrupted}
         | sharing
     )
-    return Plan(tuple(sorted(date.fromisoformat(d) for d in touched)), frozenset())
+    dates = tuple(sorted(date.fromisoformat(d) for d in touched))
+    _plan_retention(request, arrival, landed_dirs, dates)
+    return Plan(dates, frozenset())
+
+
+def _plan_retention(
+    request: PlanRequest, arrival: Arrival, landed_dirs: list[Path], dates: tuple[date, ...]
+) -> None:
+    """Refuse a run that would rebuild dates from deleted raw rows (`RetentionError`, before
+    anything is published), and list the raw partitions this run's publish removes."""
+    assert request.config is not None
+    recorded = retention.read_horizon(request.warehouse)
+    window = request.config.dedup_window_days
+    refusal = retention.rerun_refusal(request.day, dates, recorded, window)
+    if refusal is not None:
+        raise retention.RetentionError(refusal)
+    arrival.horizon = retention.next_horizon(
+        recorded, request.day, request.config.raw_retention_days
+    )
+    if arrival.horizon is None:
+        return
+    kept = arrival.horizon.first_kept
+    quarantined = partition_dirs(request.warehouse.table(QUARANTINE.path), "dt=*")
+    arrival.retired = {
+        LANDED_EVENTS.name: retention.expired(landed_dirs, "arrival_date", kept),
+        QUARANTINE.name: retention.expired(quarantined, "dt", kept),
+    }
 
 
 def build(context: Context) -> dict[str, DataFrame]:
@@ -224,7 +256,26 @@ def build(context: Context) -> dict[str, DataFrame]:
     if partition_dirs(staging / EVENTS.path, "event_date=*"):
         arrival.clean_by_date = _staged_by_date(staging / EVENTS.path, day)
     context.summary.update(_report(context.config, day, arrival, touched))
+    context.summary["retention"] = _apply_retention(context, arrival)
     return {}  # written above: the runner audits and publishes the staged partitions
+
+
+def _apply_retention(context: Context, arrival: Arrival) -> dict[str, Any] | None:
+    """Record the horizon (before the publish that removes the partitions before it), remove
+    raw trash older than it, and count what goes, for the run report (None: retention off)."""
+    horizon = arrival.horizon
+    if horizon is None:
+        return None
+    retention.write_horizon(context.warehouse, horizon)
+    trash = retention.raw_trash(context.warehouse.root, ("arrival_date", "dt"), horizon.first_kept)
+    return {
+        **horizon.as_dict(),
+        "removed": {
+            name: {"partitions": len(paths), "rows": sum(_staged_rows(p) for p in paths)}
+            for name, paths in sorted(arrival.retired.items())
+        },
+        "trash_entries_removed": retention.remove_trash(trash),
+    }
 
 
 def parameters(context: Context, table: Table) -> dict[str, Any]:
@@ -250,12 +301,20 @@ def partitions(context: Context, table: Table) -> list[tuple[tuple[str, str], ..
     now, or published before at a date D no longer delivers: removed), the touched dates."""
     arrival: Arrival = context.prepared
     day = context.day.isoformat()
+    root = context.warehouse.table(table.path)
+    retired = [_keys(p.relative_to(root)) for p in arrival.retired.get(table.name, [])]
     if table.name == QUARANTINE.name:
-        return [(("dt", day),)]
+        return [(("dt", day),), *retired]
     if table.name == LANDED_EVENTS.name:
         dates = arrival.new_dates | partition_values(arrival.old_landed, "event_date")
-        return [(("event_date", x), ("arrival_date", day)) for x in sorted(dates)]
+        return [(("event_date", x), ("arrival_date", day)) for x in sorted(dates)] + retired
     return [((table.partition_key, d.isoformat()),) for d in context.plan.dates]
+
+
+def _keys(partition: Path) -> tuple[tuple[str, str], ...]:
+    """(`key`, `value`) of each `key=value` folder of a partition's path in its table."""
+    pairs = (part.split("=", 1) for part in partition.parts if "=" in part)
+    return tuple((key, value) for key, value in pairs)
 
 
 def _cached(context: Context, frame: DataFrame) -> DataFrame:
