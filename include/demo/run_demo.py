@@ -56,6 +56,20 @@ DEMO_SETTINGS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    started = time.monotonic()
+    first, last = args.start_date, args.start_date + timedelta(days=args.days - 1)
+    config = _demo_config(first, last)
+    home = _fresh_outputs(config)
+    print(f"[1/4] generating {args.users} users x {args.days} days into {config.landing_uri}")
+    airflow, runs, tasks, manifest = _run(args, config, home, first, last)
+    elapsed = time.monotonic() - started
+    print()
+    _task_times(tasks)
+    return _summary(config, runs, manifest, airflow, elapsed, args.postgres_data.resolve())
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--days", type=int, default=28)
@@ -89,10 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="do not preload the task libraries in the scheduler (to measure what it saves)",
     )
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    first, last = args.start_date, args.start_date + timedelta(days=args.days - 1)
+    return parser
 
+
+def _demo_config(first: date, last: date) -> PulseConfig:
+    """The demo's settings in the environment (what is already set wins), read once."""
     os.environ.setdefault("PULSE_LANDING_URI", str(DATA / "landing"))
     os.environ.setdefault("PULSE_WAREHOUSE_URI", str(DATA / "warehouse"))
     for name, value in DEMO_SETTINGS.items():
@@ -100,16 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     # The schedule ends with the demo's data: no run waits for a day that will never land.
     os.environ["PULSE_START_DATE"] = first.isoformat()
     os.environ["PULSE_END_DATE"] = last.isoformat()
-    config = PulseConfig.from_env()
-    warehouse = config.local_warehouse
+    return PulseConfig.from_env()
 
-    shutil.rmtree(warehouse, ignore_errors=True)  # a demo run starts from an empty warehouse
+
+def _fresh_outputs(config: PulseConfig) -> Path:
+    """An empty warehouse (and a fresh bucket prefix when remote) and Airflow home: returned."""
+    shutil.rmtree(config.local_warehouse, ignore_errors=True)  # a demo starts from nothing
     if config.warehouse_is_remote:
         _prepare_bucket(config)
     home = DATA / "airflow"
     shutil.rmtree(home, ignore_errors=True)
+    return home
 
-    print(f"[1/4] generating {args.users} users x {args.days} days into {config.landing_uri}")
+
+def _run(
+    args: argparse.Namespace, config: PulseConfig, home: Path, first: date, last: date
+) -> tuple[LocalAirflow, list[dict], list[dict], dict]:
+    """Generate the landing area while Spark, PostgreSQL and Airflow start, backfill the days,
+    stop everything: Airflow, the backfill's runs and tasks, the generator's manifest."""
     # The generator (Python), the Spark JVM and Airflow start side by side rather than one
     # after the other: the first run starts 41 s after `make demo`, not 60 s
     # (docs/benchmarks.md). The backfill is created once the landing area is complete.
@@ -136,11 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             preload=args.preload,
         )  # fmt: skip
         runs, tasks = _backfill(airflow, config, args, first, last, generated)
-    manifest = generated.result()
-    elapsed = time.monotonic() - started
-    print()
-    _task_times(tasks)
-    return _summary(config, runs, manifest, airflow, elapsed, args.postgres_data.resolve())
+    return airflow, runs, tasks, generated.result()
 
 
 def _backfill(
@@ -226,65 +245,29 @@ def _prepare_bucket(config: PulseConfig) -> None:
 
 
 def _summary(config, runs, manifest, airflow, elapsed: float, postgres_data: Path) -> int:
-    from include.pulse.reader import read_pandas, tables
-    from jobs.registry import INGEST
+    """Print what came out; 0 when every run succeeded, the counts balance, the marts and the
+    last day's report are there (and the bucket's copy equals the working copy)."""
+    from include.pulse.reader import tables
 
     warehouse = config.local_warehouse
     states = Counter(r["state"] for r in runs)
-    reports = [
-        json.loads(p.read_text()) for p in sorted((warehouse / "_runs" / INGEST).glob("*.json"))
-    ]
-    totals = Counter()
-    reasons: Counter[str] = Counter()
-    for report in reports:
-        for key in ("rows_read", "clean", "duplicates", "quarantined", "late_rows"):
-            totals[key] += report[key]
-        reasons.update(report["quarantined_by_reason"])
+    reports = _ingest_reports(warehouse)
     print("[4/4] summary")
     print(f"  runs: {len(runs)} backfill runs, {dict(states)}")
-    print(f"  rows read {totals['rows_read']} (generator wrote {manifest['totals']['rows']})")
-    print(f"    clean       {totals['clean']}  (of which late: {totals['late_rows']})")
-    print(f"    duplicates  {totals['duplicates']}")
-    print(f"    quarantined {totals['quarantined']}  {dict(sorted(reasons.items()))}")
-    balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
-    print(f"    read = clean + duplicates + quarantined: {balanced}")
+    balanced = _ingest_counts(reports, manifest)
     events = tables(str(warehouse)).get("events", {}).get("rows")
     # Each report counts its rows as its run saw them (docs/tables.md): when a later day was
     # ingested first, a row both days deliver is clean in both reports, once in the table.
     print(f"  events table: {events} rows (each event once, from its earliest arrival)")
     mart = _active_users(warehouse)
-    published = True
-    if config.warehouse_is_remote:
-        catalog = tables(config.warehouse_uri)
-        remote = read_pandas(config.warehouse_uri, "marts/active_users").to_dict("records")
-        published = sorted(remote, key=lambda row: row["dt"]) == mart
-        print(f"  published to {config.warehouse_uri} (local working copy {warehouse}):")
-        for name, line in catalog.items():
-            print(f"    {name:<20} {line['partitions']:>3} partitions {line['rows']:>9} rows")
-        print(f"    active_users read back from the bucket equals the working copy: {published}")
-    print(f"  active_users (last 7 of {len(mart)} days; {warehouse / 'marts/active_users'}):")
-    columns = ("dt", "dau", "wau", "mau", "mau28", "dau_mau", "wau_mau")
-    columns += ("new_users", "returning_users", "resurrected_users", "dormant_users")
-    print("    " + " ".join(f"{c.removesuffix('_users'):>11}" for c in columns))
-    for row in mart[-7:]:
-        cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
-        print("    " + " ".join(f"{cell:>11}" for cell in cells))
+    published = _published(config, mart) if config.warehouse_is_remote else True
+    _active_users_table(mart, warehouse)
     _engagement(warehouse)
     _retention(warehouse)
     _attribution(warehouse)
     _funnels(warehouse)
     _churn(warehouse)
-    print("  outputs:")
-    print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
-    print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
-    print(f"    marts       {warehouse / 'marts/active_users'}/dt=YYYY-MM-DD/")
-    print(f"    quarantine  {warehouse / 'quarantine'}/dt=YYYY-MM-DD/")
-    print(f"    run reports {warehouse / '_runs/events'}/dt=YYYY-MM-DD.json")
-    print(f"    data docs   {warehouse / '_quality/events'}/dt=YYYY-MM-DD/docs/index.html")
-    print("  the Airflow UI with these runs (no login: on loopback only, see docs/security.md):")
-    command = reopen_command(airflow.home, airflow.port, airflow.database_url, postgres_data)
-    print("    " + command.replace("\n", "\n    "))
-    print(f"    then open http://127.0.0.1:{airflow.port}")
+    _outputs(warehouse, airflow, postgres_data)
     print(f"  demo wall time: {elapsed / 60:.1f} min")
     ok = states.get("success", 0) == len(runs) and balanced and len(reports) == len(runs)
     ok = ok and len(mart) >= len(runs) and published
@@ -296,6 +279,72 @@ def _summary(config, runs, manifest, airflow, elapsed: float, postgres_data: Pat
     print(f"  daily report of {last}{where if config.warehouse_is_remote else ''}:")
     print(f"    {page}")
     return 0 if ok else 1
+
+
+def _ingest_reports(warehouse: Path) -> list[dict]:
+    """The ingest group's run reports, one per day, in day order."""
+    from jobs.registry import INGEST
+
+    return [
+        json.loads(p.read_text()) for p in sorted((warehouse / "_runs" / INGEST).glob("*.json"))
+    ]
+
+
+def _ingest_counts(reports: list[dict], manifest: dict) -> bool:
+    """Print the rows the runs read, clean, duplicate and quarantined; whether they balance."""
+    totals = Counter()
+    reasons: Counter[str] = Counter()
+    for report in reports:
+        for key in ("rows_read", "clean", "duplicates", "quarantined", "late_rows"):
+            totals[key] += report[key]
+        reasons.update(report["quarantined_by_reason"])
+    print(f"  rows read {totals['rows_read']} (generator wrote {manifest['totals']['rows']})")
+    print(f"    clean       {totals['clean']}  (of which late: {totals['late_rows']})")
+    print(f"    duplicates  {totals['duplicates']}")
+    print(f"    quarantined {totals['quarantined']}  {dict(sorted(reasons.items()))}")
+    balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
+    print(f"    read = clean + duplicates + quarantined: {balanced}")
+    return balanced
+
+
+def _published(config: PulseConfig, mart: list[dict]) -> bool:
+    """Print the bucket's catalog; whether active_users read back from it equals `mart`."""
+    from include.pulse.reader import read_pandas, tables
+
+    catalog = tables(config.warehouse_uri)
+    remote = read_pandas(config.warehouse_uri, "marts/active_users").to_dict("records")
+    published = sorted(remote, key=lambda row: row["dt"]) == mart
+    print(f"  published to {config.warehouse_uri} (local working copy {config.local_warehouse}):")
+    for name, line in catalog.items():
+        print(f"    {name:<20} {line['partitions']:>3} partitions {line['rows']:>9} rows")
+    print(f"    active_users read back from the bucket equals the working copy: {published}")
+    return published
+
+
+def _active_users_table(mart: list[dict], warehouse: Path) -> None:
+    """The mart's last 7 days, a column per metric."""
+    print(f"  active_users (last 7 of {len(mart)} days; {warehouse / 'marts/active_users'}):")
+    columns = ("dt", "dau", "wau", "mau", "mau28", "dau_mau", "wau_mau")
+    columns += ("new_users", "returning_users", "resurrected_users", "dormant_users")
+    print("    " + " ".join(f"{c.removesuffix('_users'):>11}" for c in columns))
+    for row in mart[-7:]:
+        cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
+        print("    " + " ".join(f"{cell:>11}" for cell in cells))
+
+
+def _outputs(warehouse: Path, airflow: LocalAirflow, postgres_data: Path) -> None:
+    """Where the outputs are, and how to reopen the Airflow UI on these runs."""
+    print("  outputs:")
+    print(f"    events      {warehouse / 'events'}/event_date=YYYY-MM-DD/")
+    print(f"    user_daily  {warehouse / 'user_daily'}/event_date=YYYY-MM-DD/")
+    print(f"    marts       {warehouse / 'marts/active_users'}/dt=YYYY-MM-DD/")
+    print(f"    quarantine  {warehouse / 'quarantine'}/dt=YYYY-MM-DD/")
+    print(f"    run reports {warehouse / '_runs/events'}/dt=YYYY-MM-DD.json")
+    print(f"    data docs   {warehouse / '_quality/events'}/dt=YYYY-MM-DD/docs/index.html")
+    print("  the Airflow UI with these runs (no login: on loopback only, see docs/security.md):")
+    command = reopen_command(airflow.home, airflow.port, airflow.database_url, postgres_data)
+    print("    " + command.replace("\n", "\n    "))
+    print(f"    then open http://127.0.0.1:{airflow.port}")
 
 
 def reopen_command(
