@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from include.pulse.warehouse import Warehouse
-from jobs.active_users.job import is_archive_snapshot_day
 from jobs.churn_features import bgnbd
 from jobs.churn_features.job import _base_states, _fit_report, missing_at_scoring
 from jobs.churn_features.lifetime import (
@@ -31,6 +30,7 @@ from jobs.churn_features.lifetime import (
     with_bgnbd_by_dt,
     with_fallback,
 )
+from jobs.users_archive_latest.transform import is_archive_snapshot_day
 from jobs.users_state.schema import FILE_SCHEMA, WINDOW_DAYS
 
 pytestmark = pytest.mark.unit
@@ -291,11 +291,13 @@ def test_a_model_reading_bgnbd_never_scores_a_snapshot_without_its_columns():
     none = _fit_report(FAILED)
     fallback = _fit_report({**FAILED, "fallback": {"from": D, "params": P1}})
     assert none["columns_use"] is None
-    why = missing_at_scoring(tree, none)
-    assert why is not None
-    assert "bgnbd_p_active_h" in why
-    assert "not scored" in why
-    assert missing_at_scoring(bgnbd_candidate, none) is not None
+    refused = (
+        "no BG/NBD fit at this snapshot nor in the 8 weeks before (3 users with a repeat active"
+        " day, fewer than 20), while model 2024-06-01 reads bgnbd_p_active_h: not scored rather"
+        " than scored on a value the model never saw"
+    )
+    assert missing_at_scoring(tree, none) == refused
+    assert missing_at_scoring(bgnbd_candidate, none) == refused
     assert missing_at_scoring(no_bgnbd, none) is None  # the model never reads them
     assert missing_at_scoring(tree, fallback) is None
     assert missing_at_scoring(tree, _fit_report(fitted(P1))) is None
