@@ -43,28 +43,30 @@ from include.pulse.runner import (
     snapshot_planner,
 )
 from include.pulse.table import Table
+from jobs.attribution import Rules, Weights
 from jobs.attribution_channels import TABLE as ATTRIBUTION_CHANNELS
+from jobs.attribution_channels.transform import (
+    channels_table,
+    daily_rule_credits,
+    stored_daily_rule_credits,
+)
 from jobs.attribution_paths import TABLE as ATTRIBUTION_PATHS
+from jobs.attribution_paths.transform import open_paths, paths_table
 from jobs.attribution_paths_daily import TABLE as ATTRIBUTION_PATHS_DAILY
+from jobs.attribution_paths_daily.transform import (
+    conversion_paths,
+    daily_paths,
+    paths_daily_table,
+    stored_daily_paths,
+)
 from jobs.attribution_touchpoints import TABLE as ATTRIBUTION_TOUCHPOINTS
 from jobs.attribution_touchpoints.models import PathCount, fit, parse_path
 from jobs.attribution_touchpoints.transform import (
-    Rules,
-    Weights,
-    channels_table,
-    conversion_paths,
     conversions,
     credited_touches,
-    daily_paths,
-    daily_rule_credits,
     data_driven_credits,
     journeys,
-    open_paths,
-    paths_daily_table,
-    paths_table,
     relevant_events,
-    stored_daily_paths,
-    stored_daily_rule_credits,
     touch_events,
     touchpoints,
 )

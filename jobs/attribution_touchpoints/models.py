@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SEPARATOR = " > "  # between the channels of a path, as ChannelAttribution and DP6 write them
-NONE_CHANNEL = "(none)"  # the channel of a conversion without touches
+from jobs.attribution import SEPARATOR
+
 EXACT_SHAPLEY_CHANNELS = 15  # 2^15 coalitions x 15 players: well under a second in numpy
 
 

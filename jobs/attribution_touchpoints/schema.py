@@ -13,19 +13,8 @@ from pyspark.sql.types import (
 )
 
 from include.pulse.table import column
+from jobs.attribution import MODELS
 
-# The models, in the order of their credit columns (and the `model` values of
-# marts/attribution_channels).
-MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "position_based",
-    "time_decay",
-    "markov",
-    "shapley",
-)
 # How each model credits the touch at position i of n (n >= 2; one touch or `(none)`: 1).
 MODEL_RULES = {
     "first_touch": "1 if i = 1",

@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
+from jobs.attribution import Rules
+from jobs.attribution_channels.transform import stored_daily_rule_credits
+from jobs.attribution_paths_daily.transform import stored_daily_paths
 from jobs.attribution_touchpoints.job import Stored, attribution_marts
-from jobs.attribution_touchpoints.transform import (
-    Rules,
-    stored_daily_paths,
-    stored_daily_rule_credits,
-)
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from tests.attribution_data import HALF_LIFE, LOOKBACK, WINDOW, D, as_events, reference
 from tests.jobs.attribution_touchpoints.test_transform import assert_close

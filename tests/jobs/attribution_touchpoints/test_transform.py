@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from jobs.attribution import Rules
 from jobs.attribution_touchpoints.job import attribution_marts
-from jobs.attribution_touchpoints.transform import Rules
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from tests.attribution_data import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
 from tests.readers import by_key
