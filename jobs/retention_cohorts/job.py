@@ -50,18 +50,14 @@ from include.pulse.runner import (
 from include.pulse.table import Table
 from include.pulse.warehouse import Warehouse
 from jobs.retention_cohorts import TABLE as RETENTION_COHORTS
-from jobs.retention_cohorts.transform import (
-    Rules,
-    cohort_users,
-    earliest_period,
-    retention_cohorts,
-    retention_state,
-)
+from jobs.retention_cohorts.transform import retention_cohorts
 from jobs.retention_curve import TABLE as RETENTION_CURVE
 from jobs.retention_curve.transform import retention_curve
+from jobs.retention_rules import Rules, earliest_period
 from jobs.retention_users_state import TABLE as RETENTION_USERS_STATE
 from jobs.retention_users_state.schema import FILE_SCHEMA as STATE_FILE_SCHEMA
 from jobs.retention_users_state.schema import SCHEMA as STATE_SCHEMA
+from jobs.retention_users_state.transform import cohort_users, retention_state
 from jobs.user_daily import TABLE as USER_DAILY
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.user_feature_daily import TABLE as USER_FEATURE_DAILY

@@ -20,7 +20,7 @@ from include.pulse.config import PulseConfig
 from include.pulse.warehouse import Warehouse
 from jobs import pipeline
 from jobs.retention_cohorts.job import Base, choose_base, read_inputs, retention_marts
-from jobs.retention_cohorts.transform import Rules, Shape, earliest_period
+from jobs.retention_rules import Rules, Shape, earliest_period
 from tests.jobs.retention_cohorts.test_transform import COHORT_KEY, assert_exact
 from tests.jobs.runs import assert_suites_passed
 from tests.jobs.runs import ingest as ingest_day

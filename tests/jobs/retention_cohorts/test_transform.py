@@ -10,7 +10,7 @@ import pytest
 
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from jobs.retention_cohorts.job import Inputs, retention_marts
-from jobs.retention_cohorts.transform import Rules, Shape, first_period_start
+from jobs.retention_rules import Rules, Shape, first_period_start
 from jobs.user_daily.transform import user_daily
 from jobs.user_feature_daily.transform import user_feature_daily
 from jobs.user_feature_first_seen.transform import user_feature_first_seen
