@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from include.pulse.runner import (
@@ -46,20 +45,18 @@ from jobs.active_users.transform import active_users, check_columns
 from jobs.user_daily import TABLE as USER_DAILY
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.users_archive import TABLE as USERS_ARCHIVE
+from jobs.users_archive.transform import leaving
 from jobs.users_archive_latest import TABLE as USERS_ARCHIVE_LATEST
+from jobs.users_archive_latest.transform import is_archive_snapshot_day, latest_archived
 from jobs.users_state import TABLE as USERS_STATE
 from jobs.users_state.schema import FILE_SCHEMA as STATE_FILE_SCHEMA
 from jobs.users_state.schema import SCHEMA as STATE_SCHEMA
-from jobs.users_state.transform import latest_archived, users_state_range
+from jobs.users_state.transform import users_state_range
 
 # Days of the chain computed in one Spark job: a backfill of N days costs N / 16 steps. Each
 # day of a step reads the user's gathered activity of the step, so the step's cost grows with
 # its length squared: 16 keeps it a small multiple of a one-day step.
 CHAIN_STEP_DAYS = 16
-# Every 28th day the chain writes `users_archive_latest` (the latest departure of each user
-# who ever left), so a run reads one snapshot and at most 27 days of departures, not every
-# `users_archive` partition of history.
-ARCHIVE_SNAPSHOT_DAYS = 28
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +145,6 @@ def _read_archive(spark: SparkSession, roots: dict[Path, list[Path]]) -> DataFra
     return latest_archived(archive)
 
 
-def is_archive_snapshot_day(day: date) -> bool:
-    """The days `users_archive_latest` has a partition: every 28th day from 1970-01-01, a
-    fixed grid whatever the run order."""
-    return (day - date(1970, 1, 1)).days % ARCHIVE_SNAPSHOT_DAYS == 0
-
-
 def _dt(path: Path) -> date:
     return date.fromisoformat(path.name.removeprefix("dt="))
 
@@ -191,7 +182,7 @@ def _recompute_chain(
         step_dir = staging / "_steps" / f"dt={first}"
         (
             users_state_range(previous, daily, archived, first, last)
-            .withColumn("_leaving", F.col("days_seen_bits") == 0)
+            .withColumn("_leaving", leaving())
             .write.partitionBy("_leaving", "dt")
             .parquet(str(step_dir))
         )

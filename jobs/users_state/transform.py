@@ -32,22 +32,12 @@ FOLDED = ("revenue_total", "gap_sq_total", "gap_max_days")
 _GAP = "CAST(datediff(x.d, coalesce(acc.l, x.d)) AS BIGINT)"
 
 
-def latest_archived(archive: DataFrame) -> DataFrame:
-    """Archive rows (with their `dt`) -> the latest row per user (a user may leave twice)."""
-    order = Window.partitionBy("user_id").orderBy(F.col("dt").desc())
-    return (
-        archive.withColumn("_n", F.row_number().over(order))
-        .where(F.col("_n") == 1)
-        .select(*FILE_SCHEMA.fieldNames())
-    )
-
-
 def with_departed(state: DataFrame, archived: DataFrame) -> DataFrame:
     """`users_state` rows of D + the archived rows of users not in it -> one row per user who
     was ever active by D (columns of FILE_SCHEMA).
 
-    `archived`: at most one row per user (`latest_archived`), from archive partitions dated D
-    or earlier only (a later departure is the future)."""
+    `archived`: at most one row per user (`users_archive_latest`'s `latest_archived`), from
+    archive partitions dated D or earlier only (a later departure is the future)."""
     columns = FILE_SCHEMA.fieldNames()
     current = state.select(*columns)
     gone = archived.select(*columns).join(current.select("user_id"), "user_id", "left_anti")
@@ -91,8 +81,9 @@ def next_users_state(
 ) -> DataFrame:
     """state(D-1) + user_daily(D) -> every row of day D, staying or leaving.
 
-    `archived` holds at most one row per user (see `latest_archived`) of users who left the
-    state before D. Rows with `days_seen_bits == 0` are the users leaving the window on D.
+    `archived` holds at most one row per user (`users_archive_latest`'s `latest_archived`) of
+    users who left the state before D. Rows with `days_seen_bits == 0` are the users leaving the
+    window on D.
     """
     folded = _folded_by_user(_stacked_sources(previous, today, archived))
     return _step_rows(folded, day)
@@ -234,12 +225,12 @@ def users_state_range(
     what `next_users_state` gives step after step, in one job (a backfill's chain of N days
     costs one shuffle instead of N steps, each with its write and read-back).
 
-    `previous`: users_state of start-1; `daily`: user_daily rows (with `event_date`) in
-    [start, end]; `archived`: at most one row per user (see `latest_archived`) of users who
-    left the state before `start`. Each user's activity in the range is gathered once, sorted,
-    and each day's row is read off it and off the user's row before the range (their state of
-    start-1, or else their archived row). A user who leaves and comes back inside the range
-    carries their history, as the archive carries it between steps. Rows with
+    `previous`: users_state of start-1; `daily`: user_daily rows (with `event_date`) in [start,
+    end]; `archived`: at most one row per user (`users_archive_latest`'s `latest_archived`) of
+    users who left the state before `start`. Each user's activity in the range is gathered once,
+    sorted, and each day's row is read off it and off the user's row before the range (their
+    state of start-1, or else their archived row). A user who leaves and comes back inside the
+    range carries their history, as the archive carries it between steps. Rows with
     `days_seen_bits == 0` are the users leaving the window on their `dt`.
     """
     users = _gathered_by_user(previous, daily, archived)

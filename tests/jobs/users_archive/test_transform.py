@@ -1,18 +1,18 @@
 """`users_archive` on literal rows: the users whose 64-day window empties on a day, with every
 total carried unchanged and `days_seen_bits` 0, as the `active_users` chain writes them (the
-rows of `users_state_range` with no bit set, partitioned by their `dt`)."""
+rows of `users_state_range` with no bit set, `departures`, partitioned by their `dt`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.users_archive.schema import FILE_SCHEMA
+from jobs.users_archive.transform import departures
 from jobs.users_state.transform import users_state_range
 
 pytestmark = pytest.mark.unit
@@ -67,7 +67,7 @@ def test_the_users_leaving_each_day_with_their_totals(spark):
     ]
     # What the chain writes to users_archive/dt=<dt>/ (jobs/active_users/job.py: `_leaving`).
     assertDataFrameEqual(
-        rows.where(F.col("days_seen_bits") == 0),
+        departures(rows),
         spark.createDataFrame(expected, WITH_DT),
         checkRowOrder=False,
     )

@@ -12,13 +12,12 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.users_state.schema import FILE_SCHEMA as USERS_STATE_SCHEMA
-from jobs.users_state.transform import latest_archived, next_users_state, users_state_range
+from jobs.users_state.transform import next_users_state, users_state_range
 
 pytestmark = pytest.mark.unit
 
 D = date(2024, 5, 10)
 TODAY_SCHEMA = T.StructType(USER_DAILY_SCHEMA.fields[:-1])
-ARCHIVE_WITH_DT = T.StructType([*USERS_STATE_SCHEMA.fields, T.StructField("dt", T.DateType())])
 BIT63 = -(1 << 63)  # active on D-63 only: as a signed 64-bit long
 
 
@@ -83,19 +82,6 @@ def test_the_archive_is_ignored_for_users_still_in_the_state(spark):
     expected = [("twice", 0b11, days_ago(300), D, 31, 91, None, None, 50.0, 201, 20)]
     assertDataFrameEqual(
         step(spark, previous, [today_row("twice", 1)], archived),
-        spark.createDataFrame(expected, USERS_STATE_SCHEMA),
-    )
-
-
-def test_latest_archived_keeps_each_users_last_departure(spark):
-    rows = [
-        ("u1", 0, days_ago(300), days_ago(200), 2, 2, None, None, 1.0, 0, 0, days_ago(136)),
-        ("u1", 0, days_ago(300), days_ago(100), 5, 9, None, None, 2.5, 9, 3, days_ago(36)),
-        ("u2", 0, days_ago(90), days_ago(80), 1, 1, None, None, None, None, None, days_ago(16)),
-    ]
-    expected = [r[:-1] for r in rows[1:]]
-    assertDataFrameEqual(
-        latest_archived(spark.createDataFrame(rows, ARCHIVE_WITH_DT)),
         spark.createDataFrame(expected, USERS_STATE_SCHEMA),
     )
 
