@@ -259,16 +259,7 @@ def fit(
     scale) or a start from the data. `converged` is the optimiser's success, no parameter at a
     bound and a positive-definite Hessian.
     """
-    x, tx, T_ = _data(frequency, t_x, T)
-    x, tx, T_ = x.ravel(), tx.ravel(), T_.ravel()
-    if x.size == 0:
-        raise ValueError("no customers to fit")
-    w_in = (
-        np.ones_like(x) if weights is None else np.broadcast_to(np.asarray(weights, float), x.shape)
-    )
-    if np.any(w_in < 0):
-        raise ValueError("weights must be >= 0")
-    xs, ts, Ts, w = _aggregate(x, tx, T_, w_in)
+    xs, ts, Ts, w = _merged(frequency, t_x, T, weights)
     total = float(np.sum(w))
     if not total > 0:
         raise ValueError("the weights sum to 0: no customers to fit")
@@ -281,9 +272,31 @@ def fit(
             return math.inf, np.zeros_like(theta)
         return -ll / total, -grad / total
 
+    res = _minimize(objective, theta0, method, maxiter)
+    return _fitted(res, xs, ts, Ts, w, total)
+
+
+def _merged(
+    frequency: Any, t_x: Any, T: Any, weights: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t_x, T) rows and their weights (their counts times `weights`)."""
+    x, tx, T_ = _data(frequency, t_x, T)
+    x, tx, T_ = x.ravel(), tx.ravel(), T_.ravel()
+    if x.size == 0:
+        raise ValueError("no customers to fit")
+    w_in = (
+        np.ones_like(x) if weights is None else np.broadcast_to(np.asarray(weights, float), x.shape)
+    )
+    if np.any(w_in < 0):
+        raise ValueError("weights must be >= 0")
+    return _aggregate(x, tx, T_, w_in)
+
+
+def _minimize(objective: Any, theta0: np.ndarray, method: str, maxiter: int) -> Any:
+    """scipy's minimum of `objective` (value and gradient) over bounded log-parameters."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * 4
     if method == "L-BFGS-B":
-        res = optimize.minimize(
+        return optimize.minimize(
             objective,
             theta0,
             jac=True,
@@ -291,17 +304,22 @@ def fit(
             bounds=bounds,
             options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-10},
         )
-    elif method == "Nelder-Mead":
-        res = optimize.minimize(
+    if method == "Nelder-Mead":
+        return optimize.minimize(
             lambda th: objective(th)[0],
             theta0,
             method="Nelder-Mead",
             bounds=bounds,
             options={"maxiter": maxiter, "xatol": 1e-10, "fatol": 1e-14, "adaptive": True},
         )
-    else:
-        raise ValueError(f"method must be L-BFGS-B or Nelder-Mead, not {method!r}")
+    raise ValueError(f"method must be L-BFGS-B or Nelder-Mead, not {method!r}")
 
+
+def _fitted(
+    res: Any, xs: np.ndarray, ts: np.ndarray, Ts: np.ndarray, w: np.ndarray, total: float
+) -> Fitted:
+    """The optimiser's result with its log-likelihood, standard errors (from the Hessian, when
+    positive-definite) and convergence."""
     theta = np.asarray(res.x, dtype=float)
     natural = np.exp(theta)
     ll = _loglik_and_grad_log(theta, xs, ts, Ts, w)[0]
