@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.dag_runs import S3_SETTINGS, dags_test, make_home
-from tests.landing_data import DAYS
+from tests.landing_reference import DAYS
 
 
 @pytest.fixture(scope="session")

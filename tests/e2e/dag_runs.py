@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
-from tests.landing_data import write_landing
+from tests.landing_reference import write_landing
 
 AIRFLOW = str(REPO_ROOT / ".venv" / "bin" / "airflow")
 

@@ -18,11 +18,11 @@ from urllib.parse import unquote
 import pytest
 
 from include.demo.airflow_local import AIRFLOW, AirflowError, LocalAirflow
-from tests.activity_data import assert_active_users_match_events
+from tests.activity_reference import assert_active_users_match_events
 from tests.conftest import free_port
 from tests.e2e.browser import artefacts_dir
 from tests.e2e.dag_runs import s3_store
-from tests.landing_data import DAYS, comparable_events, reference, write_landing
+from tests.landing_reference import DAYS, comparable_events, reference, write_landing
 from tests.readers import TABLES, snapshot, table_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,7 +13,7 @@ import pytest
 
 from include.pulse.reader import read_json, read_table, tables
 from tests.e2e.dag_runs import s3_store
-from tests.landing_data import DAYS, reference
+from tests.landing_reference import DAYS, reference
 from tests.report_page import Page
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -14,9 +14,9 @@ import pytest
 
 from include.pulse import manifest
 from include.pulse.warehouse import Warehouse
-from tests.activity_data import assert_active_users_match_events
+from tests.activity_reference import assert_active_users_match_events
 from tests.e2e.dag_runs import dags_test, s3_store
-from tests.landing_data import DAYS, comparable_events, reference
+from tests.landing_reference import DAYS, comparable_events, reference
 from tests.readers import table_rows, tree_digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

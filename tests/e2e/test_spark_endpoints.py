@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from include.demo.airflow_local import wait_until
-from tests.activity_data import assert_active_users_match_events
+from tests.activity_reference import assert_active_users_match_events
 from tests.conftest import REPO_ROOT, free_port
-from tests.landing_data import DAYS, comparable_events, reference, write_landing
+from tests.landing_reference import DAYS, comparable_events, reference, write_landing
 from tests.readers import table_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

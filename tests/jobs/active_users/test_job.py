@@ -21,7 +21,7 @@ import pytest
 
 from include.pulse.config import PulseConfig
 from include.pulse.warehouse import Warehouse
-from tests.activity_data import (
+from tests.activity_reference import (
     DAYS,
     EMPTY_DAYS,
     FIRST_DAY,

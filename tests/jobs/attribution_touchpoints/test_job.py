@@ -1,5 +1,5 @@
 """The attribution group on a real warehouse fed by the real ingest, in UTC: exact against the
-plain-Python reference of `tests/attribution_data.py`; a late conversion recomputes the
+plain-Python reference of `tests/attribution_reference.py`; a late conversion recomputes the
 snapshots it reaches and no other; the published path table read back refits to the published
 weights; arrivals processed in reverse order give identical marts. Outputs are read back with
 pyarrow, as analysts do."""
@@ -17,7 +17,7 @@ from include.pulse.config import PulseConfig
 from include.pulse.runner import PlanRequest
 from jobs import pipeline, registry
 from jobs.attribution_touchpoints.job import plan as attribution_plan
-from tests.attribution_data import (
+from tests.attribution_reference import (
     HALF_LIFE,
     LOOKBACK,
     MODELS,
@@ -28,7 +28,7 @@ from tests.attribution_data import (
     removal_effects,
     split,
 )
-from tests.attribution_data import shapley as shapley_values
+from tests.attribution_reference import shapley as shapley_values
 from tests.jobs.runs import assert_suites_passed, ingest
 from tests.readers import by_key, table_rows
 
@@ -186,7 +186,7 @@ def test_nightly_snapshots_read_their_window_back_and_equal_the_reference(
 
 
 def test_the_published_path_table_refits_to_the_published_weights(forward):
-    """The fit counted in Spark equals the reference fit (tests/attribution_data.py, exact
+    """The fit counted in Spark equals the reference fit (tests/attribution_reference.py, exact
     fractions) of `attribution_paths` read back with pyarrow."""
     config, _, _, _ = forward
     now = snapshot(config)

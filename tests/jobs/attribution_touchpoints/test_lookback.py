@@ -20,7 +20,7 @@ from jobs.attribution_channels.transform import stored_daily_rule_credits
 from jobs.attribution_paths_daily.transform import stored_daily_paths
 from jobs.attribution_touchpoints.job import Stored, attribution_marts
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
-from tests.attribution_data import HALF_LIFE, LOOKBACK, WINDOW, D, as_events, reference
+from tests.attribution_reference import HALF_LIFE, LOOKBACK, WINDOW, D, as_events, reference
 from tests.jobs.attribution_touchpoints.test_transform import assert_close
 from tests.readers import by_key
 
@@ -118,7 +118,8 @@ def test_a_run_that_started_before_the_lookback_starts_at_its_first_event_within
         "(none)": (1, 3.0, 0),  # cc2
         "direct": (0, 0.0, 1),  # ud; ua's run after ca started before ca: none
     }
-    # The plain-Python reference of the lookback rule (tests/attribution_data.py), every column.
+    # The plain-Python reference of the lookback rule (tests/attribution_reference.py), every
+    # column.
     want = reference(rows, D, "UTC")
     assert sorted(touch) == sorted(want["touchpoints"])
     for key, row in want["touchpoints"].items():

@@ -22,7 +22,7 @@ from jobs.attribution_touchpoints.models import (
     shapley_values,
     split_credit,
 )
-from tests.attribution_data import removal_effects
+from tests.attribution_reference import removal_effects
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The attribution marts on the hand-made history of `tests/attribution_data.py`, exact against
+"""The attribution marts on the hand-made history of `tests/attribution_reference.py`, exact against
 its plain-Python reference, in Asia/Tokyo (one Spark pass; test_job.py runs the same history in
 UTC through the real ingest): the zone decides which conversions are on D, and when D ends for
 the non-converting paths."""
@@ -15,7 +15,7 @@ import pytest
 from jobs.attribution import Rules
 from jobs.attribution_touchpoints.job import attribution_marts
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
-from tests.attribution_data import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
+from tests.attribution_reference import HALF_LIFE, LOOKBACK, MODELS, WINDOW, D, events, reference
 from tests.readers import by_key
 
 pytestmark = pytest.mark.unit

@@ -23,7 +23,7 @@ from include.pulse.quality import QualityError
 from include.pulse.warehouse import Warehouse
 from jobs.events import job as events_job
 from tests.jobs.runs import ingest
-from tests.landing_data import DAYS, comparable_events, reference, write_landing
+from tests.landing_reference import DAYS, comparable_events, reference, write_landing
 from tests.readers import snapshot, table_rows, tree_digest
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""`funnel_times` against `funnels` on the literal events of tests/funnels_data.py: for every
+"""`funnel_times` against `funnels` on the literal events of tests/funnels_reference.py: for every
 entry day, funnel and step from 2, the bins sum to the step's users (breakdown `all`), every
 bin from 0 to the window's is present, and a step at a bin's end is in the next bin. (The rows
 themselves are compared with the reference in tests/jobs/funnels/test_transform.py.)"""
@@ -13,7 +13,7 @@ import pytest
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from jobs.funnels.definitions import parse
 from jobs.funnels.transform import funnel_marts
-from tests.funnels_data import FUNNELS, D, events
+from tests.funnels_reference import FUNNELS, D, events
 
 pytestmark = pytest.mark.unit
 

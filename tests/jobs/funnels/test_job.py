@@ -1,5 +1,5 @@
 """The `funnels` group on a real warehouse fed by the real ingest (UTC): the tables equal the
-brute-force reference of tests/funnels_data.py, row for row, read back with pyarrow; a late
+brute-force reference of tests/funnels_reference.py, row for row, read back with pyarrow; a late
 event recomputes the earlier entry day it reaches, and the open day closes once a later
 arrival day is ingested; the same events delivered in other arrival days, processed in
 reverse order, give the same tables."""
@@ -16,7 +16,7 @@ import pytest
 from include.pulse.config import PulseConfig
 from jobs import pipeline
 from jobs.funnels.definitions import FunnelsFileError
-from tests.funnels_data import (
+from tests.funnels_reference import (
     FUNNELS,
     LATE_PURCHASE,
     D,

@@ -1,5 +1,5 @@
 """The funnel marts on literal rows, compared whole with the brute-force reference of
-tests/funnels_data.py (written from docs/marts.md, not from the transform), and with a few
+tests/funnels_reference.py (written from docs/marts.md, not from the transform), and with a few
 hand-worked figures so that the reference itself is checked."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from jobs.funnel_times.schema import SCHEMA as FUNNEL_TIMES_SCHEMA
 from jobs.funnels.definitions import parse
 from jobs.funnels.schema import SCHEMA as FUNNELS_SCHEMA
 from jobs.funnels.transform import funnel_marts
-from tests.funnels_data import (
+from tests.funnels_reference import (
     FUNNELS,
     LATE_PURCHASE,
     D,
@@ -62,7 +62,8 @@ def _row(rows, **key):
 
 
 def test_the_reference_agrees_with_hand_worked_figures():
-    """The cases of tests/funnels_data.py worked by hand, so that the reference is checked too."""
+    """The cases of tests/funnels_reference.py worked by hand, so that the reference is checked
+    too."""
     rows = funnels_rows(events(), FUNNELS, DAYS, DATA_END)
     checkout = {
         r["step"]: r["users"]

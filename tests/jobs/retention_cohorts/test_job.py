@@ -18,8 +18,8 @@ from tests.jobs.retention_cohorts.test_transform import COHORT_KEY, CURVE_KEY, a
 from tests.jobs.runs import assert_suites_passed
 from tests.jobs.runs import ingest as ingest_day
 from tests.readers import by_key, table_rows
-from tests.retention_data import D, reference_cohorts, reference_curve, with_dates
-from tests.retention_data import events as history
+from tests.retention_reference import D, reference_cohorts, reference_curve, with_dates
+from tests.retention_reference import events as history
 
 pytestmark = pytest.mark.integration
 

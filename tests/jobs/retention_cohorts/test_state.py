@@ -25,8 +25,8 @@ from tests.jobs.retention_cohorts.test_transform import COHORT_KEY, assert_exact
 from tests.jobs.runs import assert_suites_passed
 from tests.jobs.runs import ingest as ingest_day
 from tests.readers import by_key, table_rows
-from tests.retention_data import events as history
-from tests.retention_data import reference_cohorts, with_dates
+from tests.retention_reference import events as history
+from tests.retention_reference import reference_cohorts, with_dates
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ EVENT_RULES = Rules(
 # One run per day: Jan cohorts leave the monthly matrices on Mar 1 (and the daily and weekly
 # ones slide every day and on Monday Mar 4), the leap day, new users every few days.
 NIGHTS = [date(2024, 2, 26) + timedelta(days=n) for n in range(10)]  # .. Wed 2024-03-06
-ARRIVAL = date(2024, 3, 22)  # the history lands in one file (retention_data's last is Mar 21)
+ARRIVAL = date(2024, 3, 22)  # the history lands in one file (retention_reference's last is Mar 21)
 LATE_ARRIVAL = date(2024, 3, 23)
 LATE_DAY = date(2024, 3, 1)  # the earliest day the late arrival changes
 

@@ -1,4 +1,4 @@
-"""The retention transforms on the hand-made history of `tests/retention_data.py`, exact
+"""The retention transforms on the hand-made history of `tests/retention_reference.py`, exact
 against its brute-force reference, in UTC and in Asia/Tokyo."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from jobs.user_feature_daily.transform import user_feature_daily
 from jobs.user_feature_first_seen.transform import user_feature_first_seen
 from jobs.user_first_seen.transform import user_first_seen
 from tests.readers import by_key
-from tests.retention_data import (
+from tests.retention_reference import (
     SHAPES,
     D,
     events,

@@ -29,7 +29,7 @@ from jobs.sessions.job import build, plan, plan_dates, reach_back, sessionized_f
 from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.user_paths.schema import SCHEMA as PATHS_SCHEMA
 from tests.readers import table_rows
-from tests.sessions_data import event, reference_paths, reference_sessions, write_event_days
+from tests.sessions_reference import event, reference_paths, reference_sessions, write_event_days
 
 D1, D2, D3 = date(2024, 3, 11), date(2024, 3, 12), date(2024, 3, 13)
 

@@ -1,7 +1,7 @@
 """The `sessions` transform on literal rows: hand-worked sessions (ties at one timestamp, a
 gap of exactly the timeout and one second more, a session across midnight, a producer id
 kept over a long idle gap and reused the next day), then a seeded mix against the
-plain-Python reference (tests/sessions_data.py), every row compared whole."""
+plain-Python reference (tests/sessions_reference.py), every row compared whole."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pyspark.testing import assertDataFrameEqual
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
 from jobs.sessions.schema import SCHEMA
 from jobs.sessions.transform import sessionize, sessions
-from tests.sessions_data import derived_id, event, reference_sessions
+from tests.sessions_reference import derived_id, event, reference_sessions
 
 pytestmark = pytest.mark.unit
 

@@ -12,13 +12,13 @@ import pytest
 from include.pulse.config import PulseConfig
 from include.pulse.warehouse import Warehouse
 from jobs import pipeline, registry
-from tests.activity_data import (
+from tests.activity_reference import (
     FIRST_DAY,
     activity_events,
     reference_active_users,
     write_events,
 )
-from tests.engagement_data import inputs_from_events, reference
+from tests.engagement_reference import inputs_from_events, reference
 from tests.jobs.runs import assert_suites_passed, upstream_groups
 from tests.jobs.user_engagement.test_transform import assert_same as assert_matches
 from tests.readers import table_rows

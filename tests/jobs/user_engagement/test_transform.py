@@ -12,7 +12,7 @@ from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.user_daily.schema import SCHEMA as USER_DAILY_SCHEMA
 from jobs.user_engagement.job import Inputs, engagement_marts
 from jobs.user_feature_daily.schema import SCHEMA as USER_FEATURE_DAILY_SCHEMA
-from tests.engagement_data import (
+from tests.engagement_reference import (
     TIERS,
     WINDOW,
     D,

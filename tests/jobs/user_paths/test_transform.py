@@ -19,7 +19,7 @@ from tests.jobs.sessions.test_transform import (
     frame,
     mixed_events,
 )
-from tests.sessions_data import event, reference_paths
+from tests.sessions_reference import event, reference_paths
 
 pytestmark = pytest.mark.unit
 

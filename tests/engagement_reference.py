@@ -499,8 +499,8 @@ def _alerts(out, dt, users, engaged, usage, tiers, gaps, window) -> None:
 
 def inputs_from_events(events: list[dict], dts: list[date]) -> dict[str, list[dict]]:
     """user_daily, user_feature_daily, sessions and first-seen rows computed in plain Python
-    (the sessions by tests/sessions_data.py's reference, the default 30-minute timeout)."""
-    from tests.sessions_data import reference_sessions
+    (the sessions by tests/sessions_reference.py's reference, the default 30-minute timeout)."""
+    from tests.sessions_reference import reference_sessions
 
     by_day: dict[tuple[date, str], list[dict]] = defaultdict(list)
     for event in events:
