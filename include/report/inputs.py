@@ -64,6 +64,8 @@ class Inputs:
     snapshots: Mapping[str, date | None] = field(default_factory=dict)
     # The delivery of D as the tables stand (`delivery_now`), None when not read.
     delivery: Mapping[str, int] | None = None
+    # The erasure ledger's entries (`_erasure/ledger.json`: hashed ids, never ids).
+    ledger: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 def latest_snapshot(values: list[str], day: date) -> date | None:
@@ -147,4 +149,12 @@ def load(warehouse_uri: str | Path, day: date, client: Any = None) -> Inputs:
             uri, path, start=start, end=end, columns=columns, client=client
         )
     delivery = delivery_now(uri, day, client) if runs.get(registry.INGEST) else None
-    return Inputs(day=day, runs=runs, marts=marts, snapshots=snapshots, delivery=delivery)
+    ledger = (reader.read_json(uri, "_erasure/ledger.json", client=client) or {}).get("applied")
+    return Inputs(
+        day=day,
+        runs=runs,
+        marts=marts,
+        snapshots=snapshots,
+        delivery=delivery,
+        ledger=ledger or [],
+    )

@@ -52,7 +52,7 @@ def render(inputs: Inputs) -> str:
     """The whole page of `inputs.day`."""
     day, marts, at = inputs.day, inputs.marts, inputs.snapshots.get
     sections = [
-        quality_section(day, inputs.runs, inputs.delivery),
+        quality_section(day, inputs.runs, inputs.delivery, inputs.ledger),
         activity_section(day, marts.get("active_users")),
         lifecycle_section(day, marts.get("active_users")),
         retention_section(

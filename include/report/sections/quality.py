@@ -52,6 +52,7 @@ def quality_section(
     day: date,
     runs: Mapping[str, Mapping[str, Any] | None],
     delivery: Mapping[str, int] | None = None,
+    ledger: list[Mapping[str, Any]] | None = None,
 ) -> str:
     """The day's data-quality verdict: the ingest's counts (as the tables stand, when
     `delivery` is given) and every group's GX suites."""
@@ -73,6 +74,7 @@ def quality_section(
     if suites:
         parts.append(data_table("suites", SUITE_COLUMNS, suites, "Great Expectations suites"))
     parts.append(run_notes(runs))
+    parts.append(erasure_note(runs, ledger or []))
     return section("quality", f"Data quality of the delivery of {day.isoformat()}", "".join(parts))
 
 
@@ -121,16 +123,18 @@ def ingest_counts(events: Mapping[str, Any], reported: Mapping[str, Any] | None)
     how many events an earlier delivery processed later took over."""
     read = events.get("rows_read", 0)
     clean, dups, quarantined = (events.get(k, 0) for k in ("clean", "duplicates", "quarantined"))
-    adds_up = read == clean + dups + quarantined
+    erased = events.get("erased", 0)  # rows of erased users, dropped at ingest
+    adds_up = read == clean + dups + quarantined + erased
     parts = [
         '<div class="metrics">'
         + metric("rows_read", read, label="rows read")
         + metric("clean", clean, label="clean")
         + metric("duplicates", dups, label="duplicates")
         + metric("quarantined", quarantined, label="quarantined")
+        + metric("erased", erased, label="erased users' rows")
         + metric("late_rows", events.get("late_rows", 0), label="late (earlier dates)")
         + "</div>",
-        f"<p>read = clean + duplicates + quarantined: "
+        f"<p>read = clean + duplicates + quarantined + erased: "
         f"{metric('adds_up', adds_up, lambda v: 'yes' if v else 'NO')}"
         f" (duplicates within the day {fmt_int(events.get('duplicates_within_day', 0))},"
         f" of earlier arrivals {fmt_int(events.get('duplicates_of_earlier_arrivals', 0))})</p>",
@@ -151,6 +155,26 @@ def ingest_counts(events: Mapping[str, Any], reported: Mapping[str, Any] | None)
     else:
         parts.append('<p data-table-empty="quarantine">no row quarantined</p>')
     return "".join(parts)
+
+
+def erasure_note(
+    runs: Mapping[str, Mapping[str, Any] | None], ledger: list[Mapping[str, Any]]
+) -> str:
+    """The erasure line: the requests this day's run applied (by its run id) and the rows
+    they removed, and how many the ledger (`_erasure/ledger.json`) holds in all."""
+    run_ids = {run.get("run_id") for run in runs.values() if run and run.get("run_id")}
+    ours = [entry for entry in ledger if entry.get("run_id") in run_ids]
+    removed: dict[str, int] = {}
+    for entry in ours:
+        for table, rows in (entry.get("rows_removed") or {}).items():
+            removed[table] = removed.get(table, 0) + rows
+    detail = ", ".join(f"{table} {fmt_int(rows)}" for table, rows in sorted(removed.items()))
+    return (
+        f'<p class="erasure">Erasure: {metric("erasure_applied", len(ours))} request(s)'
+        f" applied by this run{f' (rows removed: {escape(detail)})' if detail else ''};"
+        f" {metric('erasure_ledger', len(ledger))} in the ledger"
+        " (<code>_erasure/ledger.json</code>).</p>"
+    )
 
 
 def run_notes(runs: Mapping[str, Mapping[str, Any] | None]) -> str:

@@ -654,3 +654,30 @@ def test_the_ingest_counts_are_the_tables_as_they_stand(warehouse, tmp_path):
     assert page.metrics["late_rows"] == ("1", "1")
     assert page.metrics["adds_up"] == ("true", "yes")
     assert page.notes_taken_over == ["3"]
+
+
+def test_the_erasure_line_counts_the_days_requests_and_erased_rows(warehouse, tmp_path):
+    """The ingest's `erased` rows are part of the accounting, and the erasure line counts
+    the ledger's requests applied by the day's run (its run id) and their rows."""
+    root = tmp_path / "warehouse"
+    shutil.copytree(warehouse, root)
+    run = {**EVENTS_RUN, "rows_read": 25, "erased": 5, "run_id": "scheduled__D"}
+    write_run(root, "events", D, run)
+    ledger = [
+        {
+            "hash": "a" * 64,
+            "run_id": "scheduled__D",
+            "rows_removed": {"events": 4, "quarantine": 1},
+        },
+        {"hash": "b" * 64, "run_id": "scheduled__D", "rows_removed": {"events": 2}},
+        {"hash": "c" * 64, "run_id": "manual__earlier", "rows_removed": {"events": 7}},
+    ]
+    (root / "_erasure").mkdir()
+    (root / "_erasure" / "ledger.json").write_text(json.dumps({"applied": ledger}))
+    html = render(load(root, D))
+    page = Page(html)
+    assert page.metrics["erased"] == ("5", "5")
+    assert page.metrics["adds_up"] == ("true", "yes")
+    assert page.metrics["erasure_applied"] == ("2", "2")
+    assert page.metrics["erasure_ledger"] == ("3", "3")
+    assert "(rows removed: events 6, quarantine 1); " in html
