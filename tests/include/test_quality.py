@@ -4,6 +4,7 @@ same rows of the same suites."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -194,9 +195,21 @@ def test_data_docs_templates_stay_compiled_between_builds(tmp_path):
         with pytest.raises(QualityError):  # a failed suite builds its docs too
             gate.validate(frame, "retention_curve")
         sites.append(gate.out_dir / "docs")
+    import tempfile
+
+    import great_expectations
+    from jinja2 import FileSystemBytecodeCache
+
     cache = DefaultJinjaView().env.bytecode_cache
-    assert cache is not None
-    assert sorted(p.name for p in Path(cache.directory).glob("__jinja2_*.cache"))
+    # Jinja's file cache in its per-user folder, holding the pages' templates compiled (an
+    # entry is keyed by the template's name and file).
+    assert isinstance(cache, FileSystemBytecodeCache)
+    assert cache.directory == f"{tempfile.gettempdir()}/_jinja2-cache-{os.getuid()}"
+    templates = Path(great_expectations.__file__).parent / "render" / "view" / "templates"
+    compiled = {p.name for p in Path(cache.directory).glob("__jinja2_*.cache")}
+    wanted = {"page.j2", "index_page.j2", "sidebar.j2"}
+    keys = {n: f"__jinja2_{cache.get_cache_key(n, str(templates / n))}.cache" for n in wanted}
+    assert {n for n, key in keys.items() if key in compiled} == wanted
 
     def pages(site: Path) -> list[str]:  # the validation's time is in its page's path
         paths = (str(p.relative_to(site)) for p in site.rglob("*.html"))
