@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from include.pulse import erasure
+from include.pulse.config import PulseConfig
 from include.pulse.warehouse import Warehouse
 from jobs import erasure as erasure_job
 
@@ -114,3 +117,39 @@ def test_rewrite_keeps_exactly_the_other_rows_and_drops_emptied_partitions(tmp_p
     assert (again.landed, again.quarantine, again.rows) == ([], [], {})
     erasure_job.rewrite_raw(warehouse, again, set(IDS))
     assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*.parquet"))} == digest
+
+
+def config_for(tmp_path: Path) -> PulseConfig:
+    return PulseConfig.from_env(
+        {
+            "PULSE_LANDING_URI": str(tmp_path / "landing"),
+            "PULSE_WAREHOUSE_URI": str(tmp_path / "warehouse"),
+        }
+    )
+
+
+def test_a_night_without_requests_starts_no_spark(tmp_path, monkeypatch):
+    def no_spark(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a Spark session was started")
+
+    monkeypatch.setattr("include.pulse.spark.get_spark", no_spark)
+    config = config_for(tmp_path)
+    assert erasure_job.run_task(config, "2024-03-14") == {"requests_applied": 0}
+    # Requests already in the ledger are not pending either.
+    folder = tmp_path / "landing" / "_erasure"
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text('{"user_id": "u-1"}\n')
+    warehouse = Warehouse(tmp_path / "warehouse")
+    salt = erasure.salt(config, warehouse)
+    erasure.append_ledger(warehouse, [{"hash": erasure.hash_id(salt, "u-1")}])
+    assert erasure_job.run_task(config, "2024-03-14") == {"requests_applied": 0}
+
+
+def test_a_malformed_request_fails_before_anything_is_applied(tmp_path):
+    config = config_for(tmp_path)
+    folder = tmp_path / "landing" / "_erasure"
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text('{"user_id": "u-1"}\n{"user_id": "u-2",\n')
+    with pytest.raises(erasure.ErasureRequestError, match=r"a\.jsonl:2: not a JSON object"):
+        erasure_job.run_task(config, "2024-03-14")
+    assert not (tmp_path / "warehouse" / erasure.SUPPRESSED).exists()
