@@ -74,51 +74,7 @@ def funnels_section(day: date, funnels: pa.Table | None) -> str:
     for index, name in enumerate(sorted({r["funnel"] for r in rows})):
         found = headline([r for r in rows if r["funnel"] == name])
         assert found is not None
-        steps = found["steps"]
-        figure, axes = new_figure(height=0.6 + 0.35 * len(steps))
-        axes.grid(False)
-        axes.grid(axis="x", color="#eeeeee", linewidth=0.8)
-        labels = [f"{r['step']}. {r['step_event']}" for r in steps]
-        axes.barh(range(len(steps)), [r["users"] for r in steps], color=COLORS[0])
-        for y, r in enumerate(steps):
-            time = f", median {fmt_duration(r['median_seconds_to_step'])}" if r["step"] > 1 else ""
-            axes.annotate(
-                f" {fmt_pct(r['conversion_from_first'])}{time}",
-                (r["users"], y),
-                va="center",
-                fontsize=7,
-            )
-        axes.set_yticks(range(len(steps)))
-        axes.set_yticklabels(labels)
-        axes.invert_yaxis()
-        axes.set_xlabel("users who entered on the day and reached the step")
-        key = f"funnel_{index}"
-        status = "complete" if found["complete"] else "incomplete: windows still open"
-        columns = [
-            Column("step", "step"),
-            Column("step_event", "event"),
-            Column("users", "users", fmt_int),
-            Column("conversion_from_previous", "from previous", fmt_pct),
-            Column("conversion_from_first", "from step 1", fmt_pct),
-            Column("median_seconds_to_step", "median time", fmt_duration),
-            Column("p90_seconds_to_step", "p90 time", fmt_duration),
-        ]
-        body.append(
-            f"<h3>{escape(name)}, entered on {found['dt'].isoformat()} ({status})</h3>"
-            '<div class="metrics">'
-            + metric(f"{key}_entered", found["entered"], label="entered")
-            + metric(f"{key}_converted", found["converted"], label="reached the last step")
-            + metric(f"{key}_conversion", found["conversion"], fmt_pct, label="conversion")
-            + metric(
-                f"{key}_median_seconds",
-                found["median_seconds"],
-                fmt_duration,
-                label="median time to convert",
-            )
-            + "</div>"
-            + svg(figure, key)
-            + data_table(key, columns, steps, f"{name}: steps of {found['dt'].isoformat()}")
-        )
+        body.append(_funnel_block(f"funnel_{index}", name, found))
     note = (
         '<p class="note">Each funnel on its latest entry day whose windows have all closed'
         " (else its latest entry day, marked incomplete): users who entered that day (a step-1"
@@ -126,3 +82,56 @@ def funnels_section(day: date, funnels: pa.Table | None) -> str:
         " medians by nearest rank. Definitions: docs/marts.md (Funnels).</p>"
     )
     return section("funnels", "Funnels", "".join(body) + note)
+
+
+def _funnel_block(key: str, name: str, found: dict[str, Any]) -> str:
+    """One funnel's heading, headline metrics, chart and steps table."""
+    steps = found["steps"]
+    status = "complete" if found["complete"] else "incomplete: windows still open"
+    columns = [
+        Column("step", "step"),
+        Column("step_event", "event"),
+        Column("users", "users", fmt_int),
+        Column("conversion_from_previous", "from previous", fmt_pct),
+        Column("conversion_from_first", "from step 1", fmt_pct),
+        Column("median_seconds_to_step", "median time", fmt_duration),
+        Column("p90_seconds_to_step", "p90 time", fmt_duration),
+    ]
+    return (
+        f"<h3>{escape(name)}, entered on {found['dt'].isoformat()} ({status})</h3>"
+        '<div class="metrics">'
+        + metric(f"{key}_entered", found["entered"], label="entered")
+        + metric(f"{key}_converted", found["converted"], label="reached the last step")
+        + metric(f"{key}_conversion", found["conversion"], fmt_pct, label="conversion")
+        + metric(
+            f"{key}_median_seconds",
+            found["median_seconds"],
+            fmt_duration,
+            label="median time to convert",
+        )
+        + "</div>"
+        + svg(_funnel_chart(steps), key)
+        + data_table(key, columns, steps, f"{name}: steps of {found['dt'].isoformat()}")
+    )
+
+
+def _funnel_chart(steps: list[dict[str, Any]]) -> Any:
+    """Users per step as horizontal bars, each with its conversion from step 1 and median time."""
+    figure, axes = new_figure(height=0.6 + 0.35 * len(steps))
+    axes.grid(False)
+    axes.grid(axis="x", color="#eeeeee", linewidth=0.8)
+    labels = [f"{r['step']}. {r['step_event']}" for r in steps]
+    axes.barh(range(len(steps)), [r["users"] for r in steps], color=COLORS[0])
+    for y, r in enumerate(steps):
+        time = f", median {fmt_duration(r['median_seconds_to_step'])}" if r["step"] > 1 else ""
+        axes.annotate(
+            f" {fmt_pct(r['conversion_from_first'])}{time}",
+            (r["users"], y),
+            va="center",
+            fontsize=7,
+        )
+    axes.set_yticks(range(len(steps)))
+    axes.set_yticklabels(labels)
+    axes.invert_yaxis()
+    axes.set_xlabel("users who entered on the day and reached the step")
+    return figure
