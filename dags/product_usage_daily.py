@@ -60,6 +60,90 @@ def assets(group: str) -> list[Asset]:
     ]
 
 
+# The tasks, defined once here; the DAG below wires them (a task is made when it is called
+# inside the DAG).
+
+
+@task
+def arrival_day(**context) -> str:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from include.pulse.tasks import AfterEndDateError, BeforeStartDateError, arrival_day
+
+    run = context["dag_run"]
+    try:
+        day = arrival_day(
+            CONFIG.timezone,
+            context.get("logical_date"),
+            run.run_after,
+            # The Trigger form's params arrive in the conf and in the merged params.
+            {**(context.get("params") or {}), **(run.conf or {})},
+            start_date=CONFIG.start_date,
+            end_date=CONFIG.end_date,
+            run_type=run.run_type,
+        )
+    except (BeforeStartDateError, AfterEndDateError) as outside:
+        # A PULSE_START_DATE still to come, or a PULSE_END_DATE past: the nightly runs
+        # outside the range have nothing to do.
+        if run.run_type == "scheduled":
+            raise AirflowSkipException(str(outside)) from outside
+        raise
+    return day.isoformat()
+
+
+@task.sensor(
+    mode="reschedule",
+    poke_interval=CONFIG.landing_poke_seconds,
+    # The poke raises its own timeout (naming the folder) first; this is a backstop.
+    timeout=CONFIG.landing_timeout_seconds + 2 * CONFIG.landing_poke_seconds,
+    retries=0,
+)
+def wait_for_landing(day: str, **context) -> PokeReturnValue:
+    from include.pulse.tasks import wait_for_landing
+
+    first_poke = context["ti"].get_first_reschedule_date(context)
+    return PokeReturnValue(is_done=wait_for_landing(CONFIG, day, first_poke))
+
+
+@task(execution_timeout=CONFIG.task_timeout)
+def build(day: str, group: str, **context) -> dict:
+    """Bring one table group up to date for the run's day (`jobs/pipeline.py`)."""
+    from include.pulse.tasks import sweep_work_areas
+    from jobs.pipeline import run_task
+
+    sweep_work_areas(CONFIG)  # what runs killed at their timeout left behind
+    run_type = context["dag_run"].run_type
+    return run_task(CONFIG, group, day, run_type=run_type, run_id=context["run_id"])
+
+
+@task(execution_timeout=CONFIG.task_timeout)
+def apply_erasure(day: str, **context) -> dict:
+    """Apply the pending erasure requests before the ingest (`jobs/erasure.py`)."""
+    from jobs.erasure import run_task
+
+    run_type = context["dag_run"].run_type
+    return run_task(CONFIG, day, run_type=run_type, run_id=context["run_id"])
+
+
+@task(
+    outlets=[a for g in registry.groups() for a in assets(g)] if CONFIG.warehouse_is_remote else [],
+    execution_timeout=CONFIG.task_timeout,
+)
+def publish() -> dict:
+    from include.pulse.tasks import publish
+
+    return publish(CONFIG)
+
+
+@task(execution_timeout=CONFIG.task_timeout)
+def daily_report(day: str) -> dict:
+    """The day's report page, `{warehouse}/reports/dt=D/index.html`, from the published
+    marts (`include/report/`; for `s3://`, also put in the bucket)."""
+    from include.report.task import run_task
+
+    return run_task(CONFIG, day)
+
+
 @dag(
     dag_id="product_usage_daily",
     schedule=CronDataIntervalTimetable(CONFIG.schedule_cron, timezone=CONFIG.timezone),
@@ -98,82 +182,8 @@ def assets(group: str) -> list[Asset]:
     },
 )
 def product_usage_daily() -> None:
-    @task
-    def arrival_day(**context) -> str:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from include.pulse.tasks import AfterEndDateError, BeforeStartDateError, arrival_day
-
-        run = context["dag_run"]
-        try:
-            day = arrival_day(
-                CONFIG.timezone,
-                context.get("logical_date"),
-                run.run_after,
-                # The Trigger form's params arrive in the conf and in the merged params.
-                {**(context.get("params") or {}), **(run.conf or {})},
-                start_date=CONFIG.start_date,
-                end_date=CONFIG.end_date,
-                run_type=run.run_type,
-            )
-        except (BeforeStartDateError, AfterEndDateError) as outside:
-            # A PULSE_START_DATE still to come, or a PULSE_END_DATE past: the nightly runs
-            # outside the range have nothing to do.
-            if run.run_type == "scheduled":
-                raise AirflowSkipException(str(outside)) from outside
-            raise
-        return day.isoformat()
-
-    @task.sensor(
-        mode="reschedule",
-        poke_interval=CONFIG.landing_poke_seconds,
-        # The poke raises its own timeout (naming the folder) first; this is a backstop.
-        timeout=CONFIG.landing_timeout_seconds + 2 * CONFIG.landing_poke_seconds,
-        retries=0,
-    )
-    def wait_for_landing(day: str, **context) -> PokeReturnValue:
-        from include.pulse.tasks import wait_for_landing
-
-        first_poke = context["ti"].get_first_reschedule_date(context)
-        return PokeReturnValue(is_done=wait_for_landing(CONFIG, day, first_poke))
-
-    @task(execution_timeout=CONFIG.task_timeout)
-    def build(day: str, group: str, **context) -> dict:
-        """Bring one table group up to date for the run's day (`jobs/pipeline.py`)."""
-        from include.pulse.tasks import sweep_work_areas
-        from jobs.pipeline import run_task
-
-        sweep_work_areas(CONFIG)  # what runs killed at their timeout left behind
-        run_type = context["dag_run"].run_type
-        return run_task(CONFIG, group, day, run_type=run_type, run_id=context["run_id"])
-
-    @task(execution_timeout=CONFIG.task_timeout)
-    def apply_erasure(day: str, **context) -> dict:
-        """Apply the pending erasure requests before the ingest (`jobs/erasure.py`)."""
-        from jobs.erasure import run_task
-
-        run_type = context["dag_run"].run_type
-        return run_task(CONFIG, day, run_type=run_type, run_id=context["run_id"])
-
-    @task(
-        outlets=[a for g in registry.groups() for a in assets(g)]
-        if CONFIG.warehouse_is_remote
-        else [],
-        execution_timeout=CONFIG.task_timeout,
-    )
-    def publish() -> dict:
-        from include.pulse.tasks import publish
-
-        return publish(CONFIG)
-
-    @task(execution_timeout=CONFIG.task_timeout)
-    def daily_report(day: str) -> dict:
-        """The day's report page, `{warehouse}/reports/dt=D/index.html`, from the published
-        marts (`include/report/`; for `s3://`, also put in the bucket)."""
-        from include.report.task import run_task
-
-        return run_task(CONFIG, day)
-
+    """The wiring: arrival day, landing and erasure, the groups in registry order, publish,
+    report."""
     day = arrival_day()
     built = {}
     for group in registry.groups():
