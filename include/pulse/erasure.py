@@ -212,7 +212,12 @@ def is_suppressed(salt_text: str, hashes: frozenset[str], user_id: Column, raw: 
 
     listed = sorted(hashes)
     by_id = hashed_column(salt_text, user_id).isin(listed)
-    by_raw = F.exists(raw_user_ids(raw), lambda v: hashed_column(salt_text, v).isin(listed))
+    # Only a row without a readable id is scanned (a regular expression over every row's
+    # text would cost the ingest more than the rest of its normalisation).
+    by_raw = F.when(
+        user_id.isNull(),
+        F.exists(raw_user_ids(raw), lambda v: hashed_column(salt_text, v).isin(listed)),
+    )
     return F.coalesce(by_id, F.lit(False)) | F.coalesce(by_raw, F.lit(False))
 
 
