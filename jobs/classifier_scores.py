@@ -177,15 +177,33 @@ def spark_scores(
 def _aggregate(
     long: DataFrame, keys: list[str], order: str, extended: bool
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
+    totals = _totals(long, keys)
+    out = _scores(totals, _ranked(long, keys), keys, extended)
+    if not extended:
+        for v in out.values():
+            del v["log_loss"]
+        return out
+    _add_top_decile_lift(out, long, totals, keys, order)
+    _add_calibration(out, long, keys)
+    return out
+
+
+def _totals(long: DataFrame, keys: list[str]) -> DataFrame:
+    """Per group: rows, positives, mean probability, Brier score and log loss."""
     clipped = F.least(F.greatest(F.col("p"), F.lit(EPS)), F.lit(1 - EPS))
     loss = -(F.col("y") * F.log(clipped) + (1 - F.col("y")) * F.log(1 - clipped))
-    totals = long.groupBy(*keys).agg(
+    return long.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.col("y").cast("long")).alias("pos"),
         _mean(F.col("p")).alias("mean_probability"),
         _mean((F.col("p") - F.col("y")) ** 2).alias("brier"),
         _mean(loss).alias("log_loss"),
     )
+
+
+def _ranked(long: DataFrame, keys: list[str]) -> DataFrame:
+    """Per group: twice the Mann-Whitney U (`u2`, ties counted half) and the sum of the
+    precision gains at each positive (`ap_sum`), for ROC AUC and average precision."""
     # One row per distinct score of a group: the ranks' ties, and the PR curve's thresholds.
     distinct = long.groupBy(*keys, "p").agg(
         F.count(F.lit(1)).alias("n"), F.sum(F.col("y").cast("long")).alias("k")
@@ -204,9 +222,15 @@ def _aggregate(
         ).alias("u2"),
         (F.col("k") * F.sum("k").over(above) / F.sum("n").over(above)).alias("precision_gain"),
     )
-    ranked = curve.groupBy(*keys).agg(
+    return curve.groupBy(*keys).agg(
         F.sum("u2").alias("u2"), F.sum(F.col("precision_gain").cast(_SUM)).alias("ap_sum")
     )
+
+
+def _scores(
+    totals: DataFrame, ranked: DataFrame, keys: list[str], extended: bool
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Each group's figures, by the group's key values."""
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in totals.join(ranked, keys).collect():
         rows, pos = int(r["rows"]), int(r["pos"])
@@ -220,10 +244,18 @@ def _aggregate(
             "brier": r["brier"],
             "log_loss": r["log_loss"] if extended else None,
         }
-    if not extended:
-        for v in out.values():
-            del v["log_loss"]
-        return out
+    return out
+
+
+def _add_top_decile_lift(
+    out: dict[tuple[Any, ...], dict[str, Any]],
+    long: DataFrame,
+    totals: DataFrame,
+    keys: list[str],
+    order: str,
+) -> None:
+    """Each group's churn rate among its highest-scored tenth (ties broken by `order`), over
+    its churn rate."""
     sizes = F.broadcast(totals.select(*keys, "rows", "pos"))
     rank = F.row_number().over(Window.partitionBy(*keys).orderBy(F.col("p").desc(), F.col(order)))
     tops = (
@@ -238,6 +270,13 @@ def _aggregate(
         v["top_decile_lift"] = (
             (int(r["top_pos"]) / int(r["top"])) / v["churn_rate"] if v["churn_rate"] else None
         )
+
+
+def _add_calibration(
+    out: dict[tuple[Any, ...], dict[str, Any]], long: DataFrame, keys: list[str]
+) -> None:
+    """Each group's calibration table: ten probability bins, their rows, mean probability and
+    observed churn rate (an empty bin: 0 rows, no rates)."""
     bins = 10
     index = F.least(F.floor(F.col("p") * bins).cast("int"), F.lit(bins - 1))
     table = {
@@ -263,4 +302,3 @@ def _aggregate(
                     "observed_rate": r["observed_rate"] if r else None,
                 }
             )
-    return out
