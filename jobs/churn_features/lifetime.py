@@ -290,6 +290,12 @@ def fit_bgnbd_by_dt(frame: DataFrame, min_repeaters: int = MIN_REPEATERS) -> dic
     - "failed": fewer than `min_repeaters` repeaters, the fit raised, or its parameters or
       likelihood are not finite; "why"; no parameters.
     A snapshot with nobody observed for a day or more is absent."""
+    by_dt = _fit_inputs_by_dt(frame)
+    return {dt: _fit_snapshot(values, min_repeaters) for dt, values in sorted(by_dt.items())}
+
+
+def _fit_inputs_by_dt(frame: DataFrame) -> dict[Any, list]:
+    """Per dt: the distinct (frequency, t_x, T, customers) of its users observed a day or more."""
     weight = (F.sum("customers") if "customers" in frame.columns else F.count(F.lit(1))).alias(
         "customers"
     )
@@ -297,52 +303,52 @@ def fit_bgnbd_by_dt(frame: DataFrame, min_repeaters: int = MIN_REPEATERS) -> dic
     by_dt: dict[Any, list] = {}
     for r in rows:
         by_dt.setdefault(r["dt"], []).append((r["frequency"], r["t_x"], r["T"], r["customers"]))
-    out: dict[Any, dict] = {}
-    for dt, values in sorted(by_dt.items()):
-        x, t_x, T_, w = (np.array(v, dtype=float) for v in zip(*values, strict=True))
-        customers, repeaters = int(w.sum()), int(w[x > 0].sum())
-        entry: dict[str, Any] = {"customers": customers, "repeaters": repeaters}
-        if repeaters < min_repeaters:
-            out[dt] = {
-                **entry,
-                "status": "failed",
-                "why": f"{repeaters} users with a repeat active day, fewer than {min_repeaters}",
-            }
-            continue
-        try:
-            fitted = bgnbd.fit(x, t_x, T_, weights=w)
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
-            out[dt] = {**entry, "status": "failed", "why": f"the fit raised: {error}"}
-            continue
-        params = tuple(float(v) for v in fitted.params)
-        if not (all(np.isfinite(params)) and np.isfinite(fitted.log_likelihood)):
-            out[dt] = {
-                **entry,
-                "status": "failed",
-                "why": f"the fit ended at non-finite values ({fitted.message}; parameters"
-                f" {tuple(round(v, 6) for v in params)})",
-            }
-            continue
-        bound = bgnbd.LOG_BOUND - 1e-6
-        at_bound = [n for n, v in zip(NAMES, params, strict=True) if abs(np.log(v)) >= bound]
-        out[dt] = {
+    return by_dt
+
+
+def _fit_snapshot(values: list, min_repeaters: int) -> dict[str, Any]:
+    """One snapshot's fit entry (see `fit_bgnbd_by_dt`)."""
+    x, t_x, T_, w = (np.array(v, dtype=float) for v in zip(*values, strict=True))
+    customers, repeaters = int(w.sum()), int(w[x > 0].sum())
+    entry: dict[str, Any] = {"customers": customers, "repeaters": repeaters}
+    if repeaters < min_repeaters:
+        return {
             **entry,
-            "status": "fitted" if fitted.converged else "degenerate",
-            "params": params,
-            "se": _finite(fitted.se),
-            "log_likelihood": float(fitted.log_likelihood),
+            "status": "failed",
+            "why": f"{repeaters} users with a repeat active day, fewer than {min_repeaters}",
         }
-        if not fitted.converged:
-            out[dt]["at_bound"] = at_bound
-            out[dt]["why"] = (
-                f"did not converge ({fitted.message}): "
-                + (
-                    f"{', '.join(at_bound)} at the bound e^(+-{bgnbd.LOG_BOUND:g})"
-                    if at_bound
-                    else "the Hessian is not positive definite"
-                )
-                + "; its P(alive) and P(active in the horizon) are used"
+    try:
+        fitted = bgnbd.fit(x, t_x, T_, weights=w)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
+        return {**entry, "status": "failed", "why": f"the fit raised: {error}"}
+    params = tuple(float(v) for v in fitted.params)
+    if not (all(np.isfinite(params)) and np.isfinite(fitted.log_likelihood)):
+        return {
+            **entry,
+            "status": "failed",
+            "why": f"the fit ended at non-finite values ({fitted.message}; parameters"
+            f" {tuple(round(v, 6) for v in params)})",
+        }
+    bound = bgnbd.LOG_BOUND - 1e-6
+    at_bound = [n for n, v in zip(NAMES, params, strict=True) if abs(np.log(v)) >= bound]
+    out = {
+        **entry,
+        "status": "fitted" if fitted.converged else "degenerate",
+        "params": params,
+        "se": _finite(fitted.se),
+        "log_likelihood": float(fitted.log_likelihood),
+    }
+    if not fitted.converged:
+        out["at_bound"] = at_bound
+        out["why"] = (
+            f"did not converge ({fitted.message}): "
+            + (
+                f"{', '.join(at_bound)} at the bound e^(+-{bgnbd.LOG_BOUND:g})"
+                if at_bound
+                else "the Hessian is not positive definite"
             )
+            + "; its P(alive) and P(active in the horizon) are used"
+        )
     return out
 
 
