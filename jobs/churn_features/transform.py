@@ -44,6 +44,16 @@ def features(
     0, segment `not_in_window`, features_used 0).
     """
     window = max(active_days, LOOKBACK_DAYS)
+    joined = _days_in_window(daily, dts, window)
+    per_user = _per_user(joined, first_seen, active_days)
+    out = _window_features(per_user)
+    out = _with_engagement(out, engagement)
+    out = _with_scores(out)
+    return out.select(*[f.name for f in WINDOW_SCHEMA.fields])
+
+
+def _days_in_window(daily: DataFrame, dts: list[date], window: int) -> DataFrame:
+    """Each user_daily row beside every D in `dts` whose `window` days up to D hold it."""
     d = daily.select(
         "user_id",
         "event_date",
@@ -55,56 +65,70 @@ def features(
         "first_channel",
         "revenue",
     )
-    # A user of the population at D has a day <= D, so their first day overall is <= D.
-    first_day = first_seen.select("user_id", F.col("first_seen_date").alias("first_day"))
-    joined = d.join(
+    return d.join(
         F.broadcast(snapshot_frame(daily, dts)),
         (F.col("event_date") <= F.col("dt"))
         & (F.col("event_date") > F.date_sub(F.col("dt"), window)),
     )
+
+
+def _within(age: F.Column, days: int, value: F.Column) -> F.Column:
+    """The sum of `value` over the last `days` days up to D (`age`: days before D)."""
+    return F.sum(F.when(age < days, value).otherwise(F.lit(0))).cast("long")
+
+
+def _latest(column: str) -> F.Column:
+    """`column` on the user's latest day where it is set."""
+    return F.max_by(column, F.when(F.col(column).isNotNull(), F.col("event_date")))
+
+
+def _earliest(column: str) -> F.Column:
+    """`column` on the user's earliest day where it is set."""
+    return F.min_by(column, F.when(F.col(column).isNotNull(), F.col("event_date")))
+
+
+def _per_user(joined: DataFrame, first_seen: DataFrame, active_days: int) -> DataFrame:
+    """Per (dt, user) of the population (active in the last `active_days` days): the day
+    counts, event sums and attributes of the window, and the first day overall."""
+    # A user of the population at D has a day <= D, so their first day overall is <= D.
+    first_day = first_seen.select("user_id", F.col("first_seen_date").alias("first_day"))
     age = F.datediff(F.col("dt"), F.col("event_date"))  # 0 on D itself
-
-    def within(days: int, value: F.Column) -> F.Column:
-        return F.sum(F.when(age < days, value).otherwise(F.lit(0))).cast("long")
-
-    def latest(column: str) -> F.Column:
-        return F.max_by(column, F.when(F.col(column).isNotNull(), F.col("event_date")))
-
-    def earliest(column: str) -> F.Column:
-        return F.min_by(column, F.when(F.col(column).isNotNull(), F.col("event_date")))
-
-    per_user = (
+    return (
         joined.groupBy("dt", "user_id")
         .agg(
             F.max(F.when(age < active_days, F.col("event_date"))).alias("last_day"),
-            within(7, F.lit(1)).alias("active_days_7"),
-            within(14, F.lit(1)).alias("active_days_14"),
-            within(30, F.lit(1)).alias("active_days_30"),
-            within(90, F.lit(1)).alias("active_days_90"),
-            within(7, F.col("event_count")).alias("events_7"),
-            within(14, F.col("event_count")).alias("events_14"),
-            within(30, F.col("event_count")).alias("events_30"),
-            within(90, F.col("event_count")).alias("events_90"),
+            _within(age, 7, F.lit(1)).alias("active_days_7"),
+            _within(age, 14, F.lit(1)).alias("active_days_14"),
+            _within(age, 30, F.lit(1)).alias("active_days_30"),
+            _within(age, 90, F.lit(1)).alias("active_days_90"),
+            _within(age, 7, F.col("event_count")).alias("events_7"),
+            _within(age, 14, F.col("event_count")).alias("events_14"),
+            _within(age, 30, F.col("event_count")).alias("events_30"),
+            _within(age, 90, F.col("event_count")).alias("events_90"),
             F.sum(F.when((age >= 30) & (age < 60), F.col("event_count")).otherwise(F.lit(0)))
             .cast("long")
             .alias("events_prev_30"),
-            within(30, F.col("session_count")).alias("sessions_30"),
+            _within(age, 30, F.col("session_count")).alias("sessions_30"),
             # The population window (A days): BTYD-style frequency when A is long (sparse
             # purchases over a year: PULSE_CHURN_ACTIVE_DAYS=365).
-            within(active_days, F.lit(1)).alias("active_days_window"),
-            within(active_days, F.col("event_count")).alias("events_window"),
+            _within(age, active_days, F.lit(1)).alias("active_days_window"),
+            _within(age, active_days, F.col("event_count")).alias("events_window"),
             # Null when none of the user's days in the window has a revenue value.
             ordered_sum(F.when(age < active_days, F.col("revenue"))).alias("revenue_in_window"),
-            latest("account_id").alias("account_id"),
-            latest("platform").alias("platform"),
-            latest("first_plan").alias("plan"),
-            earliest("first_channel").alias("channel"),
+            _latest("account_id").alias("account_id"),
+            _latest("platform").alias("platform"),
+            _latest("first_plan").alias("plan"),
+            _earliest("first_channel").alias("channel"),
         )
         .where(F.col("last_day").isNotNull())  # the population: active in the last A days
         .join(first_day, "user_id")
     )
+
+
+def _window_features(per_user: DataFrame) -> DataFrame:
+    """The window columns: recency, tenure, counts, revenue, trend, attributes."""
     e30, p30 = F.col("events_30"), F.col("events_prev_30")
-    out = per_user.select(
+    return per_user.select(
         "dt",
         "user_id",
         "account_id",
@@ -126,8 +150,12 @@ def features(
         F.coalesce("plan", F.lit(UNKNOWN)).alias("plan"),
         F.coalesce("channel", F.lit(UNKNOWN)).alias("channel"),
     )
+
+
+def _with_engagement(out: DataFrame, engagement: DataFrame | None) -> DataFrame:
+    """The user_engagement columns of (dt, user), null when none (eng_* columns)."""
     if engagement is not None:
-        out = out.join(
+        return out.join(
             engagement.select(
                 "dt",
                 "user_id",
@@ -138,13 +166,16 @@ def features(
             ["dt", "user_id"],
             "left",
         )
-    else:
-        out = out.select(
-            "*",
-            F.lit(None).cast("long").alias("eng_features"),
-            F.lit(None).cast("double").alias("eng_health"),
-            F.lit(None).cast("string").alias("eng_segment"),
-        )
+    return out.select(
+        "*",
+        F.lit(None).cast("long").alias("eng_features"),
+        F.lit(None).cast("double").alias("eng_health"),
+        F.lit(None).cast("string").alias("eng_segment"),
+    )
+
+
+def _with_scores(out: DataFrame) -> DataFrame:
+    """Engagement filled in, RFM scores and the account's users and events."""
     by_dt = Window.partitionBy("dt")
     by_account = Window.partitionBy("dt", "account_id")
     # RFM scores 1..5 (5: most recent / most frequent); equal values get equal scores.
@@ -154,7 +185,7 @@ def features(
     # Monetary only "when a revenue property exists": some user of the population has a value.
     any_revenue = F.max(F.col("has_revenue").cast("int")).over(by_dt) == 1
     has_account = F.col("account_id").isNotNull()
-    out = out.select(
+    return out.select(
         "*",
         F.coalesce("eng_features", F.lit(0)).cast("long").alias("features_used"),
         F.coalesce("eng_health", F.lit(0.0)).cast("double").alias("health_score"),
@@ -173,7 +204,6 @@ def features(
         .cast("long")
         .alias("account_events_30"),
     )
-    return out.select(*[f.name for f in WINDOW_SCHEMA.fields])
 
 
 def labels(population: DataFrame, activity: DataFrame, horizon_days: int) -> DataFrame:
