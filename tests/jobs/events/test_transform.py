@@ -22,7 +22,6 @@ from jobs.events.transform import (
     normalize,
 )
 from jobs.landed_events.transform import landed_events
-from jobs.quarantine.transform import quarantine_rows
 
 pytestmark = pytest.mark.unit
 
@@ -417,21 +416,6 @@ def test_the_maximum_age_is_a_parameter_and_counts_days_in_the_zone(spark):
     assert tokyo == [None, None, None]
 
 
-def test_a_stale_row_keeps_its_time_as_text_in_quarantine(spark):
-    raw = raw_rows(spark, row(timestamp="1600-01-01T00:00:00Z"), row(timestamp="-99999999999"))
-    rows = quarantine_rows(normalize(raw, ARRIVAL, "UTC")).toPandas()  # pandas: no overflow
-    assert rows["reason"].tolist() == ["stale_timestamp", "stale_timestamp"]
-    assert rows["event_time"].tolist() == ["1600-01-01T00:00:00Z", "-99999999999"]
-
-
-def test_quarantine_keeps_the_raw_text_and_reason(spark):
-    raw = raw_rows(spark, "{not json", row(user_id=""), BASE)
-    quarantined = quarantine_rows(normalize(raw, ARRIVAL, "UTC"))
-    assert sorted((r["reason"], r["raw"]) for r in quarantined.collect()) == sorted(
-        [("invalid_record", "{not json"), ("empty_user_id", json.dumps(row(user_id="")))]
-    )
-
-
 def test_unknown_columns_are_kept_in_properties(spark):
     record = row(
         app_version="1.2.3", country="FR", properties=json.dumps({"feature": "export", "n": 3})
@@ -447,30 +431,6 @@ def test_own_properties_win_a_clash_with_an_unknown_column(spark):
 
 def test_no_properties_gives_an_empty_object(spark):
     assert normalized_one(spark, BASE)["properties"] == "{}"
-
-
-def test_within_day_duplicates_by_event_id_and_natural_key(spark):
-    raw = raw_rows(
-        spark,
-        row(event_id="e1"),
-        row(event_id="e1", timestamp="2024-03-13T11:00:00Z"),  # same id, other time: a copy
-        row(event_id="e2"),
-        row(session_id="s1"),
-        row(session_id="s1"),  # no event_id: same user/session/name/time is a copy
-        row(session_id="s2"),
-    )
-    landed = landed_events(normalized(raw))
-    kept = landed.where(~F.col("is_duplicate"))
-    assert landed.where("is_duplicate").count() == 2
-    assert sorted((r["event_id"] or "", r["session_id"] or "") for r in kept.collect()) == [
-        ("", "s1"),
-        ("", "s2"),
-        ("e1", ""),
-        ("e2", ""),
-    ]
-    # The copy kept is chosen by (source_file, raw): the earlier text, on every re-run.
-    e1 = kept.where(F.col("event_id") == "e1").collect()[0]
-    assert e1["event_ts"] == utc(2024, 3, 13, 10, 0)
 
 
 def test_first_arrivals_keeps_the_earliest_arrival_of_each_event(spark):
@@ -627,27 +587,4 @@ def test_file_columns_flags_files_without_required_columns(spark):
     assert (result["wrong.csv"]["has_user_id"], result["wrong.csv"]["has_event_name"]) == (
         False,
         False,
-    )
-
-
-def test_the_quarantine_suite_knows_every_reason_in_order():
-    from pathlib import Path
-
-    from jobs.quarantine.transform import REASONS
-
-    suite = json.loads((Path(__file__).parents[3] / "expectations" / "quarantine.json").read_text())
-    [value_set] = [
-        e["kwargs"]["value_set"]
-        for e in suite["expectations"]
-        if e["type"] == "expect_column_values_to_be_in_set"
-    ]
-    assert value_set == list(REASONS)
-    assert REASONS.index("stale_timestamp") == REASONS.index("unparseable_timestamp") + 1
-    assert REASONS[:6] == (
-        "invalid_record",
-        "invalid_encoding",
-        "ambiguous_columns",
-        "missing_user_id",
-        "empty_user_id",
-        "invalid_user_id",
     )
