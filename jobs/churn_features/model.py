@@ -306,15 +306,101 @@ def train(
     refit each use a `stratified_sample` of their rows when they have more; the validation
     figures are always over every validation row, aggregated in Spark (`spark_scores`)."""
     spec = CANDIDATES if candidates_spec is None else candidates_spec
-    clock = [time.perf_counter()]
-    seconds: dict[str, float] = {}
-
-    def lap(phase: str) -> None:
-        now = time.perf_counter()
-        seconds[phase] = round(now - clock[0], 3)
-        clock[0] = now
-
+    watch = _Stopwatch()
     newest = snapshots[-1]
+    ordered, valid, fit_rows, fit_info, train_rate = _training_rows(rows, newest, rows_max)
+    watch.lap("labels_and_sample")
+    fitted, logistic = _fit_candidates(spec, fit_rows)
+    fit_rows.unpersist()
+    watch.lap("fit_candidates_and_logistic")
+    scored, names = _scored_validation(valid, fitted, logistic)
+    candidates, baselines = _validation_figures(scored, names, train_rate)
+    watch.lap("validation_figures")
+    # The out-of-time best of every candidate (ties: the earlier in `names`, a tree first).
+    best = max(names, key=lambda n: candidates[n]["roc_auc"] or 0.0)
+    boundaries, values, calibrated, cal_info = _calibration(scored, best, rows_max)
+    watch.lap("calibration")
+    promoted, reason = _decision(best, candidates, baselines)
+    counts, with_bgnbd = _rows_by_snapshot(ordered)
+    model, importances, refit_info = (
+        _refit(ordered, best, spec, rows_max, train_rate) if promoted else (None, {}, None)
+    )
+    watch.lap("refit")
+    card = {
+        "version": version.isoformat(),
+        "promoted": promoted,
+        "decision": reason,
+        "seed": SEED,
+        "model": best,
+        "training_window": _training_window(snapshots),
+        "rows_by_snapshot": counts,  # [rows, churned]
+        # The BG/NBD columns: the rule they follow, and the rows that had them by snapshot
+        # (a model reading them does not score a snapshot where they are null: job.py).
+        "bgnbd_columns": {"rule": BGNBD_RULE, "rows_by_snapshot": with_bgnbd},
+        "training_rows": {
+            "rows_max": rows_max,
+            "method": SAMPLING,
+            "fit": fit_info,
+            "calibration": cal_info,
+            "refit": refit_info,
+        },
+        "validation": _validation(candidates, best, calibrated, spec),
+        "calibration_map": {"method": "isotonic", "boundaries": boundaries, "values": values},
+        "baselines": baselines,
+        "feature_importances": importances,
+        # What the candidates read (definitions: docs/marts.md "Churn").
+        "inputs": INPUTS,
+    }
+    return Trained(version, _round(card), model, watch.seconds)
+
+
+def _training_window(snapshots: list[date]) -> dict[str, Any]:
+    """The snapshots, those fitted on, and the one validated on (the last)."""
+    return {
+        "snapshots": [s.isoformat() for s in snapshots],
+        "fit": [s.isoformat() for s in snapshots[:-1]],
+        "validation": snapshots[-1].isoformat(),
+    }
+
+
+def _validation(
+    candidates: dict[str, dict[str, Any]],
+    best: str,
+    calibrated: dict[str, Any],
+    spec: dict[str, Any],
+) -> dict[str, Any]:
+    """The card's validation figures: the best raw and calibrated, every candidate's AUC."""
+    return {
+        "raw": candidates[best],
+        "calibrated": calibrated,
+        # Every candidate on the same validation snapshot; the best is `model`.
+        "candidates": {
+            n: {"roc_auc": c["roc_auc"], "kind": _kind(n, spec)}
+            | ({"why": c["why"]} if "why" in c else {})
+            for n, c in candidates.items()
+        },
+    }
+
+
+class _Stopwatch:
+    """Seconds per phase of a training, for the run report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(now - self._clock, 3)
+        self._clock = now
+
+
+def _training_rows(
+    rows: DataFrame, newest: date, rows_max: int
+) -> tuple[DataFrame, DataFrame, DataFrame, Any, float]:
+    """The rows kept for every step, the validation rows (snapshot `newest`), the fit's rows
+    (a sample above `rows_max`, persisted: the caller unpersists) and how they were sampled,
+    and the training churn rate."""
     # Read by every step below: kept once, on local disk (at 1M users, several million rows
     # would crowd the default 2 GiB heap; recomputing the features for each step costs more).
     # A local checkpoint, not a cache: it also cuts the plan, which every MLlib call below sends
@@ -326,7 +412,14 @@ def train(
     # At most rows_max rows (or the sample's): kept for the fits' many passes.
     fit_rows = (fit_sample if fit_sample is fit_all else _ordered(fit_sample)).persist()
     train_rate = float(fit_all.agg(F.avg(LABEL)).first()[0])
-    lap("labels_and_sample")
+    return ordered, valid, fit_rows, fit_info, train_rate
+
+
+def _fit_candidates(
+    spec: dict[str, Any], fit_rows: DataFrame
+) -> tuple[dict[str, PipelineModel], PipelineModel]:
+    """Every candidate fitted (the trees, then the lifetime logistic regression), and the
+    recency-frequency logistic baseline."""
     fitted = {name: pipeline(make()).fit(fit_rows) for name, make in spec.items()}
     logistic = Pipeline(
         stages=[
@@ -335,9 +428,14 @@ def train(
         ]
     ).fit(fit_rows)
     fitted[LOGISTIC_LIFETIME] = logistic_lifetime_pipeline().fit(fit_rows)
-    fit_rows.unpersist()
-    lap("fit_candidates_and_logistic")
-    # Every validation row scored by each model in one frame, narrow, kept for the figures.
+    return fitted, logistic
+
+
+def _scored_validation(
+    valid: DataFrame, fitted: dict[str, PipelineModel], logistic: PipelineModel
+) -> tuple[DataFrame, list[str]]:
+    """Every validation row scored by each model in one frame (`_p_<name>`), narrow, kept for
+    the figures; and the candidates' names (the fitted ones, then BG/NBD)."""
     scored = valid
     for name, model_ in fitted.items():
         scored = raw_probability(model_, scored).withColumnRenamed("raw_probability", f"_p_{name}")
@@ -349,6 +447,13 @@ def train(
             "user_id", "dt", LABEL, *BASELINE_FEATURES, *[f"_p_{n}" for n in [*names, "logistic"]]
         )
     )
+    return scored, names
+
+
+def _validation_figures(
+    scored: DataFrame, names: list[str], train_rate: float
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each candidate's and each baseline's figures on the validation snapshot."""
     # BG/NBD scores every validation row or none (its fit on the validation snapshot failed):
     # then it has no figures and cannot win.
     bgnbd_missing = scored.where(F.col(f"_p_{BGNBD}").isNull()).limit(1).count() > 0
@@ -372,10 +477,14 @@ def train(
         "recency_rule": {"roc_auc": recency[("recency_rule",)]["roc_auc"]},
         "logistic_recency_frequency": figures[("logistic_recency_frequency",)],
     }
-    lap("validation_figures")
-    # The out-of-time best of every candidate (ties: the earlier in `names`, a tree first).
-    best = max(names, key=lambda n: candidates[n]["roc_auc"] or 0.0)
-    # Isotonic calibration on the validation snapshot (Spark MLlib), on a sample above the cap.
+    return candidates, baselines
+
+
+def _calibration(
+    scored: DataFrame, best: str, rows_max: int
+) -> tuple[list[float], list[float], dict[str, Any], Any]:
+    """Isotonic calibration of `best` on the validation snapshot (Spark MLlib), on a sample
+    above the cap: its boundaries and values, the calibrated figures, the sampling."""
     cal_rows, cal_info = stratified_sample(scored, rows_max)
     iso = IsotonicRegression(featuresCol=f"_p_{best}", labelCol=LABEL).fit(cal_rows)
     boundaries = [float(x) for x in iso.boundaries.toArray()]
@@ -385,7 +494,13 @@ def train(
         {"calibrated": calibrate(F.col(f"_p_{best}"), boundaries, values)},
         label=LABEL,
     )[("calibrated",)]
-    lap("calibration")
+    return boundaries, values, calibrated, cal_info
+
+
+def _decision(
+    best: str, candidates: dict[str, dict[str, Any]], baselines: dict[str, dict[str, Any]]
+) -> tuple[bool, str]:
+    """Promoted when the best candidate's validation ROC AUC beats the recency rule's; why."""
     recency_auc = baselines["recency_rule"]["roc_auc"]
     best_auc = candidates[best]["roc_auc"]
     promoted = best_auc is not None and recency_auc is not None and best_auc > recency_auc
@@ -395,6 +510,11 @@ def train(
         else f"{best} validation ROC AUC {best_auc} does not beat the recency rule's"
         f" {recency_auc}: the previous model stays"
     )
+    return promoted, reason
+
+
+def _rows_by_snapshot(ordered: DataFrame) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """Per snapshot: [rows, churned], and the rows that have the BG/NBD columns."""
     by_dt = (
         ordered.groupBy("dt")
         .agg(
@@ -407,65 +527,30 @@ def train(
     )
     counts = {str(r["dt"]): [int(r["rows"]), int(r["churned"])] for r in by_dt}
     with_bgnbd = {str(r["dt"]): int(r["with_bgnbd"]) for r in by_dt}
-    model = None
-    importances: dict[str, float] = {}
-    refit_info = None
-    if promoted and best == BGNBD:  # nothing to refit: the job fits BG/NBD on each snapshot
-        model, importances = bgnbd_model(train_rate), {"bgnbd_p_active_h": 1.0}
-    elif promoted:
-        refit_sample, refit_info = stratified_sample(ordered, rows_max)
-        refit_rows = (refit_sample if refit_sample is ordered else _ordered(refit_sample)).persist()
-        if best == LOGISTIC_LIFETIME:
-            model = logistic_lifetime_pipeline().fit(refit_rows)
-            importances = _logistic_importances(model, refit_rows)
-        else:
-            model = pipeline(spec[best]()).fit(refit_rows)
-            weights = model.stages[-1].featureImportances.toArray()
-            importances = {
-                feature_name(name): round(float(w), 6)
-                for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
-            }
-        refit_rows.unpersist()
-    lap("refit")
-    card = {
-        "version": version.isoformat(),
-        "promoted": promoted,
-        "decision": reason,
-        "seed": SEED,
-        "model": best,
-        "training_window": {
-            "snapshots": [s.isoformat() for s in snapshots],
-            "fit": [s.isoformat() for s in snapshots[:-1]],
-            "validation": newest.isoformat(),
-        },
-        "rows_by_snapshot": counts,  # [rows, churned]
-        # The BG/NBD columns: the rule they follow, and the rows that had them by snapshot
-        # (a model reading them does not score a snapshot where they are null: job.py).
-        "bgnbd_columns": {"rule": BGNBD_RULE, "rows_by_snapshot": with_bgnbd},
-        "training_rows": {
-            "rows_max": rows_max,
-            "method": SAMPLING,
-            "fit": fit_info,
-            "calibration": cal_info,
-            "refit": refit_info,
-        },
-        "validation": {
-            "raw": candidates[best],
-            "calibrated": calibrated,
-            # Every candidate on the same validation snapshot; the best is `model`.
-            "candidates": {
-                n: {"roc_auc": c["roc_auc"], "kind": _kind(n, spec)}
-                | ({"why": c["why"]} if "why" in c else {})
-                for n, c in candidates.items()
-            },
-        },
-        "calibration_map": {"method": "isotonic", "boundaries": boundaries, "values": values},
-        "baselines": baselines,
-        "feature_importances": importances,
-        # What the candidates read (definitions: docs/marts.md "Churn").
-        "inputs": INPUTS,
-    }
-    return Trained(version, _round(card), model, seconds)
+    return counts, with_bgnbd
+
+
+def _refit(
+    ordered: DataFrame, best: str, spec: dict[str, Any], rows_max: int, train_rate: float
+) -> tuple[Any, dict[str, float], Any]:
+    """The promoted model refitted on every snapshot (a sample above the cap), its feature
+    importances and the sampling; BG/NBD needs no refit (the job fits it on each snapshot)."""
+    if best == BGNBD:
+        return bgnbd_model(train_rate), {"bgnbd_p_active_h": 1.0}, None
+    refit_sample, refit_info = stratified_sample(ordered, rows_max)
+    refit_rows = (refit_sample if refit_sample is ordered else _ordered(refit_sample)).persist()
+    if best == LOGISTIC_LIFETIME:
+        model = logistic_lifetime_pipeline().fit(refit_rows)
+        importances = _logistic_importances(model, refit_rows)
+    else:
+        model = pipeline(spec[best]()).fit(refit_rows)
+        weights = model.stages[-1].featureImportances.toArray()
+        importances = {
+            feature_name(name): round(float(w), 6)
+            for name, w in sorted(zip(VECTOR, weights, strict=True), key=lambda t: -t[1])
+        }
+    refit_rows.unpersist()
+    return model, importances, refit_info
 
 
 def _kind(name: str, spec: dict[str, Any]) -> str:
