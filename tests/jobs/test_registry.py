@@ -4,6 +4,7 @@ every suite checks exactly the table's columns; the groups form a pipeline witho
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -90,6 +91,65 @@ def test_every_group_has_a_job_and_tests():
     for group in registry.groups():
         assert (REPO_ROOT / "jobs" / group / "job.py").is_file(), group
         assert list((REPO_ROOT / "tests" / "jobs" / group).glob("test_*.py")), group
+
+
+# Tables whose folder still lacks its own transform or tests (issue 31): `funnel_times`' logic is
+# in jobs/funnels/transform.py (its definitions, jobs/funnels/definitions.py, would first move to
+# a module no table owns); the engagement marts are tested in tests/jobs/user_engagement/.
+NO_TRANSFORM_YET = {"funnel_times"}
+NO_TESTS_YET = {"account_health", "engagement_summary", "feature_adoption", "usage_alerts"}
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_each_table_has_its_transform_and_its_tests(name):
+    """A table's logic in `jobs/<table>/transform.py`, its tests in `tests/jobs/<table>/`."""
+    transform = (REPO_ROOT / "jobs" / name / "transform.py").is_file()
+    tests = bool(list((REPO_ROOT / "tests" / "jobs" / name).glob("test_*.py")))
+    # A table listed as pending that has them now is taken off the list.
+    assert transform != (name in NO_TRANSFORM_YET), f"jobs/{name}/transform.py"
+    assert tests != (name in NO_TESTS_YET), f"tests/jobs/{name}/"
+
+
+def table_imports() -> dict[tuple[str, str], set[str]]:
+    """(table package, table package it imports) -> the importing files, read statically."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for name in TABLES:
+        for path in sorted((REPO_ROOT / "jobs" / name).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                for module in modules:
+                    parts = module.split(".")
+                    if parts[0] == "jobs" and len(parts) > 1 and parts[1] in TABLES.keys() - {name}:
+                        found.setdefault((name, parts[1]), set()).add(path.name)
+    return found
+
+
+def test_no_table_package_imports_one_that_imports_it():
+    """What several tables share lives in a module no table owns (`jobs/attribution.py`,
+    `jobs/engagement.py`, ...): a table imports those and the tables it reads, so the imports
+    between table packages form no cycle (in particular, no two import each other)."""
+    edges = table_imports()
+    assert ("attribution_touchpoints", "attribution_channels") in edges  # the reader works
+    graph: dict[str, set[str]] = {}
+    for importer, imported in edges:
+        graph.setdefault(importer, set()).add(imported)
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    cyclic = sorted(name for name in graph if name in reachable(name))
+    assert not cyclic, f"table packages that import each other (directly or not): {cyclic}"
 
 
 def test_groups_run_upstream_first_and_mark_their_downstream():
