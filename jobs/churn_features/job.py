@@ -294,6 +294,25 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
     """Train a version on `day` if the history allows; the report's entry."""
     cfg = context.config
     snapshots = training_snapshots(day, cfg.churn_horizon_days, cfg.churn_training_snapshots)
+    cold = _cold_start(context, day, snapshots)
+    if cold is not None:
+        return cold
+    population = _population(context, snapshots, fresh, fresh_dates)
+    activity = _activity(context, snapshots[0] + timedelta(days=1), day)
+    # Kept on local disk for the class check and train()'s first pass: not computed twice.
+    rows = labels(population, activity, cfg.churn_horizon_days).persist(StorageLevel.DISK_ONLY)
+    try:
+        why = missing_class(rows, snapshots[-1])
+        if why is not None:  # e.g. nobody churned: the previous version stays in force
+            return {"status": "one_class", "snapshots_needed": snapshots, "why": why}
+        trained: Trained = train(rows, snapshots, day, rows_max=cfg.churn_train_rows_max)
+    finally:
+        rows.unpersist()
+    return _trained_entry(context, day, trained)
+
+
+def _cold_start(context: Context, day: date, snapshots: list[date]) -> dict[str, Any] | None:
+    """The report's entry when user_daily starts after the first snapshot; else None."""
     # The first day of history from the folder names: no data is read to know it.
     first_day = min(
         (d for d in computed_dates(context.warehouse, USER_DAILY) if d <= day), default=None
@@ -308,6 +327,13 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
             "why": f"{len(snapshots)} labelled weekly snapshots need history from"
             f" {snapshots[0]}; user_daily starts on {first_day}",
         }
+    return None
+
+
+def _population(
+    context: Context, snapshots: list[date], fresh: DataFrame, fresh_dates: set[date]
+) -> DataFrame:
+    """The features of every training snapshot: this run's, stored, or computed now."""
     # A snapshot stored before the lifetime columns existed is computed again.
     stored = {
         d for d in computed_dates(context.warehouse, CHURN_FEATURES) if _has_lifetime(context, d)
@@ -327,16 +353,11 @@ def _train(context: Context, day: date, fresh: DataFrame, fresh_dates: set[date]
     population = parts[0]
     for part in parts[1:]:
         population = population.unionByName(part)
-    activity = _activity(context, snapshots[0] + timedelta(days=1), day)
-    # Kept on local disk for the class check and train()'s first pass: not computed twice.
-    rows = labels(population, activity, cfg.churn_horizon_days).persist(StorageLevel.DISK_ONLY)
-    try:
-        why = missing_class(rows, snapshots[-1])
-        if why is not None:  # e.g. nobody churned: the previous version stays in force
-            return {"status": "one_class", "snapshots_needed": snapshots, "why": why}
-        trained: Trained = train(rows, snapshots, day, rows_max=cfg.churn_train_rows_max)
-    finally:
-        rows.unpersist()
+    return population
+
+
+def _trained_entry(context: Context, day: date, trained: Trained) -> dict[str, Any]:
+    """Write the version; the report's entry: the decision, its figures, the time taken."""
     started = time.perf_counter()
     folder = ModelStore(context.warehouse.root).write(trained)
     seconds = {**(trained.seconds or {}), "write_version": round(time.perf_counter() - started, 3)}
@@ -411,10 +432,54 @@ def _backtest(context: Context, day: date, preds: DataFrame | None) -> list[dict
 
 
 def build(context: Context) -> Mapping[str, DataFrame]:
-    cfg, spark = context.config, context.spark
+    spark = context.spark
     dts = list(context.plan.dates)
     feats, bgnbd_fits = snapshot_features(context, dts)
     store = ModelStore(context.warehouse.root)
+    training, versions, cards, unscored_why = _versions(context, dts, feats, bgnbd_fits, store)
+    # One transform per model version, not one per day: a plan analysed once.
+    by_version = {
+        version: _score(
+            store,
+            version,
+            card,
+            feats.where(F.col("dt").isin([d for d, v in versions.items() if v == version])),
+        )
+        for version, card in sorted(cards.items())
+    }
+    scored: dict[date, DataFrame | None] = {
+        day: by_version[v].where(F.col("dt") == F.lit(day)) if v is not None else None
+        for day, v in versions.items()
+    }
+    backtests = _backtests(context, dts, scored)
+    frames = list(by_version.values())
+    preds = frames[0] if frames else spark.createDataFrame([], PREDICTIONS_SCHEMA)
+    for frame in frames[1:]:
+        preds = preds.unionByName(frame)
+    context.summary["churn"] = _churn_summary(
+        training, bgnbd_fits, versions, scored, unscored_why, backtests
+    )
+    return {
+        CHURN_FEATURES.name: feats,
+        CHURN_PREDICTIONS.name: preds,
+        CHURN_BACKTEST.name: spark.createDataFrame(
+            [tuple(r[f.name] for f in BACKTEST_SCHEMA.fields) for r in backtests],
+            BACKTEST_SCHEMA,
+        ),
+    }
+
+
+def _versions(
+    context: Context,
+    dts: list[date],
+    feats: DataFrame,
+    bgnbd_fits: dict[str, Any],
+    store: ModelStore,
+) -> tuple[dict[str, Any], dict[date, date | None], dict[date, dict[str, Any]], dict[str, str]]:
+    """Day by day: train when due, then the model version that scores the day (None: not
+    scored, and why). Returns the training entries, each day's version, the versions' cards
+    and the reasons days are not scored."""
+    cfg = context.config
     training: dict[str, Any] = {}
     # In order: a version trained on a day scores that day and the later ones.
     versions: dict[date, date | None] = {}
@@ -431,33 +496,35 @@ def build(context: Context) -> Mapping[str, DataFrame]:
         versions[day] = current[0] if current else None
         if current:
             cards[current[0]] = current[1]
-    # One transform per model version, not one per day: a plan analysed once.
-    by_version = {
-        version: _score(
-            store,
-            version,
-            card,
-            feats.where(F.col("dt").isin([d for d, v in versions.items() if v == version])),
-        )
-        for version, card in sorted(cards.items())
-    }
-    scored: dict[date, DataFrame | None] = {
-        day: by_version[v].where(F.col("dt") == F.lit(day)) if v is not None else None
-        for day, v in versions.items()
-    }
+    return training, versions, cards, unscored_why
+
+
+def _backtests(
+    context: Context, dts: list[date], scored: dict[date, DataFrame | None]
+) -> list[dict[str, Any]]:
+    """Each day's backtest of the predictions made a horizon before it: this run's when that
+    day is planned too, else the stored ones."""
     backtests: list[dict[str, Any]] = []
     for day in dts:
-        then = day - timedelta(days=cfg.churn_horizon_days)
+        then = day - timedelta(days=context.config.churn_horizon_days)
         if then in scored:  # planned too: this run's predictions (or none)
             if scored[then] is not None:
                 backtests += _backtest(context, day, scored[then])
         else:
             backtests += _backtest(context, day, None)
-    frames = list(by_version.values())
-    preds = frames[0] if frames else spark.createDataFrame([], PREDICTIONS_SCHEMA)
-    for frame in frames[1:]:
-        preds = preds.unionByName(frame)
-    context.summary["churn"] = {
+    return backtests
+
+
+def _churn_summary(
+    training: dict[str, Any],
+    bgnbd_fits: dict[str, Any],
+    versions: dict[date, date | None],
+    scored: dict[date, DataFrame | None],
+    unscored_why: dict[str, str],
+    backtests: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The run report's churn section."""
+    return {
         "training": training,
         # Per snapshot, the fit on the whole customer base: fitted (r, alpha, a, b in days,
         # standard errors), degenerate (used; which parameter is at its bound) or failed and
@@ -476,14 +543,6 @@ def build(context: Context) -> Mapping[str, DataFrame]:
             for r in backtests
             if r["risk_band"] == "all"
         ],
-    }
-    return {
-        CHURN_FEATURES.name: feats,
-        CHURN_PREDICTIONS.name: preds,
-        CHURN_BACKTEST.name: spark.createDataFrame(
-            [tuple(r[f.name] for f in BACKTEST_SCHEMA.fields) for r in backtests],
-            BACKTEST_SCHEMA,
-        ),
     }
 
 
