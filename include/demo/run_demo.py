@@ -291,19 +291,22 @@ def _ingest_reports(warehouse: Path) -> list[dict]:
 
 
 def _ingest_counts(reports: list[dict], manifest: dict) -> bool:
-    """Print the rows the runs read, clean, duplicate and quarantined; whether they balance."""
+    """Print the rows the runs read, clean, duplicate, quarantined and erased; whether they
+    balance."""
     totals = Counter()
     reasons: Counter[str] = Counter()
     for report in reports:
-        for key in ("rows_read", "clean", "duplicates", "quarantined", "late_rows"):
+        for key in ("rows_read", "clean", "duplicates", "quarantined", "late_rows", "erased"):
             totals[key] += report[key]
         reasons.update(report["quarantined_by_reason"])
     print(f"  rows read {totals['rows_read']} (generator wrote {manifest['totals']['rows']})")
     print(f"    clean       {totals['clean']}  (of which late: {totals['late_rows']})")
     print(f"    duplicates  {totals['duplicates']}")
     print(f"    quarantined {totals['quarantined']}  {dict(sorted(reasons.items()))}")
-    balanced = totals["rows_read"] == totals["clean"] + totals["duplicates"] + totals["quarantined"]
-    print(f"    read = clean + duplicates + quarantined: {balanced}")
+    print(f"    erased      {totals['erased']}  (rows of users on the suppression list)")
+    parts = ("clean", "duplicates", "quarantined", "erased")
+    balanced = totals["rows_read"] == sum(totals[part] for part in parts)
+    print(f"    read = clean + duplicates + quarantined + erased: {balanced}")
     return balanced
 
 

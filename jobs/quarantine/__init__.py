@@ -12,6 +12,6 @@ TABLE = Table(
     recomputed="by the run of its arrival day D only (`dt` = D), replaced whole",
     checked=(
         "kept with the table but not run by the ingest: its exact accounting (rows read ="
-        " clean + duplicates + quarantined) fails the run otherwise"
+        " clean + duplicates + quarantined + erased) fails the run otherwise"
     ),
 )

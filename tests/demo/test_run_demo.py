@@ -3,6 +3,7 @@ whether the demo worked (it once printed a complete summary, then aborted with e
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -132,12 +133,24 @@ def test_the_demo_runs_one_day_and_exits_0(tmp_path: Path, demo):
     out = done.stdout
     assert "[4/4] summary" in out
     assert "  runs: 1 backfill runs, {'success': 1}" in out
-    assert re.search(r"rows read (\d+) \(generator wrote \1\)", out)
-    assert "read = clean + duplicates + quarantined: True" in out
-    # One day: what its report counted clean is what the table holds.
-    clean = re.search(r"^    clean +(\d+) ", out, re.MULTILINE)
-    assert clean
-    assert f"  events table: {clean.group(1)} rows " in out
+    # The counts the generator's manifest gives, not the pipeline's: one day has no late rows
+    # and no later-day duplicates; a malformed row is quarantined under its contract reason.
+    manifest = json.loads((tmp_path / "data/landing/_generator_manifest.json").read_text())
+    totals, noise = manifest["totals"], manifest["noise"]
+    reason = {"invalid_json": "invalid_record"}  # the other kinds are named as their reasons
+    reasons = {reason.get(k, k): n for k, n in sorted(noise["malformed"].items()) if n}
+    rows, clean = totals["rows"], totals["clean_events"]
+    assert (totals["late_rows"], noise["duplicates"]["later_day"]) == (0, 0)
+    summary = (
+        f"  rows read {rows} (generator wrote {rows})\n"
+        f"    clean       {clean}  (of which late: 0)\n"
+        f"    duplicates  {totals['duplicate_rows']}\n"
+        f"    quarantined {totals['malformed_rows']}  {dict(sorted(reasons.items()))}\n"
+        "    erased      0  (rows of users on the suppression list)\n"
+        "    read = clean + duplicates + quarantined + erased: True\n"
+        f"  events table: {clean} rows (each event once, from its earliest arrival)\n"
+    )
+    assert summary in out
     assert re.search(r"^  demo wall time: \d+\.\d min$", out, re.MULTILINE)
     assert (tmp_path / "data/warehouse/marts/active_users").is_dir()
     # The summary ends with the page to open: the last day's daily report.
