@@ -381,8 +381,9 @@ SETTINGS: tuple[Setting, ...] = (
     # lets a night read only the days around a change (jobs/sessions/job.py).
     Setting(
         "session_timeout_minutes", "PULSE_SESSION_TIMEOUT_MINUTES", _int, "30",
-        "`sessions`: a user's events without a producer `session_id` start a new session after"
-        " a gap strictly longer than this (1..720)",
+        "`sessions` (and so every session figure of the engagement marts, which read it): a"
+        " user's events without a producer `session_id` start a new session after a gap strictly"
+        " longer than this (1..720)",
         minimum=1,
     ),
     Setting(
