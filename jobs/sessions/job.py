@@ -163,11 +163,12 @@ def plan(request: PlanRequest) -> Plan:
             cache[day] = read_day_events(warehouse, day)
         return cache[day]
 
-    # The run's own day when it has events and was never built (the group added to a warehouse
-    # with history, a from-scratch build): the DAG's ingest marks it anyway.
-    own = {request.day} - set(request.computed) - set(request.reported)
-    targets = plan_dates(
-        set(consumed) | (own & event_days),
+    # Event days never sessionised (a first run on a warehouse with history, the group added
+    # later): built whole, as `user_daily` does, since the engagement marts' windows read them.
+    # Each is rebuilt with its neighbours, so no walk back is needed for them.
+    missing = event_days - set(request.computed) - set(request.reported)
+    targets = missing | plan_dates(
+        set(consumed),
         event_days,
         set(request.computed),
         read_day,
