@@ -165,15 +165,36 @@ def s3_server() -> Iterator[str]:
     server.stop()
 
 
+def s3_settings(s3_server: str) -> dict[str, str]:
+    """AWS settings the standard way (environment variables) pointing at the moto server."""
+    return {
+        "AWS_ENDPOINT_URL": s3_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def _set_s3_settings(patch: pytest.MonkeyPatch, s3_server: str) -> dict[str, str]:
+    env = s3_settings(s3_server)
+    for key, value in env.items():
+        patch.setenv(key, value)
+    patch.delenv("AWS_PROFILE", raising=False)
+    return env
+
+
 @pytest.fixture
 def s3_env(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """AWS settings the standard way (environment) pointing at the moto server."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    """The process environment pointing at the moto server, for one test."""
+    _set_s3_settings(monkeypatch, s3_server)
     return s3_server
+
+
+@pytest.fixture(scope="module")
+def s3_module_env(s3_server: str) -> Iterator[dict[str, str]]:
+    """The same for a module's fixtures (a warehouse built once per module): the settings."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield _set_s3_settings(patch, s3_server)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,21 +122,11 @@ RAW_AND_EVENTS = ("events", "landed_events", "quarantine")
 
 
 @pytest.fixture(scope="module")
-def s3(s3_server: str) -> Iterator[objectstore.ObjectStore]:
-    env = {
-        "AWS_ENDPOINT_URL": s3_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        s3_client().create_bucket(Bucket=BUCKET)
-        yield objectstore.ObjectStore(
-            s3_client(), objectstore.S3Location.parse(f"s3://{BUCKET}/warehouse")
-        )
+def s3(s3_module_env: dict[str, str]) -> objectstore.ObjectStore:
+    s3_client().create_bucket(Bucket=BUCKET)
+    return objectstore.ObjectStore(
+        s3_client(), objectstore.S3Location.parse(f"s3://{BUCKET}/warehouse")
+    )
 
 
 def bucket_partitions(table: str) -> set[str]:
