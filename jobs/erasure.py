@@ -73,6 +73,10 @@ class Found:
     dates: set[str] = field(default_factory=set)  # event dates to rebuild
     needles: set[str] = field(default_factory=set)  # strings to scrub from other files
     rows: dict[str, dict[str, int]] = field(default_factory=dict)  # user -> table -> rows
+    # user -> arrival day -> {"landed": rows, "clean": of those, the events that arrived
+    # first that day, "quarantined": {reason: rows}}: what each delivery's ingest counted of
+    # theirs, for its run report (`note_in_ingest_reports`).
+    by_arrival: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def pending(config: PulseConfig, warehouse: Warehouse) -> Pending:
@@ -133,11 +137,13 @@ def _apply(
         for hashed, counts in found.rows.items():
             if users[hashed]["rows"] is None:  # a retry finds what the crash left: keep the first
                 users[hashed]["rows"] = counts
+        by_arrival = {**found.by_arrival, **journal.get("by_arrival", {})}  # the first, too
         journal = {
             "ids": ids,
             "users": users,
             "dates": sorted(set(journal["dates"]) | found.dates),
             "needles": sorted(set(journal["needles"]) | found.needles | set(ids)),
+            "by_arrival": by_arrival,
             "run_id": run_id,
         }
         erasure.write_journal(warehouse, journal)
@@ -148,6 +154,7 @@ def _apply(
         for group in registry.downstream_groups(INGEST):
             for d in journal["dates"]:
                 warehouse.mark(group, d)
+    note_in_ingest_reports(warehouse, journal["by_arrival"])
     removed_work = warehouse.sweep(timedelta(0))  # killed runs' staging, superseded partitions
     reports = rebuild_marts(spark, config, warehouse, journal["dates"], day, run_id)
     # 5. Pages and every file that is not a table.
@@ -213,7 +220,12 @@ def find(warehouse: Warehouse, ids: dict[str, str]) -> Found:
         found.needles.update(v for v in mine["event_id"].to_pylist() if v)
         found.needles.update(v for v in mine["session_id"].to_pylist() if v)
         values.update(_property_values(mine["properties"].to_pylist()))
-        _count(found, ids, mine["user_id"].to_pylist(), LANDED)
+        owners = mine["user_id"].to_pylist()
+        _count(found, ids, owners, LANDED)
+        arrival = partition_values([folder], "arrival_date").pop()
+        for owner in owners:
+            delivery = _delivery(found, ids[owner], arrival)
+            delivery["landed"] += 1
     # Other users' rows sharing a key (an event id reused across users): their verdict as a
     # copy may change, so their dates are rebuilt too; their property values are not theirs.
     for folder in landed:
@@ -224,17 +236,25 @@ def find(warehouse: Warehouse, ids: dict[str, str]) -> Found:
         values -= _property_values(others["properties"].to_pylist())
     found.needles |= values
     for folder in partition_dirs(warehouse.table(QUARANTINE), "dt=*"):
-        table = _read(folder, ["user_id", "raw"])
+        table = _read(folder, ["user_id", "raw", "reason"])
         mine = table.filter(_quarantined_of(table, wanted))
         if mine.num_rows:
             found.quarantine.append(folder)
-            _count(found, ids, _owners(mine, wanted), QUARANTINE)
+            owners = _owners(mine, wanted)
+            _count(found, ids, owners, QUARANTINE)
+            arrival = partition_values([folder], "dt").pop()
+            for owner, reason in zip(owners, mine["reason"].to_pylist(), strict=True):
+                by_reason = _delivery(found, ids[owner], arrival)["quarantined"]
+                by_reason[reason] = by_reason.get(reason, 0) + 1
     events = partition_dirs(warehouse.table(EVENTS), "event_date=*")
     for folder in events:
         if partition_values([folder], "event_date") & found.dates:
-            table = _read(folder, ["user_id"])
+            table = _read(folder, ["user_id", "arrival_date"])
             mine = table.filter(pc.is_in(table["user_id"], value_set=_strings(wanted)))
-            _count(found, ids, mine["user_id"].to_pylist(), EVENTS)
+            owners = mine["user_id"].to_pylist()
+            _count(found, ids, owners, EVENTS)
+            for owner, arrival in zip(owners, mine["arrival_date"].to_pylist(), strict=True):
+                _delivery(found, ids[owner], arrival.isoformat())["clean"] += 1
     return found
 
 
@@ -284,6 +304,29 @@ def _owners(rows: pa.Table, ids: list[str]) -> list[str]:
         match = re.search(_token_pattern(ids), raw or "")
         owners.append(match.group(2) if match else ids[0])
     return owners
+
+
+def _delivery(found: Found, hashed: str, arrival: str) -> dict[str, Any]:
+    days = found.by_arrival.setdefault(hashed, {})
+    return days.setdefault(arrival, {"landed": 0, "clean": 0, "quarantined": {}})
+
+
+def note_in_ingest_reports(warehouse: Warehouse, by_arrival: dict[str, dict[str, Any]]) -> None:
+    """Each delivery's ingest run report keeps what its run counted, and learns per erased user
+    (by hash) how many of its rows the erasure removed since (`erased_since`): the daily report
+    then counts them as erased (`include/report/sections/quality.py`, `with_later_erasures`),
+    so a past day's rows still add up. Keyed by user, a retry writes the same again."""
+    days: dict[str, dict[str, Any]] = {}
+    for hashed, arrivals in by_arrival.items():
+        for arrival, counts in arrivals.items():
+            days.setdefault(arrival, {})[hashed] = counts
+    for arrival, users in sorted(days.items()):
+        path = warehouse.report_path(INGEST, arrival)
+        report = warehouse.read_json(path)
+        if report is None:  # a delivery landed by a run that never finished: nothing counted
+            continue
+        report["erased_since"] = {**report.get("erased_since", {}), **users}
+        warehouse.write_json(path, report)
 
 
 def _count(found: Found, ids: dict[str, str], owners: list[str], table: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from include.report.task import report_path, write_report
 from jobs import erasure as erasure_job
 from jobs import pipeline, registry
 from tests.readers import table_rows, tree_digest
+from tests.report_page import Page
 
 pytestmark = pytest.mark.integration
 
@@ -165,19 +165,9 @@ class Killed(BaseException):
 
 
 @pytest.fixture(scope="module")
-def s3(s3_server: str) -> Iterator[dict[str, str]]:
-    env = {
-        "AWS_ENDPOINT_URL": s3_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        s3_client().create_bucket(Bucket="erasure")
-        yield env
+def s3(s3_module_env: dict[str, str]) -> dict[str, str]:
+    s3_client().create_bucket(Bucket="erasure")
+    return s3_module_env
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +259,25 @@ def test_every_table_equals_a_build_without_them(erased, reference):
     expected = tables_of(reference.local_warehouse)
     assert {t: len(r) for t, r in got.items()} == {t: len(r) for t, r in expected.items()}
     assert got == expected
+
+
+def test_the_days_pages_count_their_rows_as_erased_and_still_add_up(erased):
+    """The pages rendered again after the erasure: each delivery's rows of theirs (day 1:
+    alice's 3 events and her 2 quarantined lines; day 2: those and bob's 2 events) counted as
+    erased, out of clean and quarantine (carol's bad line stays); the rows read unchanged."""
+    root = erased["config"].local_warehouse
+    for day, erased_rows in zip(DAYS, (5, 7), strict=True):
+        page = Page(report_path(root, day).read_text())
+        read = len(landing_lines(day))
+        shown = {k: page.metrics[k][0] for k in ("rows_read", "clean", "quarantined", "erased")}
+        assert shown == {
+            "rows_read": str(read),
+            "clean": str(read - erased_rows - 1),
+            "quarantined": "1",
+            "erased": str(erased_rows),
+        }
+        assert page.metrics["adds_up"] == ("true", "yes")
+        assert page.notes_taken_over == []
 
 
 def test_applying_again_changes_nothing(spark, erased):

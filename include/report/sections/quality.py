@@ -34,6 +34,33 @@ def _docs_link(run: Mapping[str, Any]) -> str:
     return f'<a href="{escape(href)}" data-docs="{escape(docs)}">Data Docs</a>'
 
 
+def with_later_erasures(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The ingest's counts with the rows an erasure removed since its run (`erased_since`,
+    written by `jobs/erasure.py`: per user, the day's landed rows, how many of them were new
+    events, and the quarantined ones by reason) moved to `erased`, so they still add up."""
+    later = run.get("erased_since") or {}
+    if not later:
+        return dict(run)
+    by_reason = dict(run.get("quarantined_by_reason") or {})
+    landed = sum(counts.get("landed", 0) for counts in later.values())
+    clean = sum(counts.get("clean", 0) for counts in later.values())
+    quarantined = 0
+    for counts in later.values():
+        for reason, rows in counts.get("quarantined", {}).items():
+            by_reason[reason] = by_reason.get(reason, 0) - rows
+            quarantined += rows
+    earlier = landed - clean  # their copies of events an earlier delivery brought
+    return {
+        **run,
+        "clean": run.get("clean", 0) - clean,
+        "duplicates": run.get("duplicates", 0) - earlier,
+        "duplicates_of_earlier_arrivals": run.get("duplicates_of_earlier_arrivals", 0) - earlier,
+        "quarantined": run.get("quarantined", 0) - quarantined,
+        "quarantined_by_reason": {r: n for r, n in sorted(by_reason.items()) if n},
+        "erased": run.get("erased", 0) + landed + quarantined,
+    }
+
+
 def as_they_stand(run: Mapping[str, Any], delivery: Mapping[str, int]) -> dict[str, Any]:
     """The ingest's counts of D with the tables' current view (`inputs.delivery_now`): what an
     earlier arrival processed later took over is now a duplicate of an earlier arrival. The
@@ -59,6 +86,8 @@ def quality_section(
     from jobs.registry import INGEST
 
     reported = runs.get(INGEST)
+    if reported is not None:
+        reported = with_later_erasures(reported)
     events = reported if reported is None or delivery is None else as_they_stand(reported, delivery)
     suites = suite_rows(runs)
     verdict = overall_verdict(events, suites)

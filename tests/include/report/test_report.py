@@ -21,7 +21,7 @@ from include.report.inputs import load
 from include.report.markup import fmt_int, fmt_num, fmt_pct
 from include.report.page import render
 from include.report.sections.alerts import alerts_section
-from include.report.sections.quality import quality_section
+from include.report.sections.quality import quality_section, with_later_erasures
 from include.report.sections.retention import retention_section
 from include.report.sections.segments import segments_section
 from include.report.task import days_to_render, report_path, run_task, write_report
@@ -681,3 +681,33 @@ def test_the_erasure_line_counts_the_days_requests_and_erased_rows(warehouse, tm
     assert page.metrics["erasure_applied"] == ("2", "2")
     assert page.metrics["erasure_ledger"] == ("3", "3")
     assert "(rows removed: events 6, quarantine 1); " in html
+
+
+def test_rows_an_erasure_removed_later_move_to_erased():
+    """A run read 20 rows: 12 clean, 3 duplicates (1 within the day, 2 of earlier arrivals),
+    4 quarantined (3 schema, 1 parse), 1 erased at ingest. Later erasures removed user a's 4
+    landed rows (3 of them new events) and 1 schema row, and user b's parse row."""
+    run = {
+        "rows_read": 20,
+        "clean": 12,
+        "duplicates": 3,
+        "duplicates_within_day": 1,
+        "duplicates_of_earlier_arrivals": 2,
+        "quarantined": 4,
+        "quarantined_by_reason": {"schema": 3, "parse": 1},
+        "erased": 1,
+        "erased_since": {
+            "a": {"landed": 4, "clean": 3, "quarantined": {"schema": 1}},
+            "b": {"landed": 0, "clean": 0, "quarantined": {"parse": 1}},
+        },
+    }
+    assert with_later_erasures(run) == {
+        **run,
+        "clean": 9,
+        "duplicates": 2,
+        "duplicates_of_earlier_arrivals": 1,
+        "quarantined": 2,
+        "quarantined_by_reason": {"schema": 2},
+        "erased": 7,
+    }
+    assert with_later_erasures({**run, "erased_since": {}}) == {**run, "erased_since": {}}
