@@ -33,9 +33,9 @@ from pyspark.sql import DataFrame
 from include.pulse.runner import Context, Job, Plan, PlanRequest, computed_dates, reported_dates
 from jobs.events import TABLE as EVENTS
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.funnel_definitions import Funnels, day_start_utc, load
 from jobs.funnel_times import TABLE as FUNNEL_TIMES
 from jobs.funnels import TABLE as FUNNELS
-from jobs.funnels.definitions import Funnels, day_start_utc, load
 from jobs.funnels.transform import funnel_marts
 from jobs.registry import INGEST
 from jobs.user_daily.transform import Exclusions, activity

@@ -1,4 +1,6 @@
-"""`funnels` and `funnel_times` transforms: pure functions on DataFrames (`job.py` does the I/O).
+"""`funnels` transforms: pure functions on DataFrames (`job.py` does the I/O). The per-user
+chains computed here (`user_steps`) also feed `funnel_times` (`jobs/funnel_times/transform.py`),
+which `funnel_marts` builds with `funnels` in one pass.
 
 Definitions (docs/marts.md "Funnels"): a user enters funnel F on day D when one of their step-1
 events is on D (`event_date`, the day in PULSE_TIMEZONE). From a step-1 event s, step k + 1 is
@@ -24,14 +26,14 @@ from datetime import date, datetime
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.funnel_definitions import MICROS, PROPERTY_PREFIX, Funnels, Step
 from jobs.funnel_times import TABLE as FUNNEL_TIMES
 from jobs.funnel_times.schema import SCHEMA as FUNNEL_TIMES_SCHEMA
+from jobs.funnel_times.transform import funnel_times_table
 from jobs.funnels import TABLE as FUNNELS
-from jobs.funnels.definitions import PROPERTY_PREFIX, Funnels, Step
 from jobs.funnels.schema import BREAKDOWNS, UNKNOWN
 from jobs.funnels.schema import SCHEMA as FUNNELS_SCHEMA
 
-MICROS = 1_000_000
 BREAKDOWN_COLUMNS = tuple(b for b in BREAKDOWNS if b != "all")
 
 
@@ -269,40 +271,6 @@ def funnels_table(reached: DataFrame, funnels: Funnels, complete: DataFrame) -> 
         (nearest_rank(F.col("micros"), F.col("users"), 90) / seconds).alias("p90_seconds_to_step"),
     ).join(complete, ["funnel", "dt"])
     return out.select(*[F.col(f.name).cast(f.dataType) for f in FUNNELS_SCHEMA.fields])
-
-
-def funnel_times_table(reached: DataFrame, funnels: Funnels, complete: DataFrame) -> DataFrame:
-    """`marts/funnel_times` rows from `user_steps` rows: for each (funnel, dt) with entrants
-    and each step from 2, every bin of `bin_seconds` from 0 to the window's (zeros kept), the
-    users whose chain reached the step that many seconds after step 1."""
-    spark = reached.sparkSession
-    bins = spark.createDataFrame(
-        [
-            (f.name, n, step.label, b, b * f.bin_seconds, (b + 1) * f.bin_seconds)
-            for f in funnels.funnels
-            for n, step in enumerate(f.steps, start=1)
-            if n >= 2
-            for b in range(f.window_seconds // f.bin_seconds + 1)
-        ],
-        "funnel string, step int, step_event string, bin int, seconds_from long, seconds_to long",
-    )
-    width = F.lit(None).cast("long")
-    for f in funnels.funnels:
-        width = F.when(F.col("funnel") == f.name, F.lit(f.bin_seconds * MICROS)).otherwise(width)
-    entered = reached.where(F.col("step") == 1).select("funnel", "dt").distinct()
-    counted = (
-        reached.where(F.col("step") >= 2)
-        .select("funnel", "dt", "step", F.floor(F.col("micros") / width).cast("int").alias("bin"))
-        .groupBy("funnel", "dt", "step", "bin")
-        .agg(F.count(F.lit(1)).alias("users"))
-    )
-    out = (
-        entered.join(bins, "funnel")
-        .join(counted, ["funnel", "dt", "step", "bin"], "left")
-        .withColumn("users", F.coalesce("users", F.lit(0)))
-        .join(complete, ["funnel", "dt"])
-    )
-    return out.select(*[F.col(f.name).cast(f.dataType) for f in FUNNEL_TIMES_SCHEMA.fields])
 
 
 def funnel_marts(

@@ -19,7 +19,7 @@ The walk ignores the exclusions, so it sees chains at least as long as the real 
 returns every day it walks through: a superset of the dates that change. A nightly run leaves
 marks older than D - PULSE_LATENESS_DAYS for a backfill, as the other groups do.
 
-Funnels (PULSE_FUNNELS_FILE, `jobs/funnels/definitions.py`): a change on X also plans the
+Funnels (PULSE_FUNNELS_FILE, `jobs/funnel_definitions.py`): a change on X also plans the
 entry days whose windows reach X, since a late conversion removes a drop-off path.
 
 What a rebuild reads (`build`): the planned dates, the day before each (is a session of D
@@ -46,7 +46,7 @@ from include.pulse.runner import Context, Job, Plan, PlanRequest, computed_dates
 from include.pulse.warehouse import Warehouse
 from jobs.events import TABLE as EVENTS
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
-from jobs.funnels.definitions import Funnels, load
+from jobs.funnel_definitions import Funnels, load
 from jobs.sessions import TABLE as SESSIONS
 from jobs.sessions.transform import PRODUCER_GAP_SECONDS, sessionize, sessions
 from jobs.user_daily.transform import Exclusions, activity

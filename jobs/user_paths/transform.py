@@ -22,7 +22,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.funnels.definitions import Funnels
+from jobs.funnel_definitions import Funnels
 from jobs.funnels.transform import best_chains, chains, step_events
 from jobs.user_paths.schema import ALL, EXIT, SCHEMA
 

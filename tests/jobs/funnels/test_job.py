@@ -15,7 +15,7 @@ import pytest
 
 from include.pulse.config import PulseConfig
 from jobs import pipeline
-from jobs.funnels.definitions import FunnelsFileError
+from jobs.funnel_definitions import FunnelsFileError
 from tests.funnels_reference import (
     FUNNELS,
     LATE_PURCHASE,

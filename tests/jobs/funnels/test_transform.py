@@ -11,8 +11,8 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
+from jobs.funnel_definitions import parse
 from jobs.funnel_times.schema import SCHEMA as FUNNEL_TIMES_SCHEMA
-from jobs.funnels.definitions import parse
 from jobs.funnels.schema import SCHEMA as FUNNELS_SCHEMA
 from jobs.funnels.transform import funnel_marts
 from tests.funnels_reference import (

@@ -24,7 +24,7 @@ from include.pulse.runner import Context, PlanRequest, Stopwatch
 from include.pulse.warehouse import Warehouse
 from jobs import pipeline
 from jobs.events.schema import SCHEMA as EVENTS_SCHEMA
-from jobs.funnels.definitions import parse
+from jobs.funnel_definitions import parse
 from jobs.sessions.job import build, plan, plan_dates, reach_back, sessionized_for
 from jobs.sessions.schema import SCHEMA as SESSIONS_SCHEMA
 from jobs.user_paths.schema import SCHEMA as PATHS_SCHEMA

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.funnels.definitions import parse
+from jobs.funnel_definitions import parse
 from jobs.sessions.transform import sessionize
 from jobs.user_paths.schema import SCHEMA
 from jobs.user_paths.transform import paths_table, user_paths

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pytest
 
 from include.pulse.config import ConfigError
-from jobs.funnels.definitions import Funnel, Funnels, FunnelsFileError, Step, load, parse
+from jobs.funnel_definitions import Funnel, Funnels, FunnelsFileError, Step, load, parse
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,6 @@
 """The funnels' definitions: the JSON file `PULSE_FUNNELS_FILE` names, read into typed objects.
+Shared by the tables that follow funnels (`funnels`, `funnel_times`, `sessions`, `user_paths`),
+so owned by none of them.
 
     {"funnels": [
         {"name": "checkout",
@@ -44,6 +46,8 @@ DEFAULT_BINS = 60
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # As the ingest accepts them (jobs/events/transform.py, EVENT_NAME_PATTERN).
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_ .:/$-]{0,127}$")
+# Chains measure time in microseconds since the epoch (`unix_micros`): windows and bins too.
+MICROS = 1_000_000
 
 
 class FunnelsFileError(ConfigError):
