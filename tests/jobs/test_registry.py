@@ -93,19 +93,13 @@ def test_every_group_has_a_job_and_tests():
         assert list((REPO_ROOT / "tests" / "jobs" / group).glob("test_*.py")), group
 
 
-# Tables whose folder still lacks its own tests (issue 31): the engagement marts are tested in
-# tests/jobs/user_engagement/.
-NO_TESTS_YET = {"account_health", "engagement_summary", "feature_adoption", "usage_alerts"}
-
-
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_each_table_has_its_transform_and_its_tests(name):
     """A table's logic in `jobs/<table>/transform.py`, its tests in `tests/jobs/<table>/`."""
     transform = (REPO_ROOT / "jobs" / name / "transform.py").is_file()
     tests = bool(list((REPO_ROOT / "tests" / "jobs" / name).glob("test_*.py")))
-    # A table listed as pending that has them now is taken off the list.
     assert transform, f"jobs/{name}/transform.py"
-    assert tests != (name in NO_TESTS_YET), f"tests/jobs/{name}/"
+    assert tests, f"tests/jobs/{name}/"
 
 
 def table_imports() -> dict[tuple[str, str], set[str]]:

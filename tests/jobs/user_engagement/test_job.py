@@ -18,9 +18,9 @@ from tests.activity_reference import (
     reference_active_users,
     write_events,
 )
+from tests.engagement_fixtures import assert_same as assert_matches
 from tests.engagement_reference import inputs_from_events, reference
 from tests.jobs.runs import assert_suites_passed, upstream_groups
-from tests.jobs.user_engagement.test_transform import assert_same as assert_matches
 from tests.readers import table_rows
 
 pytestmark = pytest.mark.integration
