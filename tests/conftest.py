@@ -35,17 +35,20 @@ SHARED_E2E = {
 # module starts last and leaves one worker running alone at the end; the rest keep their order.
 # xdist would otherwise order units by their number of tests, which says little about time.
 LONGEST_FIRST = (
-    *sorted(SHARED_E2E),  # one unit, about 13 minutes
+    *sorted(SHARED_E2E),  # one unit, the longest (its Airflow runs), then by measured minutes
+    "tests/jobs/test_erasure.py",
+    "tests/bench/test_history.py",
+    "tests/jobs/churn_features/test_job.py",
+    "tests/e2e/test_spark_endpoints.py",
+    "tests/jobs/events/test_job.py",
+    "tests/jobs/retention_cohorts/test_job.py",
+    "tests/jobs/sessions/test_job.py",
     "tests/jobs/active_users/test_job.py",
     "tests/jobs/user_engagement/test_job.py",
     "tests/demo/test_run_demo.py",
-    "tests/jobs/retention_cohorts/test_job.py",
-    "tests/jobs/events/test_job.py",
-    "tests/e2e/test_spark_endpoints.py",
     "tests/jobs/events/test_transform.py",
-    "tests/jobs/churn_features/test_job.py",
     "tests/jobs/user_first_seen/test_job.py",
-    "tests/bench/test_history.py",
+    "tests/jobs/events/test_retention.py",
 )
 
 
