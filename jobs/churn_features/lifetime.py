@@ -8,8 +8,9 @@ Input: the users-state rows as of a snapshot day D (columns of `jobs/users_state
 who left the 64-day state is not in `users_state/dt=D/`: their latest `users_archive` row (same
 columns, archived on or before D) stands for them. The caller unions the two the way the
 `active_users` chain does (`users_archive_latest` of the last snapshot day before D plus the
-`users_archive` departures after it, reduced by `jobs.users_state.transform.latest_archived`),
-with `jobs.users_state.transform.with_departed` (`states_as_of` for several snapshots at
+`users_archive` departures after it, reduced by
+`jobs.users_archive_latest.transform.latest_archived`), with
+`jobs.users_state.transform.with_departed` (`states_as_of` for several snapshots at
 once): a user in the state of D keeps their state row (their archived row is older and
 already counted in the state's running totals).
 
