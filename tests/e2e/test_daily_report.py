@@ -128,8 +128,8 @@ def test_the_numbers_shown_are_the_published_marts(bucket):
     assert sorted(page.values("feature_adoption", "feature", "adopters")) == sorted(
         (r["feature"], str(r["adopters"])) for r in adoption
     )
-    # Three days: no account has the weeks a usage pattern needs, no alert has fired, churn
-    # is a cold start and the fixture has no conversion. Each section says so, exactly.
+    # The three fixture days give none of these marts a row (churn is a cold start, there is
+    # no conversion): each section says so, exactly.
     for table in ("account_health", "usage_alerts", "churn_predictions", "attribution_channels"):
         assert f"marts/{table}" not in catalog
     assert page.empty["account_health"] == "no data yet: no marts/account_health table"
