@@ -511,3 +511,62 @@ def test_a_publish_reads_only_the_manifests_that_changed(tmp_path, bucket, s3_en
     local = warehouse.read_catalog()["tables"]
     assert remote == local
     assert publish(warehouse, store).tables_published == []
+
+
+def test_two_publishes_at_once_leave_the_catalog_of_the_manifests_they_flipped(
+    tmp_path, bucket, s3_env, monkeypatch
+):
+    """Parallel DAG runs publish at the same time. A publish that read the bucket's catalog
+    before another one flipped a table must not write that catalog after it: the table's line
+    would stay stale for good, since later publishes skip a manifest unchanged since its flip.
+    Here the first publish stops before writing its catalog (after flipping both tables), the
+    second starts; then the first finishes, then the second."""
+    import threading
+
+    from include.pulse.objectstore import publishing
+
+    root = tmp_path / "work"
+    publish(build(root, V1), store_for(bucket))
+    warehouse = build(root, V2, run_id="run-2")
+    stops = {name: (threading.Event(), threading.Event()) for name in ("first", "second")}
+    second_arrived = threading.Event()  # at the publish lock, or past it if there is none
+    mirror_files, lock = publishing._mirror_files, Warehouse.lock
+
+    def paused_mirror(*args):
+        name = threading.current_thread().name
+        reached, go = stops[name]
+        reached.set()
+        if name == "second":
+            second_arrived.set()
+        assert go.wait(120), f"{name} was never let go"
+        mirror_files(*args)
+
+    def watched_lock(self, name, shared=False):
+        if name == "publish" and threading.current_thread().name == "second":
+            second_arrived.set()
+        return lock(self, name, shared)
+
+    monkeypatch.setattr(publishing, "_mirror_files", paused_mirror)
+    monkeypatch.setattr(Warehouse, "lock", watched_lock)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            publish(Warehouse(root, run_id="run-2"), store_for(bucket))
+        except BaseException as exc:  # reported below: a thread's exception is lost otherwise
+            errors.append(exc)
+
+    first = threading.Thread(target=run, name="first")
+    second = threading.Thread(target=run, name="second")
+    first.start()
+    assert stops["first"][0].wait(120)
+    second.start()
+    assert second_arrived.wait(120)
+    stops["first"][1].set()
+    first.join(120)
+    stops["second"][1].set()
+    second.join(120)
+    assert (errors, first.is_alive(), second.is_alive()) == ([], False, False)
+    remote = store_for(bucket).get_json(manifest.CATALOG)["tables"]
+    assert remote == warehouse.read_catalog()["tables"]
+    assert remote["events"]["partitions"] == 3

@@ -81,6 +81,18 @@ def publish(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     started = time.monotonic()
     report = PublishReport(target=str(store.location))
     store.check()
+    # One publish at a time (parallel runs each end with one): a catalog read before
+    # another publish flipped a table and written after it would keep that table's old
+    # line for good, since later publishes skip a manifest unchanged since its flip.
+    with warehouse.lock("publish"):
+        _publish_locked(warehouse, store, report)
+    report.seconds = round(time.monotonic() - started, 3)
+    log.info("published to %s: %s", store.location, report.as_dict())
+    return report
+
+
+def _publish_locked(warehouse: Warehouse, store: ObjectStore, report: PublishReport) -> None:
+    """`publish` under its lock: the tables that changed, the mirrored files, the catalog."""
     work_id = warehouse.work_id()
     remote_catalog = store.get_json(manifest.CATALOG)
     if remote_catalog and remote_catalog.get("work_id") not in (None, work_id):
@@ -115,9 +127,6 @@ def publish(warehouse: Warehouse, store: ObjectStore) -> PublishReport:
     catalog["work_id"] = work_id
     catalog["published_at"] = datetime.now(UTC).isoformat()
     store.put_json(manifest.CATALOG, catalog)
-    report.seconds = round(time.monotonic() - started, 3)
-    log.info("published to %s: %s", store.location, report.as_dict())
-    return report
 
 
 def _manifest_fingerprint(warehouse: Warehouse, table: str) -> list[int] | None:
