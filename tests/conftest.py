@@ -21,10 +21,11 @@ logging.getLogger("py4j").setLevel(logging.WARNING)
 
 # Two workers (`make test` runs `pytest -n 2`): a module is one unit of work, so its module
 # fixtures are built once; the end-to-end modules that share the Airflow runs (the session
-# fixture `dag_runs`) are one unit on one worker. Each worker has its own session fixtures (one
-# Spark session per worker). A scheduler of our own rather than `--dist loadgroup`: with
-# pytest 9, xdist 3.8's `xdist_group` marks no longer reach the scheduler (it renames
-# `item._nodeid`, which pytest 9 no longer reads), and `loadfile` would split the shared runs.
+# fixtures `scheduler` and `backfilled`) are one unit on one worker. Each worker has its own
+# session fixtures (one Spark session per worker). A scheduler of our own rather than
+# `--dist loadgroup`: with pytest 9, xdist 3.8's `xdist_group` marks no longer reach the
+# scheduler (it renames `item._nodeid`, which pytest 9 no longer reads), and `loadfile` would
+# split the shared runs.
 SHARED_E2E = {
     f"tests/e2e/{name}"
     for name in ("test_backfills.py", "test_product_usage_daily_runs.py", "test_daily_report.py")

@@ -1,10 +1,11 @@
-"""Backfills through Airflow's real scheduler: `airflow standalone` on loopback, a backfill
-created with the REST API (days in parallel) and one with the CLI (days backwards, re-running
-completed days). Both must produce the tables the independent reference predicts, and the same
-tables as the `airflow dags test` runs of the same days that published to object storage in
-reverse order (the `dag_runs` fixture). Then the UI in headless Chromium: a backfill re-running
-two of the days changes nothing, and one day re-run from the Trigger form's date field;
-screenshots go to `$PULSE_TEST_ARTEFACTS` (default `build/test-artefacts/`).
+"""Backfills through Airflow's real scheduler (the session fixtures `scheduler` and
+`backfilled`, tests/e2e/conftest.py: `airflow standalone` on loopback, publishing to moto's S3
+server): a backfill created with the REST API (days in parallel) and one with the CLI (days
+backwards, re-running completed days) must produce the tables the independent reference
+predicts, and the bucket must hold what the working copy holds. Then the UI in headless
+Chromium: a backfill re-running two of the days changes nothing, and one day re-run from the
+Trigger form's date field; screenshots go to `$PULSE_TEST_ARTEFACTS` (default
+`build/test-artefacts/`).
 """
 
 from __future__ import annotations
@@ -19,43 +20,12 @@ import pytest
 
 from include.demo.airflow_local import AIRFLOW, AirflowError, LocalAirflow
 from tests.activity_reference import assert_active_users_match_events
-from tests.conftest import free_port
 from tests.e2e.browser import artefacts_dir
-from tests.e2e.dag_runs import s3_store
-from tests.landing_reference import DAYS, comparable_events, reference, write_landing
+from tests.e2e.dag_runs import DAG_ID, s3_store
+from tests.landing_reference import DAYS, comparable_events, reference
 from tests.readers import TABLES, snapshot, table_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-DAG_ID = "product_usage_daily"
-
-
-@pytest.fixture(scope="module")
-def airflow(tmp_path_factory, spark_connect, postgres):
-    root = tmp_path_factory.mktemp("scheduler")
-    write_landing(root / "landing")
-    pulse_env = {
-        "PULSE_LANDING_URI": str(root / "landing"),
-        "PULSE_WAREHOUSE_URI": str(root / "warehouse"),
-        "PULSE_SPARK_MASTER": spark_connect,  # one JVM for every task, as in the demo
-        "PULSE_TASK_RETRIES": "0",
-        "PULSE_LANDING_POKE_SECONDS": "15",
-        # No scheduled run for "yesterday", whose landing folder will never exist.
-        "PULSE_START_DATE": DAYS[0].isoformat(),
-        "PULSE_END_DATE": DAYS[-1].isoformat(),
-    }
-    local = LocalAirflow(
-        root / "airflow",
-        port=free_port(),
-        extra_env=pulse_env,
-        database_url=postgres.database("scheduler"),
-    )
-    try:  # a start that fails half way leaves processes too: stop() ends its process group
-        local.start()
-        local.wait_for_dag(DAG_ID)
-        yield local, root
-    finally:
-        local.stop()
 
 
 def assert_tables_match_reference(warehouse: Path) -> None:
@@ -73,13 +43,71 @@ def assert_tables_match_reference(warehouse: Path) -> None:
     assert_active_users_match_events(warehouse, DAYS[-1])
 
 
-def test_rest_api_backfill_runs_days_in_parallel(airflow):
-    local, root = airflow
-    backfill = local.create_backfill(DAG_ID, DAYS[0], DAYS[-1], max_active_runs=3)
-    runs = local.wait_for_backfill(DAG_ID, backfill["id"], len(DAYS), timeout=900)
+def test_rest_api_backfill_runs_days_in_parallel(backfilled):
+    _, root, runs = backfilled
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in DAYS]
     assert {(r["run_type"], r["state"]) for r in runs} == {("backfill", "success")}
     assert_tables_match_reference(root / "warehouse")
+    # The run whose logical date is D wrote the reports of arrival day D.
+    for job in ("events", "active_users"):
+        reports = sorted(p.name for p in (root / "warehouse" / "_runs" / job).iterdir())
+        assert reports == [f"dt={d.isoformat()}.json" for d in DAYS]
+
+
+def test_the_bucket_holds_what_the_working_copy_holds(backfilled):
+    """The analysts' reader gives the same rows from the bucket as from the working copy, and
+    the bucket holds exactly the published files: nothing superseded, staged or unfinished."""
+    from include.pulse import manifest
+    from include.pulse.reader import read_table, tables
+    from include.pulse.warehouse import Warehouse
+
+    local, root, _ = backfilled
+    env = local.env
+    store = s3_store(env)
+    published = tables(env["PULSE_WAREHOUSE_URI"], client=store.client)
+    assert set(published) == set(tables(root / "warehouse"))
+    # (users_archive: nobody left in three days, so users_archive_latest's snapshot of
+    # 2024-03-14, a day of its 28-day grid, is there but empty; no account_id, no alert in
+    # this fixture; no conversion either: attribution_paths holds the non-converting paths of
+    # u4 and u9, attribution_paths_daily nothing; three days are a churn cold start:
+    # features, no model, so no predictions and no backtest)
+    assert set(published) == set(TABLES) - {
+        "users_archive",
+        "marts/account_health",
+        "marts/usage_alerts",
+        "marts/attribution_touchpoints",
+        "marts/attribution_channels",
+        "attribution_paths_daily",
+        "marts/churn_predictions",
+        "marts/churn_backtest",
+        # no PULSE_FUNNELS_FILE in this fixture: no funnel, so no entry day to publish
+        "marts/funnels",
+        "marts/funnel_times",
+    }
+    for table in published:
+        from_s3 = read_table(env["PULSE_WAREHOUSE_URI"], table, client=store.client)
+        from_local = read_table(root / "warehouse", table)
+        assert sorted_rows(from_s3) == sorted_rows(from_local), table
+        assert from_s3.num_rows == len(table_rows(root / "warehouse", table))
+
+    work = Warehouse(root / "warehouse")
+    catalog = store.get_json("_catalog.json")
+    assert catalog["tables"] == work.read_catalog()["tables"]
+    expected_keys = {"_catalog.json"}
+    for table in catalog["tables"]:
+        table_manifest = store.get_json(f"{table}/_manifest.json")
+        assert table_manifest == work.read_manifest(table)
+        expected_keys.add(f"{table}/_manifest.json")
+        for partition in table_manifest["partitions"]:
+            expected_keys |= manifest.file_keys(table_manifest, partition)
+    for folder in ("_runs", "_quality", "reports"):
+        expected_keys |= {
+            p.relative_to(work.root).as_posix()
+            for p in (work.root / folder).rglob("*")
+            if p.is_file()
+        }
+    assert set(store.list("")) == expected_keys
+    assert not store.client.list_multipart_uploads(Bucket=store.location.bucket).get("Uploads")
 
 
 # The CLI backfill re-runs the last two days (one at a time, ~2 min each): enough for "backwards"
@@ -87,8 +115,8 @@ def test_rest_api_backfill_runs_days_in_parallel(airflow):
 REPROCESSED = DAYS[1:]
 
 
-def test_cli_backfill_backwards_reprocessing_completed_days_changes_nothing(airflow):
-    local, root = airflow
+def test_cli_backfill_backwards_reprocessing_completed_days_changes_nothing(backfilled):
+    local, root, _ = backfilled
     before = snapshot(root / "warehouse")
     finished_before = _report_times(root)
     # The CLI writes to the scheduler's PostgreSQL database: once, no retry (SQLite could refuse
@@ -116,45 +144,6 @@ def test_cli_backfill_backwards_reprocessing_completed_days_changes_nothing(airf
     assert rerun == {d.isoformat() for d in REPROCESSED}
     # Backwards, one run at a time: the later day finished first.
     assert sorted(rerun, key=finished_after.get) == [d.isoformat() for d in reversed(REPROCESSED)]
-
-
-def test_the_same_days_published_to_object_storage_give_the_same_tables(airflow, dag_runs):
-    """Local warehouse and days in parallel here; `s3://` and days in reverse order there."""
-    from include.pulse.reader import read_table, tables
-
-    _, root = airflow
-    s3_root, env, results = dag_runs
-    assert {result.returncode for result in results.values()} == {0}
-    # (attribution_paths once differed here: a day whose attribution ran before its events
-    # were ingested published nothing and was not redone; the planner now counts reported days)
-    assert snapshot(root / "warehouse") == snapshot(s3_root / "work")
-    # The analysts' reader gives the same rows from the bucket as from the local warehouse.
-    client = s3_store(env).client
-    published = tables(env["PULSE_WAREHOUSE_URI"], client=client)
-    assert set(published) == set(tables(root / "warehouse"))
-    # (users_archive: nobody left in three days, so users_archive_latest's snapshot of
-    # 2024-03-14, a day of its 28-day grid, is there but empty; no account_id, no alert in
-    # this fixture; no conversion either: attribution_paths holds the non-converting paths of
-    # u4 and u9, attribution_paths_daily nothing; three days are a churn cold start:
-    # features, no model, so no predictions and no backtest)
-    assert set(published) == set(TABLES) - {
-        "users_archive",
-        "marts/account_health",
-        "marts/usage_alerts",
-        "marts/attribution_touchpoints",
-        "marts/attribution_channels",
-        "attribution_paths_daily",
-        "marts/churn_predictions",
-        "marts/churn_backtest",
-        # no PULSE_FUNNELS_FILE in this fixture: no funnel, so no entry day to publish
-        "marts/funnels",
-        "marts/funnel_times",
-    }
-    for table in published:
-        from_s3 = read_table(env["PULSE_WAREHOUSE_URI"], table, client=client)
-        from_local = read_table(root / "warehouse", table)
-        assert sorted_rows(from_s3) == sorted_rows(from_local), table
-        assert from_s3.num_rows == len(table_rows(root / "warehouse", table))
 
 
 def sorted_rows(frame) -> list[str]:
@@ -185,18 +174,18 @@ UI_RUNS_TIMEOUT = 900  # s: a run took 1.5-4 min here on the loaded 2-core machi
 
 
 @pytest.fixture(scope="module")
-def ui(airflow):
+def ui(scheduler):
     from tests.e2e.browser import AirflowUI, chromium
 
-    local, _ = airflow
+    local, _ = scheduler
     with chromium() as driver:
         yield AirflowUI(driver, local.url)
 
 
-def test_ui_backfill_reprocessing_every_day_changes_nothing(airflow, ui):
+def test_ui_backfill_reprocessing_every_day_changes_nothing(backfilled, ui):
     from tests.e2e.browser import GRAPH_BUTTON, GRID_BUTTON, MAX_ACTIVE_RUNS
 
-    local, root = airflow
+    local, root, _ = backfilled
     shots = artefacts_dir()
     local.wait_for(lambda: not _backfill_running(local), 900, "no backfill to be running")
     before = snapshot(root / "warehouse")
@@ -277,10 +266,10 @@ def test_ui_backfill_reprocessing_every_day_changes_nothing(airflow, ui):
     ui.find(GRID_BUTTON).click()  # the UI remembers the view: leave the grid for the next page
 
 
-def test_ui_trigger_form_reruns_the_day_picked_in_its_date_field(airflow, ui):
+def test_ui_trigger_form_reruns_the_day_picked_in_its_date_field(backfilled, ui):
     from tests.e2e.browser import TRIGGER_SUBMIT
 
-    local, root = airflow
+    local, root, _ = backfilled
     shots = artefacts_dir()
     day = DAYS[1]
     local.wait_for(lambda: not _backfill_running(local), 900, "no backfill to be running")

@@ -296,8 +296,8 @@ def test_redelivery_and_a_rerun_of_an_old_day_leave_no_trace(spark, erased, refe
     write_day(Path(reference.landing_uri), LATER, without_erased(landing_lines(LATER)))
     later = run_day(spark, config, LATER)
     rerun = run_day(spark, config, DAYS[0])
+    # The reference takes the new day only: a re-run of a day must change no table.
     run_day(spark, reference, LATER)
-    run_day(spark, reference, DAYS[0])
     # Alice: 3 clean + 2 quarantined lines; Bob: 2 clean (day 4); day 1: alice only.
     assert (later["erased"], rerun["erased"]) == (7, 5)
     for report in (later, rerun):
